@@ -1,0 +1,77 @@
+// One error root for the whole tool: every error a user sees carries a code,
+// what went wrong, where (file/line/key, or server/step) and what to do next.
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1; // the run or test failed
+export const EXIT_USAGE = 2; // bad usage or invalid input
+
+export interface SourceLocation {
+  file: string;
+  line: number; // 1-based
+  col: number; // 1-based
+}
+
+export interface MyikeErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  server?: string;
+  step?: string;
+  exitCode?: number;
+  location?: SourceLocation;
+  keyPath?: string;
+}
+
+export class MyikeError extends Error {
+  readonly code: string;
+  readonly hint?: string;
+  readonly server?: string;
+  readonly step?: string;
+  readonly exitCode: number;
+  readonly location?: SourceLocation;
+  readonly keyPath?: string;
+
+  constructor(code: string, message: string, opts: MyikeErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'MyikeError';
+    this.code = code;
+    this.hint = opts.hint;
+    this.server = opts.server;
+    this.step = opts.step;
+    this.exitCode = opts.exitCode ?? EXIT_FAILED;
+    this.location = opts.location;
+    this.keyPath = opts.keyPath;
+  }
+
+  /** One line for a terminal: where, what, and (on its own line) what to do. */
+  describe(): string {
+    const where = this.location
+      ? `${this.location.file}:${this.location.line}:${this.location.col}: `
+      : '';
+    const ctx = [this.server && `server ${this.server}`, this.step && `step ${this.step}`]
+      .filter(Boolean)
+      .join(', ');
+    const head = `${where}error: ${ctx ? `[${ctx}] ` : ''}${this.message}`;
+    return this.hint ? `${head}\n  hint: ${this.hint}` : head;
+  }
+}
+
+/** Several input errors reported together (validation reports all, not just the first). */
+export class InputErrors extends MyikeError {
+  readonly errors: MyikeError[];
+  constructor(errors: MyikeError[]) {
+    super('E_INPUT', `${errors.length} error(s) in the input`, { exitCode: EXIT_USAGE });
+    this.errors = errors;
+  }
+  override describe(): string {
+    return this.errors.map((e) => e.describe()).join('\n');
+  }
+}
+
+export function asMyikeError(err: unknown): MyikeError {
+  if (err instanceof MyikeError) return err;
+  const e = err as Error;
+  return new MyikeError('E_INTERNAL', e?.message ?? String(err), {
+    cause: err,
+    hint: 'this looks like a bug in myikev2; please report it with the command you ran',
+  });
+}
