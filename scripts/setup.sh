@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what myikev2 and its tests need on a Debian machine (run as root):
+# Debian packages, then the npm packages pinned in package-lock.json (npm ci
+# also builds the TypeScript and the server bundle).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pkgs=(openssh-server openssh-client strongswan-charon strongswan-swanctl
+      libcharon-extra-plugins iproute2 procps psmisc tmux)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's package starts nothing here (no systemd), but make sure no stray
+# system sshd or charon holds ports the tests use.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+else
+  npm run build
+fi

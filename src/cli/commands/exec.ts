@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Not built yet: registers nothing until the command works. */
+export function registerExec(_program: Command): void {}

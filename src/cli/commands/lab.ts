@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Not built yet: registers nothing until the command works. */
+export function registerLab(_program: Command): void {}
