@@ -57,7 +57,7 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
     if (!prefix || prefix.family !== 6)
       diag.error(src, [...at, 'mgmtaddrprefix'], { message: `"${s.mgmtaddrprefix}" is not an IPv6 prefix`, expected: 'an IPv6 prefix such as 2001:db8:1::/64' });
     if (s.connection === 'ssh' && s.sshaddr === '')
-      diag.error(src, at, { message: 'missing required key "sshaddr"', hint: 'give the server\'s SSH address, or `connection: local` for the controller\'s own machine' });
+      diag.error(src, [...at, 'sshaddr'], { at: 'parent', message: 'missing required key "sshaddr"', hint: 'give the server\'s SSH address, or `connection: local` for the controller\'s own machine' });
     const keyPath = s.sshkeypath ? absolute(dir, s.sshkeypath) : undefined;
     if (keyPath && !existsSync(keyPath))
       diag.error(src, [...at, 'sshkeypath'], { message: `key file not found: ${keyPath}`, hint: 'check the path (relative paths are relative to this config file)' });

@@ -66,7 +66,7 @@ function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, d
       const key = m.setuppath !== undefined ? 'setuppath' : 'setupath';
       const rel = m.setuppath ?? m.setupath;
       if (rel === undefined || rel === '') {
-        diag.error(src, [...at, 'myikev2'], { message: 'missing required key "setuppath"', hint: 'the path of the engine setup file, relative to the recipe' });
+        diag.error(src, [...at, 'myikev2', 'setuppath'], { at: 'parent', message: 'missing required key "setuppath"', hint: 'the path of the engine setup file, relative to the recipe' });
         continue;
       }
       const setupPath = resolvePath(dir, ctx.vars([...at, 'myikev2', key], rel));
@@ -90,7 +90,7 @@ function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, d
         dataifaddr: o.dataifaddr,
       };
       if (other.upcmds.trim() === '')
-        diag.error(src, [...at, 'other'], { message: 'missing required key "upcmds"', hint: 'the commands that start the program, e.g. `exec charon`' });
+        diag.error(src, [...at, 'other', 'upcmds'], { at: 'parent', message: 'missing required key "upcmds"', hint: 'the commands that start the program, e.g. `exec charon`' });
       if (o.dataif !== '' && !isValidIfName(o.dataif))
         diag.error(src, [...at, 'other', 'dataif'], { message: `"${o.dataif}" is not a valid interface name`, expected: 'a Linux interface name of 1–15 bytes from letters, digits, "_", "-", ".", "@"' });
       if (o.dataifaddr !== '') {

@@ -47,7 +47,7 @@ function toSetup(src: SourceDoc, r: Raw, diag: Diagnostics): EngineSetup {
       diag.error(src, ['peeraddr'], { message: `is IPv${peer.family} but startclntaddr is IPv${start.family}`, expected: 'both in the same address family' });
     if (start && addToAddress(start.addr, r.numberoftunnels - 1) === null)
       diag.error(src, ['numberoftunnels'], { message: `${r.numberoftunnels} tunnels from ${start.addr} run past the end of the address space`, hint: 'lower numberoftunnels or start from a lower address' });
-  } else {
+  } else if (r.role === 'gateway') {
     c.cidr(['bindifaddr'], r.bindifaddr, { required: 'a gateway answers on this address' });
   }
   if (r.role === 'client') c.cidr(['bindifaddr'], r.bindifaddr, {});
@@ -75,7 +75,7 @@ function toSetup(src: SourceDoc, r: Raw, diag: Diagnostics): EngineSetup {
   c.groups(['ikeconf', 'dhgrpid'], ike.dhgrpid);
   for (const k of ['authownmethod', 'authpeermethod'] as const) c.algorithms(['ikeconf', k], [ike[k]], SUPPORTED.authMethods, KNOWN_AUTH, true);
   if ((ike.authownmethod === 'psk' || ike.authpeermethod === 'psk') && ike.psk === '')
-    diag.error(src, ['ikeconf'], { message: 'missing required key "psk"', hint: 'set ikeconf.psk to the pre-shared key (it is never printed or logged)' });
+    diag.error(src, ['ikeconf', 'psk'], { at: 'parent', message: 'missing required key "psk"', hint: 'set ikeconf.psk to the pre-shared key (it is never printed or logged)' });
   if (ike.myid !== 'client-src-addr' && !isIdentity(ike.myid))
     diag.error(src, ['ikeconf', 'myid'], { message: `"${ike.myid}" is not a usable ID`, expected: '"client-src-addr", an IP address, an e-mail address or an FQDN' });
 
@@ -181,7 +181,7 @@ export class Checker {
 
   address(path: KeyPath, text: string, opts: { required?: string }) {
     if (text === '') {
-      if (opts.required) this.diag.error(this.src, path.slice(0, -1), { message: `missing required key "${path[path.length - 1]}"`, hint: opts.required });
+      if (opts.required) this.diag.error(this.src, path, { at: 'parent', message: `missing required key "${path[path.length - 1]}"`, hint: opts.required });
       return null;
     }
     const a = parseAddress(text);
@@ -191,7 +191,7 @@ export class Checker {
 
   cidr(path: KeyPath, text: string, opts: { required?: string }) {
     if (text === '') {
-      if (opts.required) this.diag.error(this.src, path.slice(0, -1), { message: `missing required key "${path[path.length - 1]}"`, hint: opts.required });
+      if (opts.required) this.diag.error(this.src, path, { at: 'parent', message: `missing required key "${path[path.length - 1]}"`, hint: opts.required });
       return null;
     }
     const c = parseCidr(text);

@@ -20,7 +20,12 @@ export interface Problem {
   message: string;
   expected?: string;
   hint?: string;
-  at?: 'key' | 'value'; // point at the key itself (unknown keys) or its value (default)
+  /**
+   * Point at the key itself (unknown keys), its value (default; a block
+   * mapping or list is pointed at through its key), or the mapping that
+   * should hold it (missing keys).
+   */
+  at?: 'key' | 'value' | 'parent';
 }
 
 export function formatKeyPath(path: KeyPath): string {
@@ -39,7 +44,7 @@ export class Diagnostics {
 
   error(src: SourceDoc, path: KeyPath, p: Problem): void {
     this.paths.push(path);
-    const location = locate(src, path, p.at ?? 'value');
+    const location = p.at === 'parent' ? locate(src, path.slice(0, -1), 'value') : locate(src, path, p.at ?? 'value');
     const expected = p.expected ? ` (expected ${p.expected})` : '';
     this.errors.push(
       new MyikeError('E_INPUT', `${formatKeyPath(path)}: ${p.message}${expected}`, {
@@ -106,8 +111,11 @@ export function readYaml(file: string, diag: Diagnostics): SourceDoc {
   }
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const src: SourceDoc = { file, text, doc, lines, data: null };
+  const reportedLines = new Set<number>();
   for (const e of doc.errors) {
-    const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+    const pos = lines.linePos(e.pos[0]);
+    if (reportedLines.has(pos.line)) continue; // one syntax error per line is enough
+    reportedLines.add(pos.line);
     const what = e.code === 'DUPLICATE_KEY' ? 'duplicate key (each key, and each instance id, may appear once)' : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     diag.adopt(
       new MyikeError('E_INPUT', `YAML: ${what}`, {
@@ -143,7 +151,8 @@ export function locate(src: SourceDoc, path: KeyPath, at: 'key' | 'value'): Sour
         break;
       }
       node = pair.value;
-      best = (pair.value as Node) ?? (pair.key as Node);
+      const block = (isMap(node) || isSeq(node)) && !node.flow;
+      best = block || !pair.value ? (pair.key as Node) : (pair.value as Node);
     } else if (isSeq(node)) {
       const item = node.items[Number(seg)];
       if (!item) break;
