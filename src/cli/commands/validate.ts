@@ -22,7 +22,7 @@ export function registerValidate(program: Command): void {
 export function summarize(recipe: Recipe): string {
   const perServer = new Map<string, number>();
   for (const i of recipe.instances) perServer.set(i.server, (perServer.get(i.server) ?? 0) + 1);
-  const list = [...perServer].map(([s, n]) => `${s}: ${n}`).join(', ');
+  const list = [...perServer].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}: ${n}`).join(', ');
   const n = recipe.instances.length;
   return `recipe "${recipe.name}": ${n} instance${n === 1 ? '' : 's'} on ${perServer.size} server${perServer.size === 1 ? '' : 's'} (${list})`;
 }
