@@ -64,6 +64,13 @@ export async function conflicts(plan: LabPlan): Promise<string[]> {
 export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   checkPrerequisites();
   const dir = resolve(opts.dir ?? DEFAULT_DIR);
+  // The path goes into sshd_config and the server's start script: keep it plain.
+  if (!/^[\w./+@:,=-]+$/.test(dir)) {
+    throw new MyikeError('E_LAB_USAGE', `lab directory '${dir}' contains spaces or shell characters`, {
+      hint: 'choose a --dir made of letters, digits and . _ - / + @ : , =',
+      exitCode: EXIT_USAGE,
+    });
+  }
   const servers = opts.servers ?? 3;
   const existing = existsSync(statePath(dir)) ? readState(dir) : undefined;
   if (existing) {
