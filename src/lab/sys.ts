@@ -30,7 +30,7 @@ export function run(cmd: string, args: string[], input?: string): Promise<RunRes
 export async function runOk(cmd: string, args: string[], input: string | undefined, step: string, server?: string): Promise<string> {
   const r = await run(cmd, args, input);
   if (r.code !== 0) {
-    throw new MyikeError('E_LAB_CMD', `${cmd} ${args.join(' ')} failed: ${r.stderr.trim() || `exit ${r.code}`}`, {
+    throw new MyikeError('E_LAB_CMD', `${cmd} ${args.join(' ')} failed: ${(r.stderr + r.stdout).trim() || `exit ${r.code}`}`, {
       step,
       server,
       hint: 'see the message above; run `myikev2 lab down` to remove what was created',

@@ -147,7 +147,12 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
   await Promise.all(
     plan.servers.map(async (s) => {
       const paths = serverPaths(dir, s.name);
-      await runOk('ip', ['-n', s.netns, '-batch', '-'], renderServerBatch(s), 'server network', s.name);
+      // Seen once under load: `ip -n` failing with no message; the batch is idempotent, so retry once.
+      const batch = renderServerBatch(s);
+      if ((await run('ip', ['-n', s.netns, '-batch', '-'], batch)).code !== 0) {
+        await sleep(50);
+        await runOk('ip', ['-n', s.netns, '-batch', '-'], batch, 'server network', s.name);
+      }
       writeFileSync(paths.sshdConfig, renderSshdConfig(plan, s, paths, files.authorizedKeys));
       const out = openSync(paths.consoleLog, 'a', 0o600);
       const [cmd, ...args] = serverCommand(plan, s, paths);

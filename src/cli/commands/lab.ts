@@ -1,12 +1,12 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { relative } from 'node:path';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, MyikeError } from '../../errors.js';
+import { EXIT_FAILED, EXIT_OK, MyikeError } from '../../errors.js';
 import { action } from '../action.js';
 import { DEFAULT_DIR, labDown, labStatus, labUp, type Lab } from '../../lab/index.js';
 
 function intOption(value: string): number {
   if (!/^\d+$/.test(value)) {
-    throw new MyikeError('E_LAB_USAGE', `invalid number '${value}'`, { hint: 'give a whole number, e.g. --servers 3', exitCode: EXIT_USAGE });
+    throw new InvalidArgumentError(`invalid number '${value}' (hint: give a whole number, e.g. --servers 3)`);
   }
   return Number(value);
 }
