@@ -71,7 +71,7 @@ export function forwardingCulprits(out: string): string[] {
 async function probeStreamLocal(t: Transport): Promise<boolean> {
   const sock = `/tmp/myikev2-preflight-${randomBytes(6).toString('hex')}.sock`;
   // A listener that answers one connection, then exits; bounded to 20 s.
-  const js = `const s=require('net').createServer(c=>{c.end('ok\\n');s.close()}).listen(${JSON.stringify(sock)},()=>console.log('listening '+process.pid));setTimeout(()=>{s.close();process.exit(0)},20000)`;
+  const js = `const s=require('net').createServer(c=>{c.end('ok\\n');s.close()}).listen(${JSON.stringify(sock)},()=>console.log('listening '+process.pid));setTimeout(()=>process.exit(0),20000).unref()`;
   let listening: (v: string) => void;
   const ready = new Promise<string>((r) => (listening = r));
   const listener = t.exec(`umask 077; exec node -e ${shq(js)}`, {

@@ -37,7 +37,7 @@ async function freePort(): Promise<number> {
 }
 
 async function waitListening(port: number, child: ChildProcess, logFile: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 400; i++) {
     if (child.exitCode !== null) throw new Error(`sshd exited: ${existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''}`);
     const ok = await new Promise<boolean>((r) => {
       const s = net.connect(port, '127.0.0.1');
@@ -100,7 +100,13 @@ export async function startTestSshd(opts: { tag: string; extraConfig?: string[];
     `mkdir -m 0755 /run/sshd /run/netns && mount --bind ${dir}/home /root && ${shadowMount}` +
     `exec /usr/sbin/sshd -D -f ${dir}/sshd_config -E ${logFile}`;
   const child = spawn('unshare', ['-m', '-u', 'sh', '-c', script], { stdio: 'ignore' });
-  await waitListening(port, child, logFile);
+  try {
+    await waitListening(port, child, logFile);
+  } catch (e) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     name,
     port,
