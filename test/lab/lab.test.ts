@@ -1,0 +1,202 @@
+// Integration tests of the lab: real namespaces, real sshd, plain OpenSSH client.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labDown, labStatus, labUp, type Lab } from '../../src/lab/index.js';
+import { isAlive, nsOf, processesIn } from '../../src/lab/proc.js';
+import { readState } from '../../src/lab/state.js';
+import { sshRun, useLab } from '../support/lab.js';
+
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
+
+/** What of this machine a lab could touch, as comparable lines. */
+function snapshot(): Record<string, string[]> {
+  const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).sort();
+  return {
+    netns: lines(sh('ip', ['netns', 'list'])).map((l) => l.split(' ')[0]!),
+    links: lines(sh('ip', ['-o', 'link', 'show'])).map((l) => l.split(':')[1]!.trim().split('@')[0]!),
+    routes6: lines(sh('ip', ['-6', 'route', 'show'])),
+    routes4: lines(sh('ip', ['-4', 'route', 'show'])),
+  };
+}
+
+/** Entries present after but not before that carry one of the lab's marks. */
+function labDiff(before: Record<string, string[]>, after: Record<string, string[]>, marks: string[]): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(before)) {
+    const old = new Set(before[k]);
+    for (const line of after[k]!) if (!old.has(line) && marks.some((m) => line.includes(m))) out.push(`${k}: ${line}`);
+  }
+  return out;
+}
+
+describe('lab @integration', function () {
+  this.timeout(60_000);
+
+  describe('a lab of 3 servers', () => {
+    const env = useLab({ servers: 3 });
+
+    it('answers plain ssh with strict host-key checking on every server', async () => {
+      const results = await Promise.all(env.lab.servers.map((s) => sshRun(env.lab, s, 'hostname; ip netns list; echo ok')));
+      results.forEach((r, i) => {
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout.split('\n')[0], env.lab.servers[i]!.name);
+        assert.match(r.stdout, /^ok$/m);
+      });
+    });
+
+    it('keeps a namespace created in srv1 out of srv2 and the host', async () => {
+      const [srv1, srv2] = env.lab.servers as [Lab['servers'][0], Lab['servers'][0]];
+      const name = `inner${process.pid}`;
+      const add = await sshRun(env.lab, srv1, `ip netns add ${name} && ip netns list`);
+      assert.equal(add.code, 0, add.stderr);
+      assert.match(add.stdout, new RegExp(`^${name}\\b`, 'm'));
+      const other = await sshRun(env.lab, srv2, 'ip netns list');
+      assert.equal(other.code, 0, other.stderr);
+      assert.doesNotMatch(other.stdout, new RegExp(name));
+      assert.doesNotMatch(sh('ip', ['netns', 'list']), new RegExp(name));
+      assert.ok(!existsSync(`/run/netns/${name}`));
+    });
+
+    it('gives each server a private /run and an empty /root', async () => {
+      const [srv1, srv2] = env.lab.servers as [Lab['servers'][0], Lab['servers'][0]];
+      const w = await sshRun(env.lab, srv1, 'echo srv1 > /run/marker && ls -A /root');
+      assert.equal(w.code, 0, w.stderr);
+      assert.equal(w.stdout.trim(), '');
+      const r = await sshRun(env.lab, srv2, 'cat /run/marker 2>&1 || echo absent');
+      assert.match(r.stdout, /absent/);
+      assert.ok(!existsSync('/run/marker'));
+    });
+
+    it('lets a process in srv1 reach srv2 over data0 (IPv4 and IPv6)', async () => {
+      const [srv1, srv2] = env.lab.servers as [Lab['servers'][0], Lab['servers'][0]];
+      // node in srv1 opens TCP to srv2's sshd on srv2's data addresses; the route must be data0.
+      const probe = (addr: string) =>
+        `ip -o route get ${addr} && node -e "const s=require('net').connect(22,'${addr}');` +
+        `s.on('data',d=>{console.log(String(d).split('\\r')[0]);process.exit(0)});s.on('error',e=>{console.log(e.message);process.exit(1)});` +
+        `setTimeout(()=>process.exit(2),3000)"`;
+      for (const addr of [srv2.dataAddr4, srv2.dataAddr6]) {
+        const r = await sshRun(env.lab, srv1, probe(addr));
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, / dev data0 /);
+        assert.match(r.stdout, /^SSH-2\.0-/m);
+      }
+    });
+
+    it('routes each server mgmtaddrprefix from the base namespace and forwards inside the server only', async () => {
+      const routes = sh('ip', ['-6', 'route', 'show']);
+      for (const s of env.lab.servers) assert.match(routes, new RegExp(`^${s.mgmtPrefix.replace('/', '\\/')} via ${s.sshAddr} `, 'm'));
+      const f = await sshRun(env.lab, env.lab.servers[0]!, 'cat /proc/sys/net/ipv6/conf/all/forwarding');
+      assert.equal(f.stdout.trim(), '1');
+    });
+
+    it('writes a controller.yaml naming every server with its key and known_hosts', () => {
+      const text = readFileSync(env.lab.controllerConfigPath, 'utf8');
+      for (const s of env.lab.servers) {
+        assert.match(text, new RegExp(`sshaddr: ${s.sshAddr}$`, 'm'));
+        assert.match(text, new RegExp(`mgmtaddrprefix: ${s.mgmtPrefix}$`, 'm'));
+      }
+      assert.match(text, new RegExp(`sshkeypath: ${env.lab.keyPath}$`, 'm'));
+      assert.match(text, new RegExp(`knownhosts: ${env.lab.knownHostsPath}$`, 'm'));
+    });
+
+    it('reports every server answering in status', async () => {
+      const st = await labStatus({ dir: env.lab.dir });
+      assert.equal(st.healthy, true);
+      assert.deepEqual(st.servers.map((s) => [s.name, s.answers, s.running]), env.lab.servers.map((s) => [s.name, true, true]));
+    });
+  });
+
+  describe('lab down', () => {
+    let tmp: string;
+    beforeEach(() => {
+      tmp = mkdtempSync(join(tmpdir(), 'myikev2-labdown-'));
+    });
+    afterEach(async () => {
+      // Safety net for a failing test: never leave a lab behind.
+      const dir = join(tmp, 'lab');
+      if (existsSync(join(dir, 'lab.json'))) await labDown({ dir });
+      rmSync(tmp, { recursive: true, force: true });
+    });
+
+    it('leaves the machine as before, even with instances still running inside the servers', async () => {
+      const before = snapshot();
+      const filesBefore = readdirSync(tmp);
+      const lab = await labUp({ servers: 2, dir: join(tmp, 'lab') });
+      const state = readState(lab.dir)!;
+      const [srv1] = lab.servers as [Lab['servers'][0]];
+      // An "instance": a nested namespace with a long-running process in it, detached.
+      const r = await sshRun(lab, srv1, 'ip netns add inst1 && ip link add v0 type veth peer name v1 netns inst1 && ' +
+        '(setsid ip netns exec inst1 sleep 600 </dev/null >/dev/null 2>&1 &) ; sleep 0.2; pgrep -c sleep');
+      assert.equal(r.code, 0, r.stderr);
+      const ns = {
+        net: new Set(lab.servers.map((s) => nsOf(state.runtime[s.name]!.sshdPid!, 'net')!)),
+        mnt: new Set<number>(),
+        pid: new Set(lab.servers.map((s) => state.runtime[s.name]!.pidNs!)),
+      };
+      const labPids = processesIn(ns);
+      assert.ok(labPids.length >= 3, `expected sshd and the sleeper, got ${labPids}`);
+      const during = snapshot();
+      assert.ok(during.netns.includes(srv1.netns));
+
+      const down = await labDown({ dir: lab.dir });
+      assert.deepEqual(down.leftovers, []);
+      const after = snapshot();
+      assert.deepEqual(labDiff(before, after, [lab.id, lab.hostAddr6.replace(/::1$/, '')]), []);
+      for (const k of ['netns', 'links'] as const) {
+        for (const item of during[k].filter((x) => !before[k].includes(x))) {
+          if (item.includes(lab.id)) assert.ok(!after[k].includes(item), `${k} ${item} left`);
+        }
+      }
+      assert.deepEqual(labPids.filter(isAlive), []);
+      assert.deepEqual(readdirSync(tmp), filesBefore);
+    });
+
+    it('cleans up after an up that failed half way', async () => {
+      const before = snapshot();
+      const dir = join(tmp, 'lab');
+      await assert.rejects(
+        labUp({
+          servers: 2,
+          dir,
+          keepOnFailure: true,
+          faultHook: (stage) => {
+            if (stage === 'servers-started') throw new Error('injected failure');
+          },
+        }),
+        /injected failure/,
+      );
+      const state = readState(dir)!;
+      assert.equal(state.phase, 'failed');
+      assert.ok(existsSync(`/run/netns/${state.plan.servers[0]!.netns}`), 'the half-made lab should still be there');
+      const down = await labDown({ dir });
+      assert.deepEqual(down.leftovers, []);
+      assert.deepEqual(labDiff(before, snapshot(), [state.id]), []);
+      assert.ok(!existsSync(dir));
+    });
+
+    it('rolls back by itself when up fails and keepOnFailure is off', async () => {
+      const before = snapshot();
+      const dir = join(tmp, 'lab');
+      let id = '';
+      await assert.rejects(
+        labUp({
+          servers: 1,
+          dir,
+          faultHook: (stage) => {
+            if (stage === 'network') {
+              id = readState(dir)!.id;
+              throw new Error('injected failure');
+            }
+          },
+        }),
+        /injected failure/,
+      );
+      assert.ok(id);
+      assert.deepEqual(labDiff(before, snapshot(), [id]), []);
+      assert.ok(!existsSync(dir));
+    });
+  });
+});
