@@ -19,6 +19,7 @@ export interface MyikeErrorOptions {
   exitCode?: number;
   location?: SourceLocation;
   keyPath?: string;
+  excerpt?: string; // the source line the location points into
 }
 
 export class MyikeError extends Error {
@@ -29,6 +30,7 @@ export class MyikeError extends Error {
   readonly exitCode: number;
   readonly location?: SourceLocation;
   readonly keyPath?: string;
+  readonly excerpt?: string;
 
   constructor(code: string, message: string, opts: MyikeErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -40,6 +42,7 @@ export class MyikeError extends Error {
     this.exitCode = opts.exitCode ?? EXIT_FAILED;
     this.location = opts.location;
     this.keyPath = opts.keyPath;
+    this.excerpt = opts.excerpt;
   }
 
   /** One line for a terminal: where, what, and (on its own line) what to do. */
@@ -50,8 +53,12 @@ export class MyikeError extends Error {
     const ctx = [this.server && `server ${this.server}`, this.step && `step ${this.step}`]
       .filter(Boolean)
       .join(', ');
-    const head = `${where}error: ${ctx ? `[${ctx}] ` : ''}${this.message}`;
-    return this.hint ? `${head}\n  hint: ${this.hint}` : head;
+    const lines = [`${where}error: ${ctx ? `[${ctx}] ` : ''}${this.message}`];
+    if (this.excerpt !== undefined && this.location) {
+      lines.push(`  ${this.excerpt}`, `  ${' '.repeat(Math.max(0, this.location.col - 1))}^`);
+    }
+    if (this.hint) lines.push(`  hint: ${this.hint}`);
+    return lines.join('\n');
   }
 }
 

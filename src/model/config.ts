@@ -1,0 +1,89 @@
+// Loads the controller config, or gives the embedded default: one server
+// `local`, the controller's own machine, reached without SSH.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { parseCidr } from './address.js';
+import type { ControllerConf, ServerConf } from './config-types.js';
+import { semanticPass, validateAgainstSchema } from './schema.js';
+import { Diagnostics, isReadableByOthers, readYaml, type SourceDoc } from './source.js';
+import { normaliseVarlist } from './vars.js';
+
+export const EMBEDDED_CONFIG_NAME = '<embedded default>';
+
+/** ULA prefix of the embedded default ("myikev2" in hex, more or less). */
+export const EMBEDDED_MGMT_PREFIX = 'fd6d:7969:6b65:7632::/64';
+
+export function embeddedConfig(): ControllerConf {
+  return {
+    file: EMBEDDED_CONFIG_NAME,
+    servers: {
+      local: {
+        name: 'local',
+        connection: 'local',
+        daemonaddr: '',
+        daemonport: 12240,
+        sshaddr: '',
+        sshport: 22,
+        sshuser: 'root',
+        hostkeycheck: 'strict',
+        mgmtaddrprefix: EMBEDDED_MGMT_PREFIX,
+      },
+    },
+    varlist: {},
+    autoassignmgmtip: true,
+  };
+}
+
+/** Reads a controller config (or the embedded default when file is undefined). */
+export function readControllerConfig(file: string | undefined, diag: Diagnostics): { config: ControllerConf | null; src: SourceDoc | null } {
+  if (file === undefined) return { config: embeddedConfig(), src: null };
+  const src = readYaml(file, diag);
+  if (!src.doc || src.doc.errors.length > 0) return { config: null, src };
+  const schema = validateAgainstSchema('controller', src, diag);
+  if (!schema) return { config: null, src };
+  return { config: semanticPass(schema, diag, (d) => toConfig(file, src, d)), src };
+}
+
+function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerConf | null {
+  const raw = src.data as { daemonlist: Record<string, Record<string, any>>; varlist: Record<string, unknown>; autoassignmgmtip: boolean }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const dir = dirname(resolvePath(file));
+  const before = diag.errors.length;
+  const servers: Record<string, ServerConf> = {};
+  let hasPassword = false;
+  for (const [name, s] of Object.entries(raw.daemonlist)) {
+    const at = ['daemonlist', name];
+    const prefix = parseCidr(s.mgmtaddrprefix);
+    if (!prefix || prefix.family !== 6)
+      diag.error(src, [...at, 'mgmtaddrprefix'], { message: `"${s.mgmtaddrprefix}" is not an IPv6 prefix`, expected: 'an IPv6 prefix such as 2001:db8:1::/64' });
+    if (s.connection === 'ssh' && s.sshaddr === '')
+      diag.error(src, [...at, 'sshaddr'], { at: 'parent', message: 'missing required key "sshaddr"', hint: 'give the server\'s SSH address, or `connection: local` for the controller\'s own machine' });
+    const keyPath = s.sshkeypath ? absolute(dir, s.sshkeypath) : undefined;
+    if (keyPath && !existsSync(keyPath))
+      diag.error(src, [...at, 'sshkeypath'], { message: `key file not found: ${keyPath}`, hint: 'check the path (relative paths are relative to this config file)' });
+    if (s.sshpass) hasPassword = true;
+    servers[name] = {
+      name,
+      connection: s.connection,
+      daemonaddr: s.daemonaddr,
+      daemonport: s.daemonport,
+      sshaddr: s.sshaddr,
+      sshport: s.sshport,
+      sshuser: s.sshuser,
+      sshpass: s.sshpass || undefined,
+      sshkeypath: keyPath,
+      knownhosts: s.knownhosts ? absolute(dir, s.knownhosts) : undefined,
+      hostkeycheck: s.hostkeycheck,
+      mgmtaddrprefix: s.mgmtaddrprefix,
+    };
+  }
+  if (hasPassword && isReadableByOthers(file))
+    diag.warn(src, ['daemonlist'], `${file} holds an SSH password (sshpass) and is readable by group or others; run: chmod 600 ${file}`);
+  if (diag.errors.length > before) return null;
+  return { file: resolvePath(file), servers, varlist: normaliseVarlist(raw.varlist), autoassignmgmtip: raw.autoassignmgmtip };
+}
+
+function absolute(dir: string, p: string): string {
+  if (p === '~' || p.startsWith('~/')) return resolvePath(homedir(), p.slice(2));
+  return isAbsolute(p) ? p : resolvePath(dir, p);
+}

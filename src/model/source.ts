@@ -1,0 +1,175 @@
+// YAML documents with their source positions, and a collector of errors that
+// point back into them (file:line:col and the key path), so every problem in
+// the input is reported at once before anything runs.
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { InputErrors, MyikeError, type SourceLocation } from '../errors.js';
+
+export type KeyPath = (string | number)[];
+
+export interface SourceDoc {
+  file: string; // as the user named it (relative paths stay relative in messages)
+  text: string;
+  doc: Document | null;
+  lines: LineCounter;
+  data: unknown; // plain JS value of the document (null when unreadable)
+}
+
+export interface Problem {
+  message: string;
+  expected?: string;
+  hint?: string;
+  /**
+   * Point at the key itself (unknown keys), its value (default; a block
+   * mapping or list is pointed at through its key), or the mapping that
+   * should hold it (missing keys).
+   */
+  at?: 'key' | 'value' | 'parent';
+}
+
+export function formatKeyPath(path: KeyPath): string {
+  return path.length === 0 ? '(top level)' : path.join('.');
+}
+
+export class Diagnostics {
+  readonly errors: MyikeError[] = [];
+  readonly paths: KeyPath[] = []; // key path of each error, for filtering
+  readonly warnings: string[] = [];
+
+  adopt(e: MyikeError, path: KeyPath): void {
+    this.errors.push(e);
+    this.paths.push(path);
+  }
+
+  error(src: SourceDoc, path: KeyPath, p: Problem): void {
+    this.paths.push(path);
+    const location = p.at === 'parent' ? locate(src, path.slice(0, -1), 'value') : locate(src, path, p.at ?? 'value');
+    const expected = p.expected ? ` (expected ${p.expected})` : '';
+    this.errors.push(
+      new MyikeError('E_INPUT', `${formatKeyPath(path)}: ${p.message}${expected}`, {
+        location,
+        keyPath: formatKeyPath(path),
+        excerpt: lineText(src, location.line),
+        hint: p.hint,
+        exitCode: 2,
+      }),
+    );
+  }
+
+  /** An error not tied to a position in a file (e.g. a file that cannot be read). */
+  fileError(file: string, message: string, hint?: string): void {
+    this.paths.push([]);
+    this.errors.push(new MyikeError('E_INPUT', message, { location: { file, line: 1, col: 1 }, hint, exitCode: 2 }));
+  }
+
+  warn(src: SourceDoc, path: KeyPath, message: string): void {
+    const l = locate(src, path, 'value');
+    this.warnings.push(`${l.file}:${l.line}:${l.col}: warning: ${formatKeyPath(path)}: ${message}`);
+  }
+
+  get ok(): boolean {
+    return this.errors.length === 0;
+  }
+
+  /** Throws every collected error at once. */
+  throwIfAny(): void {
+    if (this.errors.length > 0) throw new InputErrors(sortErrors(this.errors));
+  }
+}
+
+/** Groups errors by file (in order of first appearance), then by position. */
+function sortErrors(errors: MyikeError[]): MyikeError[] {
+  const fileOrder = new Map<string, number>();
+  for (const e of errors) if (!fileOrder.has(e.location!.file)) fileOrder.set(e.location!.file, fileOrder.size);
+  return [...errors].sort((a, b) => {
+    const la = a.location!, lb = b.location!;
+    return fileOrder.get(la.file)! - fileOrder.get(lb.file)! || la.line - lb.line || la.col - lb.col;
+  });
+}
+
+/** A path as the user would write it: relative to the working directory when inside it. */
+export function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+/** Reads and parses a YAML file, recording read and syntax errors. */
+export function readYaml(file: string, diag: Diagnostics): SourceDoc {
+  const lines = new LineCounter();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    diag.fileError(
+      file,
+      code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${(err as Error).message}`,
+      code === 'ENOENT' ? 'check the path (relative paths in a recipe are relative to the recipe file)' : undefined,
+    );
+    return { file, text: '', doc: null, lines, data: null };
+  }
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const src: SourceDoc = { file, text, doc, lines, data: null };
+  const reportedLines = new Set<number>();
+  for (const e of doc.errors) {
+    const pos = lines.linePos(e.pos[0]);
+    if (reportedLines.has(pos.line)) continue; // one syntax error per line is enough
+    reportedLines.add(pos.line);
+    const what = e.code === 'DUPLICATE_KEY' ? 'duplicate key (each key, and each instance id, may appear once)' : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    diag.adopt(
+      new MyikeError('E_INPUT', `YAML: ${what}`, {
+        location: { file, line: pos.line, col: pos.col },
+        excerpt: text.split('\n')[pos.line - 1],
+        hint: e.code === 'DUPLICATE_KEY' ? 'remove or rename the repeated key' : 'fix the YAML syntax (indentation, quotes, colons)',
+        exitCode: 2,
+      }),
+      [],
+    );
+  }
+  if (doc.errors.length === 0) src.data = doc.toJS({ maxAliasCount: 100 });
+  return src;
+}
+
+function lineText(src: SourceDoc, line: number): string | undefined {
+  const text = src.text.split('\n')[line - 1];
+  return text === undefined ? undefined : text.replace(/\r$/, '');
+}
+
+/** Finds the node at a key path; falls back to the deepest existing ancestor. */
+export function locate(src: SourceDoc, path: KeyPath, at: 'key' | 'value'): SourceLocation {
+  let node: unknown = src.doc?.contents ?? null;
+  let best: { range?: [number, number, number] | null } | null = (node as Node) ?? null;
+  for (let i = 0; i < path.length && node; i++) {
+    const seg = path[i];
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      if (last && at === 'key') {
+        best = pair.key as Node;
+        break;
+      }
+      node = pair.value;
+      const block = (isMap(node) || isSeq(node)) && !node.flow;
+      best = block || !pair.value ? (pair.key as Node) : (pair.value as Node);
+    } else if (isSeq(node)) {
+      const item = node.items[Number(seg)];
+      if (!item) break;
+      node = item;
+      best = item as Node;
+    } else break;
+  }
+  const offset = best?.range?.[0] ?? 0;
+  const { line, col } = src.lines.linePos(offset);
+  return { file: src.file, line, col };
+}
+
+/** True when a file can be read by group or others (for files holding secrets). */
+export function isReadableByOthers(file: string): boolean {
+  try {
+    return (statSync(file).mode & 0o044) !== 0;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,65 @@
+// The command line as a user runs it: exit codes and the error format.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
+
+function myikev2(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: PROJECT_ROOT });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('cli: validate, example, usage', () => {
+  it('validate prints ok and a summary for a valid recipe (exit 0)', () => {
+    const r = myikev2('validate', '-c', 'examples/starter/controller.yaml', 'examples/starter/recipe.yaml');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ok: recipe "starter": 2 instances on 2 servers (srv1: 1, srv2: 1)\n');
+  });
+
+  it('validate reports every error as FILE:LINE:COL: error: ... and exits 2', () => {
+    const dir = join(FIXTURES, 'model', 'several-errors-at-once');
+    const r = myikev2('validate', '-c', join(dir, 'config.yaml'), join(dir, 'recipe.yaml'));
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    const heads = r.stderr.split('\n').filter((l) => / error: /.test(l));
+    assert.equal(heads.length, 4, r.stderr);
+    assert.match(heads[0], /recipe\.yaml:1:7: error: name: wrong type \(expected string\)$/);
+    assert.match(heads[1], /recipe\.yaml:5:17: error: instancelist\.1\.daemonname: "svr9" is not a server/);
+    assert.match(r.stderr, /client\.yaml:7:16: error: ikeconf\.dpdinterval: "often" is not a duration/);
+    assert.match(r.stderr, /hint: /);
+  });
+
+  it('never prints a secret from the input', () => {
+    const dir = join(FIXTURES, 'model', 'setup-bad-duration');
+    const r = myikev2('validate', '-c', join(dir, 'config.yaml'), join(dir, 'recipe.yaml'));
+    assert.equal(r.code, 2);
+    assert.ok(!r.stderr.includes('test-psk') && !r.stdout.includes('test-psk'));
+  });
+
+  it('bad usage exits 2, --help exits 0', () => {
+    assert.equal(myikev2('no-such-command').code, 2);
+    assert.equal(myikev2('validate').code, 2);
+    const help = myikev2('validate', '--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: myikev2 validate/);
+  });
+
+  it('example writes files that validate, and refuses to overwrite them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'myikev2-example-'));
+    try {
+      const out = join(dir, 'ex');
+      assert.equal(myikev2('example', '-o', out).code, 0);
+      for (const f of ['controller.yaml', 'recipe.yaml', 'client.yaml', 'gateway.yaml']) assert.ok(existsSync(join(out, f)), f);
+      const v = myikev2('validate', '-c', join(out, 'controller.yaml'), join(out, 'recipe.yaml'));
+      assert.equal(v.code, 0, v.stderr);
+      const again = myikev2('example', '-o', out);
+      assert.equal(again.code, 2);
+      assert.match(again.stderr, /already exist/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.ok(!existsSync(dir));
+  });
+});
