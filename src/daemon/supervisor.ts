@@ -285,7 +285,8 @@ export class Supervisor extends EventEmitter {
     inst.nextRestartAt = null;
     inst.adopted = false;
     inst.error = null;
-    this.log(`started ${inst.name} pid ${inst.pid}${inst.netns ? ` in netns ${inst.netns}` : ''}: ${inst.argv.join(' ')}`);
+    // Arguments may carry secrets: the log names the program only.
+    this.log(`started ${inst.name} pid ${inst.pid}${inst.netns ? ` in netns ${inst.netns}` : ''}: ${inst.argv[0]} (+${inst.argv.length - 1} args)`);
   }
 
   private exited(inst: Instance, rt: Runtime, code: number | null, signal: NodeJS.Signals | null): void {
