@@ -1,0 +1,191 @@
+// The protocol core of one engine instance: routes datagrams to IKE SAs by
+// SPI, creates responder SAs for new IKE_SA_INIT requests, starts initiator
+// SAs, and runs timers. Bytes and time in, bytes and callbacks out (IkeHost):
+// two engines can be wired together in a unit test without any socket.
+import { Exchange, Flag, HEADER_LEN } from './constants.js';
+import { decodeHeader, decodeMessage } from './message.js';
+import { IkeSa, type ChildSa, type SaRegistry } from './ike-sa.js';
+import { respondIkeSaInit, startIkeSaInit, type ResponderContext } from './exchanges/ike-sa-init.js';
+import './exchanges/ike-auth.js';
+import { startCreateChild, startRekeyIke } from './exchanges/create-child-sa.js';
+import { startDeleteChildren, startDeleteIke, startDpd } from './exchanges/informational.js';
+import type { Endpoint } from '../child-sa.js';
+import type { IkeHost, IkePolicy } from './types.js';
+
+export interface EngineOptions {
+  /** Responder policy (gateway); undefined: new IKE_SA_INIT requests are ignored. */
+  responder?: IkePolicy;
+  /** Half-open SAs above which IKE_SA_INIT must carry a COOKIE (0: always, Infinity: never). */
+  cookieThreshold?: number;
+}
+
+const key = (spi: Buffer) => spi.toString('hex');
+
+export class IkeEngine implements SaRegistry, ResponderContext {
+  readonly sas = new Map<string, IkeSa>(); // by our SPI
+  private readonly halfOpen = new Map<string, IkeSa>(); // by peer SPIi + address, responder only
+  private tunnelCounter = 0;
+  readonly cookieSecret: Buffer;
+  readonly stats = { received: 0, dropped: 0, malformed: 0 };
+
+  constructor(readonly host: IkeHost, readonly opts: EngineOptions = {}) {
+    this.cookieSecret = host.random(32);
+  }
+
+  get policy(): IkePolicy {
+    return this.opts.responder!;
+  }
+
+  newTunnelId(): number {
+    return ++this.tunnelCounter;
+  }
+
+  cookiesRequired(): boolean {
+    return this.halfOpen.size >= (this.opts.cookieThreshold ?? Infinity);
+  }
+
+  register(sa: IkeSa): void {
+    this.sas.set(key(sa.localSpi), sa);
+  }
+
+  unregister(sa: IkeSa): void {
+    if (this.sas.get(key(sa.localSpi)) === sa) this.sas.delete(key(sa.localSpi));
+    this.halfOpen.delete(key(sa.spiI) + sa.remote.addr);
+  }
+
+  /** INITIAL_CONTACT: forget older IKE SAs with the same peer identity and address. */
+  initialContact(sa: IkeSa): void {
+    for (const other of [...this.sas.values()]) {
+      if (other === sa || !other.peerId || other.remote.addr !== sa.remote.addr) continue;
+      if (other.peerId.type === sa.peerId!.type && other.peerId.data.equals(sa.peerId!.data)) other.close('replaced (INITIAL_CONTACT)');
+    }
+  }
+
+  rekeyIke(sa: IkeSa): void {
+    startRekeyIke(sa);
+  }
+  rekeyChild(sa: IkeSa, c: ChildSa): void {
+    startCreateChild(sa, c);
+  }
+  dpd(sa: IkeSa): void {
+    startDpd(sa);
+  }
+
+  /** Starts an initiator IKE SA; `onDone` reports once whether IKE and the first CHILD SA came up. */
+  initiate(policy: IkePolicy, local: Endpoint, remote: Endpoint, onDone?: (ok: boolean, reason?: string) => void): IkeSa {
+    const sa = new IkeSa(this, policy, true, this.host.random(8), Buffer.alloc(8), local, remote);
+    sa.onAuthDone = onDone;
+    this.register(sa);
+    this.host.event({ kind: 'ike', id: sa.id, tunnelId: policy.tunnelId, state: 'connecting', at: this.host.now() });
+    startIkeSaInit(sa);
+    return sa;
+  }
+
+  /** One IKE message (non-ESP marker already removed) received on `to` from `from`. Never throws. */
+  receive(data: Buffer, from: Endpoint, to: Endpoint): void {
+    this.stats.received++;
+    try {
+      this.dispatch(data, from, to);
+    } catch (err) {
+      this.stats.dropped++;
+      this.host.log(1, `internal error on a message from ${from.addr}:${from.port}: ${(err as Error).stack}`);
+    }
+  }
+
+  private dispatch(data: Buffer, from: Endpoint, to: Endpoint): void {
+    const header = decodeHeader(data);
+    if (!header || data.length < HEADER_LEN) {
+      this.stats.malformed++;
+      return;
+    }
+    const response = (header.flags & Flag.RESPONSE) !== 0;
+    const fromInitiator = (header.flags & Flag.INITIATOR) !== 0;
+    if (header.exchange === Exchange.IKE_SA_INIT && !response) {
+      const hk = key(header.spiI) + from.addr;
+      const known = this.halfOpen.get(hk);
+      if (known) {
+        if (known.lastResponse) this.host.send(known.local, known.remote, known.lastResponse.data);
+        return;
+      }
+      if (!this.opts.responder || header.messageId !== 0) return void this.stats.dropped++;
+      const decoded = decodeMessage(data);
+      if (!decoded.ok) {
+        this.stats.malformed++;
+        this.host.log(3, `malformed IKE_SA_INIT from ${from.addr}: ${decoded.error}`);
+        return;
+      }
+      const { sa, response: out } = respondIkeSaInit(this, data, decoded.msg, from, to);
+      if (sa) {
+        this.register(sa);
+        this.halfOpen.set(hk, sa);
+        this.host.event({ kind: 'ike', id: sa.id, tunnelId: sa.tunnelId, state: 'connecting', at: this.host.now() });
+      }
+      this.host.send(to, from, out);
+      return;
+    }
+    const ourSpi = fromInitiator ? header.spiR : header.spiI;
+    const sa = this.sas.get(key(ourSpi));
+    if (!sa || (sa.initiator === fromInitiator)) {
+      this.stats.dropped++;
+      this.host.log(4, `message for unknown IKE SA ${key(ourSpi)} from ${from.addr}:${from.port}, dropped`);
+      return;
+    }
+    const decoded = decodeMessage(data);
+    if (!decoded.ok) {
+      this.stats.malformed++;
+      this.host.log(3, `malformed message from ${from.addr}: ${decoded.error}`);
+      return;
+    }
+    sa.receive(data, header, decoded.msg, from, to);
+    if (sa.state !== 'connecting') this.halfOpen.delete(key(sa.spiI) + sa.remote.addr);
+  }
+
+  tick(now: number): void {
+    for (const sa of [...this.sas.values()]) sa.tick(now);
+  }
+
+  find(id: string): IkeSa | undefined {
+    return this.sas.get(id);
+  }
+
+  findChild(childId: string): { sa: IkeSa; child: ChildSa } | undefined {
+    for (const sa of this.sas.values()) {
+      const child = sa.children.find((c) => c.id === childId);
+      if (child) return { sa, child };
+    }
+    return undefined;
+  }
+
+  rekeyChildById(childId: string): boolean {
+    const f = this.findChild(childId);
+    if (!f || f.child.state !== 'installed') return false;
+    startCreateChild(f.sa, f.child);
+    return true;
+  }
+
+  rekeyIkeById(id: string): boolean {
+    const sa = this.sas.get(id);
+    if (!sa || sa.state !== 'established') return false;
+    startRekeyIke(sa);
+    return true;
+  }
+
+  deleteChildById(childId: string): boolean {
+    const f = this.findChild(childId);
+    if (!f) return false;
+    startDeleteChildren(f.sa, [f.child], 'deleted by request');
+    return true;
+  }
+
+  /** Sends a Delete for every IKE SA (graceful stop); the promise-free caller polls `sas.size`. */
+  deleteAll(reason: string): void {
+    for (const sa of [...this.sas.values()]) {
+      if (sa.state === 'established') startDeleteIke(sa, reason);
+      else if (sa.state !== 'deleting' && sa.state !== 'rekeying') sa.close(reason);
+    }
+  }
+
+  closeAll(reason: string): void {
+    for (const sa of [...this.sas.values()]) sa.close(reason);
+  }
+}

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { CLIENT, GW, gatewayPolicy, Net, policy } from './harness.js';
+import { Exchange } from '../../../src/engine/ike/constants.js';
+
+function pair(clientOver = {}, gwOver = {}, clientChild = {}, gwChild = {}, cookieThreshold?: number) {
+  const net = new Net();
+  const client = net.add(CLIENT.addr);
+  const gw = net.add(GW.addr, { responder: gatewayPolicy(gwOver, gwChild), cookieThreshold });
+  let result: { ok: boolean; reason?: string } | undefined;
+  const sa = client.engine.initiate(policy(clientOver, clientChild), CLIENT, GW, (ok, reason) => (result = reason ? { ok, reason } : { ok }));
+  net.run();
+  return { net, client, gw, sa, result: () => result };
+}
+
+function assertMatchingChild(a: ReturnType<typeof pair>['client'], b: ReturnType<typeof pair>['gw']) {
+  assert.equal(a.up.size, 1);
+  assert.equal(b.up.size, 1);
+  const [ka] = a.up.values();
+  const [kb] = b.up.values();
+  assert.equal(ka.spiIn, kb.spiOut);
+  assert.equal(ka.spiOut, kb.spiIn);
+  assert.deepEqual(ka.encKeyIn, kb.encKeyOut);
+  assert.deepEqual(ka.encKeyOut, kb.encKeyIn);
+  assert.deepEqual(ka.integKeyIn, kb.integKeyOut);
+  assert.notDeepEqual(ka.encKeyIn, ka.encKeyOut);
+  return { ka, kb };
+}
+
+describe('IKE engine: two engines wired together', () => {
+  const suites = [
+    { name: 'aes-cbc:128/sha256/14', ike: { encr: ['aes-cbc:128'], integ: ['sha256'], prf: ['sha256'], dh: [14] } },
+    { name: 'aes-cbc:256/sha384/20', ike: { encr: ['aes-cbc:256'], integ: ['sha384'], prf: ['sha384'], dh: [20] } },
+    { name: 'aes-gcm16:128/prf sha256/31', ike: { encr: ['aes-gcm16:128'], integ: [], prf: ['sha256'], dh: [31] } },
+    { name: 'aes-gcm16:256/sha512/21', ike: { encr: ['aes-gcm16:256'], integ: [], prf: ['sha512'], dh: [21] } },
+    { name: 'aes-cbc:128/sha1/19', ike: { encr: ['aes-cbc:128'], integ: ['sha1'], prf: ['sha1'], dh: [19] } },
+  ];
+  for (const s of suites) {
+    it(`establishes IKE and CHILD SAs with ${s.name}`, () => {
+      const child = { encr: s.ike.encr, integ: s.ike.integ.length ? s.ike.integ : ['sha256'] };
+      const p = pair({ ike: s.ike }, { ike: s.ike }, child, child);
+      assert.deepEqual(p.result(), { ok: true });
+      assert.equal(p.sa.state, 'established');
+      const { ka } = assertMatchingChild(p.client, p.gw);
+      assert.equal(ka.encr.name, s.ike.encr[0].split(':')[0]);
+      assert.equal(ka.local.port, 4500, 'floated to 4500 (forced encapsulation)');
+      const gwSa = [...p.gw.engine.sas.values()][0];
+      assert.equal(gwSa.state, 'established');
+      assert.equal(gwSa.remote.port, 4500);
+    });
+  }
+
+  it('narrows the traffic selectors to the responder policy', () => {
+    const p = pair({}, {}, {}, { localTs: [{ family: 4, protocol: 0, startPort: 0, endPort: 65535, startAddr: '10.2.1.0', endAddr: '10.2.1.255' }] });
+    const { ka } = assertMatchingChild(p.client, p.gw);
+    assert.equal(ka.remoteTs[0].startAddr, '10.2.1.0');
+    assert.equal(ka.remoteTs[0].endAddr, '10.2.1.255');
+    assert.equal(ka.localTs[0].startAddr, '10.1.0.1');
+  });
+
+  it('retries with the group the responder asks for (INVALID_KE_PAYLOAD)', () => {
+    const p = pair({ ike: { encr: ['aes-cbc:128'], integ: ['sha256'], prf: ['sha256'], dh: [19, 14] } }, { ike: { encr: ['aes-cbc:128'], integ: ['sha256'], prf: ['sha256'], dh: [14] } });
+    assert.deepEqual(p.result(), { ok: true });
+    assert.equal(p.sa.suite!.dhGroup, 14);
+    assert.ok(p.client.logs.some((l) => l.includes('wants DH group 14')));
+  });
+
+  it('answers with a COOKIE and accepts the retry that carries it', () => {
+    const p = pair({}, {}, {}, {}, 0);
+    assert.deepEqual(p.result(), { ok: true });
+    assert.ok(p.client.logs.some((l) => l.includes('COOKIE')));
+  });
+
+  it('fails cleanly when the pre-shared keys differ', () => {
+    const p = pair({}, { psk: Buffer.from('other') });
+    assert.equal(p.result()?.ok, false);
+    assert.equal(p.sa.state, 'failed');
+    assert.equal(p.gw.engine.sas.size, 0);
+    assert.equal(p.client.up.size + p.gw.up.size, 0);
+    assert.ok(!p.client.logs.join('\n').includes('test-psk-not-secret'), 'PSK never logged');
+  });
+
+  it('fails with NO_PROPOSAL_CHOSEN when no proposal matches', () => {
+    const p = pair({}, { ike: { encr: ['aes-cbc:256'], integ: ['sha256'], prf: ['sha256'], dh: [14] } });
+    assert.equal(p.result()?.ok, false);
+    assert.match(p.result()!.reason!, /NO_PROPOSAL_CHOSEN/);
+  });
+
+  it('retransmits lost requests and gives up after maxretran', () => {
+    const net = new Net();
+    const client = net.add(CLIENT.addr);
+    net.add(GW.addr, { responder: gatewayPolicy() });
+    let dropped = 0;
+    net.drop = (data) => data[18] === Exchange.IKE_AUTH && dropped++ < 2; // lose IKE_AUTH twice
+    let res: boolean | undefined;
+    client.engine.initiate(policy(), CLIENT, GW, (ok) => (res = ok));
+    net.run();
+    net.advance(5000);
+    assert.equal(res, true);
+    assert.ok(dropped >= 3);
+    // now a dead peer: everything lost
+    const c2 = net.add('192.0.2.2');
+    net.drop = (_d, _f, to) => to.addr === GW.addr && true;
+    let res2: boolean | undefined;
+    const sa2 = c2.engine.initiate(policy({ tunnelId: 2 }), { addr: '192.0.2.2', port: 500 }, GW, (ok) => (res2 = ok));
+    net.advance(20_000);
+    assert.equal(res2, false);
+    assert.equal(sa2.state, 'failed');
+  });
+
+  it('rekeys CHILD SAs (with PFS) and the IKE SA, keeping one CHILD SA up', () => {
+    const child = { lifetimeMs: 20_000, pfsGroups: [19] };
+    const p = pair({ ikeLifetimeMs: 30_000, marginMs: 5000 }, { ikeLifetimeMs: 60_000, marginMs: 5000 }, child, { pfsGroups: [19] });
+    assert.deepEqual(p.result(), { ok: true });
+    const firstChild = [...p.client.up.keys()][0];
+    const firstIke = p.sa.id;
+    p.net.advance(70_000);
+    assert.equal(p.client.up.size, 1);
+    assert.equal(p.gw.up.size, 1);
+    assert.notEqual([...p.client.up.keys()][0], firstChild, 'CHILD SA was replaced');
+    assertMatchingChild(p.client, p.gw);
+    const clientSas = [...p.client.engine.sas.values()];
+    assert.equal(clientSas.length, 1);
+    assert.notEqual(clientSas[0].id, firstIke, 'IKE SA was replaced');
+    assert.ok(clientSas[0].rekeys >= 1);
+    assert.equal(p.gw.engine.sas.size, 1);
+    assert.ok(p.client.events.some((e) => e.kind === 'child' && e.state === 'rekeying'));
+  });
+
+  it('survives colliding CHILD rekeys from both sides', () => {
+    const p = pair({}, {}, { lifetimeMs: 20_000 }, { lifetimeMs: 20_000 });
+    const [c] = [...p.client.engine.sas.values()][0].children;
+    const [g] = [...p.gw.engine.sas.values()][0].children;
+    p.client.engine.rekeyChildById(c.id);
+    p.gw.engine.rekeyChildById(g.id);
+    p.net.run();
+    p.net.advance(10_000);
+    assert.equal(p.client.up.size, 1);
+    assert.equal(p.gw.up.size, 1);
+    assertMatchingChild(p.client, p.gw);
+  });
+
+  it('detects a dead peer with DPD', () => {
+    const p = pair({ dpdMs: 5000 });
+    assert.equal(p.sa.state, 'established');
+    p.net.advance(6000);
+    assert.equal(p.sa.state, 'established', 'DPD answered');
+    p.net.nodes.delete(GW.addr); // the gateway is gone
+    p.net.advance(30_000);
+    assert.equal(p.sa.state, 'failed');
+    assert.match(p.sa.lastError!, /DPD/);
+    assert.equal(p.client.up.size, 0);
+  });
+
+  it('deletes all SAs on both sides (graceful stop)', () => {
+    const p = pair();
+    p.client.engine.deleteAll('stop');
+    p.net.run();
+    assert.equal(p.client.engine.sas.size, 0);
+    assert.equal(p.gw.engine.sas.size, 0);
+    assert.equal(p.gw.up.size, 0);
+    assert.equal(p.client.up.size, 0);
+  });
+
+  it('creates an extra CHILD SA and deletes a CHILD SA on request', () => {
+    const p = pair();
+    const gwSa = [...p.gw.engine.sas.values()][0];
+    const cid = [...p.client.up.keys()][0];
+    assert.ok(p.client.engine.deleteChildById(cid));
+    p.net.run();
+    assert.equal(p.client.up.size, 0);
+    assert.equal(p.gw.up.size, 0);
+    assert.equal(gwSa.state, 'established');
+  });
+
+  it('INITIAL_CONTACT replaces an older IKE SA of the same peer', () => {
+    const net = new Net();
+    const client = net.add(CLIENT.addr);
+    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    client.engine.initiate(policy(), CLIENT, GW);
+    net.run();
+    client.engine.initiate(policy(), CLIENT, GW);
+    net.run();
+    assert.equal(gw.engine.sas.size, 1);
+    assert.equal(gw.up.size, 1);
+  });
+});
