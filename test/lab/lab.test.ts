@@ -236,6 +236,19 @@ describe('lab @integration', function () {
       assert.ok(!existsSync(dir));
     });
 
+    it('reports a crashed server in status and still cleans up', async () => {
+      const lab = await labUp({ servers: 2, dir: join(tmp, 'lab') });
+      const sshd = readState(lab.dir)!.runtime.srv2!.sshdPid!;
+      process.kill(sshd, 'SIGKILL');
+      for (let i = 0; i < 100 && isAlive(sshd); i++) await new Promise((r) => setTimeout(r, 10));
+      const st = await labStatus({ dir: lab.dir });
+      assert.equal(st.healthy, false);
+      assert.deepEqual(st.servers.map((s) => [s.name, s.running, s.answers]), [['srv1', true, true], ['srv2', false, false]]);
+      const down = await labDown({ dir: lab.dir });
+      assert.deepEqual(down.leftovers, []);
+      assert.ok(!existsSync(lab.dir));
+    });
+
     it('finds a lab by its id when its directory is lost', async () => {
       const before = snapshot();
       const lab = await labUp({ servers: 2, dir: join(tmp, 'lab') });
