@@ -1,6 +1,6 @@
 // Integration tests of the lab: real namespaces, real sshd, plain OpenSSH client.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { labDown, labStatus, labUp, type Lab } from '../../src/lab/index.js';
 import { isAlive, nsOf, processesIn } from '../../src/lab/proc.js';
 import { readState } from '../../src/lab/state.js';
-import { sshRun, useLab } from '../support/lab.js';
+import { sshArgs, sshRun, useLab } from '../support/lab.js';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
@@ -165,6 +165,16 @@ describe('lab @integration', function () {
     it('keeps the servers of one lab out of the other', async () => {
       const r = await sshRun(bridged.lab, bridged.lab.servers[0]!, `ip -o addr show | grep -c ${p2p.lab.servers[0]!.sshAddr} || true`);
       assert.equal(r.stdout.trim(), '0');
+    });
+  });
+
+  describe('a lab with extra sshd_config lines', () => {
+    const env = useLab({ servers: 1, sshdConfig: ['AllowTcpForwarding no'] });
+    it('runs sshd with them (TCP forwarding refused)', async () => {
+      const srv1 = env.lab.servers[0]!;
+      const r = spawnSync('ssh', [...sshArgs(env.lab, srv1).slice(0, -1), '-W', `[${srv1.sshAddr}]:22`, `root@${srv1.sshAddr}`], { encoding: 'utf8', input: '', timeout: 20_000 });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /administratively prohibited/);
     });
   });
 
