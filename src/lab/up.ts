@@ -64,7 +64,23 @@ export async function conflicts(plan: LabPlan): Promise<string[]> {
 export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   checkPrerequisites();
   const dir = resolve(opts.dir ?? DEFAULT_DIR);
+  // The path goes into sshd_config and the server's start script: keep it plain.
+  if (!/^[\w./+@:,=-]+$/.test(dir)) {
+    throw new MyikeError('E_LAB_USAGE', `lab directory '${dir}' contains spaces or shell characters`, {
+      hint: 'choose a --dir made of letters, digits and . _ - / + @ : , =',
+      exitCode: EXIT_USAGE,
+    });
+  }
   const servers = opts.servers ?? 3;
+  for (const line of opts.sshdConfig ?? []) {
+    // One plain option per line: a Match or Include would capture the lab's own lines after it.
+    if (!/^[A-Za-z][A-Za-z0-9]*\s+\S[^\r\n]*$/.test(line) || /^(match|include)\s/i.test(line)) {
+      throw new MyikeError('E_LAB_USAGE', `invalid sshd_config line '${line}'`, {
+        hint: "give one 'Keyword value' per option, e.g. --sshd-config 'AllowStreamLocalForwarding no'",
+        exitCode: EXIT_USAGE,
+      });
+    }
+  }
   const existing = existsSync(statePath(dir)) ? readState(dir) : undefined;
   if (existing) {
     throw new MyikeError('E_LAB_EXISTS', `a lab (id ${existing.id}) is already recorded in ${dir}`, {
@@ -140,8 +156,13 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
   await Promise.all(
     plan.servers.map(async (s) => {
       const paths = serverPaths(dir, s.name);
-      await runOk('ip', ['-n', s.netns, '-batch', '-'], renderServerBatch(s), 'server network', s.name);
-      writeFileSync(paths.sshdConfig, renderSshdConfig(plan, s, paths, files.authorizedKeys));
+      // Seen once under load: `ip -n` failing with no message; the batch is idempotent, so retry once.
+      const batch = renderServerBatch(s);
+      if ((await run('ip', ['-n', s.netns, '-batch', '-'], batch)).code !== 0) {
+        await sleep(50);
+        await runOk('ip', ['-n', s.netns, '-batch', '-'], batch, 'server network', s.name);
+      }
+      writeFileSync(paths.sshdConfig, renderSshdConfig(plan, s, paths, files.authorizedKeys, opts.sshdConfig));
       const out = openSync(paths.consoleLog, 'a', 0o600);
       const [cmd, ...args] = serverCommand(plan, s, paths);
       const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', out, out] });
