@@ -212,7 +212,13 @@ describe('daemon @integration', function () {
     const prev = instance.stdoutPath + '.prev';
     rmSync(prev, { force: true });
     const sizeThen = statSync(instance.stdoutPath).size;
-    await waitUntil(() => statSync(instance.stdoutPath).size > Math.max(sizeThen, 4000) + 1000, 'output while no daemon runs');
+    await waitUntil(
+      () => statSync(instance.stdoutPath).size > Math.max(sizeThen, 4000) + 1000,
+      `output while no daemon runs (size then ${sizeThen})`,
+    ).catch((e) => {
+      const st = readProcStat(instance.pid!);
+      throw new Error(`${e.message}; size now ${statSync(instance.stdoutPath).size}; ticker ${JSON.stringify(st)} want start ${instance.procStartTime}`);
+    });
     assert.equal(existsSync(prev), false, 'nobody rotated while no daemon ran');
     const d2 = await newDaemon();
     const c2 = await client(d2);
@@ -320,6 +326,11 @@ describe('daemon @integration', function () {
     await c.request('spawn', { name: 'again', tag, argv: ['true'], restart: 'always', backoff: { initialMs: 50 } });
     await c.request('spawn', { name: 'once', tag, argv: ['false'] });
     await sub.waitFor((e) => e.event === 'restarted' && e.instance.name === 'again');
+    const settled = async () => {
+      const all = (await c.request('list', { tag })).instances;
+      return all.filter((i) => ['clean', 'once'].includes(i.name) && i.exitedAt).length === 2;
+    };
+    await waitUntil(settled, 'clean and once to exit');
     const list = new Map((await c.request('list', { tag })).instances.map((i) => [i.name, i]));
     assert.equal(list.get('clean')!.state, 'exited');
     assert.equal(list.get('clean')!.exitCode, 0);
