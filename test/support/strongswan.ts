@@ -218,6 +218,8 @@ export interface Charon {
   log(): string;
   /** SIGTERM (SIGKILL after 5 s) to the charon we started; waits for it to exit. */
   stop(): Promise<void>;
+  /** SIGKILL: the peer vanishes without a word (for DPD tests). */
+  kill(): Promise<void>;
 }
 
 const PLUGINS = 'random nonce openssl pem pkcs1 pkcs8 x509 pubkey hmac gcm aes sha1 sha2 kdf kernel-libipsec kernel-netlink socket-default vici updown';
@@ -310,6 +312,11 @@ swanctl {
       return sas;
     },
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    async kill() {
+      if (exited) return;
+      child.kill('SIGKILL');
+      await exitP;
+    },
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');
