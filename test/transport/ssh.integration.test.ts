@@ -174,6 +174,14 @@ describe('SSH transport @integration', function () {
     assert.equal(t.connects, before + 1);
   });
 
+  it('no private key material in our log lines or the sshd log', async () => {
+    const body = readFileSync(srv.clientKey, 'utf8').split('\n').filter((l) => l && !l.startsWith('-----'));
+    assert.ok(body.length > 0 && logLines.length > 0);
+    for (const text of [...logLines, readFileSync(srv.logFile, 'utf8')]) {
+      for (const line of body) assert.ok(!text.includes(line), 'key material leaked');
+    }
+  });
+
   describe('host keys', () => {
     const fresh = (name: string, over = {}) => new SshTransport(srv.conf({ knownhosts: path.join(tmp, name), ...over }));
 
