@@ -64,7 +64,23 @@ export async function conflicts(plan: LabPlan): Promise<string[]> {
 export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   checkPrerequisites();
   const dir = resolve(opts.dir ?? DEFAULT_DIR);
+  // The path goes into sshd_config and the server's start script: keep it plain.
+  if (!/^[\w./+@:,=-]+$/.test(dir)) {
+    throw new MyikeError('E_LAB_USAGE', `lab directory '${dir}' contains spaces or shell characters`, {
+      hint: 'choose a --dir made of letters, digits and . _ - / + @ : , =',
+      exitCode: EXIT_USAGE,
+    });
+  }
   const servers = opts.servers ?? 3;
+  for (const line of opts.sshdConfig ?? []) {
+    // One plain option per line: a Match or Include would capture the lab's own lines after it.
+    if (!/^[A-Za-z][A-Za-z0-9]*\s+\S[^\r\n]*$/.test(line) || /^(match|include)\s/i.test(line)) {
+      throw new MyikeError('E_LAB_USAGE', `invalid sshd_config line '${line}'`, {
+        hint: "give one 'Keyword value' per option, e.g. --sshd-config 'AllowStreamLocalForwarding no'",
+        exitCode: EXIT_USAGE,
+      });
+    }
+  }
   const existing = existsSync(statePath(dir)) ? readState(dir) : undefined;
   if (existing) {
     throw new MyikeError('E_LAB_EXISTS', `a lab (id ${existing.id}) is already recorded in ${dir}`, {
@@ -136,12 +152,18 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
   ]);
   writeFileSync(files.authorizedKeys, readFileSync(files.pub));
   await opts.faultHook?.('network');
+  checkAborted(opts);
 
   await Promise.all(
     plan.servers.map(async (s) => {
       const paths = serverPaths(dir, s.name);
-      await runOk('ip', ['-n', s.netns, '-batch', '-'], renderServerBatch(s), 'server network', s.name);
-      writeFileSync(paths.sshdConfig, renderSshdConfig(plan, s, paths, files.authorizedKeys));
+      // Seen once under load: `ip -n` failing with no message; the batch is idempotent, so retry once.
+      const batch = renderServerBatch(s);
+      if ((await run('ip', ['-n', s.netns, '-batch', '-'], batch)).code !== 0) {
+        await sleep(50);
+        await runOk('ip', ['-n', s.netns, '-batch', '-'], batch, 'server network', s.name);
+      }
+      writeFileSync(paths.sshdConfig, renderSshdConfig(plan, s, paths, files.authorizedKeys, opts.sshdConfig));
       const out = openSync(paths.consoleLog, 'a', 0o600);
       const [cmd, ...args] = serverCommand(plan, s, paths);
       const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', out, out] });
@@ -153,6 +175,7 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
     }),
   );
   await opts.faultHook?.('servers-started');
+  checkAborted(opts);
 
   const hostKeys: Record<string, string> = {};
   for (const s of plan.servers) hostKeys[s.name] = readFileSync(`${serverPaths(dir, s.name).hostKey}.pub`, 'utf8');
@@ -160,11 +183,17 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
   writeFileSync(files.controller, renderControllerYaml(plan, files.key, files.knownHosts));
   chmodSync(files.key, 0o600);
 
-  await Promise.all(plan.servers.map((s) => waitForServer(state, s.name)));
+  await Promise.all(plan.servers.map((s) => waitForServer(state, s.name, opts)));
   writeState(state);
 }
 
-async function waitForServer(state: LabState, name: string): Promise<void> {
+function checkAborted(opts: LabUpOptions): void {
+  if (opts.signal?.aborted) {
+    throw new MyikeError('E_LAB_INTERRUPTED', 'lab up was interrupted', { hint: 'run lab up again when ready' });
+  }
+}
+
+async function waitForServer(state: LabState, name: string, opts: LabUpOptions): Promise<void> {
   const s = state.plan.servers.find((x) => x.name === name)!;
   const rt = state.runtime[name]!;
   const deadline = Date.now() + SSHD_WAIT_MS;
@@ -181,6 +210,7 @@ async function waitForServer(state: LabState, name: string): Promise<void> {
         hint: `see ${serverPaths(state.dir, name).sshdLog}; check that /usr/sbin/sshd runs (sshd -t)`,
       });
     }
+    checkAborted(opts);
     await sleep(10);
   }
   // The launcher (unshare) forked sshd as PID 1 of the server's PID namespace.

@@ -1,13 +1,14 @@
 // Integration tests of the lab: real namespaces, real sshd, plain OpenSSH client.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { labDown, labStatus, labUp, type Lab } from '../../src/lab/index.js';
 import { isAlive, nsOf, processesIn } from '../../src/lab/proc.js';
 import { readState } from '../../src/lab/state.js';
-import { sshRun, useLab } from '../support/lab.js';
+import { sshArgs, sshRun, useLab } from '../support/lab.js';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
@@ -45,6 +46,21 @@ describe('lab @integration', function () {
         assert.equal(r.stdout.split('\n')[0], env.lab.servers[i]!.name);
         assert.match(r.stdout, /^ok$/m);
       });
+    });
+
+    it('gives every server its own host key (a known_hosts with srv2 key for srv1 is refused)', () => {
+      const [srv1, srv2] = env.lab.servers as [Lab['servers'][0], Lab['servers'][0]];
+      const lines = readFileSync(env.lab.knownHostsPath, 'utf8').trim().split('\n');
+      const key2 = lines.find((l) => l.startsWith(`${srv2.sshAddr},`))!.split(' ').slice(1).join(' ');
+      const wrong = join(env.lab.dir, `wrong_known_hosts.${process.pid}`);
+      writeFileSync(wrong, `${srv1.sshAddr} ${key2}\n`);
+      try {
+        const r = spawnSync('ssh', ['-i', env.lab.keyPath, '-o', `UserKnownHostsFile=${wrong}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `root@${srv1.sshAddr}`, 'true'], { encoding: 'utf8', timeout: 20_000 });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /Host key verification failed/);
+      } finally {
+        rmSync(wrong, { force: true });
+      }
     });
 
     it('keeps a namespace created in srv1 out of srv2 and the host', async () => {
@@ -102,10 +118,78 @@ describe('lab @integration', function () {
       assert.match(text, new RegExp(`knownhosts: ${env.lab.knownHostsPath}$`, 'm'));
     });
 
+    it('lets the base namespace reach an instance on myikev2mgmtbrg inside srv1 through mgmtaddrprefix', async () => {
+      const srv1 = env.lab.servers[0]!;
+      const p = srv1.mgmtPrefix.replace(/::\/64$/, '');
+      const [gw, inst] = [`${p}::1`, `${p}::10`];
+      // What the product does for an instance, by hand: a bridge in the server, a namespace on it.
+      const r = await sshRun(env.lab, srv1, [
+        `ip link add myikev2mgmtbrg type bridge && ip link set myikev2mgmtbrg up && ip addr add ${gw}/64 dev myikev2mgmtbrg nodad`,
+        'ip netns add inst && ip link add m0 type veth peer name eth0 netns inst && ip link set m0 master myikev2mgmtbrg up',
+        `ip -n inst link set lo up && ip -n inst link set eth0 up && ip -n inst addr add ${inst}/64 dev eth0 nodad && ip -n inst route add default via ${gw}`,
+        `(setsid ip netns exec inst node -e "require('net').createServer(s=>s.end('hello from inst')).listen(7000,'${inst}')" </dev/null >/dev/null 2>&1 &)`,
+      ].join(' && '));
+      assert.equal(r.code, 0, r.stderr);
+      let got = '';
+      for (let i = 0; i < 100 && !got; i++) {
+        got = await new Promise<string>((resolve) => {
+          const sock = connect({ host: inst, port: 7000 });
+          let buf = '';
+          sock.on('data', (d) => (buf += d));
+          sock.on('end', () => resolve(buf));
+          sock.on('error', () => setTimeout(() => resolve(''), 50));
+        });
+      }
+      assert.equal(got, 'hello from inst');
+    });
+
     it('reports every server answering in status', async () => {
       const st = await labStatus({ dir: env.lab.dir });
       assert.equal(st.healthy, true);
       assert.deepEqual(st.servers.map((s) => [s.name, s.answers, s.running]), env.lab.servers.map((s) => [s.name, true, true]));
+    });
+  });
+
+  describe('two labs at once, one with point-to-point data links', () => {
+    const bridged = useLab({ servers: 2 });
+    const p2p = useLab({ servers: 3, data: 'srv1-srv2,srv2-srv3' });
+
+    it('gives the labs distinct names and prefixes', () => {
+      const [a, b] = [bridged.lab, p2p.lab];
+      assert.notEqual(a.id, b.id);
+      assert.notEqual(a.mgmtBridge, b.mgmtBridge);
+      assert.notEqual(a.servers[0]!.netns, b.servers[0]!.netns);
+      assert.notEqual(a.servers[0]!.sshAddr, b.servers[0]!.sshAddr);
+      assert.equal(b.dataBridge, undefined);
+    });
+
+    it('connects only the listed pairs', async () => {
+      const [srv1, srv2, srv3] = p2p.lab.servers as [Lab['servers'][0], Lab['servers'][0], Lab['servers'][0]];
+      assert.deepEqual(srv2.dataIfs.map((d) => [d.name, d.peer]), [['data0', 'srv1'], ['data1', 'srv3']]);
+      const toSrv2 = srv2.dataIfs[0]!.addr4;
+      const toSrv3 = srv3.dataIfs[0]!.addr4;
+      const r = await sshRun(p2p.lab, srv1, `ip -o route get ${toSrv2}; ` +
+        `node -e "const s=require('net').connect(22,'${toSrv2}');s.on('data',d=>{console.log(String(d).split('\\r')[0]);process.exit(0)});setTimeout(()=>process.exit(2),3000)"; ` +
+        `ip route get ${toSrv3} 2>&1 || true`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^${toSrv2.replace(/\./g, '\\.')} dev data0 `, 'm'));
+      assert.match(r.stdout, /^SSH-2\.0-/m);
+      assert.match(r.stdout, /Network is unreachable/);
+    });
+
+    it('keeps the servers of one lab out of the other', async () => {
+      const r = await sshRun(bridged.lab, bridged.lab.servers[0]!, `ip -o addr show | grep -c ${p2p.lab.servers[0]!.sshAddr} || true`);
+      assert.equal(r.stdout.trim(), '0');
+    });
+  });
+
+  describe('a lab with extra sshd_config lines', () => {
+    const env = useLab({ servers: 1, sshdConfig: ['AllowTcpForwarding no'] });
+    it('runs sshd with them (TCP forwarding refused)', async () => {
+      const srv1 = env.lab.servers[0]!;
+      const r = spawnSync('ssh', [...sshArgs(env.lab, srv1).slice(0, -1), '-W', `[${srv1.sshAddr}]:22`, `root@${srv1.sshAddr}`], { encoding: 'utf8', input: '', timeout: 20_000 });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /administratively prohibited/);
     });
   });
 
@@ -174,6 +258,48 @@ describe('lab @integration', function () {
       const down = await labDown({ dir });
       assert.deepEqual(down.leftovers, []);
       assert.deepEqual(labDiff(before, snapshot(), [state.id]), []);
+      assert.ok(!existsSync(dir));
+    });
+
+    it('reports a crashed server in status and still cleans up', async () => {
+      const lab = await labUp({ servers: 2, dir: join(tmp, 'lab') });
+      const sshd = readState(lab.dir)!.runtime.srv2!.sshdPid!;
+      process.kill(sshd, 'SIGKILL');
+      for (let i = 0; i < 100 && isAlive(sshd); i++) await new Promise((r) => setTimeout(r, 10));
+      const st = await labStatus({ dir: lab.dir });
+      assert.equal(st.healthy, false);
+      assert.deepEqual(st.servers.map((s) => [s.name, s.running, s.answers]), [['srv1', true, true], ['srv2', false, false]]);
+      const down = await labDown({ dir: lab.dir });
+      assert.deepEqual(down.leftovers, []);
+      assert.ok(!existsSync(lab.dir));
+    });
+
+    it('finds a lab by its id when its directory is lost', async () => {
+      const before = snapshot();
+      const lab = await labUp({ servers: 2, dir: join(tmp, 'lab') });
+      rmSync(lab.dir, { recursive: true, force: true });
+      await assert.rejects(labDown({ dir: lab.dir }), /no lab recorded/);
+      const down = await labDown({ dir: lab.dir, id: lab.id });
+      assert.deepEqual(down.leftovers, []);
+      assert.ok(down.removed.includes(`namespace ${lab.servers[1]!.netns}`));
+      assert.deepEqual(labDiff(before, snapshot(), [lab.id]), []);
+    });
+
+    it('stops and removes what it made when aborted', async () => {
+      const before = snapshot();
+      const dir = join(tmp, 'lab');
+      const ac = new AbortController();
+      let id = '';
+      await assert.rejects(
+        labUp({ servers: 2, dir, signal: ac.signal, faultHook: (stage) => {
+          if (stage === 'network') {
+            id = readState(dir)!.id;
+            ac.abort();
+          }
+        } }),
+        /interrupted/,
+      );
+      assert.deepEqual(labDiff(before, snapshot(), [id]), []);
       assert.ok(!existsSync(dir));
     });
 
