@@ -62,6 +62,8 @@ export function defaultKnownHostsFile(): string {
   return path.join(os.homedir(), '.ssh', 'known_hosts');
 }
 
+const PID_MARK = '@@myikev2-pid ';
+
 const isChannelOpenFailure = (e: unknown): boolean =>
   e instanceof Error && e.message.startsWith('(SSH) Channel open failure');
 
@@ -292,21 +294,32 @@ export class SshTransport implements Transport {
   }
 
   private execOnce(command: string, opts: ExecOptions): Promise<ExecResult> {
+    // `sh -c` as on the local machine, whatever the login shell; the shell
+    // first reports its pid (it leads its own process group: sshd calls
+    // setsid) so a timeout can kill the command and its children — sshd
+    // ignores channel signal requests.
+    const wrapped = `echo "${PID_MARK}$$" >&2; exec sh -c ${shq(command)}`;
     return this.withConn<ExecResult>('exec', (c, done) => {
-      c.client.exec(command, (err, ch) => {
+      c.client.exec(wrapped, (err, ch) => {
         if (err) return done.reject(err);
         let stdout = '';
         let stderr = '';
+        let head: string | undefined = ''; // stderr until the pid line is seen
+        let pid: number | undefined;
         let code: number | null = null;
         let signal: string | undefined;
         const timer =
           opts.timeoutMs === undefined
             ? undefined
             : setTimeout(() => {
-                ch.signal('KILL');
+                if (pid) this.exec(`kill -9 -${pid} 2>/dev/null; true`).catch(() => undefined);
                 ch.close();
                 done.reject(timeoutError(this.server, command, opts.timeoutMs!));
               }, opts.timeoutMs);
+        const onStderr = (s: string) => {
+          stderr += s;
+          opts.onStderr?.(s);
+        };
         ch.setEncoding('utf8');
         ch.stderr.setEncoding('utf8');
         ch.on('data', (s: string) => {
@@ -314,8 +327,15 @@ export class SshTransport implements Transport {
           opts.onStdout?.(s);
         });
         ch.stderr.on('data', (s: string) => {
-          stderr += s;
-          opts.onStderr?.(s);
+          if (head === undefined) return onStderr(s);
+          head += s;
+          const nl = head.indexOf('\n');
+          if (nl < 0) return;
+          const m = new RegExp(`^${PID_MARK}(\\d+)$`).exec(head.slice(0, nl));
+          const rest = m ? head.slice(nl + 1) : head;
+          if (m) pid = Number(m[1]);
+          head = undefined;
+          if (rest) onStderr(rest);
         });
         ch.on('exit', (exitCode: number | null, sig?: string) => {
           code = exitCode;
@@ -324,6 +344,7 @@ export class SshTransport implements Transport {
         ch.on('close', () => {
           clearTimeout(timer);
           if (c.closed) return done.reject(this.lostError('exec', c));
+          if (head) onStderr(head);
           done.resolve({ code, ...(signal ? { signal } : {}), stdout, stderr });
         });
         ch.end(opts.stdin ?? '');
