@@ -285,6 +285,24 @@ describe('lab @integration', function () {
       assert.deepEqual(labDiff(before, snapshot(), [lab.id]), []);
     });
 
+    it('stops and removes what it made when aborted', async () => {
+      const before = snapshot();
+      const dir = join(tmp, 'lab');
+      const ac = new AbortController();
+      let id = '';
+      await assert.rejects(
+        labUp({ servers: 2, dir, signal: ac.signal, faultHook: (stage) => {
+          if (stage === 'network') {
+            id = readState(dir)!.id;
+            ac.abort();
+          }
+        } }),
+        /interrupted/,
+      );
+      assert.deepEqual(labDiff(before, snapshot(), [id]), []);
+      assert.ok(!existsSync(dir));
+    });
+
     it('rolls back by itself when up fails and keepOnFailure is off', async () => {
       const before = snapshot();
       const dir = join(tmp, 'lab');
