@@ -88,9 +88,9 @@ export class SshTransport implements Transport {
     });
   }
 
-  /** Channel retries so far and the most channels in flight at once. */
-  get channelStats(): { retried: number; peak: number } {
-    return { retried: this.queue.retried, peak: this.queue.peak };
+  /** Channel retries so far, the most channels in flight at once, and the current cap. */
+  get channelStats(): { retried: number; peak: number; limit: number } {
+    return { retried: this.queue.retried, peak: this.queue.peak, limit: this.queue.limit };
   }
 
   /** Connect now (otherwise the first operation connects). */

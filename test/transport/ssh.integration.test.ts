@@ -325,6 +325,20 @@ describe('SSH transport @integration', function () {
     }
   });
 
+  it('a server with MaxSessions 2: 30 parallel commands all succeed, the cap drops to what it accepts', async () => {
+    const s = await startTestSshd({ tag: `${tag}m`, extraConfig: ['MaxSessions 2'] });
+    try {
+      const x = new SshTransport(s.conf({ hostkeycheck: 'off' }));
+      const rs = await Promise.all(Array.from({ length: 30 }, (_, i) => x.exec(`sleep 0.05; echo ${i}`)));
+      assert.deepEqual(rs.map((r) => r.stdout), Array.from({ length: 30 }, (_, i) => `${i}\n`));
+      assert.ok(x.channelStats.retried > 0, 'the server did refuse channels');
+      assert.ok(x.channelStats.limit <= 2, `cap ${x.channelStats.limit}`);
+      await x.close();
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('a pool connects many servers in parallel and reports each failure', async () => {
     const pool = new ConnectionPool({
       a: srv.conf({ name: 'a', hostkeycheck: 'off' }),
