@@ -5,7 +5,7 @@ import { existsSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
-import { hostLinkNames, type LabPlan } from './plan.js';
+import { checkLabId, hostLinkNames, MAX_SERVERS, planLab, type LabPlan } from './plan.js';
 import { isAlive, killPids, nsOf, nsOfPath, processesIn, sleep, type NsSet } from './proc.js';
 import { readState, statePath, type LabState } from './state.js';
 import { run } from './sys.js';
@@ -49,7 +49,15 @@ function labNamespaces(state: LabState): NsSet {
   return ns;
 }
 
-async function killAll(ns: NsSet): Promise<number[]> {
+async function killAll(ns: NsSet, state: LabState): Promise<number[]> {
+  // Each sshd is PID 1 of its server's PID namespace: killing it makes the
+  // kernel kill everything in that namespace, and lets its launcher reap it
+  // (an orphan would stay a zombie here, PID 1 does not reap).
+  const inits = Object.values(state.runtime)
+    .map((rt) => rt.sshdPid)
+    .filter((pid): pid is number => !!pid && isAlive(pid) && ns.pid.has(nsOf(pid, 'pid') ?? -1));
+  killPids(inits);
+  for (let i = 0; i < 20 && inits.some(isAlive); i++) await sleep(10);
   const deadline = Date.now() + SETTLE_MS;
   let pids = processesIn(ns);
   while (pids.length && Date.now() < deadline) {
@@ -93,19 +101,44 @@ export async function findLeftovers(state: LabState, ns: NsSet): Promise<string[
   return left;
 }
 
-export async function labDown(opts: { dir?: string }): Promise<LabDownResult> {
+/**
+ * A lab whose DIR (and lab.json) is lost, rebuilt from what carries its id on
+ * this machine: its server namespaces and host interfaces. Files are not known.
+ */
+export function discoverState(id: string, dir: string): LabState | undefined {
+  checkLabId(id);
+  const nsRe = new RegExp(`^mlab-${id}-srv(\\d+)$`);
+  const linkRe = new RegExp(`^ml${id}(mgmt|data|m\\d+|d\\d+)$`);
+  const netns = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
+  const indexes = netns.map((n) => nsRe.exec(n)).filter((m) => m).map((m) => Number(m![1]));
+  const links = readdirSync('/sys/class/net').filter((n) => linkRe.test(n));
+  const linkIndexes = links.map((n) => /(\d+)$/.exec(n.slice(2 + id.length))).filter((m) => m).map((m) => Number(m![1]));
+  const servers = Math.max(0, ...indexes, ...linkIndexes);
+  if (!servers && !links.length) return undefined;
+  const plan = planLab({ id, servers: Math.min(Math.max(servers, 1), MAX_SERVERS) });
+  return { version: 1, id, dir, createdDir: false, phase: 'failed', plan, files: [], runtime: {} };
+}
+
+export async function labDown(opts: { dir?: string; id?: string }): Promise<LabDownResult> {
   const dir = resolve(opts.dir ?? '.myikev2-lab');
-  const state = readState(dir);
+  const recorded = readState(dir);
+  if (recorded && opts.id && recorded.id !== opts.id) {
+    throw new MyikeError('E_LAB_USAGE', `${statePath(dir)} records lab ${recorded.id}, not ${opts.id}`, {
+      hint: `drop --id to bring down lab ${recorded.id}, or give the --dir of lab ${opts.id}`,
+      exitCode: EXIT_USAGE,
+    });
+  }
+  const state = recorded ?? (opts.id ? discoverState(opts.id, dir) : undefined);
   if (!state) {
-    throw new MyikeError('E_LAB_NONE', `no lab recorded in ${dir} (no ${statePath(dir)})`, {
-      hint: 'give the --dir the lab was brought up with; `myikev2 lab status --dir DIR` shows a lab',
+    throw new MyikeError('E_LAB_NONE', opts.id ? `no lab ${opts.id} on this machine and no ${statePath(dir)}` : `no lab recorded in ${dir} (no ${statePath(dir)})`, {
+      hint: 'give the --dir the lab was brought up with (or --id ID if its directory is lost); `ip netns list | grep mlab-` shows labs',
       exitCode: EXIT_USAGE,
     });
   }
   const removed: string[] = [];
   const ns = labNamespaces(state);
 
-  const stuck = await killAll(ns);
+  const stuck = await killAll(ns, state);
   if (!stuck.length && ns.pid.size + ns.net.size) removed.push('processes');
 
   for (const s of state.plan.servers) {
@@ -141,7 +174,7 @@ export async function labDown(opts: { dir?: string }): Promise<LabDownResult> {
     await sleep(50);
     leftovers = await findLeftovers(state, ns);
   }
-  if (!leftovers.length) {
+  if (!leftovers.length && recorded) {
     rmSync(statePath(dir), { force: true });
     if (state.createdDir && existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
   }

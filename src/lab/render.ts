@@ -64,15 +64,15 @@ export function renderHostBatch(plan: LabPlan): string {
   return l.join('\n') + '\n';
 }
 
-/** Inside one server's namespace (run with `ip -n NETNS -batch -`). */
+/** Inside one server's namespace (run with `ip -n NETNS -batch -`); idempotent, so it can be rerun. */
 export function renderServerBatch(s: PlannedServer): string {
   const l: string[] = ['link set lo up'];
-  l.push(`addr add ${s.sshAddr}/64 dev ${s.mgmtIf} nodad`);
-  l.push(`addr add ${s.sshAddr4}/24 dev ${s.mgmtIf}`);
+  l.push(`addr replace ${s.sshAddr}/64 dev ${s.mgmtIf} nodad`);
+  l.push(`addr replace ${s.sshAddr4}/24 dev ${s.mgmtIf}`);
   l.push(`link set ${s.mgmtIf} up`);
   for (const d of s.dataIfs) {
-    l.push(`addr add ${d.addr6}/64 dev ${d.name} nodad`);
-    l.push(`addr add ${d.addr4}/${d.prefix4.split('/')[1]} dev ${d.name}`);
+    l.push(`addr replace ${d.addr6}/64 dev ${d.name} nodad`);
+    l.push(`addr replace ${d.addr4}/${d.prefix4.split('/')[1]} dev ${d.name}`);
     l.push(`link set ${d.name} up`);
   }
   return l.join('\n') + '\n';

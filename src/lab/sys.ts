@@ -30,7 +30,7 @@ export function run(cmd: string, args: string[], input?: string): Promise<RunRes
 export async function runOk(cmd: string, args: string[], input: string | undefined, step: string, server?: string): Promise<string> {
   const r = await run(cmd, args, input);
   if (r.code !== 0) {
-    throw new MyikeError('E_LAB_CMD', `${cmd} ${args.join(' ')} failed: ${r.stderr.trim() || `exit ${r.code}`}`, {
+    throw new MyikeError('E_LAB_CMD', `${cmd} ${args.join(' ')} failed: ${(r.stderr + r.stdout).trim() || `exit ${r.code}`}`, {
       step,
       server,
       hint: 'see the message above; run `myikev2 lab down` to remove what was created',
@@ -47,6 +47,10 @@ const TOOLS: Array<{ path: string[]; pkg: string }> = [
   { path: ['/usr/bin/hostname', '/bin/hostname'], pkg: 'hostname' },
 ];
 
+export function missingTools(usable: (path: string) => boolean): Array<{ path: string[]; pkg: string }> {
+  return TOOLS.filter((t) => !t.path.some(usable));
+}
+
 /** Root, sshd, ip, unshare and ssh-keygen; says what to install when missing. */
 export function checkPrerequisites(): void {
   if (process.getuid && process.getuid() !== 0) {
@@ -54,7 +58,7 @@ export function checkPrerequisites(): void {
       hint: 'run it as root, e.g. sudo myikev2 lab up',
     });
   }
-  const missing = TOOLS.filter((t) => !t.path.some((p) => existsSync(p) && isExecutable(p)));
+  const missing = missingTools((p) => existsSync(p) && isExecutable(p));
   if (missing.length) {
     const pkgs = missing.map((t) => t.pkg);
     throw new MyikeError('E_LAB_PREREQ', `missing ${missing.map((t) => t.path[0]).join(', ')}`, {

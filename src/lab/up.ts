@@ -64,6 +64,13 @@ export async function conflicts(plan: LabPlan): Promise<string[]> {
 export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   checkPrerequisites();
   const dir = resolve(opts.dir ?? DEFAULT_DIR);
+  // The path goes into sshd_config and the server's start script: keep it plain.
+  if (!/^[\w./+@:,=-]+$/.test(dir)) {
+    throw new MyikeError('E_LAB_USAGE', `lab directory '${dir}' contains spaces or shell characters`, {
+      hint: 'choose a --dir made of letters, digits and . _ - / + @ : , =',
+      exitCode: EXIT_USAGE,
+    });
+  }
   const servers = opts.servers ?? 3;
   const existing = existsSync(statePath(dir)) ? readState(dir) : undefined;
   if (existing) {
@@ -140,7 +147,12 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
   await Promise.all(
     plan.servers.map(async (s) => {
       const paths = serverPaths(dir, s.name);
-      await runOk('ip', ['-n', s.netns, '-batch', '-'], renderServerBatch(s), 'server network', s.name);
+      // Seen once under load: `ip -n` failing with no message; the batch is idempotent, so retry once.
+      const batch = renderServerBatch(s);
+      if ((await run('ip', ['-n', s.netns, '-batch', '-'], batch)).code !== 0) {
+        await sleep(50);
+        await runOk('ip', ['-n', s.netns, '-batch', '-'], batch, 'server network', s.name);
+      }
       writeFileSync(paths.sshdConfig, renderSshdConfig(plan, s, paths, files.authorizedKeys));
       const out = openSync(paths.consoleLog, 'a', 0o600);
       const [cmd, ...args] = serverCommand(plan, s, paths);

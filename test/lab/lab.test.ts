@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { labDown, labStatus, labUp, type Lab } from '../../src/lab/index.js';
 import { isAlive, nsOf, processesIn } from '../../src/lab/proc.js';
@@ -102,10 +103,68 @@ describe('lab @integration', function () {
       assert.match(text, new RegExp(`knownhosts: ${env.lab.knownHostsPath}$`, 'm'));
     });
 
+    it('lets the base namespace reach an instance on myikev2mgmtbrg inside srv1 through mgmtaddrprefix', async () => {
+      const srv1 = env.lab.servers[0]!;
+      const p = srv1.mgmtPrefix.replace(/::\/64$/, '');
+      const [gw, inst] = [`${p}::1`, `${p}::10`];
+      // What the product does for an instance, by hand: a bridge in the server, a namespace on it.
+      const r = await sshRun(env.lab, srv1, [
+        `ip link add myikev2mgmtbrg type bridge && ip link set myikev2mgmtbrg up && ip addr add ${gw}/64 dev myikev2mgmtbrg nodad`,
+        'ip netns add inst && ip link add m0 type veth peer name eth0 netns inst && ip link set m0 master myikev2mgmtbrg up',
+        `ip -n inst link set lo up && ip -n inst link set eth0 up && ip -n inst addr add ${inst}/64 dev eth0 nodad && ip -n inst route add default via ${gw}`,
+        `(setsid ip netns exec inst node -e "require('net').createServer(s=>s.end('hello from inst')).listen(7000,'${inst}')" </dev/null >/dev/null 2>&1 &)`,
+      ].join(' && '));
+      assert.equal(r.code, 0, r.stderr);
+      let got = '';
+      for (let i = 0; i < 100 && !got; i++) {
+        got = await new Promise<string>((resolve) => {
+          const sock = connect({ host: inst, port: 7000 });
+          let buf = '';
+          sock.on('data', (d) => (buf += d));
+          sock.on('end', () => resolve(buf));
+          sock.on('error', () => setTimeout(() => resolve(''), 50));
+        });
+      }
+      assert.equal(got, 'hello from inst');
+    });
+
     it('reports every server answering in status', async () => {
       const st = await labStatus({ dir: env.lab.dir });
       assert.equal(st.healthy, true);
       assert.deepEqual(st.servers.map((s) => [s.name, s.answers, s.running]), env.lab.servers.map((s) => [s.name, true, true]));
+    });
+  });
+
+  describe('two labs at once, one with point-to-point data links', () => {
+    const bridged = useLab({ servers: 2 });
+    const p2p = useLab({ servers: 3, data: 'srv1-srv2,srv2-srv3' });
+
+    it('gives the labs distinct names and prefixes', () => {
+      const [a, b] = [bridged.lab, p2p.lab];
+      assert.notEqual(a.id, b.id);
+      assert.notEqual(a.mgmtBridge, b.mgmtBridge);
+      assert.notEqual(a.servers[0]!.netns, b.servers[0]!.netns);
+      assert.notEqual(a.servers[0]!.sshAddr, b.servers[0]!.sshAddr);
+      assert.equal(b.dataBridge, undefined);
+    });
+
+    it('connects only the listed pairs', async () => {
+      const [srv1, srv2, srv3] = p2p.lab.servers as [Lab['servers'][0], Lab['servers'][0], Lab['servers'][0]];
+      assert.deepEqual(srv2.dataIfs.map((d) => [d.name, d.peer]), [['data0', 'srv1'], ['data1', 'srv3']]);
+      const toSrv2 = srv2.dataIfs[0]!.addr4;
+      const toSrv3 = srv3.dataIfs[0]!.addr4;
+      const r = await sshRun(p2p.lab, srv1, `ip -o route get ${toSrv2}; ` +
+        `node -e "const s=require('net').connect(22,'${toSrv2}');s.on('data',d=>{console.log(String(d).split('\\r')[0]);process.exit(0)});setTimeout(()=>process.exit(2),3000)"; ` +
+        `ip route get ${toSrv3} 2>&1 || true`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^${toSrv2.replace(/\./g, '\\.')} dev data0 `, 'm'));
+      assert.match(r.stdout, /^SSH-2\.0-/m);
+      assert.match(r.stdout, /Network is unreachable/);
+    });
+
+    it('keeps the servers of one lab out of the other', async () => {
+      const r = await sshRun(bridged.lab, bridged.lab.servers[0]!, `ip -o addr show | grep -c ${p2p.lab.servers[0]!.sshAddr} || true`);
+      assert.equal(r.stdout.trim(), '0');
     });
   });
 
@@ -175,6 +234,17 @@ describe('lab @integration', function () {
       assert.deepEqual(down.leftovers, []);
       assert.deepEqual(labDiff(before, snapshot(), [state.id]), []);
       assert.ok(!existsSync(dir));
+    });
+
+    it('finds a lab by its id when its directory is lost', async () => {
+      const before = snapshot();
+      const lab = await labUp({ servers: 2, dir: join(tmp, 'lab') });
+      rmSync(lab.dir, { recursive: true, force: true });
+      await assert.rejects(labDown({ dir: lab.dir }), /no lab recorded/);
+      const down = await labDown({ dir: lab.dir, id: lab.id });
+      assert.deepEqual(down.leftovers, []);
+      assert.ok(down.removed.includes(`namespace ${lab.servers[1]!.netns}`));
+      assert.deepEqual(labDiff(before, snapshot(), [lab.id]), []);
     });
 
     it('rolls back by itself when up fails and keepOnFailure is off', async () => {

@@ -1,0 +1,205 @@
+// `myikev2 daemon` in the foreground: lock, state, listeners, signals.
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { EXIT_USAGE, MyikeError } from '../errors.js';
+import { acquireLock } from './lock.js';
+import { ManifestStore } from './manifests.js';
+import type { DaemonInfo } from './methods.js';
+import { Connection } from './server.js';
+import { Supervisor } from './supervisor.js';
+
+export interface DaemonOptions {
+  socket: string;
+  stateDir: string;
+  /** ADDR:PORT of an optional TCP listener (needs tokenFile). */
+  listen?: string;
+  tokenFile?: string;
+  logCheckMs?: number;
+  adoptPollMs?: number;
+}
+
+function log(msg: string): void {
+  process.stdout.write(`${new Date().toISOString()} daemon[${process.pid}] ${msg}\n`);
+}
+
+/** SHA-256 of the running script (the pushed bundle): tells builds apart. */
+function buildId(): string {
+  try {
+    return 'sha256:' + createHash('sha256').update(readFileSync(process.argv[1])).digest('hex');
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port > 0 && port < 65536)) {
+    throw new MyikeError('E_USAGE', `--listen ${listen} is not ADDR:PORT`, {
+      hint: 'e.g. --listen 127.0.0.1:7070 or --listen [::1]:7070',
+      exitCode: EXIT_USAGE,
+    });
+  }
+  return { host: m[1], port };
+}
+
+export function readToken(tokenFile: string | undefined): string {
+  if (!tokenFile) {
+    throw new MyikeError('E_USAGE', '--listen needs --token-file: a TCP listener without a token would let anyone start processes as root', {
+      hint: 'write a long random token to a file only root can read and pass --token-file FILE',
+      exitCode: EXIT_USAGE,
+    });
+  }
+  let token: string;
+  try {
+    token = readFileSync(tokenFile, 'utf8').trim();
+  } catch (e) {
+    throw new MyikeError('E_USAGE', `cannot read the token file ${tokenFile}: ${(e as NodeJS.ErrnoException).code}`, {
+      hint: 'give a readable file holding the token',
+      exitCode: EXIT_USAGE,
+    });
+  }
+  if (token.length < 16) {
+    throw new MyikeError('E_USAGE', `the token in ${tokenFile} is shorter than 16 characters`, {
+      hint: 'use a long random token, e.g. openssl rand -hex 32',
+      exitCode: EXIT_USAGE,
+    });
+  }
+  return token;
+}
+
+/** True when something answers on the Unix socket path. */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const done = (v: boolean) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    setTimeout(() => done(false), 1000).unref();
+  });
+}
+
+function listen(server: Server, ...args: unknown[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    (server.listen as (...a: unknown[]) => void)(...args, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Runs the daemon until `shutdown` or SIGTERM/SIGINT; resolves with the exit
+ * code. Instances are left running when the daemon exits (the next one
+ * re-adopts them).
+ */
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const token = opts.listen ? readToken(opts.tokenFile) : undefined;
+  const tcp = opts.listen ? parseListen(opts.listen) : undefined;
+  mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  const release = acquireLock(join(opts.stateDir, 'daemon.lock'), opts.socket);
+  const servers: Server[] = [];
+  const connections = new Set<Connection>();
+  let closing = false;
+  let closed = false;
+  let listening = false;
+  let sup: Supervisor | undefined;
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+
+  const close = (reason: string, code = 0) => {
+    if (closed) return;
+    closed = closing = true;
+    log(`shutting down: ${reason}`);
+    for (const s of servers) s.close();
+    for (const c of connections) c.end();
+    sup?.close();
+    sup = undefined;
+    if (listening) rmSync(opts.socket, { force: true });
+    release();
+    resolveExit(code);
+  };
+
+  try {
+    const info: DaemonInfo = {
+      pid: process.pid,
+      build: buildId(),
+      startedAt: new Date().toISOString(),
+      socket: opts.socket,
+      stateDir: opts.stateDir,
+    };
+    sup = new Supervisor({ stateDir: opts.stateDir, logCheckMs: opts.logCheckMs, adoptPollMs: opts.adoptPollMs, log });
+    const manifests = new ManifestStore(opts.stateDir);
+    const supervisor = sup;
+    sup.start();
+    const shared = {
+      sup: supervisor,
+      manifests,
+      info,
+      log,
+      shuttingDown: () => closing,
+      shutdown: async (stopInstances: boolean) => {
+        closing = true; // refuse new requests from now on
+        if (stopInstances) {
+          await Promise.all(supervisor.list().map((i) => supervisor.stop(i.name, 'graceful')));
+        }
+        setImmediate(() => close('shutdown requested'));
+      },
+    };
+    supervisor.on('change', (event, instance) => {
+      for (const c of connections) c.instanceChanged(event, instance);
+    });
+    const accept = (authToken: string | undefined) => (socket: Socket) => {
+      const c = new Connection(socket, shared, authToken, (gone) => connections.delete(gone));
+      connections.add(c);
+    };
+
+    const sockDir = dirname(opts.socket);
+    if (!existsSync(sockDir)) mkdirSync(sockDir, { recursive: true, mode: 0o700 });
+    if (existsSync(opts.socket)) {
+      if (await socketAnswers(opts.socket)) {
+        throw new MyikeError('E_DAEMON_SOCKET', `something already answers on ${opts.socket} (another daemon with another --state-dir?)`, {
+          hint: 'stop it, or give this daemon another --socket',
+          exitCode: EXIT_USAGE,
+        });
+      }
+      if (!statSync(opts.socket).isSocket()) {
+        throw new MyikeError('E_DAEMON_SOCKET', `${opts.socket} exists and is not a socket`, {
+          hint: 'remove it or give another --socket',
+          exitCode: EXIT_USAGE,
+        });
+      }
+      rmSync(opts.socket); // left by a daemon that died
+    }
+    const unixServer = createServer(accept(undefined));
+    servers.push(unixServer);
+    const umask = process.umask(0o177); // the socket is born 0600: no window with wider access
+    try {
+      await listen(unixServer, opts.socket);
+      listening = true;
+    } finally {
+      process.umask(umask);
+    }
+    chmodSync(opts.socket, 0o600);
+    if (tcp) {
+      const tcpServer = createServer(accept(token));
+      servers.push(tcpServer);
+      await listen(tcpServer, tcp.port, tcp.host);
+      log(`listening on tcp ${opts.listen} (token required)`);
+    }
+    log(`listening on ${opts.socket}, state in ${opts.stateDir}, build ${info.build.slice(0, 19)}, ${supervisor.list().length} instance(s) on record`);
+    process.on('SIGTERM', () => close('SIGTERM'));
+    process.on('SIGINT', () => close('SIGINT'));
+    process.on('SIGHUP', () => {}); // the SSH session that started us may go away
+  } catch (e) {
+    close(`failed to start: ${(e as Error).message}`, 1);
+    throw e;
+  }
+  return exited;
+}

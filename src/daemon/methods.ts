@@ -1,0 +1,175 @@
+// The method table: one small handler per protocol method (docs/daemon-protocol.md).
+import type { ManifestStore } from './manifests.js';
+import { tailLines } from './logs.js';
+import {
+  KEY_RE,
+  NAME_RE,
+  NETNS_RE,
+  optBool,
+  optEnum,
+  optInt,
+  optObject,
+  optPath,
+  optString,
+  optStringRecord,
+  reqString,
+  reqStringArray,
+  type Params,
+} from './params.js';
+import {
+  ErrorCodes,
+  type Backoff,
+  type HelloResult,
+  type LogLine,
+  type MethodName,
+  type ResultOf,
+  type SpawnParams,
+} from './protocol.js';
+import { RpcError } from './rpc-error.js';
+import type { Supervisor } from './supervisor.js';
+
+export interface DaemonInfo {
+  pid: number;
+  build: string;
+  startedAt: string;
+  socket: string;
+  stateDir: string;
+}
+
+/** What a handler may do with the connection it is answering. */
+export interface Session {
+  readonly version: number;
+  hello(params: Params): HelloResult;
+  /** A subscription whose events start after the response is written. */
+  subscribe(tag: string | undefined): number;
+  followLogs(name: string, files: { stream: 'stdout' | 'stderr'; path: string }[]): number;
+  unsubscribe(id: number): void;
+}
+
+export interface MethodContext {
+  sup: Supervisor;
+  manifests: ManifestStore;
+  info: DaemonInfo;
+  session: Session;
+  shutdown(stopInstances: boolean): Promise<void>;
+}
+
+type Handler<M extends MethodName> = (p: Params, ctx: MethodContext) => ResultOf<M> | Promise<ResultOf<M>>;
+
+const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
+
+function selector(p: Params): { name?: string; tag?: string } {
+  const name = optString(p, 'name', NAME_RE, 'an instance name');
+  const tag = optString(p, 'tag', NAME_RE, 'a tag');
+  if (name === undefined && tag === undefined) throw new RpcError(ErrorCodes.BAD_REQUEST, 'give params.name or params.tag');
+  return { name, tag };
+}
+
+function spawnParams(p: Params): SpawnParams {
+  const b = optObject(p, 'backoff') ?? {};
+  const backoff: Partial<Backoff> = {};
+  for (const k of ['initialMs', 'maxMs', 'resetAfterMs'] as const) {
+    const v = optInt(b, k, 0, MAX_TIMEOUT_MS);
+    if (v !== undefined) backoff[k] = v;
+  }
+  const factor = b.factor;
+  if (factor !== undefined && (typeof factor !== 'number' || !(factor >= 1 && factor <= 100))) {
+    throw new RpcError(ErrorCodes.BAD_REQUEST, 'params.backoff.factor must be a number from 1 to 100');
+  }
+  if (factor !== undefined) backoff.factor = factor as number;
+  return {
+    name: reqString(p, 'name', NAME_RE, 'a name of 1-128 letters, digits or _.:@-'),
+    tag: optString(p, 'tag', NAME_RE, 'a tag of 1-128 letters, digits or _.:@-'),
+    argv: reqStringArray(p, 'argv'),
+    netns: optString(p, 'netns', NETNS_RE, 'a network namespace name'),
+    env: optStringRecord(p, 'env'),
+    cwd: optPath(p, 'cwd'),
+    logdir: optPath(p, 'logdir'),
+    restart: optEnum(p, 'restart', ['never', 'on-failure', 'always'] as const),
+    backoff,
+    stopTimeoutMs: optInt(p, 'stopTimeoutMs', 0, MAX_TIMEOUT_MS),
+    logMaxBytes: optInt(p, 'logMaxBytes', 1024, 2 ** 40),
+    replace: optBool(p, 'replace'),
+  };
+}
+
+export const methods: { [M in MethodName]: Handler<M> } = {
+  hello: (p, { session }) => session.hello(p),
+
+  spawn: async (p, { sup }) => ({ instance: await sup.spawn(spawnParams(p)) }),
+
+  stop: async (p, { sup }) => {
+    const names = sup.select(selector(p));
+    const mode = optEnum(p, 'mode', ['graceful', 'hard'] as const) ?? 'graceful';
+    const timeoutMs = optInt(p, 'timeoutMs', 0, MAX_TIMEOUT_MS);
+    const down = Promise.all(names.map((n) => sup.stop(n, mode, timeoutMs)));
+    if (optBool(p, 'wait') !== false) await down;
+    return { instances: names.map((n) => sup.get(n)) };
+  },
+
+  remove: (p, { sup }) => ({ removed: sup.remove(sup.select(selector(p))) }),
+
+  list: (p, { sup }) => ({ instances: sup.list(optString(p, 'tag', NAME_RE, 'a tag')) }),
+
+  status: (p, { sup, manifests, info, session }) => {
+    const name = optString(p, 'name', NAME_RE, 'an instance name');
+    return {
+      ...info,
+      version: session.version,
+      counts: sup.counts(),
+      manifests: manifests.size,
+      ...(name === undefined ? {} : { instance: sup.get(name) }),
+    };
+  },
+
+  logs: (p, { sup, session }) => {
+    const inst = sup.get(reqString(p, 'name', NAME_RE, 'an instance name'));
+    const which = optEnum(p, 'stream', ['stdout', 'stderr', 'both'] as const) ?? 'both';
+    const tail = optInt(p, 'tail', 0, 100_000) ?? 100;
+    const files = [
+      { stream: 'stdout' as const, path: inst.stdoutPath },
+      { stream: 'stderr' as const, path: inst.stderrPath },
+    ].filter((f) => which === 'both' || f.stream === which);
+    // Follow from the current ends before reading the tail: a line may show twice, none is lost.
+    const subscription = optBool(p, 'follow') ? session.followLogs(inst.name, files) : undefined;
+    const lines: LogLine[] = files.flatMap((f) => tailLines(f.path, tail).map((line) => ({ stream: f.stream, line })));
+    return subscription === undefined ? { lines } : { lines, subscription };
+  },
+
+  subscribe: (p, { sup, session }) => {
+    const tag = optString(p, 'tag', NAME_RE, 'a tag');
+    return { subscription: session.subscribe(tag), instances: sup.list(tag) };
+  },
+
+  unsubscribe: (p, { session }) => {
+    const id = optInt(p, 'subscription', 0, Number.MAX_SAFE_INTEGER);
+    if (id === undefined) throw new RpcError(ErrorCodes.BAD_REQUEST, 'params.subscription must be a subscription id');
+    session.unsubscribe(id);
+    return { ok: true };
+  },
+
+  shutdown: async (p, ctx) => {
+    await ctx.shutdown(optBool(p, 'stopInstances') ?? false);
+    return { ok: true };
+  },
+
+  'manifest.put': (p, { manifests }) => {
+    if (!('value' in p)) throw new RpcError(ErrorCodes.BAD_REQUEST, 'params.value is required (any JSON)');
+    manifests.put(reqString(p, 'key', KEY_RE, 'a key of 1-256 letters, digits or _.:@/-'), p.value);
+    return { ok: true };
+  },
+
+  'manifest.get': (p, { manifests }) => {
+    const key = reqString(p, 'key', KEY_RE, 'a manifest key');
+    if (!manifests.has(key)) throw new RpcError(ErrorCodes.NOT_FOUND, `no manifest under key ${key}`);
+    return { value: manifests.get(key) };
+  },
+
+  'manifest.list': (p, { manifests }) => ({ keys: manifests.keys(optString(p, 'prefix') ?? '') }),
+
+  'manifest.delete': (p, { manifests }) => ({
+    deleted: manifests.delete(reqString(p, 'key', KEY_RE, 'a manifest key')),
+  }),
+};
+
+export const FEATURES = Object.keys(methods);

@@ -1,0 +1,431 @@
+// Supervises instances: starts them (optionally in a network namespace) with
+// their output going straight to log files, stops them, restarts them per
+// policy, re-adopts survivors after a daemon restart, and keeps the state in
+// an atomically written file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-file.js';
+import { rotateIfOver } from './logs.js';
+import { isSameLiveProcess, readProcStat } from './proc.js';
+import {
+  DEFAULT_BACKOFF,
+  DEFAULT_LOG_MAX_BYTES,
+  DEFAULT_STOP_TIMEOUT_MS,
+  ErrorCodes,
+  type InstanceEventName,
+  type InstanceInfo,
+  type RestartPolicy,
+  type SpawnParams,
+} from './protocol.js';
+import { RpcError } from './rpc-error.js';
+
+export interface SupervisorOptions {
+  stateDir: string;
+  /** How often log sizes are checked against their cap. */
+  logCheckMs?: number;
+  /** How often re-adopted processes (not our children) are checked in /proc. */
+  adoptPollMs?: number;
+  log?: (msg: string) => void;
+}
+
+/** What the state file keeps per instance: the public record plus what a restart needs. */
+interface Instance extends Omit<InstanceInfo, 'envKeys'> {
+  env: Record<string, string>;
+  backoffStep: number;
+}
+
+/** Live handles, never persisted. */
+interface Runtime {
+  child?: ChildProcess;
+  killTimer?: NodeJS.Timeout;
+  restartTimer?: NodeJS.Timeout;
+  waiters: (() => void)[];
+}
+
+const LIVE = new Set(['running', 'stopping']);
+const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export function publicInfo(inst: Instance): InstanceInfo {
+  const { env, backoffStep: _step, ...rest } = inst;
+  return { ...rest, envKeys: Object.keys(env).sort() };
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** Finds argv[0] the way execvp will, so a missing program is an error now, not a log line later. */
+function resolveProgram(program: string, path: string): string | null {
+  const candidates = program.includes('/') ? [program] : path.split(':').filter(Boolean).map((d) => join(d, program));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      if (statSync(c).isFile()) return c;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+export class Supervisor extends EventEmitter {
+  private readonly instances = new Map<string, Instance>();
+  private readonly runtime = new Map<string, Runtime>();
+  private readonly reserved = new Set<string>();
+  private readonly statePath: string;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private dirty = false;
+  private readonly log: (msg: string) => void;
+  readonly defaultLogdir: string;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    super();
+    this.statePath = join(opts.stateDir, 'state.json');
+    this.defaultLogdir = join(opts.stateDir, 'logs');
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** Loads the state file and re-adopts what is still alive; starts the periodic checks. */
+  start(): void {
+    let saved: Instance[] = [];
+    try {
+      saved = JSON.parse(readFileSync(this.statePath, 'utf8')).instances ?? [];
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log(`state file ${this.statePath} unreadable, starting empty: ${e}`);
+    }
+    for (const inst of saved) {
+      this.instances.set(inst.name, inst);
+      this.runtime.set(inst.name, { waiters: [] });
+      this.readopt(inst);
+    }
+    this.timers.push(setInterval(() => this.pollAdopted(), this.opts.adoptPollMs ?? 500));
+    this.timers.push(setInterval(() => this.rotateLogs(), this.opts.logCheckMs ?? 2000));
+    this.save();
+  }
+
+  /** Stops the timers and writes the state; instances keep running. */
+  close(): void {
+    for (const t of this.timers) clearInterval(t);
+    for (const rt of this.runtime.values()) {
+      clearTimeout(rt.killTimer);
+      clearTimeout(rt.restartTimer);
+    }
+    this.flush();
+  }
+
+  list(tag?: string): InstanceInfo[] {
+    return [...this.instances.values()]
+      .filter((i) => tag === undefined || i.tag === tag)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map(publicInfo);
+  }
+
+  get(name: string): InstanceInfo {
+    return publicInfo(this.find(name));
+  }
+
+  /** Names selected by name (must exist) or tag (may match none). */
+  select(sel: { name?: string; tag?: string }): string[] {
+    if (sel.name !== undefined) return [this.find(sel.name).name];
+    return this.list(sel.tag).map((i) => i.name);
+  }
+
+  async spawn(p: SpawnParams): Promise<InstanceInfo> {
+    const old = this.instances.get(p.name);
+    if (this.reserved.has(p.name) || (old && (LIVE.has(old.state) || old.state === 'backoff'))) {
+      throw new RpcError(ErrorCodes.EXISTS, `instance ${p.name} exists and is ${old?.state ?? 'starting'}; stop it first`);
+    }
+    if (old && !p.replace) {
+      throw new RpcError(ErrorCodes.EXISTS, `instance ${p.name} exists (${old.state}); remove it first or pass replace: true`);
+    }
+    const logdir = p.logdir ?? this.defaultLogdir;
+    const inst: Instance = {
+      name: p.name,
+      tag: p.tag ?? null,
+      argv: p.argv,
+      netns: p.netns ?? null,
+      env: p.env ?? {},
+      cwd: p.cwd ?? logdir,
+      logdir,
+      stdoutPath: join(logdir, `${p.name}.stdout.log`),
+      stderrPath: join(logdir, `${p.name}.stderr.log`),
+      restart: p.restart ?? 'never',
+      backoff: { ...DEFAULT_BACKOFF, ...p.backoff },
+      stopTimeoutMs: p.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
+      logMaxBytes: p.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES,
+      state: 'running',
+      pid: null,
+      procStartTime: null,
+      startedAt: null,
+      exitedAt: null,
+      exitCode: null,
+      signal: null,
+      restarts: 0,
+      nextRestartAt: null,
+      adopted: false,
+      error: null,
+      backoffStep: 0,
+    };
+    this.reserved.add(p.name);
+    try {
+      const rt: Runtime = { waiters: [] };
+      await this.startProcess(inst, rt);
+      this.clearRuntime(p.name);
+      this.instances.set(p.name, inst);
+      this.runtime.set(p.name, rt);
+    } finally {
+      this.reserved.delete(p.name);
+    }
+    this.changed('started', inst);
+    return publicInfo(inst);
+  }
+
+  /** Stops one instance; resolves once its process is gone. */
+  stop(name: string, mode: 'graceful' | 'hard', timeoutMs?: number): Promise<void> {
+    const inst = this.find(name);
+    const rt = this.runtime.get(name)!;
+    if (inst.state === 'backoff') {
+      clearTimeout(rt.restartTimer);
+      inst.state = 'stopped';
+      inst.nextRestartAt = null;
+      this.changed('stopping', inst);
+    } else if (inst.state === 'running' && mode === 'graceful') {
+      inst.state = 'stopping';
+      this.signal(inst, rt, 'SIGTERM');
+      this.changed('stopping', inst);
+      rt.killTimer = setTimeout(() => this.kill(inst, rt), timeoutMs ?? inst.stopTimeoutMs);
+    } else if (LIVE.has(inst.state) && mode === 'hard') {
+      inst.state = 'stopping';
+      this.kill(inst, rt);
+    }
+    return this.whenDown(inst, rt);
+  }
+
+  /** Forgets instances that are not running. */
+  remove(names: string[]): string[] {
+    const busy = names.map((n) => this.find(n)).filter((i) => LIVE.has(i.state) || i.state === 'backoff');
+    if (busy.length) {
+      throw new RpcError(ErrorCodes.EXISTS, `still running: ${busy.map((i) => i.name).join(', ')}; stop first`);
+    }
+    for (const n of names) {
+      const inst = this.find(n);
+      this.instances.delete(n);
+      this.clearRuntime(n);
+      this.changed('removed', inst);
+    }
+    return names;
+  }
+
+  counts(): Record<string, number> {
+    const c: Record<string, number> = {};
+    for (const i of this.instances.values()) c[i.state] = (c[i.state] ?? 0) + 1;
+    return c;
+  }
+
+  /** Writes the state file now if anything changed (before answering a client). */
+  flush(): void {
+    if (this.dirty) this.save();
+  }
+
+  private find(name: string): Instance {
+    const inst = this.instances.get(name);
+    if (!inst) throw new RpcError(ErrorCodes.NOT_FOUND, `no instance named ${name}`);
+    return inst;
+  }
+
+  private clearRuntime(name: string): void {
+    const rt = this.runtime.get(name);
+    if (!rt) return;
+    clearTimeout(rt.killTimer);
+    clearTimeout(rt.restartTimer);
+    this.runtime.delete(name);
+  }
+
+  private async startProcess(inst: Instance, rt: Runtime): Promise<void> {
+    const env: Record<string, string> = { PATH: process.env.PATH || FALLBACK_PATH };
+    for (const k of ['LANG', 'HOME']) if (process.env[k]) env[k] = process.env[k]!;
+    Object.assign(env, inst.env);
+    const fail = (msg: string) => new RpcError(ErrorCodes.SPAWN, `cannot start ${inst.name}: ${msg}`);
+    if (inst.netns && !existsSync(`/run/netns/${inst.netns}`)) {
+      throw fail(`network namespace ${inst.netns} does not exist (create it first: ip netns add ${inst.netns})`);
+    }
+    if (!resolveProgram(inst.argv[0], env.PATH)) throw fail(`program ${inst.argv[0]} not found or not executable`);
+    mkdirSync(inst.logdir, { recursive: true, mode: 0o750 });
+    if (!existsSync(inst.cwd) || !statSync(inst.cwd).isDirectory()) throw fail(`working directory ${inst.cwd} does not exist`);
+    const argv = inst.netns ? ['ip', 'netns', 'exec', inst.netns, ...inst.argv] : inst.argv;
+    // Files, not pipes: the child writes its logs itself and keeps doing so
+    // while the daemon restarts. O_APPEND lets rotation truncate under it.
+    const out = openSync(inst.stdoutPath, 'a', 0o640);
+    const err = openSync(inst.stderrPath, 'a', 0o640);
+    let child: ChildProcess;
+    try {
+      child = spawn(argv[0], argv.slice(1), { cwd: inst.cwd, env, stdio: ['ignore', out, err], detached: true });
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (e) => reject(fail(e.message)));
+    });
+    child.unref();
+    rt.child = child;
+    child.once('exit', (code, signal) => {
+      if (rt.child === child) this.exited(inst, rt, code, signal);
+    });
+    inst.pid = child.pid!;
+    inst.procStartTime = readProcStat(child.pid!)?.startTime ?? null;
+    inst.state = 'running';
+    inst.startedAt = now();
+    inst.exitedAt = null;
+    inst.exitCode = null;
+    inst.signal = null;
+    inst.nextRestartAt = null;
+    inst.adopted = false;
+    inst.error = null;
+    this.log(`started ${inst.name} pid ${inst.pid}${inst.netns ? ` in netns ${inst.netns}` : ''}: ${inst.argv.join(' ')}`);
+  }
+
+  private exited(inst: Instance, rt: Runtime, code: number | null, signal: NodeJS.Signals | null): void {
+    rt.child = undefined;
+    clearTimeout(rt.killTimer);
+    inst.exitedAt = now();
+    inst.exitCode = code;
+    inst.signal = signal;
+    if (inst.state === 'stopping') inst.state = 'stopped';
+    else if (shouldRestart(inst.restart, code, signal)) this.scheduleRestart(inst, rt);
+    else inst.state = 'exited';
+    this.log(`${inst.name} pid ${inst.pid} exited (${signal ?? `code ${code}`}), now ${inst.state}`);
+    this.changed('exited', inst);
+    for (const w of rt.waiters.splice(0)) w();
+  }
+
+  private scheduleRestart(inst: Instance, rt: Runtime, delayMs?: number): void {
+    const ran = inst.startedAt ? Date.now() - Date.parse(inst.startedAt) : 0;
+    if (ran >= inst.backoff.resetAfterMs) inst.backoffStep = 0;
+    const delay = delayMs ?? Math.min(inst.backoff.maxMs, inst.backoff.initialMs * inst.backoff.factor ** inst.backoffStep);
+    inst.backoffStep++;
+    inst.state = 'backoff';
+    inst.nextRestartAt = new Date(Date.now() + delay).toISOString();
+    rt.restartTimer = setTimeout(() => void this.restart(inst, rt), delay);
+  }
+
+  private async restart(inst: Instance, rt: Runtime): Promise<void> {
+    if (inst.state !== 'backoff' || this.instances.get(inst.name) !== inst) return;
+    try {
+      await this.startProcess(inst, rt);
+    } catch (e) {
+      inst.error = (e as Error).message;
+      inst.exitedAt = now();
+      this.scheduleRestart(inst, rt);
+      this.changed('exited', inst);
+      return;
+    }
+    if ((inst.state as string) !== 'running') return; // stopped while starting
+    inst.restarts++;
+    this.changed('restarted', inst);
+  }
+
+  private signal(inst: Instance, rt: Runtime, sig: NodeJS.Signals): void {
+    if (!inst.pid) return;
+    // A re-adopted pid is signalled only while it is still the same process.
+    if (!rt.child && !(inst.procStartTime !== null && isSameLiveProcess(inst.pid, inst.procStartTime))) return;
+    for (const target of [-inst.pid, inst.pid]) {
+      try {
+        process.kill(target, sig); // the whole process group first (a shell's children too)
+        return;
+      } catch {
+        /* no such group: the pid alone */
+      }
+    }
+  }
+
+  private kill(inst: Instance, rt: Runtime): void {
+    if (inst.state !== 'stopping') return;
+    this.signal(inst, rt, 'SIGKILL');
+    this.log(`${inst.name} pid ${inst.pid}: SIGKILL`);
+    this.changed('killed', inst);
+  }
+
+  private whenDown(inst: Instance, rt: Runtime): Promise<void> {
+    if (!LIVE.has(inst.state)) return Promise.resolve();
+    return new Promise((resolve) => rt.waiters.push(resolve));
+  }
+
+  private readopt(inst: Instance): void {
+    const rt = this.runtime.get(inst.name)!;
+    if (LIVE.has(inst.state)) {
+      const alive = inst.pid !== null && inst.procStartTime !== null && isSameLiveProcess(inst.pid, inst.procStartTime);
+      if (alive) {
+        inst.adopted = true;
+        this.log(`re-adopted ${inst.name} pid ${inst.pid}`);
+        this.changed('adopted', inst);
+        if (inst.state === 'stopping') rt.killTimer = setTimeout(() => this.kill(inst, rt), inst.stopTimeoutMs);
+        return;
+      }
+      inst.exitedAt = now();
+      inst.exitCode = null;
+      inst.signal = null;
+      if (inst.state === 'stopping') {
+        inst.state = 'stopped';
+        this.changed('exited', inst);
+        return;
+      }
+      const st = inst.pid ? readProcStat(inst.pid) : null;
+      inst.error = st && st.state !== 'Z' ? `pid ${inst.pid} now belongs to another process` : `process ${inst.pid} ended while the daemon was down`;
+      inst.state = 'lost';
+      this.log(`lost ${inst.name}: ${inst.error}`);
+      if (inst.restart !== 'never') this.scheduleRestart(inst, rt); // keeps error saying it was lost
+      this.changed('lost', inst);
+    } else if (inst.state === 'backoff') {
+      const due = inst.nextRestartAt ? Math.max(0, Date.parse(inst.nextRestartAt) - Date.now()) : 0;
+      inst.backoffStep = Math.max(0, inst.backoffStep - 1);
+      this.scheduleRestart(inst, rt, due);
+    }
+  }
+
+  private pollAdopted(): void {
+    for (const inst of this.instances.values()) {
+      if (!inst.adopted || !LIVE.has(inst.state)) continue;
+      if (!isSameLiveProcess(inst.pid!, inst.procStartTime!)) {
+        // Not our child: its exit status is unknowable.
+        this.exited(inst, this.runtime.get(inst.name)!, null, null);
+      }
+    }
+  }
+
+  private rotateLogs(): void {
+    for (const inst of this.instances.values()) {
+      if (!LIVE.has(inst.state)) continue;
+      for (const path of [inst.stdoutPath, inst.stderrPath]) {
+        try {
+          if (rotateIfOver(path, inst.logMaxBytes)) this.log(`rotated ${path}`);
+        } catch (e) {
+          this.log(`cannot rotate ${path}: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+
+  private changed(event: InstanceEventName, inst: Instance): void {
+    if (!this.dirty) {
+      this.dirty = true;
+      setImmediate(() => this.flush());
+    }
+    this.emit('change', event, publicInfo(inst));
+  }
+
+  private save(): void {
+    this.dirty = false;
+    const instances = [...this.instances.values()];
+    writeFileAtomic(this.statePath, JSON.stringify({ version: 1, savedAt: now(), instances }, null, 1) + '\n');
+  }
+}
+
+function shouldRestart(policy: RestartPolicy, code: number | null, signal: string | null): boolean {
+  if (policy === 'always') return true;
+  return policy === 'on-failure' && code !== 0; // a signal or unknown status (null) is a failure
+}
+

@@ -1,0 +1,183 @@
+// Make sure the server's daemon runs our bundle (or a compatible one) and
+// hand back a connected client; reconnect after a lost connection.
+import { EventEmitter } from 'node:events';
+import { DaemonClient } from '../daemon/client.js';
+import { DEFAULT_SOCKET, type InstanceEvent, type InstanceInfo } from '../daemon/protocol.js';
+import { MyikeError } from '../errors.js';
+import { DEFAULT_BUNDLES_DIR, pushBundle, type Bundle } from './bundle.js';
+import { shq, type Transport } from './transport.js';
+
+export interface EnsureDaemonOptions {
+  /** The daemon's socket on the server (default /run/myikev2/daemon.sock). */
+  socketPath?: string;
+  /** Passed as --state-dir when we start the daemon (servers sharing a file system need one each). */
+  stateDir?: string;
+  bundlesDir?: string;
+  /** Handshake and request timeout (default 15 s). */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface DaemonSession {
+  client: DaemonClient;
+  /** Where our bundle is on the server, and whether this call uploaded it. */
+  bundle: { uploaded: boolean; remotePath: string };
+  /** We started a daemon (none answered, or we replaced an older one). */
+  started: boolean;
+  /** An older daemon was shut down and replaced by ours. */
+  replaced: boolean;
+  /** The running daemon's build differs from ours and was kept (it runs instances). */
+  olderKept: boolean;
+}
+
+const ACTIVE = new Set(['running', 'stopping', 'backoff']);
+
+/** Hello with the daemon behind `socketPath`, or undefined if nothing answers there. */
+export async function connectDaemon(t: Transport, opts: EnsureDaemonOptions = {}): Promise<DaemonClient | undefined> {
+  const socketPath = opts.socketPath ?? DEFAULT_SOCKET;
+  let stream;
+  try {
+    stream = await t.openUnixStream(socketPath);
+  } catch (e) {
+    if (e instanceof MyikeError && e.code === 'E_UNIX_SOCKET') return undefined;
+    throw e; // SSH itself failed: not a reason to start a daemon
+  }
+  try {
+    return await DaemonClient.connect(stream, {
+      label: `daemon on ${t.server}`,
+      clientName: 'myikev2 controller',
+      timeoutMs: opts.timeoutMs,
+    });
+  } catch (e) {
+    if (e instanceof MyikeError && e.code === 'E_DAEMON_CLOSED') return undefined; // socket file left by a dead daemon
+    throw e;
+  }
+}
+
+async function startDaemon(t: Transport, remoteBundle: string, opts: EnsureDaemonOptions): Promise<void> {
+  const args = ['daemon', '--detach'];
+  if (opts.socketPath) args.push('--socket', opts.socketPath);
+  if (opts.stateDir) args.push('--state-dir', opts.stateDir);
+  const cmd = `node ${shq(remoteBundle)} ${args.map(shq).join(' ')}`;
+  // Exit 2 = another daemon holds the lock (a parallel start, or an old one still exiting).
+  for (let attempt = 0; ; attempt++) {
+    const r = await t.exec(cmd, { timeoutMs: 30_000 });
+    if (r.code === 0) return;
+    if (r.code === 2 && attempt < 10) {
+      if (await connectDaemon(t, opts).then((c) => (c ? (c.close(), true) : false))) return;
+      await new Promise((res) => setTimeout(res, 200));
+      continue;
+    }
+    throw new MyikeError('E_DAEMON_START', `cannot start the daemon: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`, {
+      server: t.server,
+      step: 'start daemon',
+      hint: `run \`${cmd}\` on ${t.server} by hand to see why`,
+    });
+  }
+}
+
+/**
+ * Push our bundle (skipped when already there), then connect to the daemon;
+ * start it if nothing answers. A daemon of another build is replaced only
+ * when it runs no instances; otherwise it is kept and spoken to in the
+ * newest protocol version both understand.
+ */
+export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDaemonOptions = {}): Promise<DaemonSession> {
+  const pushed = await pushBundle(t, bundle, opts.bundlesDir ?? DEFAULT_BUNDLES_DIR);
+  const ours = `sha256:${bundle.sha256}`;
+  let replaced = false;
+  let client = await connectDaemon(t, opts);
+  if (client && client.server.build !== ours) {
+    const { instances } = await client.request('list', {});
+    const active = instances.filter((i) => ACTIVE.has(i.state));
+    if (active.length) {
+      opts.log?.(`${t.server}: daemon build ${client.server.build} differs from ours; kept (it runs ${active.length} instance(s)), protocol v${client.session.version}`);
+      return { client, bundle: pushed, started: false, replaced: false, olderKept: true };
+    }
+    opts.log?.(`${t.server}: replacing idle daemon build ${client.server.build} with ${ours}`);
+    await client.request('shutdown', {});
+    await new Promise<void>((r) => (client!.closed ? r() : client!.once('close', () => r())));
+    client = undefined;
+    replaced = true;
+  }
+  if (client) return { client, bundle: pushed, started: false, replaced: false, olderKept: false };
+  await startDaemon(t, pushed.remotePath, opts);
+  client = await connectDaemon(t, opts);
+  if (!client) {
+    throw new MyikeError('E_DAEMON_UNREACHABLE', `the daemon started but its socket ${opts.socketPath ?? DEFAULT_SOCKET} does not answer`, {
+      server: t.server,
+      step: 'start daemon',
+      hint: 'look at daemon.log in the daemon state directory on that server',
+    });
+  }
+  return { client, bundle: pushed, started: true, replaced, olderKept: false };
+}
+
+export type WatchUpdate = { kind: 'snapshot'; instances: InstanceInfo[] } | { kind: 'event'; event: InstanceEvent };
+
+/**
+ * A daemon connection that survives lost connections: `client()` returns the
+ * open client or reconnects (SSH and daemon); watches re-subscribe on each
+ * reconnect and receive the fresh snapshot first, so a watcher resynchronises
+ * without gaps. Emits 'lost' (error) when the connection drops.
+ */
+export class DaemonLink extends EventEmitter {
+  private current?: DaemonClient;
+  private connecting?: Promise<DaemonClient>;
+  private readonly watches = new Set<{ tag?: string; onUpdate: (u: WatchUpdate) => void }>();
+  /** Reconnections so far (observable for tests). */
+  reconnects = 0;
+  session?: DaemonSession;
+
+  constructor(
+    readonly transport: Transport,
+    private readonly bundle: Bundle,
+    private readonly opts: EnsureDaemonOptions = {},
+  ) {
+    super();
+  }
+
+  async client(): Promise<DaemonClient> {
+    if (this.current && !this.current.closed) return this.current;
+    this.connecting ??= this.reconnect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async reconnect(): Promise<DaemonClient> {
+    const first = this.session === undefined;
+    let c = first ? undefined : await connectDaemon(this.transport, this.opts);
+    if (!c) {
+      this.session = await ensureDaemon(this.transport, this.bundle, this.opts);
+      c = this.session.client;
+    }
+    if (!first) this.reconnects++;
+    c.once('close', (e: Error) => {
+      if (this.current === c) this.emit('lost', e);
+    });
+    this.current = c;
+    for (const w of this.watches) await this.subscribeWatch(c, w);
+    return c;
+  }
+
+  private async subscribeWatch(c: DaemonClient, w: { tag?: string; onUpdate: (u: WatchUpdate) => void }): Promise<void> {
+    const sub = await c.subscribe(w.tag === undefined ? {} : { tag: w.tag });
+    w.onUpdate({ kind: 'snapshot', instances: sub.initial });
+    sub.on('event', (event) => this.watches.has(w) && w.onUpdate({ kind: 'event', event }));
+  }
+
+  /** Snapshot now and after every reconnect, events in between. Returns an unwatch function. */
+  async watch(onUpdate: (u: WatchUpdate) => void, tag?: string): Promise<() => void> {
+    const w = { tag, onUpdate };
+    this.watches.add(w);
+    if (this.current && !this.current.closed) await this.subscribeWatch(this.current, w);
+    else await this.client(); // subscribes every watch once connected
+    return () => this.watches.delete(w);
+  }
+
+  async close(): Promise<void> {
+    this.watches.clear();
+    const c = this.current;
+    this.current = undefined;
+    await c?.close();
+  }
+}

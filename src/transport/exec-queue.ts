@@ -1,0 +1,60 @@
+// Bounded concurrency with retry of transient failures. sshd refuses session
+// channels beyond MaxSessions (default 10) and, measured, already now and
+// then above 6: so we keep at most `limit` in flight, queue the rest, and
+// retry a refused open with back-off (the command never started then).
+
+export interface ExecQueueOptions {
+  limit: number;
+  retries: number; // extra attempts after the first
+  baseDelayMs: number; // back-off: base * 2^attempt, plus up to 50 % jitter
+  isTransient: (err: unknown) => boolean;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export class ExecQueue {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  /** How many transient failures were retried (observable for tests and benchmarks). */
+  retried = 0;
+  /** Highest number of tasks in flight at once. */
+  peak = 0;
+
+  constructor(private readonly opts: ExecQueueOptions) {
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.random = opts.random ?? Math.random;
+  }
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.opts.limit) await new Promise<void>((r) => this.waiting.push(r));
+    else this.running++;
+    this.peak = Math.max(this.peak, this.running);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await task();
+        } catch (err) {
+          if (attempt >= this.opts.retries || !this.opts.isTransient(err)) throw err;
+          this.retried++;
+          const d = this.opts.baseDelayMs * 2 ** attempt;
+          await this.sleep(d + this.random() * d * 0.5);
+        }
+      }
+    } finally {
+      // Hand the slot straight to the next waiter (running stays the same).
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
