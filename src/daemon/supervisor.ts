@@ -172,6 +172,7 @@ export class Supervisor extends EventEmitter {
     try {
       const rt: Runtime = { waiters: [] };
       await this.startProcess(inst, rt);
+      inst.state = 'running';
       this.clearRuntime(p.name);
       this.instances.set(p.name, inst);
       this.runtime.set(p.name, rt);
@@ -277,7 +278,6 @@ export class Supervisor extends EventEmitter {
     });
     inst.pid = child.pid!;
     inst.procStartTime = readProcStat(child.pid!)?.startTime ?? null;
-    inst.state = 'running';
     inst.startedAt = now();
     inst.exitedAt = null;
     inst.exitCode = null;
@@ -285,7 +285,8 @@ export class Supervisor extends EventEmitter {
     inst.nextRestartAt = null;
     inst.adopted = false;
     inst.error = null;
-    this.log(`started ${inst.name} pid ${inst.pid}${inst.netns ? ` in netns ${inst.netns}` : ''}: ${inst.argv.join(' ')}`);
+    // Arguments may carry secrets: the log names the program only.
+    this.log(`started ${inst.name} pid ${inst.pid}${inst.netns ? ` in netns ${inst.netns}` : ''}: ${inst.argv[0]} (+${inst.argv.length - 1} args)`);
   }
 
   private exited(inst: Instance, rt: Runtime, code: number | null, signal: NodeJS.Signals | null): void {
@@ -317,15 +318,18 @@ export class Supervisor extends EventEmitter {
     try {
       await this.startProcess(inst, rt);
     } catch (e) {
+      if ((inst.state as string) === 'stopped') return; // stopped while starting
       inst.error = (e as Error).message;
       inst.exitedAt = now();
       this.scheduleRestart(inst, rt);
       this.changed('exited', inst);
       return;
     }
-    if ((inst.state as string) !== 'running') return; // stopped while starting
+    const stoppedMeanwhile = (inst.state as string) === 'stopped';
+    inst.state = 'running';
     inst.restarts++;
     this.changed('restarted', inst);
+    if (stoppedMeanwhile) void this.stop(inst.name, 'graceful');
   }
 
   private signal(inst: Instance, rt: Runtime, sig: NodeJS.Signals): void {

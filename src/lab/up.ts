@@ -72,6 +72,15 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     });
   }
   const servers = opts.servers ?? 3;
+  for (const line of opts.sshdConfig ?? []) {
+    // One plain option per line: a Match or Include would capture the lab's own lines after it.
+    if (!/^[A-Za-z][A-Za-z0-9]*\s+\S[^\r\n]*$/.test(line) || /^(match|include)\s/i.test(line)) {
+      throw new MyikeError('E_LAB_USAGE', `invalid sshd_config line '${line}'`, {
+        hint: "give one 'Keyword value' per option, e.g. --sshd-config 'AllowStreamLocalForwarding no'",
+        exitCode: EXIT_USAGE,
+      });
+    }
+  }
   const existing = existsSync(statePath(dir)) ? readState(dir) : undefined;
   if (existing) {
     throw new MyikeError('E_LAB_EXISTS', `a lab (id ${existing.id}) is already recorded in ${dir}`, {
@@ -153,7 +162,7 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
         await sleep(50);
         await runOk('ip', ['-n', s.netns, '-batch', '-'], batch, 'server network', s.name);
       }
-      writeFileSync(paths.sshdConfig, renderSshdConfig(plan, s, paths, files.authorizedKeys));
+      writeFileSync(paths.sshdConfig, renderSshdConfig(plan, s, paths, files.authorizedKeys, opts.sshdConfig));
       const out = openSync(paths.consoleLog, 'a', 0o600);
       const [cmd, ...args] = serverCommand(plan, s, paths);
       const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', out, out] });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -183,6 +183,37 @@ describe('daemon @integration', function () {
       48,
     );
     for (const inst of instances) assert.equal(procAlive(inst.pid!), false, `${inst.name} gone`);
+  });
+
+  it('an instance keeps logging while no daemon runs, and its logs are still rotated after re-adoption', async () => {
+    const d1 = await newDaemon();
+    const c1 = await client(d1);
+    const pad = '.'.repeat(150);
+    const { instance } = await c1.request('spawn', {
+      name: 'ticker',
+      tag,
+      argv: ['sh', '-c', `i=0; while :; do echo "tick $i ${pad}"; i=$((i+1)); sleep 0.05; done`],
+      logMaxBytes: 4000,
+    });
+    process.kill(d1.pid, 'SIGKILL');
+    await waitUntil(() => !d1.alive(), 'daemon 1 to die');
+    const prev = instance.stdoutPath + '.prev';
+    rmSync(prev, { force: true });
+    const sizeThen = statSync(instance.stdoutPath).size;
+    await waitUntil(() => statSync(instance.stdoutPath).size > Math.max(sizeThen, 4000) + 1000, 'output while no daemon runs');
+    assert.equal(existsSync(prev), false, 'nobody rotated while no daemon ran');
+    const d2 = await newDaemon();
+    const c2 = await client(d2);
+    assert.equal((await c2.request('status', { name: 'ticker' })).instance!.adopted, true);
+    await waitUntil(() => existsSync(prev), 'the re-adopting daemon to rotate the log');
+    // The writer goes on in the truncated file.
+    await waitUntil(
+      async () => /^tick \d+/.test((await c2.logs({ name: 'ticker', stream: 'stdout', tail: 1 })).initial[0]?.line ?? ''),
+      'new lines after the rotation',
+    );
+    assert.ok(statSync(prev).size > 5000, 'the .prev holds what was written while no daemon ran');
+    assert.equal(readFileSync(instance.stdoutPath).includes(0), false, 'no NUL hole: the writer appends');
+    await c2.request('stop', { name: 'ticker' });
   });
 
   it('a graceful stop of a process that ignores SIGTERM ends with SIGKILL after the timeout', async () => {

@@ -62,6 +62,8 @@ describe('myikev2 lab (command) @integration', function () {
     [['lab', 'up', '--data', 'srv1-srv9'], /srv9, which is not in this lab/],
     [['lab', 'up', '--prefix6', 'fd00::/64'], /not a \/48/],
     [['lab', 'up', '--dir', 'a dir'], /spaces or shell characters/],
+    [['lab', 'up', '--sshd-config', 'MaxSessions 2\nPermitRootLogin yes'], /invalid sshd_config line/],
+    [['lab', 'up', '--sshd-config', 'Match User x'], /invalid sshd_config line/],
   ];
   for (const [args, re] of badUsage) {
     it(`rejects '${args.join(' ')}' with exit 2 and changes nothing`, () => {

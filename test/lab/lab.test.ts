@@ -1,6 +1,6 @@
 // Integration tests of the lab: real namespaces, real sshd, plain OpenSSH client.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { labDown, labStatus, labUp, type Lab } from '../../src/lab/index.js';
 import { isAlive, nsOf, processesIn } from '../../src/lab/proc.js';
 import { readState } from '../../src/lab/state.js';
-import { sshRun, useLab } from '../support/lab.js';
+import { sshArgs, sshRun, useLab } from '../support/lab.js';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
@@ -168,6 +168,16 @@ describe('lab @integration', function () {
     });
   });
 
+  describe('a lab with extra sshd_config lines', () => {
+    const env = useLab({ servers: 1, sshdConfig: ['AllowTcpForwarding no'] });
+    it('runs sshd with them (TCP forwarding refused)', async () => {
+      const srv1 = env.lab.servers[0]!;
+      const r = spawnSync('ssh', [...sshArgs(env.lab, srv1).slice(0, -1), '-W', `[${srv1.sshAddr}]:22`, `root@${srv1.sshAddr}`], { encoding: 'utf8', input: '', timeout: 20_000 });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /administratively prohibited/);
+    });
+  });
+
   describe('lab down', () => {
     let tmp: string;
     beforeEach(() => {
@@ -234,6 +244,19 @@ describe('lab @integration', function () {
       assert.deepEqual(down.leftovers, []);
       assert.deepEqual(labDiff(before, snapshot(), [state.id]), []);
       assert.ok(!existsSync(dir));
+    });
+
+    it('reports a crashed server in status and still cleans up', async () => {
+      const lab = await labUp({ servers: 2, dir: join(tmp, 'lab') });
+      const sshd = readState(lab.dir)!.runtime.srv2!.sshdPid!;
+      process.kill(sshd, 'SIGKILL');
+      for (let i = 0; i < 100 && isAlive(sshd); i++) await new Promise((r) => setTimeout(r, 10));
+      const st = await labStatus({ dir: lab.dir });
+      assert.equal(st.healthy, false);
+      assert.deepEqual(st.servers.map((s) => [s.name, s.running, s.answers]), [['srv1', true, true], ['srv2', false, false]]);
+      const down = await labDown({ dir: lab.dir });
+      assert.deepEqual(down.leftovers, []);
+      assert.ok(!existsSync(lab.dir));
     });
 
     it('finds a lab by its id when its directory is lost', async () => {

@@ -117,6 +117,11 @@ describe('lab rendering', () => {
       assert.match(text, new RegExp(`^${line}$`, 'm'));
     }
   });
+  it('puts extra sshd_config lines first, so they win', () => {
+    const text = renderSshdConfig(plan, plan.servers[0]!, paths, `${dir}/authorized_keys`, ['AllowStreamLocalForwarding no', 'MaxSessions 2']);
+    golden('sshd_config.extra', text);
+    assert.ok(text.indexOf('AllowStreamLocalForwarding no') < text.indexOf('AllowStreamLocalForwarding yes'));
+  });
   it('renders the server start command', () => {
     const argv = serverCommand(plan, plan.servers[0]!, paths);
     golden('srv1.command', `${argv.slice(0, -1).join(' ')} '\n${argv[argv.length - 1]}\n'\n`);

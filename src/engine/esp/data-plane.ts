@@ -91,6 +91,7 @@ export class DataPlane {
   private readonly ping?: PingTest;
   private readonly answerEcho: boolean;
   private readonly onEvent: (e: DataPlaneEvent) => void;
+  private answered = 0; // echo requests answered (any role, ping test or not)
 
   constructor(private readonly opts: DataPlaneOptions) {
     this.random = opts.random ?? pooledRandom();
@@ -185,7 +186,7 @@ export class DataPlane {
         if (this.ping?.onReply(echo, this.opts.now())) return;
       } else if (this.answerEcho && this.isOurs(child, packet, echo.family)) {
         const reply = makeEchoReply(packet, echo);
-        if (this.sendPacket(child.keys.tunnelId, reply)) this.ping?.countAnswered();
+        if (this.sendPacket(child.keys.tunnelId, reply)) this.answered++;
         return;
       }
     }
@@ -268,20 +269,21 @@ export class DataPlane {
   }
 
   pingSummary(): PingSummary {
-    return (
-      this.ping?.summary() ?? {
+    const s = this.ping?.summary();
+    if (s) return { ...s, answered: this.answered };
+    return {
         enabled: false,
         intervalMs: this.opts.ping?.intervalMs ?? 0,
         pktlen: this.opts.ping?.pktlen ?? 0,
         maxlossrate: this.opts.ping?.maxlossrate ?? 0,
         tunnels: [],
         total: { tunnels: 0, sent: 0, received: 0, lost: 0, inFlight: 0, lossPct: 0, tunnelsOverMaxLoss: 0 },
-        answered: 0,
-      }
-    );
+        answered: this.answered,
+      };
   }
 
   clearPing(): void {
+    this.answered = 0;
     this.ping?.clear();
   }
 

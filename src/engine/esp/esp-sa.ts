@@ -7,6 +7,13 @@ import { ReplayWindow } from './replay-window.js';
 
 const TWO32 = 0x1_0000_0000;
 
+/** Plaintext assembly area shared by all SAs (protect() is synchronous), not 2 KB per SA. */
+let scratch = Buffer.alloc(2048);
+/** GCM nonce (salt || IV) and AAD, likewise shared: filled per packet. */
+const NONCE = Buffer.alloc(12);
+const AAD = Buffer.alloc(8);
+const AAD_ESN = Buffer.alloc(12);
+
 export type DropReason =
   | 'unknown-spi'
   | 'malformed'
@@ -59,8 +66,7 @@ class SaCrypto {
   readonly encKey: KeyObject;
   readonly salt: Buffer;
   readonly integKey?: KeyObject;
-  /** Scratch: GCM nonce (salt || IV) and AAD, reused for every packet. */
-  protected readonly nonce = Buffer.alloc(12);
+  protected readonly nonce = NONCE;
   protected readonly aad: Buffer;
 
   constructor(readonly spi: number, encr: EspEncr, integ: EspInteg, encKey: Buffer, integKey: Buffer, readonly esn: boolean) {
@@ -70,9 +76,8 @@ class SaCrypto {
     if (integKey.length !== integLen) throw new Error(`ESP integrity key must be ${integLen} bytes, got ${integKey.length}`);
     this.encKey = createSecretKey(encKey.subarray(0, this.suite.keyLen));
     this.salt = Buffer.from(encKey.subarray(this.suite.keyLen));
-    this.salt.copy(this.nonce, 0);
     if (!this.suite.aead) this.integKey = createSecretKey(integKey);
-    this.aad = Buffer.alloc(esn ? 12 : 8);
+    this.aad = esn ? AAD_ESN : AAD;
   }
 
   /** AAD for GCM: SPI || seq, or SPI || seq-high || seq-low with ESN (RFC 4106 §5). */
@@ -105,7 +110,6 @@ export class OutboundSa extends SaCrypto {
   seq = 0;
   packets = 0;
   bytes = 0;
-  private scratch = Buffer.alloc(2048);
 
   constructor(keys: ChildSaKeys, private readonly random: (b: Buffer) => void) {
     super(keys.spiOut, keys.encr, keys.integ, keys.encKeyOut, keys.integKeyOut, keys.esn);
@@ -123,8 +127,8 @@ export class OutboundSa extends SaCrypto {
     const seq = ++this.seq;
     const padLen = (s.block - ((payload.length + 2) % s.block)) % s.block;
     const ptLen = payload.length + padLen + 2;
-    if (this.scratch.length < ptLen) this.scratch = Buffer.alloc(ptLen * 2);
-    const pt = this.scratch;
+    if (scratch.length < ptLen) scratch = Buffer.alloc(ptLen * 2);
+    const pt = scratch;
     payload.copy(pt, 0);
     for (let i = 1; i <= padLen; i++) pt[payload.length + i - 1] = i; // RFC 4303 §2.4: 1, 2, 3, ...
     pt[ptLen - 2] = padLen;
@@ -138,6 +142,7 @@ export class OutboundSa extends SaCrypto {
       // The IV only has to be unique per key: the 64-bit sequence number is.
       pkt.writeUInt32BE(Math.floor(seq / TWO32), 8);
       pkt.writeUInt32BE(seq % TWO32, 12);
+      this.salt.copy(this.nonce, 0);
       pkt.copy(this.nonce, 4, 8, 16);
       const c = createCipheriv(s.cipher as 'aes-128-gcm', this.encKey, this.nonce, { authTagLength: 16 });
       c.setAAD(this.fillAad(seq));
@@ -198,6 +203,7 @@ export class InboundSa extends SaCrypto {
 
     let pt: Buffer;
     if (s.aead) {
+      this.salt.copy(this.nonce, 0);
       pkt.copy(this.nonce, 4, 8, 16);
       const d = createDecipheriv(s.cipher as 'aes-128-gcm', this.encKey, this.nonce, { authTagLength: 16 });
       d.setAAD(this.fillAad(seq));

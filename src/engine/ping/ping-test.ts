@@ -29,7 +29,7 @@ export interface PingSummary {
   maxlossrate: number;
   tunnels: PingTunnelStats[];
   total: { tunnels: number; sent: number; received: number; lost: number; inFlight: number; lossPct: number; tunnelsOverMaxLoss: number };
-  answered: number; // echo requests this engine answered
+  answered: number; // echo requests this engine answered (filled in by the data plane)
 }
 
 export interface PingLossEvent {
@@ -96,7 +96,6 @@ export class PingTest {
   private readonly tunnels = new Map<number, PingTunnel>();
   private readonly byId = new Map<number, PingTunnel>();
   private startAt = Infinity;
-  private answered = 0;
   readonly enabled: boolean;
   readonly replyTimeoutMs: number;
   private readonly ring: number;
@@ -215,13 +214,8 @@ export class PingTest {
     return true;
   }
 
-  countAnswered(): void {
-    this.answered++;
-  }
-
   /** Zeroes every counter (sequence numbers go on, so late replies to old requests are not miscounted). */
   clear(): void {
-    this.answered = 0;
     for (const t of this.tunnels.values()) {
       t.sent = t.received = t.lost = t.late = t.duplicates = t.unroutable = t.rttSum = t.rttMax = 0;
       t.flagged = false;
@@ -261,6 +255,6 @@ export class PingTest {
       if (lossPct > this.conf.maxlossrate) total.tunnelsOverMaxLoss++;
     }
     total.lossPct = total.lost + total.received > 0 ? (100 * total.lost) / (total.lost + total.received) : 0;
-    return { enabled: this.enabled, intervalMs: this.conf.intervalMs, pktlen: this.conf.pktlen, maxlossrate: this.conf.maxlossrate, tunnels, total, answered: this.answered };
+    return { enabled: this.enabled, intervalMs: this.conf.intervalMs, pktlen: this.conf.pktlen, maxlossrate: this.conf.maxlossrate, tunnels, total, answered: 0 };
   }
 }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { ChildSaKeys, EspEncr, EspInteg, TsRange } from '../../../src/engine/child-sa.js';
 import { keyLengths } from '../../../src/engine/esp/esp-sa.js';
+import { addToAddr } from '../../../src/engine/esp/addr.js';
 import type { PingConf } from '../../../src/model/setup-types.js';
 
 function material(label: string, len: number): Buffer {
@@ -44,7 +45,7 @@ export function keyPair(o: PairOptions = {}): [ChildSaKeys, ChildSaKeys] {
   const er = material(`${id}/er`, encLen);
   const ai = material(`${id}/ai`, integLen);
   const ar = material(`${id}/ar`, integLen);
-  const clientTs = o.clientTs ?? [v4ts(`10.1.0.${o.tunnelId ?? 1}`)];
+  const clientTs = o.clientTs ?? [v4ts(addToAddr('10.1.0.0', o.tunnelId ?? 1))];
   const gatewayTs = o.gatewayTs ?? [v4ts('10.2.0.0', '10.2.255.255')];
   const client = { addr: o.clientOuter ?? '192.0.2.1', port: 4500 };
   const gateway = { addr: o.gatewayOuter ?? '192.0.2.2', port: 4500 };
