@@ -16,7 +16,7 @@ export function dryRunText(inputs: Inputs): string {
     out.push('', `######## server ${sp.server}`);
     for (const c of sp.setupcmds) out.push(`# setupcmds: ${c}`);
     out.push('', renderPlumbScript(plan.tag, sp.server, inputs.config.servers[sp.server].mgmtaddrprefix, recs));
-    out.push('', `# at teardown:`, renderTeardownScript(plan.tag, sp.server, recs, true));
+    out.push('', `# at teardown:`, renderTeardownScript(plan.tag, sp.server, recs));
     out.push('', `# verification after teardown:`, renderVerifyScript(plan.tag, sp.server, recs));
   }
   return out.join('\n') + '\n';

@@ -30,7 +30,7 @@ export function renderPlumbScript(tag: string, server: string, mgmtPrefix: strin
 }
 
 /** The script that removes instances of a run from one server and gives data interfaces back. */
-export function renderTeardownScript(tag: string, server: string, instances: InstanceRecord[], wholeRun: boolean): string {
+export function renderTeardownScript(tag: string, server: string, instances: InstanceRecord[]): string {
   const baseBatch = instances.map((r) => render('run/teardown-instance.batch', instanceValues(r, 0)).trim()).join('\n');
   const dataIfReturns = instances
     .filter((r) => r.dataIf)
@@ -43,21 +43,18 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
       return render('run/return-dataif.sh', { netns: r.netns, dataIf: r.dataIf! }, { restore }).trim();
     })
     .join('\n');
+  const logRoot = `${DEFAULT_LOG_ROOT}/${tag}`;
+  const instanceDirs = instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${logRoot}/`) ? [r.logdir] : [])]);
+  const emptyDirs = [`${SERVER_RUNS_DIR}/${tag}`, SERVER_RUNS_DIR, logRoot, DEFAULT_LOG_ROOT];
   return render(
     'run/teardown.sh',
-    {
-      tag,
-      server,
-      count: instances.length,
-      bridge: MGMT_BRIDGE,
-      runsDir: wholeRun ? `${SERVER_RUNS_DIR}/${tag}` : '',
-      logRoot: `${DEFAULT_LOG_ROOT}/${tag}`,
-    },
+    { tag, server, count: instances.length, bridge: MGMT_BRIDGE },
     {
       netnsList: instances.map((r) => shellQuote(r.netns)).join(' ') || '.none',
       dataIfReturns: dataIfReturns || ':',
       baseBatch,
-      instanceDirs: wholeRun ? '' : instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`) ? [r.logdir] : [])]).map(shellQuote).join(' '),
+      instanceDirs: instanceDirs.map(shellQuote).join(' '),
+      emptyDirs: emptyDirs.join(' '),
     },
   );
 }
@@ -68,5 +65,6 @@ export function renderVerifyScript(tag: string, server: string, instances: Insta
   const routeChecks = addrs.length
     ? `ip -6 route show 2>/dev/null | awk '{ print $1 }' | grep -xF ${addrs.map((a) => `-e ${shellQuote(a)}`).join(' ')} | sed 's/^/route /'`
     : ':';
-  return render('run/verify.sh', { tag, server, runsDir: `${SERVER_RUNS_DIR}/${tag}`, logRoot: `${DEFAULT_LOG_ROOT}/${tag}` }, { routeChecks });
+  const dirs = instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`) ? [r.logdir] : [])]);
+  return render('run/verify.sh', { tag, server }, { routeChecks, dirs: dirs.map(shellQuote).join(' ') || '/.none' });
 }

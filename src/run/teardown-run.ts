@@ -11,7 +11,7 @@ import { runTasks, type ProgressMode } from './progress.js';
 import { Servers } from './servers.js';
 import { controllerStateDir, deleteManifest, readManifest } from './store.js';
 import { stopIdleDaemon, teardownServer } from './teardown.js';
-import { shq } from '../transport/transport.js';
+import { shq, type Transport } from '../transport/transport.js';
 
 export interface TeardownRunOptions {
   force: boolean;
@@ -67,7 +67,8 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
                 title: name,
                 task: async (_c2, t) => {
                   const s = await servers.session(name);
-                  if (opts.saveLogs && (await saveLogs(s.transport, tag, join(logsDir, `${name}.tar.gz`)))) result.logs = logsDir;
+                  const mine = m.instances.filter((r) => r.server === name).map((r) => r.name);
+                  if (opts.saveLogs && (await saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`)))) result.logs = logsDir;
                   t.title = `${name}: stopping instances`;
                   const leftovers = await teardownServer(s, m, { force: opts.force, warn: opts.warn, onOutput: (x) => (t.output = x.trimEnd()) });
                   result.servers.push({ server: name, leftovers });
@@ -93,10 +94,12 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
   }
 }
 
-/** Copies the run's default log directory from a server as a .tar.gz; false when there is none. */
-async function saveLogs(t: { exec: (c: string) => Promise<{ code: number | null; stdout: string }> }, tag: string, file: string): Promise<boolean> {
+/** Copies the instances' default log directories from a server as a .tar.gz; false when there are none. */
+async function saveLogs(t: Transport, tag: string, instances: string[], file: string): Promise<boolean> {
   const dir = `${DEFAULT_LOG_ROOT}/${tag}`;
-  const r = await t.exec(`test -d ${shq(dir)} && tar -C ${shq(dir)} -czf - . | base64 -w0`);
+  if (instances.length === 0) return false;
+  const names = instances.map(shq).join(' ');
+  const r = await t.exec(`cd ${shq(dir)} 2>/dev/null && ls -d ${names} >/dev/null 2>&1 && tar -czf - $(ls -d ${names} 2>/dev/null) | base64 -w0`);
   if (r.code !== 0 || !r.stdout) return false;
   mkdirSync(join(file, '..'), { recursive: true });
   writeFileSync(file, Buffer.from(r.stdout, 'base64'));

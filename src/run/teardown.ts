@@ -19,7 +19,7 @@ export interface TeardownOptions {
 export async function removeInstances(s: ServerSession, tag: string, records: InstanceRecord[], opts: TeardownOptions): Promise<void> {
   if (records.length === 0) return;
   await stopInstances(s, tag, records, opts.force, opts.warn);
-  await runScript(s.transport, renderTeardownScript(tag, s.conf.name, records, false), 'teardown');
+  await runScript(s.transport, renderTeardownScript(tag, s.conf.name, records), 'teardown');
 }
 
 /** Removes everything of a run from one server; returns what is still there afterwards. */
@@ -27,7 +27,7 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const server = s.conf.name;
   const records = m.instances.filter((r) => r.server === server);
   await stopInstances(s, m.tag, records, opts.force, opts.warn);
-  const notReturned = (await runScript(s.transport, renderTeardownScript(m.tag, server, records, true), 'teardown')).split('\n').filter(Boolean);
+  const notReturned = (await runScript(s.transport, renderTeardownScript(m.tag, server, records), 'teardown')).split('\n').filter(Boolean);
   const leftovers = [...notReturned, ...(await verifyServer(s, m.tag, records))];
   await runCommands(s.transport, m.cleancmds.filter((c) => c.server === server), 'cleancmds', opts.onOutput, opts.warn);
   if (leftovers.length === 0) await s.daemon.request('manifest.delete', { key: manifestKey(m.tag) });
@@ -48,6 +48,8 @@ export async function stopIdleDaemon(s: ServerSession): Promise<boolean> {
   const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
   if (instances.length > 0 || keys.length > 0) return false;
   await s.daemon.request('shutdown', {});
+  // The directories the run and the daemon made, once empty (the bundle cache under /var/lib/myikev2 stays).
+  await s.transport.exec('sleep 0.2; rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null');
   return true;
 }
 

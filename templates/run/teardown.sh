@@ -16,6 +16,7 @@ ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
 MYIKEV2_BATCH
 # 4. The bridge, once no run has an instance on it; the run's files.
 if [ -z "$(ip -o link show master {{bridge}} 2>/dev/null)" ]; then ip link del {{bridge}} 2>/dev/null; fi
-?runsDir rm -rf {{runsDir}} {{logRoot}}
 ?instanceDirs rm -rf {{instanceDirs}}
+# Parents only once empty (servers may share /var/log, like lab servers do).
+rmdir {{emptyDirs}} 2>/dev/null
 exit 0

@@ -34,7 +34,7 @@ describe('run: planner and scripts', () => {
       const recs = sp.create.map((p) => p.record);
       for (const r of recs) assert.ok(Buffer.byteLength(r.vethHost) <= 15, r.vethHost);
       assertGolden(`run/starter.${sp.server}.plumb.sh`, renderPlumbScript(plan.tag, sp.server, config.servers[sp.server].mgmtaddrprefix, recs));
-      assertGolden(`run/starter.${sp.server}.teardown.sh`, renderTeardownScript(plan.tag, sp.server, recs, true));
+      assertGolden(`run/starter.${sp.server}.teardown.sh`, renderTeardownScript(plan.tag, sp.server, recs));
       assertGolden(`run/starter.${sp.server}.verify.sh`, renderVerifyScript(plan.tag, sp.server, recs));
     }
   });

@@ -5,6 +5,7 @@ if ! ip link show myikev2mgmtbrg >/dev/null 2>&1; then
   ip addr add fe80::1/64 dev myikev2mgmtbrg nodad
   ip link set myikev2mgmtbrg up
 fi
+mkdir -p -m 0755 /run/myikev2/runs/m4ff9/client
 # Namespaces, veth pairs and data interfaces: one ip process for all.
 ip -batch - <<'MYIKEV2_BATCH'
 netns add m4ff9-client

@@ -13,6 +13,8 @@ if ip -n m4ff9-client link set data0 netns $$ 2>/dev/null; then
   ip addr add 10.99.0.1/24 dev data0
   ip addr add fd00:99::1/64 dev data0
   ip link set data0 up
+elif ip -n m4ff9-client link show data0 >/dev/null 2>&1; then
+  echo "dataif-not-returned data0"
 fi
 # 3. Namespaces (their veth ends go with them), host routes, veths.
 ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
@@ -22,5 +24,7 @@ link del m4ff9h2
 MYIKEV2_BATCH
 # 4. The bridge, once no run has an instance on it; the run's files.
 if [ -z "$(ip -o link show master myikev2mgmtbrg 2>/dev/null)" ]; then ip link del myikev2mgmtbrg 2>/dev/null; fi
-rm -rf /run/myikev2/runs/m4ff9 /var/log/myikev2/m4ff9
+rm -rf /run/myikev2/runs/m4ff9/client /var/log/myikev2/m4ff9/client
+# Parents only once empty (servers may share /var/log, like lab servers do).
+rmdir /run/myikev2/runs/m4ff9 /run/myikev2/runs /var/log/myikev2/m4ff9 /var/log/myikev2 2>/dev/null
 exit 0
