@@ -82,7 +82,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 ]);
                 daemonInstances[name] = list.instances.map((i) => ({ name: i.name, state: i.state }));
                 if (stored && (!ctx.previous || stored.updatedAt > ctx.previous.updatedAt)) ctx.previous = stored;
-                const cmds = recipe.setupcmds.filter((c) => c.server === name);
+                // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
+                const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);
                 if (cmds.length) {
                   t.title = `${name}: setupcmds`;
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
