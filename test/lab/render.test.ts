@@ -162,6 +162,8 @@ describe('lab prerequisites', () => {
   it('names the Debian package of each missing tool', () => {
     assert.deepEqual(missingTools(() => true), []);
     assert.deepEqual(missingTools((p) => !p.endsWith('/sshd')).map((t) => t.pkg), ['openssh-server']);
-    assert.deepEqual(missingTools(() => false).map((t) => t.pkg), ['openssh-server', 'openssh-client', 'iproute2', 'util-linux', 'hostname']);
+    // node only in a place sshd's PATH does not cover counts as missing
+    assert.deepEqual(missingTools((p) => !p.endsWith('/node') || p === '/opt/node/bin/node').map((t) => t.pkg), ['nodejs']);
+    assert.deepEqual(missingTools(() => false).map((t) => t.pkg), ['openssh-server', 'openssh-client', 'iproute2', 'util-linux', 'hostname', 'nodejs']);
   });
 });

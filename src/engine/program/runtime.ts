@@ -7,7 +7,7 @@ import type { EngineSetup } from '../../model/setup-types.js';
 import type { ChildSaKeys, Endpoint } from '../child-sa.js';
 import { IkeEngine } from '../ike/engine.js';
 import type { IkeSa } from '../ike/ike-sa.js';
-import { IKE_PORT, type IkeHost, type SaEvent } from '../ike/types.js';
+import { IKE_PORT, type IkeHost, type IkePolicy, type SaEvent } from '../ike/types.js';
 import { DataPlane, type DataPlaneEvent } from '../esp/data-plane.js';
 import { KernelFastPath } from '../fastpath/fast-path.js';
 import { assertFastPathUsable } from '../fastpath/kernel-esp.js';
@@ -89,7 +89,7 @@ export class EngineRuntime {
       log: (level, msg) => this.log(level, msg),
     };
     this.engine = new IkeEngine(host, {
-      responder: this.setup.role === 'gateway' ? gatewayPolicy(this.setup) : undefined,
+      responder: this.setup.role === 'gateway' ? this.withPorts(gatewayPolicy(this.setup)) : undefined,
       cookieThreshold: 2000,
     });
     this.io = new UdpIo(
@@ -100,6 +100,10 @@ export class EngineRuntime {
       },
       opts.ports,
     );
+  }
+
+  private withPorts(p: IkePolicy): IkePolicy {
+    return this.opts.ports ? { ...p, nattPort: this.opts.ports.natt } : p;
   }
 
   // ---- logging and events --------------------------------------------------
@@ -186,7 +190,7 @@ export class EngineRuntime {
     const local: Endpoint = { addr: t.addr, port: this.opts.ports?.ike ?? IKE_PORT };
     const remote: Endpoint = { addr: this.setup.peeraddr, port: this.opts.ports?.ike ?? IKE_PORT };
     let sa: IkeSa | undefined = undefined;
-    sa = this.engine.initiate(clientPolicy(this.setup, t.n), local, remote, (ok, reason) => {
+    sa = this.engine.initiate(this.withPorts(clientPolicy(this.setup, t.n)), local, remote, (ok, reason) => {
       if (this.stopping) return;
       if (ok) {
         const first = !t.upAt;
