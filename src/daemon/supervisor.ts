@@ -41,6 +41,8 @@ interface Runtime {
   child?: ChildProcess;
   killTimer?: NodeJS.Timeout;
   restartTimer?: NodeJS.Timeout;
+  /** Set while a restart is starting the process. */
+  starting?: Promise<void>;
   waiters: (() => void)[];
 }
 
@@ -184,9 +186,11 @@ export class Supervisor extends EventEmitter {
   }
 
   /** Stops one instance; resolves once its process is gone. */
-  stop(name: string, mode: 'graceful' | 'hard', timeoutMs?: number): Promise<void> {
+  async stop(name: string, mode: 'graceful' | 'hard', timeoutMs?: number): Promise<void> {
     const inst = this.find(name);
     const rt = this.runtime.get(name)!;
+    // A restart under way: let it finish (restart() sees it first), then stop what it started.
+    if (rt.starting) await rt.starting.catch(() => {});
     if (inst.state === 'backoff') {
       clearTimeout(rt.restartTimer);
       inst.state = 'stopped';
@@ -315,21 +319,19 @@ export class Supervisor extends EventEmitter {
 
   private async restart(inst: Instance, rt: Runtime): Promise<void> {
     if (inst.state !== 'backoff' || this.instances.get(inst.name) !== inst) return;
+    rt.starting = this.startProcess(inst, rt).finally(() => (rt.starting = undefined));
     try {
-      await this.startProcess(inst, rt);
+      await rt.starting;
     } catch (e) {
-      if ((inst.state as string) === 'stopped') return; // stopped while starting
       inst.error = (e as Error).message;
       inst.exitedAt = now();
       this.scheduleRestart(inst, rt);
       this.changed('exited', inst);
       return;
     }
-    const stoppedMeanwhile = (inst.state as string) === 'stopped';
     inst.state = 'running';
     inst.restarts++;
     this.changed('restarted', inst);
-    if (stoppedMeanwhile) void this.stop(inst.name, 'graceful');
   }
 
   private signal(inst: Instance, rt: Runtime, sig: NodeJS.Signals): void {

@@ -152,6 +152,7 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
   ]);
   writeFileSync(files.authorizedKeys, readFileSync(files.pub));
   await opts.faultHook?.('network');
+  checkAborted(opts);
 
   await Promise.all(
     plan.servers.map(async (s) => {
@@ -174,6 +175,7 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
     }),
   );
   await opts.faultHook?.('servers-started');
+  checkAborted(opts);
 
   const hostKeys: Record<string, string> = {};
   for (const s of plan.servers) hostKeys[s.name] = readFileSync(`${serverPaths(dir, s.name).hostKey}.pub`, 'utf8');
@@ -181,11 +183,17 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
   writeFileSync(files.controller, renderControllerYaml(plan, files.key, files.knownHosts));
   chmodSync(files.key, 0o600);
 
-  await Promise.all(plan.servers.map((s) => waitForServer(state, s.name)));
+  await Promise.all(plan.servers.map((s) => waitForServer(state, s.name, opts)));
   writeState(state);
 }
 
-async function waitForServer(state: LabState, name: string): Promise<void> {
+function checkAborted(opts: LabUpOptions): void {
+  if (opts.signal?.aborted) {
+    throw new MyikeError('E_LAB_INTERRUPTED', 'lab up was interrupted', { hint: 'run lab up again when ready' });
+  }
+}
+
+async function waitForServer(state: LabState, name: string, opts: LabUpOptions): Promise<void> {
   const s = state.plan.servers.find((x) => x.name === name)!;
   const rt = state.runtime[name]!;
   const deadline = Date.now() + SSHD_WAIT_MS;
@@ -202,6 +210,7 @@ async function waitForServer(state: LabState, name: string): Promise<void> {
         hint: `see ${serverPaths(state.dir, name).sshdLog}; check that /usr/sbin/sshd runs (sshd -t)`,
       });
     }
+    checkAborted(opts);
     await sleep(10);
   }
   // The launcher (unshare) forked sshd as PID 1 of the server's PID namespace.

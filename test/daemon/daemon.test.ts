@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DaemonClient, type InstanceSubscription } from '../../src/daemon/client.js';
@@ -30,6 +30,18 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
+}
+
+/** A TCP port on loopback that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** Raw NDJSON session: send objects or text, read parsed lines. */
@@ -200,7 +212,13 @@ describe('daemon @integration', function () {
     const prev = instance.stdoutPath + '.prev';
     rmSync(prev, { force: true });
     const sizeThen = statSync(instance.stdoutPath).size;
-    await waitUntil(() => statSync(instance.stdoutPath).size > Math.max(sizeThen, 4000) + 1000, 'output while no daemon runs');
+    await waitUntil(
+      () => statSync(instance.stdoutPath).size > Math.max(sizeThen, 4000) + 1000,
+      `output while no daemon runs (size then ${sizeThen})`,
+    ).catch((e) => {
+      const st = readProcStat(instance.pid!);
+      throw new Error(`${e.message}; size now ${statSync(instance.stdoutPath).size}; ticker ${JSON.stringify(st)} want start ${instance.procStartTime}`);
+    });
     assert.equal(existsSync(prev), false, 'nobody rotated while no daemon ran');
     const d2 = await newDaemon();
     const c2 = await client(d2);
@@ -274,9 +292,13 @@ describe('daemon @integration', function () {
     const d = await newDaemon();
     const c = await client(d);
     const sub: InstanceSubscription = await c.subscribe({ tag });
+    // Daemon-side times: when each run ended and when the next one started.
+    const exits: number[] = [];
     const starts: number[] = [];
     sub.on('event', (e) => {
-      if ((e.event === 'started' || e.event === 'restarted') && e.instance.name === 'flaky') starts.push(Date.now());
+      if (e.instance.name !== 'flaky') return;
+      if (e.event === 'restarted') starts.push(Date.parse(e.instance.startedAt!));
+      if (e.event === 'exited') exits.push(Date.parse(e.instance.exitedAt!));
     });
     await c.request('spawn', {
       name: 'flaky',
@@ -285,10 +307,9 @@ describe('daemon @integration', function () {
       restart: 'on-failure',
       backoff: { initialMs: 100, factor: 2, maxMs: 400, resetAfterMs: 60_000 },
     });
-    await waitUntil(() => starts.length >= 5, 'four restarts');
-    const gaps = starts.slice(1).map((t, i) => t - starts[i]);
+    await waitUntil(() => starts.length >= 4, 'four restarts');
     const want = [100, 200, 400, 400];
-    gaps.slice(0, 4).forEach((g, i) => assert.ok(g >= want[i] - 10, `gap ${i} is ${g} ms, want >= ${want[i]}`));
+    want.forEach((w, i) => assert.ok(starts[i] - exits[i] >= w - 2, `restart ${i + 1} came ${starts[i] - exits[i]} ms after the exit, want >= ${w}`));
     const s = await c.request('status', { name: 'flaky' });
     assert.ok(s.instance!.restarts >= 4);
     assert.equal(s.instance!.exitCode, 3);
@@ -298,12 +319,18 @@ describe('daemon @integration', function () {
     const n = starts.length;
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(starts.length, n, 'no restart after stop');
+    assert.equal((await c.request('status', { name: 'flaky' })).instance!.state, 'stopped');
 
     // on-failure does not restart a clean exit; always does; never does not.
     await c.request('spawn', { name: 'clean', tag, argv: ['true'], restart: 'on-failure' });
     await c.request('spawn', { name: 'again', tag, argv: ['true'], restart: 'always', backoff: { initialMs: 50 } });
     await c.request('spawn', { name: 'once', tag, argv: ['false'] });
     await sub.waitFor((e) => e.event === 'restarted' && e.instance.name === 'again');
+    const settled = async () => {
+      const all = (await c.request('list', { tag })).instances;
+      return all.filter((i) => ['clean', 'once'].includes(i.name) && i.exitedAt).length === 2;
+    };
+    await waitUntil(settled, 'clean and once to exit');
     const list = new Map((await c.request('list', { tag })).instances.map((i) => [i.name, i]));
     assert.equal(list.get('clean')!.state, 'exited');
     assert.equal(list.get('clean')!.exitCode, 0);
@@ -441,7 +468,7 @@ describe('daemon @integration', function () {
     const noToken = await cli(['daemon', '--socket', join(dir, 'x.sock'), '--state-dir', join(dir, 'x'), '--listen', '127.0.0.1:1']);
     assert.equal(noToken.code, 2);
     assert.match(noToken.stderr, /--listen needs --token-file/);
-    const port = 20_000 + (process.pid % 20_000);
+    const port = await freePort();
     const d = await newDaemon(['--listen', `127.0.0.1:${port}`, '--token-file', tokenFile]);
     const tcp = () =>
       new Promise<Socket>((resolve, reject) => {

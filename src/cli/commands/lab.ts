@@ -62,7 +62,13 @@ export function registerLab(program: Command): void {
     .action(
       action(async (o: { servers: number; dir: string; data: string; id?: string; prefix6?: string; prefix4?: string; sshdConfig: string[]; keepOnFailure?: boolean; json?: boolean }) => {
         const t0 = performance.now();
-        const up = await labUp({ servers: o.servers, dir: o.dir, data: o.data, id: o.id, prefix6: o.prefix6, prefix4: o.prefix4, sshdConfig: o.sshdConfig, keepOnFailure: o.keepOnFailure });
+        // Ctrl-C stops `up` at its next stage, and `up` then removes what it made.
+        const interrupt = new AbortController();
+        const onSignal = () => interrupt.abort();
+        process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+        const up = await labUp({ servers: o.servers, dir: o.dir, data: o.data, id: o.id, prefix6: o.prefix6, prefix4: o.prefix4, sshdConfig: o.sshdConfig, keepOnFailure: o.keepOnFailure, signal: interrupt.signal }).finally(() => {
+          process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+        });
         const seconds = (performance.now() - t0) / 1000;
         process.stdout.write(o.json ? JSON.stringify(up, null, 2) + '\n' : describeLab(up, seconds));
         return EXIT_OK;

@@ -177,6 +177,10 @@ export class IkeEngine implements SaRegistry, ResponderContext {
     return true;
   }
 
+  deleteIkeSa(sa: IkeSa, reason: string): void {
+    startDeleteIke(sa, reason);
+  }
+
   /** Sends a Delete for every IKE SA (graceful stop); the promise-free caller polls `sas.size`. */
   deleteAll(reason: string): void {
     for (const sa of [...this.sas.values()]) {

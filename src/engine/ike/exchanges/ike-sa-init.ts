@@ -104,9 +104,10 @@ function onInitResponse(sa: IkeSa, payloads: AnyPayload[], raw: Buffer, header: 
   keysFromSecret(sa, secret);
   sa.initResponse = raw;
   detectNat(sa, payloads);
-  if (sa.encap && sa.local.port !== NATT_PORT) {
-    sa.local = { addr: sa.local.addr, port: NATT_PORT };
-    sa.remote = { addr: sa.remote.addr, port: NATT_PORT };
+  const natt = sa.policy.nattPort ?? NATT_PORT;
+  if (sa.encap && sa.local.port !== natt) {
+    sa.local = { addr: sa.local.addr, port: natt };
+    sa.remote = { addr: sa.remote.addr, port: natt };
   }
   startIkeAuth(sa);
 }
