@@ -443,10 +443,14 @@ describe('daemon @integration', function () {
     assert.equal((await c1.request('manifest.delete', { key: 'run/t2' })).deleted, true);
     assert.equal((await c1.request('manifest.delete', { key: 'run/t2' })).deleted, false);
     await c1.request('spawn', { name: 'keeps', tag, argv: ['sleep', '600'] });
+    // A client that never closes its half must not keep the daemon alive.
+    const idle = await Raw.open(d1.socket);
+    idle.sock.allowHalfOpen = true;
     await c1.request('shutdown', {});
     await waitUntil(() => !d1.alive(), 'daemon 1 to exit after shutdown');
     assert.equal(existsSync(d1.socket), false, 'socket removed on shutdown');
     assert.equal(existsSync(join(d1.stateDir, 'daemon.lock')), false, 'lock released');
+    idle.close();
 
     const d2 = await newDaemon();
     const c2 = await client(d2);

@@ -34,8 +34,9 @@ describe('daemon on the local transport @integration', function () {
         })
         .join(' ');
     for (let i = 0; i < 50 && (await ours()); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(await ours(), '', 'processes left');
+    const left = await ours();
     rmSync(tmp, { recursive: true, force: true });
+    assert.equal(left, '', 'processes left');
     assert.ok(!existsSync(tmp));
   });
 
