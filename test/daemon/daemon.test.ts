@@ -32,6 +32,15 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
+/** True once pid runs `sleep` (the shell before it has set its traps). */
+function isSleep(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
+  } catch {
+    return false;
+  }
+}
+
 /** A TCP port on loopback that was free a moment ago. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -241,7 +250,8 @@ describe('daemon @integration', function () {
     const events: { event: string; at: number; inst: InstanceInfo }[] = [];
     sub.on('event', (e) => events.push({ event: e.event, at: Date.now(), inst: (e as { instance: InstanceInfo }).instance }));
     // Ignored signals stay ignored across exec.
-    await c.request('spawn', { name: 'stubborn', tag, argv: ['sh', '-c', "trap '' TERM; exec sleep 600"], stopTimeoutMs: 700 });
+    const { instance } = await c.request('spawn', { name: 'stubborn', tag, argv: ['sh', '-c', "trap '' TERM; exec sleep 600"], stopTimeoutMs: 700 });
+    await waitUntil(() => isSleep(instance.pid!), 'the shell to ignore SIGTERM and exec sleep');
     const { instances } = await c.request('stop', { name: 'stubborn' });
     assert.equal(instances[0].state, 'stopped');
     assert.equal(instances[0].signal, 'SIGKILL');
@@ -277,6 +287,7 @@ describe('daemon @integration', function () {
     });
     await waitUntil(() => existsSync(pidFile2) && readFileSync(pidFile2, 'utf8').endsWith('\n'), 'the child pid');
     const child = Number(readFileSync(pidFile2, 'utf8'));
+    await waitUntil(() => isSleep(child), 'the child to ignore SIGTERM and exec sleep');
     const sub = await c.subscribe({ tag });
     const seen: string[] = [];
     sub.on('event', (e) => seen.push(e.event));
