@@ -4,9 +4,9 @@
 // an atomically written file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { readJsonFile, writeFileAtomic } from './atomic-file.js';
 import { rotateIfOver } from './logs.js';
 import { isSameLiveProcess, readProcStat, sessionMembers } from './proc.js';
 import {
@@ -93,12 +93,7 @@ export class Supervisor extends EventEmitter {
 
   /** Loads the state file and re-adopts what is still alive; starts the periodic checks. */
   start(): void {
-    let saved: Instance[] = [];
-    try {
-      saved = JSON.parse(readFileSync(this.statePath, 'utf8')).instances ?? [];
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log(`state file ${this.statePath} unreadable, starting empty: ${e}`);
-    }
+    const saved = (readJsonFile(this.statePath, this.log) as { instances?: Instance[] } | undefined)?.instances ?? [];
     for (const inst of saved) {
       this.instances.set(inst.name, inst);
       this.runtime.set(inst.name, { waiters: [] });
