@@ -150,6 +150,8 @@ export function renderControllerYaml(plan: LabPlan, keyPath: string, knownHostsP
       sshpass: '',
       sshkeypath: keyPath,
       knownhosts: knownHostsPath,
+      // Lab servers share /var/lib but not /run: each daemon keeps its state in its own /run.
+      statedir: '/run/myikev2/daemon',
       mgmtaddrprefix: s.mgmtPrefix,
     };
   }

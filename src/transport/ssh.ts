@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import ssh2, { type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { MyikeError } from '../errors.js';
 import type { HostKeyPolicy, ServerConf } from '../model/config-types.js';
 import { ExecQueue } from './exec-queue.js';
@@ -40,7 +40,7 @@ type SshConf = Pick<
 >;
 
 interface Conn {
-  client: Client;
+  client: ssh2.Client;
   ready: Promise<void>;
   closed: boolean;
   /** Rejecters of operations that need this connection; all called when it is lost. */
@@ -57,6 +57,11 @@ const SUPPORTED_HOST_KEY_ALGOS = [
   'rsa-sha2-256',
   'ssh-rsa',
 ];
+
+/** `~/x` → the controller user's home; other paths as given. */
+export function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
+}
 
 export function defaultKnownHostsFile(): string {
   return path.join(os.homedir(), '.ssh', 'known_hosts');
@@ -125,9 +130,9 @@ export class SshTransport implements Transport {
   }
 
   private open(): Conn {
-    const client = new Client();
+    const client = new ssh2.Client();
     const policy: HostKeyPolicy = this.conf.hostkeycheck ?? 'strict';
-    const khFile = this.conf.knownhosts ?? defaultKnownHostsFile();
+    const khFile = this.conf.knownhosts ? expandHome(this.conf.knownhosts) : defaultKnownHostsFile();
     const khName = knownHostName(this.conf.sshaddr, this.conf.sshport);
     let hostKeyError: MyikeError | undefined;
     const c: Conn = { client, ready: Promise.resolve(), closed: false, inflight: new Set() };
@@ -185,12 +190,27 @@ export class SshTransport implements Transport {
       };
       const methods: string[] = [];
       if (this.conf.sshkeypath) {
+        const keyPath = expandHome(this.conf.sshkeypath);
         try {
-          cfg.privateKey = await fsp.readFile(this.conf.sshkeypath);
+          cfg.privateKey = await fsp.readFile(keyPath);
         } catch (e) {
-          throw this.err('E_SSH_KEY', `cannot read sshkeypath ${this.conf.sshkeypath}: ${(e as Error).message}`, 'connect', 'fix sshkeypath in the controller config', e);
+          throw this.err('E_SSH_KEY', `cannot read sshkeypath ${keyPath}: ${(e as Error).message}`, 'connect', 'fix sshkeypath in the controller config', e);
         }
-        methods.push(`key ${this.conf.sshkeypath}`);
+        const parsed = ssh2.utils.parseKey(cfg.privateKey);
+        const key = Array.isArray(parsed) ? parsed[0] : parsed;
+        if (key instanceof Error || !key || key.getPrivatePEM() === null) {
+          const why = key instanceof Error ? key.message : 'not a private key';
+          const encrypted = /passphrase|encrypted/i.test(why);
+          throw this.err(
+            'E_SSH_KEY',
+            `sshkeypath ${keyPath} cannot be used: ${encrypted ? 'the key is protected by a passphrase' : why}`,
+            'connect',
+            encrypted
+              ? 'load it into an ssh-agent (ssh-add) and remove sshkeypath, or give an unencrypted key'
+              : 'give the path of an OpenSSH/PEM private key (not the .pub file)',
+          );
+        }
+        methods.push(`key ${keyPath}`);
       }
       if (process.env.SSH_AUTH_SOCK) {
         cfg.agent = process.env.SSH_AUTH_SOCK;

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { InstanceInfo } from '../../src/daemon/protocol.js';
 import { loadBundle } from '../../src/transport/bundle.js';
 import { connectServer } from '../../src/transport/connect.js';
-import { connectDaemon, DaemonLink, type WatchUpdate } from '../../src/transport/ensure-daemon.js';
+import { connectDaemon, DaemonLink, ensureDaemon, type WatchUpdate } from '../../src/transport/ensure-daemon.js';
 import { preflight } from '../../src/transport/preflight.js';
 
 describe('daemon on the local transport @integration', function () {
@@ -34,9 +34,25 @@ describe('daemon on the local transport @integration', function () {
         })
         .join(' ');
     for (let i = 0; i < 50 && (await ours()); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(await ours(), '', 'processes left');
+    const left = await ours();
     rmSync(tmp, { recursive: true, force: true });
+    assert.equal(left, '', 'processes left');
     assert.ok(!existsSync(tmp));
+  });
+
+  it('two controllers ensuring the daemon at once end up with one daemon', async () => {
+    const t = await connectServer({ name: 'local', connection: 'local' } as never);
+    const bundle = await loadBundle();
+    const o = { socketPath: path.join(tmp, 'race.sock'), stateDir: path.join(tmp, 'state-race'), bundlesDir: path.join(tmp, 'bundles-race') };
+    const [a, b] = await Promise.all([ensureDaemon(t, bundle, o), ensureDaemon(t, bundle, o)]);
+    try {
+      assert.equal(a.client.server.pid, b.client.server.pid);
+      assert.equal(a.client.server.build, `sha256:${bundle.sha256}`);
+    } finally {
+      await a.client.request('shutdown', {}).catch(() => undefined);
+      await a.client.close();
+      await b.client.close();
+    }
   });
 
   it('preflight, start, spawn, lose the connection, resync from the snapshot, clean up', async () => {

@@ -249,6 +249,17 @@ describe('SSH transport @integration', function () {
       }
     });
 
+    it('a passphrase-protected or unusable key → E_SSH_KEY saying what to do', async () => {
+      const enc = path.join(tmp, 'enckey');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'some passphrase', '-f', enc]);
+      const e = await rejectsWith(new SshTransport(srv.conf({ sshkeypath: enc, hostkeycheck: 'off' })).connect(), 'E_SSH_KEY');
+      assert.match(e.message, /passphrase/);
+      assert.match(e.hint ?? '', /ssh-agent/);
+      const pub = await rejectsWith(new SshTransport(srv.conf({ sshkeypath: `${enc}.pub`, hostkeycheck: 'off' })).connect(), 'E_SSH_KEY');
+      assert.equal(pub.server, srv.name);
+      await rejectsWith(new SshTransport(srv.conf({ sshkeypath: path.join(tmp, 'nokey'), hostkeycheck: 'off' })).connect(), 'E_SSH_KEY');
+    });
+
     it('authenticates through an ssh-agent (SSH_AUTH_SOCK)', async () => {
       const sock = path.join(tmp, 'agent.sock');
       const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });

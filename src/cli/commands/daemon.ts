@@ -55,7 +55,11 @@ export function registerDaemon(program: Command): void {
           process.stdout.write(`daemon running (pid ${pid}, socket ${o.socket})\n`);
           return 0;
         }
-        return runDaemon(opts);
+        const code = await runDaemon(opts);
+        // A client that never closes its half of a connection must not keep
+        // the process alive; the log is written synchronously, so exit is safe.
+        setTimeout(() => process.exit(code), 250);
+        return code;
       }),
     );
 }
