@@ -20,10 +20,13 @@ export interface EngineOptions {
 }
 
 const key = (spi: Buffer) => spi.toString('hex');
+/** Peer identity and address: INITIAL_CONTACT replaces the SA of the same peer. */
+const peerKey = (sa: IkeSa) => `${sa.peerId!.type}:${sa.peerId!.data.toString('hex')}|${sa.remote.addr}`;
 
 export class IkeEngine implements SaRegistry, ResponderContext {
   readonly sas = new Map<string, IkeSa>(); // by our SPI
   private readonly halfOpen = new Map<string, IkeSa>(); // by peer SPIi + address, responder only
+  private readonly byPeer = new Map<string, IkeSa>(); // newest SA per peer ID + address
   private tunnelCounter = 0;
   readonly cookieSecret: Buffer;
   readonly stats = { received: 0, dropped: 0, malformed: 0 };
@@ -46,19 +49,21 @@ export class IkeEngine implements SaRegistry, ResponderContext {
 
   register(sa: IkeSa): void {
     this.sas.set(key(sa.localSpi), sa);
+    if (sa.peerId) this.byPeer.set(peerKey(sa), sa);
   }
 
   unregister(sa: IkeSa): void {
     if (this.sas.get(key(sa.localSpi)) === sa) this.sas.delete(key(sa.localSpi));
+    if (sa.peerId && this.byPeer.get(peerKey(sa)) === sa) this.byPeer.delete(peerKey(sa));
     this.halfOpen.delete(key(sa.spiI) + sa.remote.addr);
   }
 
   /** INITIAL_CONTACT: forget older IKE SAs with the same peer identity and address. */
   initialContact(sa: IkeSa): void {
-    for (const other of [...this.sas.values()]) {
-      if (other === sa || !other.peerId || other.remote.addr !== sa.remote.addr) continue;
-      if (other.peerId.type === sa.peerId!.type && other.peerId.data.equals(sa.peerId!.data)) other.close('replaced (INITIAL_CONTACT)');
-    }
+    const k = peerKey(sa);
+    const other = this.byPeer.get(k);
+    if (other && other !== sa) other.close('replaced (INITIAL_CONTACT)');
+    this.byPeer.set(k, sa);
   }
 
   rekeyIke(sa: IkeSa): void {
