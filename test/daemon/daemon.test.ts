@@ -152,7 +152,7 @@ describe('daemon @integration', function () {
     removeDir(dir);
   });
 
-  it('runs 50 instances in 50 namespaces, re-adopts them after SIGKILL, and reports one that died as lost', async () => {
+  it('runs 50 instances in 50 namespaces, re-adopts all 50 after SIGKILL, and reports one that died meanwhile as lost', async () => {
     const ns = Array.from({ length: 50 }, (_, i) => `mkd${process.pid}n${i}`);
     namespaces.push(...ns);
     netnsAdd(ns);
@@ -170,6 +170,15 @@ describe('daemon @integration', function () {
 
     process.kill(d1.pid, 'SIGKILL');
     await waitUntil(() => !d1.alive(), 'daemon 1 to die');
+    // Started again, it re-adopts all 50.
+    const dA = await newDaemon();
+    const cA = await client(dA);
+    const adopted = (await cA.request('list', { tag })).instances;
+    assert.equal(adopted.filter((i) => i.state === 'running' && i.adopted).length, 50, 'all 50 re-adopted');
+    assert.deepEqual(adopted.map((i) => i.pid).sort(), instances.map((i) => i.pid).sort());
+    process.kill(dA.pid, 'SIGKILL');
+    await waitUntil(() => !dA.alive(), 'the second daemon to die');
+
     // One instance dies while no daemon watches: an orphan nobody reaps stays a zombie.
     const victim = instances[0];
     process.kill(victim.pid!, 'SIGKILL');
