@@ -2,8 +2,8 @@
 // SPI, creates responder SAs for new IKE_SA_INIT requests, starts initiator
 // SAs, and runs timers. Bytes and time in, bytes and callbacks out (IkeHost):
 // two engines can be wired together in a unit test without any socket.
-import { Exchange, Flag, HEADER_LEN } from './constants.js';
-import { decodeHeader, decodeMessage } from './message.js';
+import { Exchange, Flag, HEADER_LEN, Notify, PayloadType } from './constants.js';
+import { decodeHeader, decodeMessage, encodeMessage } from './message.js';
 import { IkeSa, type ChildSa, type SaRegistry } from './ike-sa.js';
 import { respondIkeSaInit, startIkeSaInit, type ResponderContext } from './exchanges/ike-sa-init.js';
 import './exchanges/ike-auth.js';
@@ -117,6 +117,11 @@ export class IkeEngine implements SaRegistry, ResponderContext {
       if (!decoded.ok) {
         this.stats.malformed++;
         this.host.log(3, `malformed IKE_SA_INIT from ${from.addr}: ${decoded.error}`);
+        // RFC 7296 §2.5/§1.5: tell the sender about a critical payload or version we do not know
+        if (decoded.notify === Notify.UNSUPPORTED_CRITICAL_PAYLOAD || decoded.notify === Notify.INVALID_MAJOR_VERSION) {
+          const n = { type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType: decoded.notify, data: decoded.notifyData ?? Buffer.alloc(0) } as const;
+          this.host.send(to, from, encodeMessage({ spiI: Buffer.from(header.spiI), spiR: Buffer.alloc(8), exchange: Exchange.IKE_SA_INIT, flags: Flag.RESPONSE, messageId: 0, payloads: [n] }));
+        }
         return;
       }
       const { sa, response: out } = respondIkeSaInit(this, data, decoded.msg, from, to);

@@ -3,7 +3,7 @@
 // The exchanges themselves live in exchanges/*.ts. No I/O: everything goes
 // through the IkeHost given by the engine.
 import { Exchange, Flag, HEADER_LEN, Notify, notifyName, PayloadType, ProtocolId, exchangeName } from './constants.js';
-import { decodeChain, encodeChain, encodeHeader, encodeMessage, type IkeHeader, type IkeMessage } from './message.js';
+import { decodeChain, encodeChain, encodeHeader, encodeMessage, payloadName, type IkeHeader, type IkeMessage } from './message.js';
 import { ParseError, type AnyPayload, type NotifyPayload } from './payloads/codec.js';
 import { openSk, sealedLength, sealSk, type SkKeys } from './crypto/sk-cipher.js';
 import type { IkeKeys, IkeSuite } from './crypto/keys.js';
@@ -60,6 +60,21 @@ interface PendingRequest {
 interface Task {
   what: string;
   start: () => void; // sends one request (or nothing, if no longer needed)
+}
+
+/** One line per message for loglevel 5: payload types with their main fields (never key material). */
+export function describePayloads(payloads: AnyPayload[]): string {
+  if (!payloads.length) return '[ ]';
+  return '[ ' + payloads.map((p) => {
+    switch (p.type) {
+      case PayloadType.NOTIFY: return `N(${notifyName((p as NotifyPayload).notifyType)})`;
+      case PayloadType.SA: return `SA(${(p as { proposals: { protocol: number; transforms: { type: number; id: number; keyLength?: number }[] }[] }).proposals.map((x) => `${['', 'IKE', 'AH', 'ESP'][x.protocol] ?? x.protocol}:${x.transforms.map((t) => `${t.type}.${t.id}${t.keyLength ? '/' + t.keyLength : ''}`).join(',')}`).join(' | ')})`;
+      case PayloadType.KE: return `KE(group ${(p as { group: number }).group})`;
+      case PayloadType.TSi: case PayloadType.TSr: return `${p.type === PayloadType.TSi ? 'TSi' : 'TSr'}(${(p as { selectors: unknown[] }).selectors.length})`;
+      case PayloadType.DELETE: return `D(${['', 'IKE', 'AH', 'ESP'][(p as { protocol: number }).protocol]} ${(p as { spis: Buffer[] }).spis.map((s) => s.toString('hex')).join(',')})`;
+      default: return payloadName(p.type);
+    }
+  }).join(' ') + ' ]';
 }
 
 export function notifies(payloads: AnyPayload[]): NotifyPayload[] {
@@ -157,6 +172,11 @@ export class IkeSa {
     return (this.host.logLevel ?? 5) >= 4;
   }
 
+  /** loglevel 5: decoded payloads of every message. */
+  get trace(): boolean {
+    return (this.host.logLevel ?? 5) >= 5;
+  }
+
   log(level: number, msg: string): void {
     this.host.log(level, `tunnel ${this.tunnelId} ike ${this.id}: ${msg}`);
   }
@@ -243,6 +263,7 @@ export class IkeSa {
     const data = exchange === Exchange.IKE_SA_INIT ? this.plain(exchange, false, msgId, payloads) : this.seal(exchange, false, msgId, payloads);
     this.pending = { msgId, exchange, data, sentAt: this.host.now(), retries: 0, onResponse, what };
     this.stats.requestsOut++;
+    if (this.trace) this.log(5, `   ${describePayloads(payloads)}`);
     if (this.debug) this.log(4, `-> ${exchangeName(exchange)} request #${msgId} (${what})`);
     this.transmit(data);
     return data;
@@ -301,6 +322,7 @@ export class IkeSa {
     }
     this.pending = undefined;
     this.lastInbound = this.host.now();
+    if (this.trace) this.log(5, `   ${describePayloads(payloads)}`);
     if (this.debug) this.log(4, `<- ${exchangeName(header.exchange)} response #${header.messageId}`);
     try {
       p.onResponse(payloads, raw, header);
@@ -342,6 +364,7 @@ export class IkeSa {
       this.local = { ...to };
     }
     if (this.debug) this.log(4, `<- ${exchangeName(header.exchange)} request #${header.messageId}`);
+    if (this.trace && payloads) this.log(5, `   ${describePayloads(payloads)}`);
     let response: AnyPayload[];
     if (parseError) response = [notifyPayload(parseError.notify, parseError.notifyData)];
     else {
@@ -357,6 +380,7 @@ export class IkeSa {
         }
       }
     }
+    if (this.trace) this.log(5, `   response ${describePayloads(response)}`);
     const data = this.seal(header.exchange, true, header.messageId, response);
     this.lastResponse = { msgId: header.messageId, data: own(data) };
     this.peerMsgId++;
