@@ -78,11 +78,12 @@ export function renderServerBatch(s: PlannedServer): string {
   return l.join('\n') + '\n';
 }
 
-export function renderSshdConfig(plan: LabPlan, s: PlannedServer, paths: ServerPaths, authorizedKeys: string): string {
+export function renderSshdConfig(plan: LabPlan, s: PlannedServer, paths: ServerPaths, authorizedKeys: string, extra: string[] = []): string {
   // The first value of a keyword wins in sshd_config: this file is complete
-  // and includes nothing.
+  // and includes nothing, and the caller's extra lines come first to override.
   return [
     `# myikev2 lab ${plan.id}, server ${s.name}`,
+    ...(extra.length ? ['# extra lines given to lab up (they win over the defaults below)', ...extra, '# lab defaults'] : []),
     `Port ${SSH_PORT}`,
     'ListenAddress ::',
     'ListenAddress 0.0.0.0',
@@ -149,6 +150,8 @@ export function renderControllerYaml(plan: LabPlan, keyPath: string, knownHostsP
       sshpass: '',
       sshkeypath: keyPath,
       knownhosts: knownHostsPath,
+      // Lab servers share /var/lib but not /run: each daemon keeps its state in its own /run.
+      statedir: '/run/myikev2/daemon',
       mgmtaddrprefix: s.mgmtPrefix,
     };
   }

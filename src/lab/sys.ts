@@ -45,6 +45,8 @@ const TOOLS: Array<{ path: string[]; pkg: string }> = [
   { path: ['/usr/sbin/ip', '/usr/bin/ip', '/sbin/ip', '/bin/ip'], pkg: 'iproute2' },
   { path: ['/usr/bin/unshare', '/bin/unshare'], pkg: 'util-linux' },
   { path: ['/usr/bin/hostname', '/bin/hostname'], pkg: 'hostname' },
+  // Servers run the pushed daemon with the `node` found on the PATH sshd gives root.
+  { path: ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => `${d}/node`), pkg: 'nodejs' },
 ];
 
 export function missingTools(usable: (path: string) => boolean): Array<{ path: string[]; pkg: string }> {
@@ -62,7 +64,7 @@ export function checkPrerequisites(): void {
   if (missing.length) {
     const pkgs = missing.map((t) => t.pkg);
     throw new MyikeError('E_LAB_PREREQ', `missing ${missing.map((t) => t.path[0]).join(', ')}`, {
-      hint: `install them: apt-get install ${pkgs.join(' ')}`,
+      hint: `install them: apt-get install ${pkgs.join(' ')}${pkgs.includes('nodejs') ? ' (or link your node 20+ into /usr/local/bin, where the servers look for it)' : ''}`,
     });
   }
 }

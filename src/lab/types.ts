@@ -34,7 +34,9 @@ export interface LabUpOptions {
   data?: string; // 'bridge' (default) or 'srv1-srv2,srv2-srv3'
   prefix6?: string; // lab IPv6 /48, default derived from the id
   prefix4?: string; // lab IPv4 /23, default derived from the id
-  keepOnFailure?: boolean; // leave a half-made lab for inspection instead of removing it
+  sshdConfig?: string[]; // extra sshd_config lines for every server, e.g. 'AllowStreamLocalForwarding no' (they win over the lab's)
+  keepOnFailure?: boolean;
+  signal?: AbortSignal; // abort = stop at the next stage and remove what was made // leave a half-made lab for inspection instead of removing it
   /** Test aid: called after each stage; a throw makes `up` fail there. */
   faultHook?: (stage: 'network' | 'servers-started') => void | Promise<void>;
 }

@@ -72,6 +72,15 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     });
   }
   const servers = opts.servers ?? 3;
+  for (const line of opts.sshdConfig ?? []) {
+    // One plain option per line: a Match or Include would capture the lab's own lines after it.
+    if (!/^[A-Za-z][A-Za-z0-9]*\s+\S[^\r\n]*$/.test(line) || /^(match|include)\s/i.test(line)) {
+      throw new MyikeError('E_LAB_USAGE', `invalid sshd_config line '${line}'`, {
+        hint: "give one 'Keyword value' per option, e.g. --sshd-config 'AllowStreamLocalForwarding no'",
+        exitCode: EXIT_USAGE,
+      });
+    }
+  }
   const existing = existsSync(statePath(dir)) ? readState(dir) : undefined;
   if (existing) {
     throw new MyikeError('E_LAB_EXISTS', `a lab (id ${existing.id}) is already recorded in ${dir}`, {
@@ -143,6 +152,7 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
   ]);
   writeFileSync(files.authorizedKeys, readFileSync(files.pub));
   await opts.faultHook?.('network');
+  checkAborted(opts);
 
   await Promise.all(
     plan.servers.map(async (s) => {
@@ -153,7 +163,7 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
         await sleep(50);
         await runOk('ip', ['-n', s.netns, '-batch', '-'], batch, 'server network', s.name);
       }
-      writeFileSync(paths.sshdConfig, renderSshdConfig(plan, s, paths, files.authorizedKeys));
+      writeFileSync(paths.sshdConfig, renderSshdConfig(plan, s, paths, files.authorizedKeys, opts.sshdConfig));
       const out = openSync(paths.consoleLog, 'a', 0o600);
       const [cmd, ...args] = serverCommand(plan, s, paths);
       const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', out, out] });
@@ -165,6 +175,7 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
     }),
   );
   await opts.faultHook?.('servers-started');
+  checkAborted(opts);
 
   const hostKeys: Record<string, string> = {};
   for (const s of plan.servers) hostKeys[s.name] = readFileSync(`${serverPaths(dir, s.name).hostKey}.pub`, 'utf8');
@@ -172,11 +183,17 @@ async function bringUp(state: LabState, opts: LabUpOptions): Promise<void> {
   writeFileSync(files.controller, renderControllerYaml(plan, files.key, files.knownHosts));
   chmodSync(files.key, 0o600);
 
-  await Promise.all(plan.servers.map((s) => waitForServer(state, s.name)));
+  await Promise.all(plan.servers.map((s) => waitForServer(state, s.name, opts)));
   writeState(state);
 }
 
-async function waitForServer(state: LabState, name: string): Promise<void> {
+function checkAborted(opts: LabUpOptions): void {
+  if (opts.signal?.aborted) {
+    throw new MyikeError('E_LAB_INTERRUPTED', 'lab up was interrupted', { hint: 'run lab up again when ready' });
+  }
+}
+
+async function waitForServer(state: LabState, name: string, opts: LabUpOptions): Promise<void> {
   const s = state.plan.servers.find((x) => x.name === name)!;
   const rt = state.runtime[name]!;
   const deadline = Date.now() + SSHD_WAIT_MS;
@@ -193,6 +210,7 @@ async function waitForServer(state: LabState, name: string): Promise<void> {
         hint: `see ${serverPaths(state.dir, name).sshdLog}; check that /usr/sbin/sshd runs (sshd -t)`,
       });
     }
+    checkAborted(opts);
     await sleep(10);
   }
   // The launcher (unshare) forked sshd as PID 1 of the server's PID namespace.

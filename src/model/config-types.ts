@@ -15,6 +15,7 @@ export interface ServerConf {
   sshkeypath?: string; // absolute path, resolved against the config's directory
   knownhosts?: string; // OpenSSH known_hosts file (default ~/.ssh/known_hosts)
   hostkeycheck: HostKeyPolicy; // default 'strict'
+  statedir?: string; // the daemon's --state-dir on the server (default /var/lib/myikev2/daemon)
   mgmtaddrprefix: string; // IPv6 prefix, e.g. '2001:db8:1::/64'
 }
 

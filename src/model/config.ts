@@ -27,6 +27,7 @@ export function embeddedConfig(): ControllerConf {
         sshport: 22,
         sshuser: 'root',
         hostkeycheck: 'strict',
+        statedir: '/var/lib/myikev2/daemon',
         mgmtaddrprefix: EMBEDDED_MGMT_PREFIX,
       },
     },
@@ -74,6 +75,7 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
       sshkeypath: keyPath,
       knownhosts: s.knownhosts ? absolute(dir, s.knownhosts) : undefined,
       hostkeycheck: s.hostkeycheck,
+      statedir: s.statedir,
       mgmtaddrprefix: s.mgmtaddrprefix,
     };
   }

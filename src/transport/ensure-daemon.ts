@@ -43,11 +43,15 @@ export async function connectDaemon(t: Transport, opts: EnsureDaemonOptions = {}
     throw e; // SSH itself failed: not a reason to start a daemon
   }
   try {
-    return await DaemonClient.connect(stream, {
+    const client = await DaemonClient.connect(stream, {
       label: `daemon on ${t.server}`,
       clientName: 'myikev2 controller',
       timeoutMs: opts.timeoutMs,
     });
+    // When the daemon ends the connection, close our side too: a half-open
+    // forwarded channel would keep the daemon's socket (and process) alive.
+    client.once('close', () => stream.destroy());
+    return client;
   } catch (e) {
     if (e instanceof MyikeError && e.code === 'E_DAEMON_CLOSED') return undefined; // socket file left by a dead daemon
     throw e;

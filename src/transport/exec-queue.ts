@@ -1,7 +1,8 @@
 // Bounded concurrency with retry of transient failures. sshd refuses session
 // channels beyond MaxSessions (default 10) and, measured, already now and
 // then above 6: so we keep at most `limit` in flight, queue the rest, and
-// retry a refused open with back-off (the command never started then).
+// retry a refused open with back-off (the command never started then). A
+// refusal below the cap lowers the cap to what the server accepted.
 
 export interface ExecQueueOptions {
   limit: number;
@@ -17,12 +18,15 @@ export class ExecQueue {
   private readonly waiting: Array<() => void> = [];
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
+  /** Current cap; lowered when the server refuses channels below `limit` (its MaxSessions is lower). */
+  limit: number;
   /** How many transient failures were retried (observable for tests and benchmarks). */
   retried = 0;
   /** Highest number of tasks in flight at once. */
   peak = 0;
 
   constructor(private readonly opts: ExecQueueOptions) {
+    this.limit = opts.limit;
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.random = opts.random ?? Math.random;
   }
@@ -36,7 +40,7 @@ export class ExecQueue {
   }
 
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.opts.limit) await new Promise<void>((r) => this.waiting.push(r));
+    if (this.running >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
     else this.running++;
     this.peak = Math.max(this.peak, this.running);
     try {
@@ -46,13 +50,16 @@ export class ExecQueue {
         } catch (err) {
           if (attempt >= this.opts.retries || !this.opts.isTransient(err)) throw err;
           this.retried++;
+          // The server refused with running-1 others open: never ask for more again.
+          this.limit = Math.max(1, Math.min(this.limit, this.running - 1));
           const d = this.opts.baseDelayMs * 2 ** attempt;
           await this.sleep(d + this.random() * d * 0.5);
         }
       }
     } finally {
-      // Hand the slot straight to the next waiter (running stays the same).
-      const next = this.waiting.shift();
+      // Hand the slot straight to the next waiter (running stays the same),
+      // unless the cap was lowered below what runs now.
+      const next = this.running <= this.limit ? this.waiting.shift() : undefined;
       if (next) next();
       else this.running--;
     }

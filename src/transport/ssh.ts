@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import ssh2, { type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { MyikeError } from '../errors.js';
 import type { HostKeyPolicy, ServerConf } from '../model/config-types.js';
 import { ExecQueue } from './exec-queue.js';
@@ -40,7 +40,7 @@ type SshConf = Pick<
 >;
 
 interface Conn {
-  client: Client;
+  client: ssh2.Client;
   ready: Promise<void>;
   closed: boolean;
   /** Rejecters of operations that need this connection; all called when it is lost. */
@@ -58,9 +58,16 @@ const SUPPORTED_HOST_KEY_ALGOS = [
   'ssh-rsa',
 ];
 
+/** `~/x` → the controller user's home; other paths as given. */
+export function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
+}
+
 export function defaultKnownHostsFile(): string {
   return path.join(os.homedir(), '.ssh', 'known_hosts');
 }
+
+const PID_MARK = '@@myikev2-pid ';
 
 const isChannelOpenFailure = (e: unknown): boolean =>
   e instanceof Error && e.message.startsWith('(SSH) Channel open failure');
@@ -86,9 +93,9 @@ export class SshTransport implements Transport {
     });
   }
 
-  /** Channel retries so far and the most channels in flight at once. */
-  get channelStats(): { retried: number; peak: number } {
-    return { retried: this.queue.retried, peak: this.queue.peak };
+  /** Channel retries so far, the most channels in flight at once, and the current cap. */
+  get channelStats(): { retried: number; peak: number; limit: number } {
+    return { retried: this.queue.retried, peak: this.queue.peak, limit: this.queue.limit };
   }
 
   /** Connect now (otherwise the first operation connects). */
@@ -123,9 +130,9 @@ export class SshTransport implements Transport {
   }
 
   private open(): Conn {
-    const client = new Client();
+    const client = new ssh2.Client();
     const policy: HostKeyPolicy = this.conf.hostkeycheck ?? 'strict';
-    const khFile = this.conf.knownhosts ?? defaultKnownHostsFile();
+    const khFile = this.conf.knownhosts ? expandHome(this.conf.knownhosts) : defaultKnownHostsFile();
     const khName = knownHostName(this.conf.sshaddr, this.conf.sshport);
     let hostKeyError: MyikeError | undefined;
     const c: Conn = { client, ready: Promise.resolve(), closed: false, inflight: new Set() };
@@ -183,12 +190,27 @@ export class SshTransport implements Transport {
       };
       const methods: string[] = [];
       if (this.conf.sshkeypath) {
+        const keyPath = expandHome(this.conf.sshkeypath);
         try {
-          cfg.privateKey = await fsp.readFile(this.conf.sshkeypath);
+          cfg.privateKey = await fsp.readFile(keyPath);
         } catch (e) {
-          throw this.err('E_SSH_KEY', `cannot read sshkeypath ${this.conf.sshkeypath}: ${(e as Error).message}`, 'connect', 'fix sshkeypath in the controller config', e);
+          throw this.err('E_SSH_KEY', `cannot read sshkeypath ${keyPath}: ${(e as Error).message}`, 'connect', 'fix sshkeypath in the controller config', e);
         }
-        methods.push(`key ${this.conf.sshkeypath}`);
+        const parsed = ssh2.utils.parseKey(cfg.privateKey);
+        const key = Array.isArray(parsed) ? parsed[0] : parsed;
+        if (key instanceof Error || !key || key.getPrivatePEM() === null) {
+          const why = key instanceof Error ? key.message : 'not a private key';
+          const encrypted = /passphrase|encrypted/i.test(why);
+          throw this.err(
+            'E_SSH_KEY',
+            `sshkeypath ${keyPath} cannot be used: ${encrypted ? 'the key is protected by a passphrase' : why}`,
+            'connect',
+            encrypted
+              ? 'load it into an ssh-agent (ssh-add) and remove sshkeypath, or give an unencrypted key'
+              : 'give the path of an OpenSSH/PEM private key (not the .pub file)',
+          );
+        }
+        methods.push(`key ${keyPath}`);
       }
       if (process.env.SSH_AUTH_SOCK) {
         cfg.agent = process.env.SSH_AUTH_SOCK;
@@ -292,21 +314,32 @@ export class SshTransport implements Transport {
   }
 
   private execOnce(command: string, opts: ExecOptions): Promise<ExecResult> {
+    // `sh -c` as on the local machine, whatever the login shell; the shell
+    // first reports its pid (it leads its own process group: sshd calls
+    // setsid) so a timeout can kill the command and its children — sshd
+    // ignores channel signal requests.
+    const wrapped = `echo "${PID_MARK}$$" >&2; exec sh -c ${shq(command)}`;
     return this.withConn<ExecResult>('exec', (c, done) => {
-      c.client.exec(command, (err, ch) => {
+      c.client.exec(wrapped, (err, ch) => {
         if (err) return done.reject(err);
         let stdout = '';
         let stderr = '';
+        let head: string | undefined = ''; // stderr until the pid line is seen
+        let pid: number | undefined;
         let code: number | null = null;
         let signal: string | undefined;
         const timer =
           opts.timeoutMs === undefined
             ? undefined
             : setTimeout(() => {
-                ch.signal('KILL');
+                if (pid) this.exec(`kill -9 -${pid} 2>/dev/null; true`).catch(() => undefined);
                 ch.close();
                 done.reject(timeoutError(this.server, command, opts.timeoutMs!));
               }, opts.timeoutMs);
+        const onStderr = (s: string) => {
+          stderr += s;
+          opts.onStderr?.(s);
+        };
         ch.setEncoding('utf8');
         ch.stderr.setEncoding('utf8');
         ch.on('data', (s: string) => {
@@ -314,8 +347,15 @@ export class SshTransport implements Transport {
           opts.onStdout?.(s);
         });
         ch.stderr.on('data', (s: string) => {
-          stderr += s;
-          opts.onStderr?.(s);
+          if (head === undefined) return onStderr(s);
+          head += s;
+          const nl = head.indexOf('\n');
+          if (nl < 0) return;
+          const m = new RegExp(`^${PID_MARK}(\\d+)$`).exec(head.slice(0, nl));
+          const rest = m ? head.slice(nl + 1) : head;
+          if (m) pid = Number(m[1]);
+          head = undefined;
+          if (rest) onStderr(rest);
         });
         ch.on('exit', (exitCode: number | null, sig?: string) => {
           code = exitCode;
@@ -324,6 +364,7 @@ export class SshTransport implements Transport {
         ch.on('close', () => {
           clearTimeout(timer);
           if (c.closed) return done.reject(this.lostError('exec', c));
+          if (head) onStderr(head);
           done.resolve({ code, ...(signal ? { signal } : {}), stdout, stderr });
         });
         ch.end(opts.stdin ?? '');

@@ -2,11 +2,12 @@
 //
 // PID 1 on these machines does not reap orphans. A daemon killed by a test
 // leaves its instances orphaned; to leave no zombies behind, every daemon a
-// test starts runs under a small child-subreaper (python3 + prctl). Like PID 1
+// test starts runs under a small child-subreaper (perl + prctl). Like PID 1
 // here it reaps nothing until told to, so zombies exist exactly as they would
 // in production, and the reaper removes them at the end.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,50 +19,62 @@ import { readProcStat } from '../../src/daemon/proc.js';
 /** The bundle that ships to servers (built by `npm run build`). */
 export const BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../bundle/myikev2-server.mjs');
 
-const REAPER_PY = String.raw`
-import ctypes, json, os, sys, time
-if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:
-    sys.exit('prctl(PR_SET_CHILD_SUBREAPER) failed')
-def reap_all():
-    n = 0
-    while True:
-        try:
-            p, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return n, True
-        if p == 0:
-            return n, False
-        n += 1
-print('ready', flush=True)
-for line in sys.stdin:
-    cmd, _, arg = line.strip().partition(' ')
-    if cmd == 'spawn':
-        req = json.loads(arg)
-        pid = os.fork()
-        if pid == 0:
-            fd = os.open(req['log'], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.dup2(fd, 1); os.dup2(fd, 2)
-            os.dup2(os.open('/dev/null', os.O_RDONLY), 0)
-            os.execvp(req['argv'][0], req['argv'])
-        print(pid, flush=True)
-    elif cmd == 'wait':
-        _, status = os.waitpid(int(arg), 0)
-        print(os.waitstatus_to_exitcode(status), flush=True)
-    elif cmd == 'reap':
-        print(reap_all()[0], flush=True)
-deadline = time.time() + 10
-while time.time() < deadline and not reap_all()[1]:
-    time.sleep(0.02)
+// Perl, because perl-base is Essential on Debian (always installed).
+const REAPER_PL = String.raw`
+use strict; use warnings; use POSIX qw(:sys_wait_h); use Config;
+my %prctl = (x86_64 => 157, aarch64 => 167);
+my ($arch) = $Config{archname} =~ /^(x86_64|aarch64)/ or die "reaper: unsupported architecture\n";
+syscall($prctl{$arch}, 36, 1, 0, 0, 0) == 0 or die "reaper: prctl(PR_SET_CHILD_SUBREAPER): $!\n";
+$| = 1;
+sub reap_all {
+  my $n = 0;
+  while (1) {
+    my $p = waitpid(-1, WNOHANG);
+    return ($n, 1) if $p == -1;
+    return ($n, 0) if $p == 0;
+    $n++;
+  }
+}
+print "ready\n";
+while (my $line = <STDIN>) {
+  chomp $line;
+  my ($cmd, @args) = split /\t/, $line, -1;
+  if ($cmd eq 'spawn') {
+    my ($log, @argv) = @args;
+    my $pid = fork() // die "reaper: fork: $!\n";
+    if ($pid == 0) {
+      open(STDIN, '<', '/dev/null');
+      open(STDOUT, '>>', $log) or POSIX::_exit(126);
+      open(STDERR, '>&', \*STDOUT);
+      exec { $argv[0] } @argv;
+      POSIX::_exit(127);
+    }
+    print "$pid\n";
+  } elsif ($cmd eq 'wait') {
+    waitpid($args[0], 0);
+    my $s = $?;
+    print((($s & 127) ? -($s & 127) : ($s >> 8)), "\n");
+  } elsif ($cmd eq 'reap') {
+    my ($n) = reap_all();
+    print "$n\n";
+  }
+}
+my $deadline = time + 10;
+while (time < $deadline) {
+  my (undef, $done) = reap_all();
+  last if $done;
+  select(undef, undef, undef, 0.02);
+}
 `;
 
 export class Reaper {
   private constructor(
-    private readonly proc: ChildProcessWithoutNullStreams,
+    private readonly proc: ChildProcessByStdio<Writable, Readable, null>,
     private readonly lines: Interface,
   ) {}
 
   static async start(): Promise<Reaper> {
-    const proc = spawn('/usr/bin/python3', ['-c', REAPER_PY], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn('/usr/bin/perl', ['-e', REAPER_PL], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: proc.stdout });
     const r = new Reaper(proc, lines);
     assert.equal(await r.next(), 'ready');
@@ -92,12 +105,13 @@ export class Reaper {
 
   /** Starts argv as the reaper's child with stdout+stderr appended to log. */
   async spawn(argv: string[], log: string): Promise<number> {
-    return Number(await this.command(`spawn ${JSON.stringify({ argv, log })}`));
+    if ([log, ...argv].some((a) => /[\t\n]/.test(a))) throw new Error('reaper: no tabs or newlines in arguments');
+    return Number(await this.command(['spawn', log, ...argv].join('\t')));
   }
 
   /** Waits for a direct child and returns its exit code (negative: signal). */
   async wait(pid: number): Promise<number> {
-    return Number(await this.command(`wait ${pid}`));
+    return Number(await this.command(`wait\t${pid}`));
   }
 
   /** Reaps every zombie (direct or adopted) child now. */

@@ -1,7 +1,7 @@
 // The `myikev2 lab` command as a user runs it: real processes, exit codes, output.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown } from '../../src/lab/index.js';
@@ -62,6 +62,8 @@ describe('myikev2 lab (command) @integration', function () {
     [['lab', 'up', '--data', 'srv1-srv9'], /srv9, which is not in this lab/],
     [['lab', 'up', '--prefix6', 'fd00::/64'], /not a \/48/],
     [['lab', 'up', '--dir', 'a dir'], /spaces or shell characters/],
+    [['lab', 'up', '--sshd-config', 'MaxSessions 2\nPermitRootLogin yes'], /invalid sshd_config line/],
+    [['lab', 'up', '--sshd-config', 'Match User x'], /invalid sshd_config line/],
   ];
   for (const [args, re] of badUsage) {
     it(`rejects '${args.join(' ')}' with exit 2 and changes nothing`, () => {
@@ -72,6 +74,22 @@ describe('myikev2 lab (command) @integration', function () {
       assert.deepEqual(readdirSync(cwd), []);
     });
   }
+
+  it('removes what it made when interrupted with Ctrl-C (SIGINT)', async () => {
+    const child = spawn(process.execPath, [MAIN, 'lab', 'up', '--servers', '4'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const state = join(cwd, '.myikev2-lab', 'lab.json');
+    for (let i = 0; i < 2000 && !existsSync(state); i++) await new Promise((r) => setTimeout(r, 2));
+    const id = JSON.parse(readFileSync(state, 'utf8')).id as string;
+    child.kill('SIGINT');
+    assert.equal(await exited, 1, stderr);
+    assert.match(stderr, /interrupted/);
+    assert.deepEqual(readdirSync(cwd), []);
+    assert.ok(!readdirSync('/run/netns').some((n) => n.includes(`-${id}-`)));
+    assert.ok(!readdirSync('/sys/class/net').some((n) => n.startsWith(`ml${id}`)));
+  });
 
   it('refuses a second lab in the same directory', () => {
     assert.equal(myikev2(['lab', 'up', '--servers', '1'], cwd).code, 0);

@@ -1,14 +1,14 @@
 // Integration tests of the lab: real namespaces, real sshd, plain OpenSSH client.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { labDown, labStatus, labUp, type Lab } from '../../src/lab/index.js';
 import { isAlive, nsOf, processesIn } from '../../src/lab/proc.js';
 import { readState } from '../../src/lab/state.js';
-import { sshRun, useLab } from '../support/lab.js';
+import { sshArgs, sshRun, useLab } from '../support/lab.js';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
@@ -46,6 +46,21 @@ describe('lab @integration', function () {
         assert.equal(r.stdout.split('\n')[0], env.lab.servers[i]!.name);
         assert.match(r.stdout, /^ok$/m);
       });
+    });
+
+    it('gives every server its own host key (a known_hosts with srv2 key for srv1 is refused)', () => {
+      const [srv1, srv2] = env.lab.servers as [Lab['servers'][0], Lab['servers'][0]];
+      const lines = readFileSync(env.lab.knownHostsPath, 'utf8').trim().split('\n');
+      const key2 = lines.find((l) => l.startsWith(`${srv2.sshAddr},`))!.split(' ').slice(1).join(' ');
+      const wrong = join(env.lab.dir, `wrong_known_hosts.${process.pid}`);
+      writeFileSync(wrong, `${srv1.sshAddr} ${key2}\n`);
+      try {
+        const r = spawnSync('ssh', ['-i', env.lab.keyPath, '-o', `UserKnownHostsFile=${wrong}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `root@${srv1.sshAddr}`, 'true'], { encoding: 'utf8', timeout: 20_000 });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /Host key verification failed/);
+      } finally {
+        rmSync(wrong, { force: true });
+      }
     });
 
     it('keeps a namespace created in srv1 out of srv2 and the host', async () => {
@@ -168,6 +183,16 @@ describe('lab @integration', function () {
     });
   });
 
+  describe('a lab with extra sshd_config lines', () => {
+    const env = useLab({ servers: 1, sshdConfig: ['AllowTcpForwarding no'] });
+    it('runs sshd with them (TCP forwarding refused)', async () => {
+      const srv1 = env.lab.servers[0]!;
+      const r = spawnSync('ssh', [...sshArgs(env.lab, srv1).slice(0, -1), '-W', `[${srv1.sshAddr}]:22`, `root@${srv1.sshAddr}`], { encoding: 'utf8', input: '', timeout: 20_000 });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /administratively prohibited/);
+    });
+  });
+
   describe('lab down', () => {
     let tmp: string;
     beforeEach(() => {
@@ -236,6 +261,19 @@ describe('lab @integration', function () {
       assert.ok(!existsSync(dir));
     });
 
+    it('reports a crashed server in status and still cleans up', async () => {
+      const lab = await labUp({ servers: 2, dir: join(tmp, 'lab') });
+      const sshd = readState(lab.dir)!.runtime.srv2!.sshdPid!;
+      process.kill(sshd, 'SIGKILL');
+      for (let i = 0; i < 100 && isAlive(sshd); i++) await new Promise((r) => setTimeout(r, 10));
+      const st = await labStatus({ dir: lab.dir });
+      assert.equal(st.healthy, false);
+      assert.deepEqual(st.servers.map((s) => [s.name, s.running, s.answers]), [['srv1', true, true], ['srv2', false, false]]);
+      const down = await labDown({ dir: lab.dir });
+      assert.deepEqual(down.leftovers, []);
+      assert.ok(!existsSync(lab.dir));
+    });
+
     it('finds a lab by its id when its directory is lost', async () => {
       const before = snapshot();
       const lab = await labUp({ servers: 2, dir: join(tmp, 'lab') });
@@ -245,6 +283,24 @@ describe('lab @integration', function () {
       assert.deepEqual(down.leftovers, []);
       assert.ok(down.removed.includes(`namespace ${lab.servers[1]!.netns}`));
       assert.deepEqual(labDiff(before, snapshot(), [lab.id]), []);
+    });
+
+    it('stops and removes what it made when aborted', async () => {
+      const before = snapshot();
+      const dir = join(tmp, 'lab');
+      const ac = new AbortController();
+      let id = '';
+      await assert.rejects(
+        labUp({ servers: 2, dir, signal: ac.signal, faultHook: (stage) => {
+          if (stage === 'network') {
+            id = readState(dir)!.id;
+            ac.abort();
+          }
+        } }),
+        /interrupted/,
+      );
+      assert.deepEqual(labDiff(before, snapshot(), [id]), []);
+      assert.ok(!existsSync(dir));
     });
 
     it('rolls back by itself when up fails and keepOnFailure is off', async () => {

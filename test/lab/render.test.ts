@@ -1,9 +1,12 @@
 // Pure parts of the lab: names and prefixes from the id, data links, and
 // the rendered scripts and configs (golden files; UPDATE_GOLDEN=1 rewrites them).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MyikeError } from '../../src/errors.js';
+import { readControllerConfig } from '../../src/model/config.js';
+import { Diagnostics } from '../../src/model/source.js';
 import { derivePrefixes, hostLinkNames, parseDataLinks, planLab, randomLabId } from '../../src/lab/plan.js';
 import { renderControllerYaml, renderHostBatch, renderKnownHosts, renderServerBatch, renderSshdConfig, serverCommand, serverPaths } from '../../src/lab/render.js';
 import { missingTools } from '../../src/lab/sys.js';
@@ -117,6 +120,11 @@ describe('lab rendering', () => {
       assert.match(text, new RegExp(`^${line}$`, 'm'));
     }
   });
+  it('puts extra sshd_config lines first, so they win', () => {
+    const text = renderSshdConfig(plan, plan.servers[0]!, paths, `${dir}/authorized_keys`, ['AllowStreamLocalForwarding no', 'MaxSessions 2']);
+    golden('sshd_config.extra', text);
+    assert.ok(text.indexOf('AllowStreamLocalForwarding no') < text.indexOf('AllowStreamLocalForwarding yes'));
+  });
   it('renders the server start command', () => {
     const argv = serverCommand(plan, plan.servers[0]!, paths);
     golden('srv1.command', `${argv.slice(0, -1).join(' ')} '\n${argv[argv.length - 1]}\n'\n`);
@@ -128,12 +136,34 @@ describe('lab rendering', () => {
     }));
   });
   it('renders controller.yaml', () => golden('controller.yaml', renderControllerYaml(plan, `${dir}/id_ed25519`, `${dir}/known_hosts`)));
+  it('renders a controller.yaml the product reads without a warning', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'myikev2-labconf-'));
+    try {
+      const file = join(tmp, 'controller.yaml');
+      for (const f of ['id_ed25519', 'known_hosts']) writeFileSync(join(tmp, f), ''); // the reader checks they exist
+      writeFileSync(file, renderControllerYaml(plan, `${tmp}/id_ed25519`, `${tmp}/known_hosts`));
+      const diag = new Diagnostics();
+      const { config } = readControllerConfig(file, diag);
+      assert.deepEqual([...diag.errors, ...diag.warnings].map((e) => (typeof e === 'string' ? e : e.message)), []);
+      assert.deepEqual(Object.keys(config!.servers), ['srv1', 'srv2']);
+      const srv2 = config!.servers.srv2!;
+      assert.equal(srv2.sshaddr, plan.servers[1]!.sshAddr);
+      assert.equal(srv2.mgmtaddrprefix, plan.servers[1]!.mgmtPrefix);
+      assert.equal(srv2.knownhosts, `${tmp}/known_hosts`);
+      assert.equal(srv2.hostkeycheck, 'strict');
+      assert.equal(config!.autoassignmgmtip, true);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('lab prerequisites', () => {
   it('names the Debian package of each missing tool', () => {
     assert.deepEqual(missingTools(() => true), []);
     assert.deepEqual(missingTools((p) => !p.endsWith('/sshd')).map((t) => t.pkg), ['openssh-server']);
-    assert.deepEqual(missingTools(() => false).map((t) => t.pkg), ['openssh-server', 'openssh-client', 'iproute2', 'util-linux', 'hostname']);
+    // node only in a place sshd's PATH does not cover counts as missing
+    assert.deepEqual(missingTools((p) => !p.endsWith('/node') || p === '/opt/node/bin/node').map((t) => t.pkg), ['nodejs']);
+    assert.deepEqual(missingTools(() => false).map((t) => t.pkg), ['openssh-server', 'openssh-client', 'iproute2', 'util-linux', 'hostname', 'nodejs']);
   });
 });

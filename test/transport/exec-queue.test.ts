@@ -60,3 +60,26 @@ describe('ExecQueue', () => {
     assert.equal(q.inFlight, 0);
   });
 });
+
+describe('ExecQueue against a server that accepts fewer channels than the cap', () => {
+  it('lowers its cap to what the server accepts and finishes every task', async () => {
+    const serverMax = 2;
+    let open = 0;
+    const q = new ExecQueue({ limit: 6, retries: 8, baseDelayMs: 1, isTransient: (e) => e === transient, sleep: async () => void (await tick()) });
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        q.run(async () => {
+          if (open >= serverMax) throw transient;
+          open++;
+          await tick();
+          open--;
+          return i;
+        }),
+      ),
+    );
+    assert.equal(results.length, 30);
+    assert.ok(q.limit <= serverMax, `limit ${q.limit}`);
+    assert.ok(q.limit >= 1);
+    assert.equal(q.inFlight, 0);
+  });
+});

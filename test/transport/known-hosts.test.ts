@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,6 +123,30 @@ describe('known_hosts', () => {
       const got = parseKnownHosts(readFileSync(file, 'utf8'));
       assert.deepEqual(got.map((e) => e.hosts).sort(), ['a.example', 'b.example', 'c.example', 'd.example', 'old.example']);
       assert.deepEqual(readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('.tmp')), []);
+    });
+
+    it('serialises appends across processes (lock file): nothing lost, nothing doubled', async () => {
+      const file = path.join(dir, 'known_hosts');
+      const mod = new URL('../../src/transport/known-hosts.js', import.meta.url).href;
+      const b64 = blob('ecdsa').toString('base64');
+      const script = (p: number) =>
+        `const { addKnownHost } = await import(${JSON.stringify(mod)}); const k = Buffer.from(${JSON.stringify(b64)}, 'base64');` +
+        `await Promise.all([addKnownHost(${JSON.stringify(file)}, 'common.example', k), ...[0,1,2,3,4].map((i) => addKnownHost(${JSON.stringify(file)}, 'p${p}-' + i + '.example', k))]);`;
+      await Promise.all(
+        [0, 1, 2, 3].map(
+          (p) =>
+            new Promise<void>((resolve, reject) => {
+              const child = spawn(process.execPath, ['--input-type=module', '-e', script(p)], { stdio: ['ignore', 'ignore', 'pipe'] });
+              let err = '';
+              child.stderr.on('data', (d) => (err += d));
+              child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(err))));
+            }),
+        ),
+      );
+      const hosts = parseKnownHosts(readFileSync(file, 'utf8')).map((e) => e.hosts);
+      assert.equal(hosts.length, 21);
+      assert.equal(hosts.filter((h) => h === 'common.example').length, 1);
+      assert.ok(!existsSync(`${file}.lock`));
     });
 
     it('refuses to add a second key for a known host', async () => {

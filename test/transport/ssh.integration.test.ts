@@ -65,10 +65,33 @@ describe('SSH transport @integration', function () {
     assert.equal(k.signal, 'SIGKILL');
   });
 
-  it('stops a command at its timeout, and the connection keeps working', async () => {
-    const e = await rejectsWith(t.exec('sleep 20', { timeoutMs: 300 }), 'E_EXEC_TIMEOUT');
+  it('stops a command and its children at its timeout, and the connection keeps working', async () => {
+    const marker = `20.${process.pid}`;
+    const e = await rejectsWith(t.exec(`sleep ${marker}1 & sleep ${marker}2; wait`, { timeoutMs: 300 }), 'E_EXEC_TIMEOUT');
     assert.equal(e.server, srv.name);
     assert.equal((await t.exec('echo still')).stdout, 'still\n');
+    const left = await t.exec(`for i in $(seq 20); do pgrep -f "[s]leep ${marker}" >/dev/null || break; sleep 0.1; done; pgrep -af "[s]leep ${marker}"; true`);
+    assert.equal(left.stdout, '', 'remote processes killed');
+  });
+
+  it('a connection that stops answering is detected by keepalive; the operation fails, the next reconnects', async () => {
+    const x = new SshTransport(srv.conf({ hostkeycheck: 'off' }), { keepaliveIntervalMs: 200, keepaliveCountMax: 2 });
+    const session = (await x.exec('echo $PPID')).stdout.trim();
+    assert.match((await t.exec(`cat /proc/${session}/cmdline`)).stdout, /@notty/);
+    const inflight = x.exec('sleep 30');
+    await new Promise((r) => setTimeout(r, 100));
+    await t.exec(`kill -STOP ${session}`); // frozen: TCP stays up, nothing answers
+    try {
+      const started = Date.now();
+      const e = await rejectsWith(inflight, 'E_SSH_LOST');
+      assert.ok(Date.now() - started < 5000, 'detected within a few keepalive intervals');
+      assert.equal(e.server, srv.name);
+    } finally {
+      await t.exec(`kill -9 ${session}`);
+    }
+    assert.equal((await x.exec('echo again')).stdout, 'again\n');
+    assert.equal(x.connects, 2);
+    await x.close();
   });
 
   it('pushes a directory tree (modes kept, no temp files left) and a single file', async () => {
@@ -151,6 +174,14 @@ describe('SSH transport @integration', function () {
     assert.equal(t.connects, before + 1);
   });
 
+  it('no private key material in our log lines or the sshd log', async () => {
+    const body = readFileSync(srv.clientKey, 'utf8').split('\n').filter((l) => l && !l.startsWith('-----'));
+    assert.ok(body.length > 0 && logLines.length > 0);
+    for (const text of [...logLines, readFileSync(srv.logFile, 'utf8')]) {
+      for (const line of body) assert.ok(!text.includes(line), 'key material leaked');
+    }
+  });
+
   describe('host keys', () => {
     const fresh = (name: string, over = {}) => new SshTransport(srv.conf({ knownhosts: path.join(tmp, name), ...over }));
 
@@ -216,6 +247,17 @@ describe('SSH transport @integration', function () {
       } finally {
         if (saved !== undefined) process.env.SSH_AUTH_SOCK = saved;
       }
+    });
+
+    it('a passphrase-protected or unusable key → E_SSH_KEY saying what to do', async () => {
+      const enc = path.join(tmp, 'enckey');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'some passphrase', '-f', enc]);
+      const e = await rejectsWith(new SshTransport(srv.conf({ sshkeypath: enc, hostkeycheck: 'off' })).connect(), 'E_SSH_KEY');
+      assert.match(e.message, /passphrase/);
+      assert.match(e.hint ?? '', /ssh-agent/);
+      const pub = await rejectsWith(new SshTransport(srv.conf({ sshkeypath: `${enc}.pub`, hostkeycheck: 'off' })).connect(), 'E_SSH_KEY');
+      assert.equal(pub.server, srv.name);
+      await rejectsWith(new SshTransport(srv.conf({ sshkeypath: path.join(tmp, 'nokey'), hostkeycheck: 'off' })).connect(), 'E_SSH_KEY');
     });
 
     it('authenticates through an ssh-agent (SSH_AUTH_SOCK)', async () => {
@@ -291,6 +333,20 @@ describe('SSH transport @integration', function () {
           await s.stop();
         }
       });
+    }
+  });
+
+  it('a server with MaxSessions 2: 30 parallel commands all succeed, the cap drops to what it accepts', async () => {
+    const s = await startTestSshd({ tag: `${tag}m`, extraConfig: ['MaxSessions 2'] });
+    try {
+      const x = new SshTransport(s.conf({ hostkeycheck: 'off' }));
+      const rs = await Promise.all(Array.from({ length: 30 }, (_, i) => x.exec(`sleep 0.05; echo ${i}`)));
+      assert.deepEqual(rs.map((r) => r.stdout), Array.from({ length: 30 }, (_, i) => `${i}\n`));
+      assert.ok(x.channelStats.retried > 0, 'the server did refuse channels');
+      assert.ok(x.channelStats.limit <= 2, `cap ${x.channelStats.limit}`);
+      await x.close();
+    } finally {
+      await s.stop();
     }
   });
 

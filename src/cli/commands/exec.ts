@@ -1,4 +1,19 @@
 import type { Command } from 'commander';
+import { action } from '../action.js';
+import { execEngine } from '../../engine/program/exec.js';
 
-/** Not built yet: registers nothing until the command works. */
-export function registerExec(_program: Command): void {}
+/** `myikev2 exec -f SETUP [-j]`: run the IKEv2 test engine (docs/engine-api.md). */
+export function registerExec(program: Command): void {
+  program
+    .command('exec')
+    .description('run the IKEv2 test engine with a setup file (client or gateway), print the summary at the end')
+    .requiredOption('-f, --file <setup>', 'engine setup file (YAML)')
+    .option('-j, --json', 'print the summary as JSON')
+    .option('--run-dir <dir>', 'run directory holding the API socket (default /run/myikev2/engine/<setup name>)')
+    .option('--no-tcp', 'do not listen on apilistenaddr:apilistenport (Unix socket only)')
+    .action(
+      action(async (opts: { file: string; json?: boolean; runDir?: string; tcp: boolean }) =>
+        execEngine({ file: opts.file, json: !!opts.json, runDir: opts.runDir, noTcp: !opts.tcp }),
+      ),
+    );
+}

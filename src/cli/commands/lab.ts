@@ -56,12 +56,19 @@ export function registerLab(program: Command): void {
     .option('--id <ID>', 'lab id, 1-5 lowercase letters/digits, in every name the lab creates (default: random)')
     .option('--prefix6 <CIDR>', 'IPv6 /48 for the lab networks (default: a ULA /48 derived from the id)')
     .option('--prefix4 <CIDR>', 'IPv4 /23 for the lab networks (default: a 100.64.0.0/10 /23 derived from the id)')
+    .option('--sshd-config <LINE>', "an extra sshd_config line for every server, repeatable, e.g. 'AllowStreamLocalForwarding no'", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--keep-on-failure', 'if up fails, leave what was made for inspection (then run lab down)')
     .option('--json', 'print the lab as JSON')
     .action(
-      action(async (o: { servers: number; dir: string; data: string; id?: string; prefix6?: string; prefix4?: string; keepOnFailure?: boolean; json?: boolean }) => {
+      action(async (o: { servers: number; dir: string; data: string; id?: string; prefix6?: string; prefix4?: string; sshdConfig: string[]; keepOnFailure?: boolean; json?: boolean }) => {
         const t0 = performance.now();
-        const up = await labUp({ servers: o.servers, dir: o.dir, data: o.data, id: o.id, prefix6: o.prefix6, prefix4: o.prefix4, keepOnFailure: o.keepOnFailure });
+        // Ctrl-C stops `up` at its next stage, and `up` then removes what it made.
+        const interrupt = new AbortController();
+        const onSignal = () => interrupt.abort();
+        process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+        const up = await labUp({ servers: o.servers, dir: o.dir, data: o.data, id: o.id, prefix6: o.prefix6, prefix4: o.prefix4, sshdConfig: o.sshdConfig, keepOnFailure: o.keepOnFailure, signal: interrupt.signal }).finally(() => {
+          process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+        });
         const seconds = (performance.now() - t0) / 1000;
         process.stdout.write(o.json ? JSON.stringify(up, null, 2) + '\n' : describeLab(up, seconds));
         return EXIT_OK;

@@ -1,4 +1,50 @@
 import type { Command } from 'commander';
+import { action } from '../action.js';
+import { EXIT_FAILED, EXIT_USAGE, MyikeError } from '../../errors.js';
+import { loadConfig, loadInputs } from '../../model/load.js';
+import { runTag } from '../../run/names.js';
+import { teardownRun } from '../../run/teardown-run.js';
 
-/** Not built yet: registers nothing until the command works. */
-export function registerTeardown(_program: Command): void {}
+export function registerTeardown(program: Command): void {
+  program
+    .command('teardown')
+    .description('stop a run\'s instances, remove everything it created, and verify nothing is left')
+    .argument('[recipe]', 'recipe file of the run (or use --name)')
+    .option('-c, --config <file>', 'controller config (default: the embedded one, the local machine)')
+    .option('--name <name>', 'the recipe name of the run (works after the recipe was edited or deleted)')
+    .option('--force', 'kill instances at once instead of stopping them gracefully')
+    .option('--no-logs', 'do not copy the instances\' logs to the controller before removing them')
+    .option('--keep-daemon', 'leave the daemon running on servers that have nothing left')
+    .option('--json', 'print the result as JSON')
+    .option('--plain', 'plain progress lines even on a terminal')
+    .action(
+      action(async (recipeFile: string | undefined, opts: { config?: string; name?: string; force?: boolean; logs: boolean; keepDaemon?: boolean; json?: boolean; plain?: boolean }) => {
+        if (!recipeFile === !opts.name)
+          throw new MyikeError('E_USAGE', 'give either a recipe file or --name NAME', { hint: 'myikev2 teardown recipe.yaml, or myikev2 teardown --name "my test"', exitCode: EXIT_USAGE });
+        let name = opts.name;
+        let config;
+        if (recipeFile) {
+          // Only the recipe's name matters: a recipe edited since the run still tears it down.
+          const inputs = loadInputs(recipeFile, opts.config);
+          name = inputs.recipe.name;
+          config = inputs.config;
+        } else config = loadConfig(opts.config).config;
+        const result = await teardownRun(config, runTag(name!), {
+          force: !!opts.force,
+          saveLogs: opts.logs,
+          keepDaemon: !!opts.keepDaemon,
+          progress: opts.json ? 'silent' : opts.plain ? 'plain' : 'auto',
+          warn: (w) => process.stderr.write(`warning: ${w}\n`),
+        });
+        const left = result.servers.filter((s) => s.leftovers.length);
+        if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        else if (!result.name) process.stdout.write(`nothing to tear down: no run of "${name}"\n`);
+        else {
+          for (const s of left) process.stdout.write(`${s.server}: could not remove:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}\n`);
+          if (result.logs) process.stdout.write(`logs saved in ${result.logs}\n`);
+          process.stdout.write(left.length ? `teardown of "${result.name}" incomplete\n` : `run "${result.name}" torn down; verified clean on ${result.servers.length} server(s)\n`);
+        }
+        return left.length ? EXIT_FAILED : 0;
+      }),
+    );
+}

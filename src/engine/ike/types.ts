@@ -37,6 +37,8 @@ export interface IkePolicy {
   /** Make the peer UDP-encapsulate ESP (user-space data path): send a NAT_DETECTION_SOURCE_IP that cannot match. */
   forceEncap: boolean;
   natt: boolean; // send NAT detection payloads at all
+  /** Port to float to (default 4500; tests on loopback use others). */
+  nattPort?: number;
 }
 
 export type IkeState = 'connecting' | 'established' | 'rekeying' | 'deleting' | 'closed' | 'failed';
@@ -60,6 +62,8 @@ export interface IkeHost {
   childDown(childId: string): void;
   event(e: SaEvent): void;
   log(level: number, msg: string): void;
+  /** Highest level log() prints (lines above it need not be built); default: all. */
+  logLevel?: number;
 }
 
 export const NATT_PORT = 4500;

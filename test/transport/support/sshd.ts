@@ -130,10 +130,12 @@ export async function startTestSshd(opts: { tag: string; extraConfig?: string[];
       ...over,
     }),
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const gone = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await gone;
+        clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,0 +1,2 @@
+import './sa.js';
+import './ping.js';

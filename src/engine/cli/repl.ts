@@ -1,0 +1,97 @@
+// `myikev2 cli`: one command (--exec) or an interactive prompt with
+// completion and a history file, over the engine API.
+import { createInterface } from 'node:readline';
+import { appendFile, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { EngineApiError, EngineClient, type EngineTarget } from './client.js';
+import { cliCommand, cliCommands, complete, splitWords, UsageError, type CliContext } from './commands.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../../errors.js';
+import './commands/index.js';
+
+export interface CliOptions {
+  target: EngineTarget;
+  exec?: string;
+  json: boolean;
+  historyFile?: string;
+}
+
+function helpText(): string {
+  const cmds = cliCommands();
+  const w = Math.max(...cmds.map((c) => c.usage.length), 10);
+  return [...cmds.map((c) => `${c.usage.padEnd(w)}  ${c.help}`), `${'help'.padEnd(w)}  this list`, `${'quit'.padEnd(w)}  leave (also Ctrl-D)`].join('\n');
+}
+
+/** Runs one command line; returns its exit code (errors are printed, never thrown). */
+export async function runLine(client: EngineClient, line: string, out: { print(t: string): void; error(t: string): void }, json: boolean, interrupted: Promise<void>): Promise<number> {
+  const words = splitWords(line);
+  if (!words.length) return EXIT_OK;
+  if (words[0] === 'help' || words[0] === '?') {
+    out.print(helpText());
+    return EXIT_OK;
+  }
+  const cmd = cliCommand(words[0]);
+  if (!cmd) {
+    out.error(`unknown command "${words[0]}" (help lists them)`);
+    return EXIT_USAGE;
+  }
+  const ctx: CliContext = { client, print: out.print, json, interrupted };
+  try {
+    return await cmd.run(ctx, words.slice(1));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      out.error(`${err.message}\nusage: ${cmd.usage}`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof EngineApiError) {
+      out.error(`engine: ${err.code}: ${err.message}`);
+      return EXIT_FAILED;
+    }
+    throw err;
+  }
+}
+
+export async function runCli(o: CliOptions): Promise<number> {
+  const client = await EngineClient.connect(o.target);
+  const out = { print: (t: string) => process.stdout.write(t + '\n'), error: (t: string) => process.stderr.write(t + '\n') };
+  let closed!: () => void;
+  const connectionClosed = new Promise<void>((r) => (closed = r));
+  client.onClose = () => closed();
+  if (o.exec !== undefined) {
+    const onSig = () => closed();
+    process.once('SIGINT', onSig);
+    try {
+      return await runLine(client, o.exec, out, o.json, connectionClosed);
+    } finally {
+      process.off('SIGINT', onSig);
+      client.close();
+    }
+  }
+  const historyFile = o.historyFile ?? process.env.MYIKEV2_CLI_HISTORY ?? join(homedir(), '.myikev2_engine_history');
+  const history = await readFile(historyFile, 'utf8').then((t) => t.split('\n').filter(Boolean).reverse().slice(0, 500), () => [] as string[]);
+  const rl = createInterface({ input: process.stdin, output: process.stdout, completer: complete, history, historySize: 500, prompt: `engine ${client.hello.role}> ` });
+  out.print(`connected to the engine (pid ${client.hello.pid}, ${client.hello.role}${client.hello.desc ? `: ${client.hello.desc}` : ''}); help lists the commands`);
+  let interrupt: () => void = () => undefined;
+  rl.on('SIGINT', () => {
+    interrupt();
+    rl.write('\n');
+  });
+  client.onClose = () => {
+    out.error('the engine closed the connection');
+    rl.close();
+  };
+  rl.prompt();
+  for await (const line of rl) {
+    const text = line.trim();
+    if (text === 'quit' || text === 'exit') break;
+    if (text) {
+      await appendFile(historyFile, text + '\n').catch(() => undefined);
+      const interrupted = new Promise<void>((r) => (interrupt = r));
+      await runLine(client, text, out, o.json, Promise.race([interrupted, connectionClosed]));
+    }
+    rl.prompt();
+  }
+  rl.close();
+  client.close();
+  return EXIT_OK;
+}

@@ -1,0 +1,68 @@
+// `myikev2 exec -f SETUP`: load the setup file, start the API and the engine,
+// run until `runningtime` is over or a stop (API, SIGINT/SIGTERM), print the
+// summary and return the exit code.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { loadSetupFile } from '../../model/setup.js';
+import { MyikeError, EXIT_FAILED, EXIT_OK } from '../../errors.js';
+import { EngineRuntime } from './runtime.js';
+import { ApiServer } from '../api/server.js';
+import { formatSummary } from './summary.js';
+
+export const ENGINE_RUN_ROOT = '/run/myikev2/engine';
+
+export interface ExecOptions {
+  file: string;
+  json: boolean;
+  runDir?: string;
+  /** Skip the TCP listener (e.g. several engines in one namespace). */
+  noTcp?: boolean;
+  out?: (text: string) => void;
+}
+
+export function defaultRunDir(file: string): string {
+  return join(ENGINE_RUN_ROOT, basename(file, extname(file)));
+}
+
+export const API_SOCKET = 'api.sock';
+
+export async function execEngine(o: ExecOptions): Promise<number> {
+  const setup = await loadSetupFile(o.file);
+  const runDir = o.runDir ?? defaultRunDir(o.file);
+  await mkdir(runDir, { recursive: true, mode: 0o700 });
+  const rt = new EngineRuntime({ setup });
+  const api = new ApiServer(rt);
+  const sock = join(runDir, API_SOCKET);
+  try {
+    await api.listenUnix(sock);
+    if (!o.noTcp) {
+      try {
+        await api.listenTcp(setup.apilistenaddr, setup.apilistenport);
+      } catch (err) {
+        throw new MyikeError('E_API_LISTEN', `cannot listen on ${setup.apilistenaddr}:${setup.apilistenport}: ${(err as Error).message}`, {
+          hint: 'another instance uses that port in this namespace: set apilistenport, or run with --no-tcp',
+        });
+      }
+    }
+    await writeFile(join(runDir, 'engine.pid'), `${process.pid}\n`);
+    let signals = 0;
+    const onSignal = () => void rt.stop(++signals > 1 ? 'hard' : 'graceful', 'signal');
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      await rt.start();
+      rt.log(3, `API on ${sock}${o.noTcp ? '' : ` and ${setup.apilistenaddr}:${setup.apilistenport}`}`);
+      await rt.stopped;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  } finally {
+    await api.close();
+    await rm(runDir, { recursive: true, force: true });
+  }
+  const summary = rt.summary();
+  const out = o.out ?? ((t: string) => process.stdout.write(t + '\n'));
+  out(o.json ? JSON.stringify(summary) : formatSummary(summary));
+  return summary.ok ? EXIT_OK : EXIT_FAILED;
+}

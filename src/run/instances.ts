@@ -1,0 +1,162 @@
+// Starting one instance under its server's daemon and waiting until it is
+// up; stopping instances of a run. Used by run, teardown and the shell.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MyikeError } from '../errors.js';
+import type { InstanceConf } from '../model/recipe-types.js';
+import { shq } from '../transport/transport.js';
+import type { InstanceRecord } from './manifest.js';
+import type { ServerSession } from './servers.js';
+
+export type UpState = 'running' | 'running (detached)';
+
+/** Environment every instance (and its setupcmds/destroycmds) sees. */
+export function instanceEnv(tag: string, r: InstanceRecord): Record<string, string> {
+  return {
+    MYIKEV2_TAG: tag,
+    MYIKEV2_INSTANCE: r.name,
+    MYIKEV2_NETNS: r.netns,
+    MYIKEV2_RUN_DIR: r.runDir,
+    MYIKEV2_DATAIF: r.dataIf ?? '',
+  };
+}
+
+/** A shell command line running `cmds` inside the instance's namespace, with its environment. */
+export function inNamespace(tag: string, r: InstanceRecord, cmds: string): string {
+  const env = Object.entries(instanceEnv(tag, r)).map(([k, v]) => `${k}=${shq(v)}`);
+  return `mkdir -p ${shq(r.runDir)} && cd ${shq(r.runDir)} && env ${env.join(' ')} ip netns exec ${shq(r.netns)} sh -e -c ${shq(cmds)}`;
+}
+
+export function engineArgv(s: ServerSession, r: InstanceRecord): string[] {
+  return ['node', s.bundlePath, 'exec', '-f', `${r.runDir}/setup.yaml`, '--run-dir', r.runDir];
+}
+
+export const ENGINE_API_SOCKET = 'api.sock';
+
+/** Runs other.setupcmds, then spawns the instance's program under the daemon. */
+export async function startInstance(s: ServerSession, tag: string, conf: InstanceConf, r: InstanceRecord, onOutput?: (text: string) => void): Promise<void> {
+  let argv: string[];
+  if (conf.kind === 'other') {
+    const other = conf.other!;
+    if (other.setupcmds.trim()) {
+      const res = await s.transport.exec(inNamespace(tag, r, other.setupcmds), { onStdout: onOutput, onStderr: onOutput, timeoutMs: 120_000 });
+      if (res.code !== 0)
+        throw new MyikeError('E_SETUPCMDS', `setupcmds of instance ${r.name} failed (exit ${res.code ?? res.signal}):\n${tail(res.stderr || res.stdout)}`, {
+          server: r.server,
+          step: `start ${r.name}`,
+          hint: 'fix other.setupcmds in the recipe; the output above is from the server',
+        });
+    }
+    argv = ['sh', '-c', other.upcmds];
+  } else {
+    argv = engineArgv(s, r);
+  }
+  await s.daemon.request('spawn', {
+    name: r.daemonName,
+    tag,
+    argv,
+    netns: r.netns,
+    env: instanceEnv(tag, r),
+    cwd: r.runDir,
+    logdir: r.logdir,
+    restart: 'never',
+    stopTimeoutMs: 10_000,
+    replace: true,
+  });
+}
+
+/**
+ * Waits until instances on one server are up: the process runs (or, for an
+ * `upcmds` that daemonised and exited 0, something runs in its namespace);
+ * for an engine, its API socket answers. One `list` per round for all of
+ * them, so hundreds of instances cost a few requests, not hundreds.
+ */
+export async function waitUp(s: ServerSession, tag: string, records: InstanceRecord[], timeoutMs = 30_000): Promise<Map<string, UpState>> {
+  const deadline = Date.now() + timeoutMs;
+  const settleMs = 300; // an upcmds that fails at once (typo, missing file) is caught here
+  const startedAt = Date.now();
+  const up = new Map<string, UpState>();
+  const pending = new Map(records.map((r) => [r.daemonName, r]));
+  while (pending.size) {
+    const { instances } = await s.daemon.request('list', { tag });
+    const byName = new Map(instances.map((i) => [i.name, i]));
+    await Promise.all(
+      [...pending.values()].map(async (r) => {
+        const inst = byName.get(r.daemonName);
+        if (!inst) throw failed(r, 'the daemon does not know it', '');
+        if (inst.state === 'exited' || inst.state === 'lost' || inst.state === 'stopped') {
+          if (r.kind === 'other' && inst.exitCode === 0) {
+            const pids = await s.transport.exec(`ip netns pids ${shq(r.netns)}`);
+            if (!pids.stdout.trim()) throw failed(r, 'its upcmds exited 0 and left nothing running in the namespace', await logTail(s, r));
+            up.set(r.name, 'running (detached)');
+          } else {
+            const why = inst.signal ? `was killed by ${inst.signal}` : inst.exitCode !== null ? `exited with ${inst.exitCode}` : (inst.error ?? 'is gone');
+            throw failed(r, `its process ${why}`, await logTail(s, r));
+          }
+        } else if (inst.state === 'running') {
+          if (r.kind === 'other' && Date.now() - startedAt >= settleMs) up.set(r.name, 'running');
+          if (r.kind === 'myikev2' && (await apiAnswers(s, r))) up.set(r.name, 'running');
+        }
+        if (up.has(r.name)) pending.delete(r.daemonName);
+      }),
+    );
+    if (!pending.size) break;
+    if (Date.now() > deadline) {
+      const r = pending.values().next().value!;
+      throw failed(r, `it did not come up within ${timeoutMs / 1000}s${pending.size > 1 ? ` (nor did ${pending.size - 1} other(s))` : ''}`, await logTail(s, r));
+    }
+    await sleep(100);
+  }
+  return up;
+}
+
+async function apiAnswers(s: ServerSession, r: InstanceRecord): Promise<boolean> {
+  try {
+    const stream = await s.transport.openUnixStream(`${r.runDir}/${ENGINE_API_SOCKET}`);
+    stream.destroy();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function logTail(s: ServerSession, r: InstanceRecord): Promise<string> {
+  try {
+    const { lines } = await s.daemon.request('logs', { name: r.daemonName, tail: 8 });
+    return lines.map((l) => `${l.stream}: ${l.line}`).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function failed(r: InstanceRecord, what: string, logs: string): MyikeError {
+  return new MyikeError('E_INSTANCE', `instance ${r.name} did not start: ${what}${logs ? `\nlast output:\n${logs}` : ''}`, {
+    server: r.server,
+    step: `start ${r.name}`,
+    hint: `look at its logs in ${r.logdir} on ${r.server}`,
+  });
+}
+
+function tail(text: string, n = 8): string {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
+
+/**
+ * Stops instances gracefully (other: destroycmds first; then SIGTERM, SIGKILL
+ * after the timeout) or at once (force), and forgets them in the daemon.
+ */
+export async function stopInstances(s: ServerSession, tag: string, records: InstanceRecord[], force: boolean, warn: (w: string) => void): Promise<void> {
+  if (!force) {
+    await Promise.all(
+      records
+        .filter((r) => r.kind === 'other' && r.destroycmds.trim())
+        .map(async (r) => {
+          const res = await s.transport.exec(`test -e /run/netns/${shq(r.netns)} && ${inNamespace(tag, r, r.destroycmds)}`, { timeoutMs: 30_000 }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
+          if (res.code !== 0 && res.code !== 1) warn(`${r.server}: destroycmds of ${r.name} failed: ${tail(res.stderr, 2)}`);
+        }),
+    );
+  }
+  const known = new Set((await s.daemon.request('list', { tag })).instances.map((i) => i.name));
+  const mine = records.filter((r) => known.has(r.daemonName));
+  await Promise.all(mine.map((r) => s.daemon.request('stop', { name: r.daemonName, mode: force ? 'hard' : 'graceful', wait: true }, { timeoutMs: 60_000 })));
+  await Promise.all(mine.map((r) => s.daemon.request('remove', { name: r.daemonName })));
+}

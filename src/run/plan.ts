@@ -1,0 +1,171 @@
+// The run planner: a pure function of the validated recipe, the controller
+// config, what was observed on each server and the previous manifest. It
+// decides what to create, keep or replace, and names every object; it does
+// no I/O, so `run --dry-run` and golden tests see exactly what would happen.
+import { MyikeError, EXIT_FAILED } from '../errors.js';
+import type { ControllerConf } from '../model/config-types.js';
+import type { InstanceConf, Recipe } from '../model/recipe-types.js';
+import { instanceHash, MANIFEST_VERSION, type DataIfState, type InstanceRecord, type RunManifest } from './manifest.js';
+import { DEFAULT_LOG_ROOT, instanceNames, MGMT_IF_IN_NS, runTag } from './names.js';
+
+/** What was found on a server before planning. */
+export interface ServerFacts {
+  netns: string[];
+  links: Record<string, DataIfState & { exists: true }>; // interfaces in the base namespace
+  daemonInstances: { name: string; state: string }[]; // the daemon's instances with this run's tag
+}
+
+export interface PlannedInstance {
+  conf: InstanceConf;
+  record: InstanceRecord;
+}
+
+export interface ServerPlan {
+  server: string;
+  setupcmds: string[];
+  create: PlannedInstance[]; // plumb and start
+  keep: InstanceRecord[]; // already up and unchanged
+  restart: PlannedInstance[]; // plumbed and unchanged, but its process is not running
+  remove: InstanceRecord[]; // replaced (--override) or no longer in the recipe (--override)
+}
+
+export interface RunPlan {
+  tag: string;
+  name: string;
+  servers: ServerPlan[];
+  manifest: RunManifest; // as it will be after the run
+  /** Instance starts in order; a new wave begins at each instance with a waitinterval. */
+  waves: { waitMs: number; instances: PlannedInstance[] }[];
+}
+
+export interface PlanOptions {
+  override: boolean;
+  now: string; // ISO time, injected
+}
+
+export function planRun(
+  recipe: Recipe,
+  config: ControllerConf,
+  facts: Record<string, ServerFacts>,
+  previous: RunManifest | null,
+  opts: PlanOptions,
+): RunPlan {
+  const tag = runTag(recipe.name);
+  if (previous && previous.name !== recipe.name)
+    throw new MyikeError('E_TAG_CLASH', `run tag ${tag} of recipe "${recipe.name}" is already used by the run of recipe "${previous.name}"`, {
+      hint: `tear that run down first (myikev2 teardown --name "${previous.name}"), or rename this recipe`,
+      exitCode: EXIT_FAILED,
+    });
+  const before = new Map((previous?.instances ?? []).map((r) => [r.name, r]));
+  const servers = new Map<string, ServerPlan>();
+  const serverPlan = (name: string): ServerPlan => {
+    let p = servers.get(name);
+    if (!p) servers.set(name, (p = { server: name, setupcmds: [], create: [], keep: [], restart: [], remove: [] }));
+    return p;
+  };
+  for (const c of recipe.setupcmds) serverPlan(c.server).setupcmds.push(c.cmds);
+
+  const drift: string[] = [];
+  const planned: PlannedInstance[] = [];
+  const problems: string[] = [];
+  for (const conf of recipe.instances) {
+    const sp = serverPlan(conf.server);
+    const f = facts[conf.server];
+    const old = before.get(conf.name);
+    before.delete(conf.name);
+    const record = toRecord(tag, conf, f, old);
+    const p = { conf, record };
+    if (old && (old.hash !== record.hash || old.server !== conf.server || old.id !== conf.id)) {
+      if (!opts.override) {
+        drift.push(`instance ${conf.name} on ${old.server} changed since it was started`);
+        continue;
+      }
+      serverPlan(old.server).remove.push(old);
+      record.dataIfOrig = null; // found again after the old one gave the interface back
+    } else if (old) {
+      const nsThere = f.netns.includes(old.netns);
+      const running = f.daemonInstances.some((d) => d.name === old.daemonName && (d.state === 'running' || d.state === 'backoff'));
+      if (nsThere && running) {
+        sp.keep.push(old);
+        planned.push({ conf, record: old });
+        continue;
+      }
+      if (nsThere) {
+        sp.restart.push({ conf, record: old });
+        planned.push({ conf, record: old });
+        continue;
+      }
+      record.dataIfOrig = old.dataIfOrig; // the namespace is gone; recreate it
+    }
+    if (conf.dataIf) {
+      if (conf.dataIf === MGMT_IF_IN_NS) problems.push(`instance ${conf.name}: its data interface cannot be called ${MGMT_IF_IN_NS} (the management interface in every namespace)`);
+      const link = f.links[conf.dataIf];
+      const freedByRemove = sp.remove.some((r) => r.dataIf === conf.dataIf);
+      if (!link && !freedByRemove && !record.dataIfOrig)
+        problems.push(`server ${conf.server} has no interface ${conf.dataIf} in its base namespace (data interface of instance ${conf.name})`);
+      else if (link) record.dataIfOrig ??= { addrs: link.addrs, up: link.up };
+    }
+    sp.create.push(p);
+    planned.push(p);
+  }
+  for (const old of before.values()) {
+    if (opts.override) serverPlan(old.server).remove.push(old);
+    else drift.push(`instance ${old.name} on ${old.server} is no longer in the recipe`);
+  }
+  if (drift.length)
+    throw new MyikeError('E_DRIFT', `the run of "${recipe.name}" differs from the recipe:\n  ${drift.join('\n  ')}`, {
+      hint: 'run again with -o/--override to replace the changed instances, or tear the run down first',
+      exitCode: EXIT_FAILED,
+    });
+  if (problems.length)
+    throw new MyikeError('E_PLAN', problems.join('\n'), {
+      hint: 'create the interface on the server (e.g. in setupcmds), or fix bindifname/dataif',
+      exitCode: EXIT_FAILED,
+    });
+
+  const waves: RunPlan['waves'] = [];
+  for (const p of planned) {
+    if (waves.length === 0 || p.conf.waitintervalMs > 0) waves.push({ waitMs: p.conf.waitintervalMs, instances: [] });
+    waves[waves.length - 1].instances.push(p);
+  }
+  const records = planned.map((p) => p.record);
+  const manifest: RunManifest = {
+    version: MANIFEST_VERSION,
+    tag,
+    name: recipe.name,
+    recipeFile: recipe.file,
+    createdAt: previous?.createdAt ?? opts.now,
+    updatedAt: opts.now,
+    servers: [...new Set([...records.map((r) => r.server), ...recipe.cleancmds.map((c) => c.server)])].sort(),
+    instances: records,
+    cleancmds: recipe.cleancmds,
+  };
+  const order = Object.keys(config.servers);
+  return {
+    tag,
+    name: recipe.name,
+    servers: [...servers.values()].sort((a, b) => order.indexOf(a.server) - order.indexOf(b.server)),
+    manifest,
+    waves,
+  };
+}
+
+function toRecord(tag: string, conf: InstanceConf, facts: ServerFacts, old: InstanceRecord | undefined): InstanceRecord {
+  const names = instanceNames(tag, conf.id, conf.name);
+  const link = conf.dataIf ? facts.links[conf.dataIf] : undefined;
+  const logdir = conf.myikev2?.logdir || `${DEFAULT_LOG_ROOT}/${tag}/${conf.name}`;
+  return {
+    id: conf.id,
+    name: conf.name,
+    server: conf.server,
+    kind: conf.kind,
+    ...names,
+    logdir,
+    mgmtAddr: conf.mgmtAddr,
+    dataIf: conf.dataIf,
+    dataIfAddr: conf.other?.dataifaddr ?? '',
+    dataIfOrig: link ? { addrs: link.addrs, up: link.up } : (old?.dataIfOrig ?? null),
+    destroycmds: conf.other?.destroycmds ?? '',
+    hash: instanceHash(conf),
+  };
+}

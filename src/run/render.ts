@@ -1,0 +1,71 @@
+// Pure script generators: plan → the shell scripts run on each server.
+import { parseCidr } from '../model/address.js';
+import type { InstanceRecord } from './manifest.js';
+import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, SERVER_RUNS_DIR } from './names.js';
+import { render, shellQuote } from './templates.js';
+
+function instanceValues(r: InstanceRecord, mgmtPrefixLen: number) {
+  return {
+    netns: r.netns,
+    vethHost: r.vethHost,
+    mgmtIf: MGMT_IF_IN_NS,
+    bridge: MGMT_BRIDGE,
+    gateway: BRIDGE_LINK_LOCAL,
+    mgmtAddr: r.mgmtAddr,
+    mgmtPrefixLen,
+    dataIf: r.dataIf ?? '',
+    dataIfAddr: r.dataIfAddr,
+  };
+}
+
+/** The script that creates the namespaces, veths, routes and data interfaces of instances on one server. */
+export function renderPlumbScript(tag: string, server: string, mgmtPrefix: string, instances: InstanceRecord[]): string {
+  const prefixLen = parseCidr(mgmtPrefix)?.prefixLen ?? 64;
+  const baseBatch = instances.map((r) => render('run/base-instance.batch', instanceValues(r, prefixLen)).trim()).join('\n');
+  const nsJobs = instances
+    .map((r) => render('run/ns-job.sh', { netns: r.netns }, { nsBatch: render('run/ns-instance.batch', instanceValues(r, prefixLen)).trim() }).trim())
+    .join('\n');
+  const runDirs = instances.map((r) => shellQuote(r.runDir)).join(' ');
+  return render('run/plumb.sh', { tag, server, count: instances.length, bridge: MGMT_BRIDGE, gateway: BRIDGE_LINK_LOCAL }, { baseBatch, nsJobs, runDirs });
+}
+
+/** The script that removes instances of a run from one server and gives data interfaces back. */
+export function renderTeardownScript(tag: string, server: string, instances: InstanceRecord[]): string {
+  const baseBatch = instances.map((r) => render('run/teardown-instance.batch', instanceValues(r, 0)).trim()).join('\n');
+  const dataIfReturns = instances
+    .filter((r) => r.dataIf)
+    .map((r) => {
+      const orig = r.dataIfOrig ?? { addrs: [], up: false };
+      const restore = [
+        ...orig.addrs.map((a) => `  ip addr add ${shellQuote(a)} dev ${shellQuote(r.dataIf!)}`),
+        `  ip link set ${shellQuote(r.dataIf!)} ${orig.up ? 'up' : 'down'}`,
+      ].join('\n');
+      return render('run/return-dataif.sh', { netns: r.netns, dataIf: r.dataIf! }, { restore }).trim();
+    })
+    .join('\n');
+  const logRoot = `${DEFAULT_LOG_ROOT}/${tag}`;
+  const instanceDirs = instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${logRoot}/`) ? [r.logdir] : [])]);
+  const emptyDirs = [`${SERVER_RUNS_DIR}/${tag}`, SERVER_RUNS_DIR, logRoot, DEFAULT_LOG_ROOT];
+  return render(
+    'run/teardown.sh',
+    { tag, server, count: instances.length, bridge: MGMT_BRIDGE },
+    {
+      ids: instances.map((r) => r.id).join('|') || 'none',
+      netnsList: instances.map((r) => shellQuote(r.netns)).join(' ') || '.none',
+      dataIfReturns: dataIfReturns || ':',
+      baseBatch,
+      instanceDirs: instanceDirs.map(shellQuote).join(' '),
+      emptyDirs: emptyDirs.join(' '),
+    },
+  );
+}
+
+/** The script that prints what is left of a run on one server, one `KIND NAME` line each. */
+export function renderVerifyScript(tag: string, server: string, instances: InstanceRecord[]): string {
+  const addrs = instances.map((r) => r.mgmtAddr).filter(Boolean);
+  const routeChecks = addrs.length
+    ? `ip -6 route show 2>/dev/null | awk '{ print $1 }' | grep -xF ${addrs.map((a) => `-e ${shellQuote(a)}`).join(' ')} | sed 's/^/route /'`
+    : ':';
+  const dirs = instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`) ? [r.logdir] : [])]);
+  return render('run/verify.sh', { tag, server }, { routeChecks, dirs: dirs.map(shellQuote).join(' ') || '/.none' });
+}

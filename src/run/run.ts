@@ -1,0 +1,230 @@
+// `myikev2 run`: validated inputs → servers connected, daemons ensured →
+// facts → plan → setupcmds and plumbing scripts → instances started in waves
+// → each up → summary. On failure what this run created is rolled back.
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { asMyikeError } from '../errors.js';
+import type { Inputs } from '../model/load.js';
+import { startInstance, waitUp, type UpState } from './instances.js';
+import type { InstanceRecord, RunManifest } from './manifest.js';
+import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
+import { planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
+import { runTasks, timing, type ProgressMode } from './progress.js';
+import { renderPlumbScript } from './render.js';
+import { FACTS_COMMAND, parseFacts } from './facts.js';
+import { Servers, type ServerSession } from './servers.js';
+import { deleteManifest, readManifest, writeManifest } from './store.js';
+import { removeInstances, runCommands, runScript, teardownServer } from './teardown.js';
+
+export interface RunOptions {
+  override: boolean;
+  keepOnFailure: boolean;
+  progress: ProgressMode;
+  warn: (w: string) => void;
+}
+
+export interface InstanceStatus {
+  instance: string;
+  server: string;
+  kind: 'myikev2' | 'other';
+  namespace: string;
+  mgmtAddr: string;
+  state: UpState | 'failed';
+  logdir: string;
+}
+
+export interface RunResult {
+  name: string;
+  tag: string;
+  instances: InstanceStatus[];
+}
+
+interface Ctx {
+  sessions: Map<string, ServerSession>;
+  facts: Record<string, ServerFacts>;
+  previous: RunManifest | null;
+  plan?: RunPlan;
+  started: Map<string, UpState>;
+}
+
+/** All servers a recipe touches. */
+export function recipeServers(inputs: Inputs): string[] {
+  const r = inputs.recipe;
+  const names = new Set([...r.instances.map((i) => i.server), ...r.setupcmds.map((c) => c.server), ...r.cleancmds.map((c) => c.server)]);
+  return Object.keys(inputs.config.servers).filter((s) => names.has(s));
+}
+
+export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunResult> {
+  const { recipe } = inputs;
+  const tag = runTag(recipe.name);
+  const servers = new Servers(inputs.config);
+  const names = recipeServers(inputs);
+  const ctx: Ctx = { sessions: new Map(), facts: {}, previous: null, started: new Map() };
+  let plumbed = false;
+  const daemonInstances: Record<string, ServerFacts['daemonInstances']> = {};
+  try {
+    await runTasks(ctx, [
+      {
+        title: `Connect to ${names.length} server(s), run setupcmds`,
+        task: (_c, task) =>
+          task.newListr(
+            names.map((name) => ({
+              title: name,
+              task: async (_c2, t) => {
+                const s = await servers.session(name);
+                ctx.sessions.set(name, s);
+                t.title = `${name}: daemon ready`;
+                const [list, stored] = await Promise.all([
+                  s.daemon.request('list', { tag }),
+                  s.daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null),
+                ]);
+                daemonInstances[name] = list.instances.map((i) => ({ name: i.name, state: i.state }));
+                if (stored && (!ctx.previous || stored.updatedAt > ctx.previous.updatedAt)) ctx.previous = stored;
+                // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
+                const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);
+                if (cmds.length) {
+                  t.title = `${name}: setupcmds`;
+                  await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
+                }
+                const facts = await s.transport.exec(FACTS_COMMAND);
+                ctx.facts[name] = { ...parseFacts(name, facts.stdout), daemonInstances: daemonInstances[name] };
+                t.title = `${name}: ready`;
+              },
+            })),
+            { concurrent: true, exitOnError: true },
+          ),
+      },
+      {
+        title: 'Plan',
+        task: (_c, task) => {
+          const local = readManifest(tag);
+          if (local && (!ctx.previous || local.updatedAt > ctx.previous.updatedAt)) ctx.previous = local;
+          ctx.plan = planRun(recipe, inputs.config, ctx.facts, ctx.previous, { override: opts.override, now: new Date().toISOString() });
+          const n = ctx.plan.servers.reduce((a, s) => [a[0] + s.create.length, a[1] + s.keep.length, a[2] + s.restart.length, a[3] + s.remove.length], [0, 0, 0, 0]);
+          task.title = `Plan: ${n[0]} to create, ${n[1]} up already, ${n[2]} to restart, ${n[3]} to replace/remove`;
+        },
+      },
+      {
+        title: 'Prepare servers',
+        task: (_c, task) =>
+          task.newListr(
+            ctx.plan!.servers.map((sp) => ({
+              title: sp.server,
+              task: async (_c2, t) => {
+                const s = ctx.sessions.get(sp.server)!;
+                if (sp.remove.length) {
+                  t.title = `${sp.server}: removing ${sp.remove.length} replaced instance(s)`;
+                  await removeInstances(s, tag, sp.remove, { force: false, warn: opts.warn });
+                }
+                // Record before creating anything, so a failure can be rolled back from the manifest.
+                await timing(`${sp.server} manifest`, () => saveManifest(ctx, s));
+                const records = sp.create.map((p) => p.record);
+                if (records.length) {
+                  t.title = `${sp.server}: plumbing ${records.length} namespace(s)`;
+                  plumbed = true;
+                  await timing(`${sp.server} plumb`, () => runScript(s.transport, renderPlumbScript(tag, sp.server, s.conf.mgmtaddrprefix, records), 'plumb'));
+                }
+                await pushSetupFiles(s, tag, [...sp.create, ...sp.restart]);
+                t.title = `${sp.server}: ready (${records.length} namespace(s) created)`;
+              },
+            })),
+            { concurrent: true, exitOnError: true },
+          ),
+      },
+      {
+        title: 'Start instances',
+        task: (_c, task) =>
+          task.newListr(
+            ctx.plan!.waves.map((wave, i) => ({
+              title: `${wave.waitMs ? `after ${wave.waitMs} ms: ` : ''}${wave.instances.map((p) => p.conf.name).join(', ')}`,
+              task: async (_c2, t) => {
+                if (wave.waitMs) await sleep(wave.waitMs);
+                const keep = new Set(ctx.plan!.servers.flatMap((s) => s.keep.map((r) => r.name)));
+                // allSettled: a rollback must not race with starts still in flight.
+                const spawned = await Promise.allSettled(
+                  wave.instances
+                    .filter((p) => !keep.has(p.conf.name))
+                    .map((p) => startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, (text) => (t.output = text.trimEnd()))),
+                );
+                if (process.env.MYIKEV2_TIMING) process.stderr.write(`timing:   spawned ${spawned.length}\n`);
+                let failures = spawned.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+                if (failures.length) throw failures[0];
+                const byServer = new Map<string, InstanceRecord[]>();
+                for (const p of wave.instances) byServer.set(p.conf.server, [...(byServer.get(p.conf.server) ?? []), p.record]);
+                const results = await Promise.allSettled(
+                  [...byServer].map(async ([server, records]) => {
+                    for (const [name, state] of await waitUp(ctx.sessions.get(server)!, tag, records)) ctx.started.set(name, state);
+                  }),
+                );
+                failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+                if (failures.length) throw failures[0];
+                t.title = `wave ${i + 1}: ${wave.instances.length} instance(s) up`;
+              },
+            })),
+            { concurrent: false, exitOnError: true },
+          ),
+      },
+    ], opts.progress);
+  } catch (err) {
+    const e = asMyikeError(err);
+    if (ctx.plan && plumbed && !opts.keepOnFailure) {
+      opts.warn(`run failed; rolling back what it created (use --keep-on-failure to keep it for inspection)`);
+      await rollback(ctx, servers, tag, opts).catch((re) => opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));
+    }
+    await servers.close();
+    throw e;
+  }
+  await servers.close();
+  return {
+    name: recipe.name,
+    tag,
+    instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed')),
+  };
+}
+
+function status(r: InstanceRecord, state: UpState | 'failed'): InstanceStatus {
+  return { instance: r.name, server: r.server, kind: r.kind, namespace: r.netns, mgmtAddr: r.mgmtAddr, state, logdir: r.logdir };
+}
+
+async function saveManifest(ctx: Ctx, s: ServerSession): Promise<void> {
+  const m = ctx.plan!.manifest;
+  writeManifest(m);
+  await s.daemon.request('manifest.put', { key: manifestKey(m.tag), value: m });
+}
+
+/** Setup files of engine instances go to their run directory on the server, in one push. */
+async function pushSetupFiles(s: ServerSession, tag: string, instances: PlannedInstance[]): Promise<void> {
+  const engines = instances.filter((p) => p.conf.kind === 'myikev2');
+  if (engines.length === 0) return;
+  const dir = mkdtempSync(join(tmpdir(), 'myikev2-push-'));
+  try {
+    for (const p of engines) {
+      mkdirSync(join(dir, p.conf.name), { recursive: true });
+      copyFileSync(p.conf.myikev2!.setupPath, join(dir, p.conf.name, 'setup.yaml'));
+    }
+    writeFileSync(join(dir, '.myikev2-run'), `${tag}\n`);
+    await s.transport.push(dir, `${SERVER_RUNS_DIR}/${tag}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Removes what a failed run created: the whole run if it was new, else the instances it created. */
+async function rollback(ctx: Ctx, servers: Servers, tag: string, opts: RunOptions): Promise<void> {
+  const plan = ctx.plan!;
+  const quiet = { force: true, warn: opts.warn };
+  if (!ctx.previous) {
+    await Promise.all(
+      plan.manifest.servers.map(async (name) => {
+        const s = ctx.sessions.get(name) ?? (await servers.session(name));
+        const left = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, quiet);
+        if (left.length) opts.warn(`${name}: left after rollback: ${left.join(', ')}`);
+      }),
+    );
+    deleteManifest(tag);
+    return;
+  }
+  await Promise.all(plan.servers.map((sp) => removeInstances(ctx.sessions.get(sp.server)!, tag, sp.create.map((p) => p.record), quiet)));
+}

@@ -1,0 +1,59 @@
+// Connections to the servers of a run: transport, the pushed bundle, and a
+// daemon client each, set up in parallel.
+import type { DaemonClient } from '../daemon/client.js';
+import type { ControllerConf, ServerConf } from '../model/config-types.js';
+import { loadBundle, type Bundle } from '../transport/bundle.js';
+import { ConnectionPool } from '../transport/connect.js';
+import { connectDaemon, ensureDaemon } from '../transport/ensure-daemon.js';
+import type { Transport } from '../transport/transport.js';
+
+export interface ServerSession {
+  conf: ServerConf;
+  transport: Transport;
+  daemon: DaemonClient;
+  bundlePath: string; // the bundle on the server
+}
+
+export class Servers {
+  private readonly pool: ConnectionPool;
+  private readonly sessions = new Map<string, Promise<ServerSession>>();
+  private bundle?: Promise<Bundle>;
+
+  constructor(readonly config: ControllerConf) {
+    this.pool = new ConnectionPool(config.servers);
+  }
+
+  /** Connect, push the bundle if needed and make sure the daemon runs. */
+  session(name: string): Promise<ServerSession> {
+    let s = this.sessions.get(name);
+    if (!s) {
+      s = (async () => {
+        const transport = await this.pool.get(name);
+        this.bundle ??= loadBundle();
+        const conf = this.config.servers[name];
+        const d = await ensureDaemon(transport, await this.bundle, { stateDir: conf.statedir });
+        return { conf, transport, daemon: d.client, bundlePath: d.bundle.remotePath };
+      })();
+      s.catch(() => this.sessions.delete(name));
+      this.sessions.set(name, s);
+    }
+    return s;
+  }
+
+  /** The daemon if one answers, without starting one (teardown of a server that has none). */
+  async existingDaemon(name: string): Promise<{ transport: Transport; daemon: DaemonClient | undefined }> {
+    const transport = await this.pool.get(name);
+    const conf = this.config.servers[name];
+    return { transport, daemon: await connectDaemon(transport, { stateDir: conf.statedir }) };
+  }
+
+  async transport(name: string): Promise<Transport> {
+    return this.pool.get(name);
+  }
+
+  async close(): Promise<void> {
+    const all = await Promise.allSettled([...this.sessions.values()]);
+    for (const r of all) if (r.status === 'fulfilled') await r.value.daemon.close().catch(() => {});
+    await this.pool.closeAll?.();
+  }
+}

@@ -1,0 +1,52 @@
+// The controller's copy of run manifests: one JSON file per run tag under the
+// controller state directory (MYIKEV2_STATE_DIR, default
+// ~/.local/state/myikev2), written atomically.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { RunManifest } from './manifest.js';
+
+export function controllerStateDir(): string {
+  return process.env.MYIKEV2_STATE_DIR || join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'myikev2');
+}
+
+function runsDir(): string {
+  return join(controllerStateDir(), 'runs');
+}
+
+export function readManifest(tag: string): RunManifest | null {
+  try {
+    return JSON.parse(readFileSync(join(runsDir(), `${tag}.json`), 'utf8')) as RunManifest;
+  } catch {
+    return null;
+  }
+}
+
+export function writeManifest(m: RunManifest): void {
+  const dir = runsDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, `${m.tag}.json`);
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, JSON.stringify(m, null, 2) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+export function deleteManifest(tag: string): void {
+  rmSync(join(runsDir(), `${tag}.json`), { force: true });
+}
+
+export function listManifests(): RunManifest[] {
+  let files: string[] = [];
+  try {
+    files = readdirSync(runsDir()).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return files.map((f) => readManifest(f.slice(0, -5))).filter((m): m is RunManifest => m !== null);
+}

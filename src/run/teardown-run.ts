@@ -1,0 +1,107 @@
+// `myikev2 teardown`: from the run manifest (the controller's copy, or the
+// servers'), stop every instance, remove everything the run created, run
+// cleancmds, then verify nothing carrying the run's tag is left.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { asMyikeError } from '../errors.js';
+import type { ControllerConf } from '../model/config-types.js';
+import type { RunManifest } from './manifest.js';
+import { DEFAULT_LOG_ROOT, manifestKey } from './names.js';
+import { runTasks, timing, type ProgressMode } from './progress.js';
+import { Servers } from './servers.js';
+import { controllerStateDir, deleteManifest, readManifest } from './store.js';
+import { stopIdleDaemon, teardownServer } from './teardown.js';
+import { shq, type Transport } from '../transport/transport.js';
+
+export interface TeardownRunOptions {
+  force: boolean;
+  saveLogs: boolean;
+  keepDaemon: boolean;
+  progress: ProgressMode;
+  warn: (w: string) => void;
+}
+
+export interface TeardownResult {
+  name: string | null; // null: there was no such run
+  tag: string;
+  servers: { server: string; leftovers: string[] }[];
+  logs: string | null; // where the instances' logs were saved on the controller
+}
+
+/** Finds the run's manifest: the controller's copy, else the newest one a server keeps. */
+async function findManifest(config: ControllerConf, tag: string, servers: Servers): Promise<RunManifest | null> {
+  const local = readManifest(tag);
+  if (local) return local;
+  let found: RunManifest | null = null;
+  await Promise.all(
+    Object.keys(config.servers).map(async (name) => {
+      try {
+        const { daemon } = await servers.existingDaemon(name);
+        if (!daemon) return;
+        const m = await daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null);
+        await daemon.close();
+        if (m && (!found || m.updatedAt > found.updatedAt)) found = m;
+      } catch {
+        // An unreachable server cannot hold the manifest we need; the run's own servers are checked below.
+      }
+    }),
+  );
+  return found;
+}
+
+export async function teardownRun(config: ControllerConf, tag: string, opts: TeardownRunOptions): Promise<TeardownResult> {
+  const servers = new Servers(config);
+  try {
+    const m = await findManifest(config, tag, servers);
+    if (!m) return { name: null, tag, servers: [], logs: null };
+    const result: TeardownResult = { name: m.name, tag, servers: [], logs: null };
+    const logsDir = join(controllerStateDir(), 'logs', `${m.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    await runTasks(
+      {},
+      [
+        {
+          title: `Tear down run "${m.name}" (${tag}) on ${m.servers.length} server(s)`,
+          task: (_c, task) =>
+            task.newListr(
+              m.servers.map((name) => ({
+                title: name,
+                task: async (_c2, t) => {
+                  const s = await timing(`${name} connect`, () => servers.session(name));
+                  const mine = m.instances.filter((r) => r.server === name).map((r) => r.name);
+                  if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
+                  t.title = `${name}: stopping instances`;
+                  const leftovers = await teardownServer(s, m, { force: opts.force, warn: opts.warn, onOutput: (x) => (t.output = x.trimEnd()) });
+                  result.servers.push({ server: name, leftovers });
+                  if (!opts.keepDaemon && leftovers.length === 0) await timing(`${name} stop daemon`, () => stopIdleDaemon(s));
+                  t.title = leftovers.length ? `${name}: ${leftovers.length} thing(s) left` : `${name}: clean`;
+                },
+              })),
+              { concurrent: true, exitOnError: false },
+            ),
+        },
+      ],
+      opts.progress,
+    ).catch((err) => {
+      // Per-server failures are reported through the results below.
+      opts.warn(asMyikeError(err).describe());
+    });
+    for (const name of m.servers)
+      if (!result.servers.some((s) => s.server === name)) result.servers.push({ server: name, leftovers: ['unreachable: could not tear down or verify'] });
+    if (result.servers.every((s) => s.leftovers.length === 0)) deleteManifest(tag);
+    return result;
+  } finally {
+    await servers.close();
+  }
+}
+
+/** Copies the instances' default log directories from a server as a .tar.gz; false when there are none. */
+async function saveLogs(t: Transport, tag: string, instances: string[], file: string): Promise<boolean> {
+  const dir = `${DEFAULT_LOG_ROOT}/${tag}`;
+  if (instances.length === 0) return false;
+  const names = instances.map(shq).join(' ');
+  const r = await t.exec(`cd ${shq(dir)} 2>/dev/null && ls -d ${names} >/dev/null 2>&1 && tar -czf - $(ls -d ${names} 2>/dev/null) | base64 -w0`);
+  if (r.code !== 0 || !r.stdout) return false;
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, Buffer.from(r.stdout, 'base64'));
+  return true;
+}

@@ -1,0 +1,89 @@
+// Removing a run, or some of its instances, from a server, and checking that
+// nothing carrying the run's tag is left.
+import { MyikeError } from '../errors.js';
+import type { ServerCommands } from '../model/recipe-types.js';
+import type { Transport } from '../transport/transport.js';
+import type { InstanceRecord, RunManifest } from './manifest.js';
+import { manifestKey } from './names.js';
+import { renderTeardownScript, renderVerifyScript } from './render.js';
+import { stopInstances } from './instances.js';
+import { timing } from './progress.js';
+import type { ServerSession } from './servers.js';
+
+export interface TeardownOptions {
+  force: boolean;
+  warn: (w: string) => void;
+  onOutput?: (text: string) => void;
+}
+
+/** Stops and removes the given instances of a run on one server (not the whole run). */
+export async function removeInstances(s: ServerSession, tag: string, records: InstanceRecord[], opts: TeardownOptions): Promise<void> {
+  if (records.length === 0) return;
+  await stopInstances(s, tag, records, opts.force, opts.warn);
+  await runScript(s.transport, renderTeardownScript(tag, s.conf.name, records), 'teardown');
+}
+
+/** Removes everything of a run from one server; returns what is still there afterwards. */
+export async function teardownServer(s: ServerSession, m: RunManifest, opts: TeardownOptions): Promise<string[]> {
+  const server = s.conf.name;
+  const records = m.instances.filter((r) => r.server === server);
+  await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
+  const script = await timing(`${server} teardown script`, () => runScript(s.transport, renderTeardownScript(m.tag, server, records), 'teardown'));
+  const notReturned = script.split('\n').filter(Boolean);
+  const leftovers = [...notReturned, ...(await timing(`${server} verify`, () => verifyServer(s, m.tag, records)))];
+  await runCommands(s.transport, m.cleancmds.filter((c) => c.server === server), 'cleancmds', opts.onOutput, opts.warn);
+  if (leftovers.length === 0) await s.daemon.request('manifest.delete', { key: manifestKey(m.tag) });
+  return leftovers;
+}
+
+/** Everything of the run still on the server, as `KIND NAME` lines. */
+export async function verifyServer(s: ServerSession, tag: string, records: InstanceRecord[]): Promise<string[]> {
+  const r = await s.transport.exec(renderVerifyScript(tag, s.conf.name, records));
+  const left = r.stdout.split('\n').filter(Boolean);
+  const { instances } = await s.daemon.request('list', { tag });
+  for (const i of instances) left.push(`instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
+  return left;
+}
+
+/** Shuts the daemon down when no run uses it any more, so the server is as before. */
+export async function stopIdleDaemon(s: ServerSession): Promise<boolean> {
+  const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
+  if (instances.length > 0 || keys.length > 0) return false;
+  await s.daemon.request('shutdown', {});
+  // The directories the run and the daemon made, once empty (the bundle cache under /var/lib/myikev2 stays).
+  await s.transport.exec('sleep 0.2; rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null');
+  return true;
+}
+
+export async function runScript(t: Transport, script: string, step: string): Promise<string> {
+  const r = await t.exec('sh -s', { stdin: script, timeoutMs: 300_000 });
+  if (r.code !== 0)
+    throw new MyikeError('E_SCRIPT', `the ${step} script failed (exit ${r.code ?? r.signal}):\n${r.stderr.trim().split('\n').slice(-8).join('\n')}`, {
+      server: t.server,
+      step,
+      hint: `see the script with \`myikev2 run --dry-run\`; the error above is what the server said`,
+    });
+  return r.stdout;
+}
+
+/** Runs setupcmds/cleancmds entries in order; setupcmds stop at the first failure, cleancmds warn. */
+export async function runCommands(t: Transport, cmds: ServerCommands[], step: 'setupcmds' | 'cleancmds', onOutput?: (text: string) => void, warn?: (w: string) => void): Promise<void> {
+  for (const c of cmds) {
+    const r = await t.exec(`sh -e -c ${shellWord(c.cmds)}`, { onStdout: onOutput, onStderr: onOutput, timeoutMs: 600_000 });
+    if (r.code === 0) continue;
+    const out = (r.stderr || r.stdout).trim().split('\n').slice(-8).join('\n');
+    if (step === 'cleancmds' && warn) {
+      warn(`${t.server}: cleancmds failed (exit ${r.code}): ${c.cmds}\n${out}`);
+      continue;
+    }
+    throw new MyikeError('E_SETUPCMDS', `${step} failed (exit ${r.code ?? r.signal}): ${c.cmds}${out ? `\n${out}` : ''}`, {
+      server: t.server,
+      step,
+      hint: 'fix the command in the recipe; its output is shown above',
+    });
+  }
+}
+
+function shellWord(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

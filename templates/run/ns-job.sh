@@ -1,0 +1,4 @@
+ip -n {{netns}} -batch - <<'MYIKEV2_BATCH' &
+{{nsBatch}}
+MYIKEV2_BATCH
+pids="$pids $!"

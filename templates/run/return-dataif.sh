@@ -1,0 +1,5 @@
+if ip -n {{netns}} link set {{dataIf}} netns $$ 2>/dev/null; then
+{{restore}}
+elif ip -n {{netns}} link show {{dataIf}} >/dev/null 2>&1; then
+  echo "dataif-not-returned {{dataIf}}"
+fi

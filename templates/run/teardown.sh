@@ -1,0 +1,26 @@
+# myikev2 run {{tag}}: remove {{count}} instance(s) on server {{server}}
+set +e
+# 1. Stop whatever still runs inside the namespaces (e.g. what `upcmds` daemonised).
+ino=$(cd /run/netns 2>/dev/null && stat -L -c %i {{netnsList}} 2>/dev/null)
+if [ -n "$ino" ]; then
+  find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -printf '%l %h\n' 2>/dev/null \
+    | awk -v ino="$ino" 'BEGIN { n = split(ino, a, "\n"); for (i = 1; i <= n; i++) s["net:[" a[i] "]"] = 1 }
+                         ($1 in s) { split($2, p, "/"); print p[3] }' \
+    | xargs -r kill -KILL 2>/dev/null
+fi
+# 2. Give the data interfaces back to this namespace, as they were.
+{{dataIfReturns}}
+# 3. Namespaces and host routes. The kernel removes each namespace's veth
+#    pair with it, all in one batch (deleting veths one by one costs ~35 ms each).
+ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
+{{baseBatch}}
+MYIKEV2_BATCH
+i=0
+while [ $i -lt 100 ] && ip -o link show 2>/dev/null | grep -q -E ': {{tag}}h({{ids}})@'; do sleep 0.05; i=$((i+1)); done
+for v in $(ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*//' | grep -E '^{{tag}}h({{ids}})$'); do ip link del "$v" 2>/dev/null; done
+# 4. The bridge, once no run has an instance on it; the run's files.
+if [ -z "$(ip -o link show master {{bridge}} 2>/dev/null)" ]; then ip link del {{bridge}} 2>/dev/null; fi
+?instanceDirs rm -rf {{instanceDirs}}
+# Parents only once empty (servers may share /var/log, like lab servers do).
+rmdir {{emptyDirs}} 2>/dev/null
+exit 0

@@ -1,0 +1,145 @@
+// Two engine runtimes in this process on loopback addresses (no root, no
+// namespace): the program, its API server and the CLI commands end to end.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { CLI } from '../../support/paths.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSetupFile } from '../../../src/model/setup.js';
+import { EngineRuntime } from '../../../src/engine/program/runtime.js';
+import { ApiServer } from '../../../src/engine/api/server.js';
+import { EngineClient } from '../../../src/engine/cli/client.js';
+import { runLine } from '../../../src/engine/cli/repl.js';
+import { waitFor } from '../support/engine-proc.js';
+import type { EngineSummary } from '../../../src/engine/program/summary.js';
+
+const base = 20000 + (process.pid % 5000) * 2;
+const ports = { ike: base, natt: base + 1 };
+const third = 1 + (process.pid % 200);
+
+describe('engine runtime on loopback (program + API + CLI)', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let gw: EngineRuntime;
+  let cl: EngineRuntime;
+  let api: ApiServer;
+  let client: EngineClient;
+  const logs: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-'));
+    const common = `loglevel: 4
+ikeconf:
+  psk: loopback-psk-secret
+  dhgrpid: [19]
+  ikeencyptalg: [aes-gcm16:128]
+  ikeprfalg: [sha256]
+  retraninterval: 1s
+  childlist:
+  - encalg: [aes-gcm16:128]
+`;
+    writeFileSync(join(dir, 'gw.yaml'), `role: gateway\nnumberoftunnels: 3\nbindifname: lo\nbindifaddr: 127.${third}.0.1/32\n${common}    ownts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n    peerts:\n    - {type: v4, startaddr: 10.10.0.0, endaddr: 10.10.255.255}\n`);
+    writeFileSync(
+      join(dir, 'cl.yaml'),
+      `role: client\nnumberoftunnels: 3\nstartclntaddr: 127.${third}.1.1/32\npeeraddr: 127.${third}.0.1\nbindifname: lo\nsetupinterval: 5ms\nowntsaddrincrease: 1\npeertsaddrincrease: 0\n${common}    ownts:\n    - {type: v4, startaddr: 10.10.0.1, endaddr: 10.10.0.1}\n    peerts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\npingconf:\n  destaddr: 10.20.0.1\n  deststep: 0\n  interval: 100ms\n  holdtime: 100ms\n`,
+    );
+    gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
+    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
+    await gw.start();
+    api = new ApiServer(cl);
+    await api.listenUnix(join(dir, 'api.sock'));
+    await cl.start();
+    client = await EngineClient.connect({ socket: join(dir, 'api.sock') });
+  });
+
+  after(async () => {
+    client?.close();
+    await api?.close();
+    await cl?.stop('hard');
+    await gw?.stop('hard');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('brings the tunnels up and moves ESP through them', async () => {
+    await waitFor('3 live tunnels', async () => cl.summary().tunnels.live === 3 && gw.summary().tunnels.live === 3);
+    await waitFor('ping replies', async () => (cl.summary().ping?.total.received ?? 0) >= 3);
+    assert.equal(cl.io.size, 3, 'one NAT-T socket per tunnel address once floated (port 500 closed)');
+    assert.ok(!logs.join('\n').includes('loopback-psk-secret'), 'the PSK is never logged');
+  });
+
+  it('answers API requests and pushes events after a snapshot', async () => {
+    assert.ok(client.hello.features.includes('child.rekey'));
+    const s = await client.request<EngineSummary>('summary');
+    assert.equal(s.tunnels.created, 3);
+    await assert.rejects(client.request('nope'), /no method "nope"/);
+    await assert.rejects(client.request('child.list', { tunnel: 'x' }), /params.tunnel/);
+    const events: Record<string, unknown>[] = [];
+    client.onEvent = (e) => void events.push(e);
+    const sub = await client.request<{ snapshot: { ike: unknown[] } }>('subscribe');
+    assert.equal(sub.snapshot.ike.length, 3);
+    const r = await client.request<{ rekeyed: string[] }>('child.rekey', { tunnel: 2 });
+    assert.equal(r.rekeyed.length, 1);
+    await waitFor('rekey events', async () => events.some((e) => e.kind === 'child' && e.state === 'closed' && e.tunnelId === 2));
+    assert.ok(events.some((e) => e.kind === 'child' && e.state === 'installed' && e.tunnelId === 2));
+    assert.equal(cl.summary().tunnels.live, 3);
+    client.onEvent = () => undefined;
+  });
+
+  it('runs CLI commands with exit codes', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { print: (t: string) => out.push(t), error: (t: string) => err.push(t) };
+    const never = new Promise<void>(() => undefined);
+    assert.equal(await runLine(client, 'summary', io, false, never), 0);
+    assert.match(out.join('\n'), /configured 3, created 3, live 3/);
+    out.length = 0;
+    assert.equal(await runLine(client, 'list -t 1', io, false, never), 0);
+    assert.equal(out.join('\n').split('\n').filter((l) => l.startsWith('ike ')).length, 1);
+    out.length = 0;
+    assert.equal(await runLine(client, 'dump -t 1 --keys', io, false, never), 0);
+    const dump = JSON.parse(out.join(''));
+    assert.equal(dump.children[0].keys.encIn.length, 40, 'AES-128 key + salt, hex');
+    assert.equal(await runLine(client, 'rekey', io, false, never), 2);
+    assert.equal(await runLine(client, 'rekey ike 0000', io, false, never), 1);
+    assert.equal(await runLine(client, 'bogus', io, false, never), 2);
+    assert.equal(await runLine(client, 'rekey ike -t 3', io, false, never), 0);
+    await waitFor('the IKE rekey', async () => cl.ikeList().some((s) => s.tunnelId === 3 && s.rekeys === 1 && s.state === 'established'));
+    const seen: string[] = [];
+    const events = runLine(client, 'events 1', { print: (t) => seen.push(t), error: (t) => seen.push(t) }, false, never);
+    await waitFor('the snapshot', async () => seen.length >= 1);
+    await client.request('child.rekey', { tunnel: 1 });
+    assert.equal(await events, 0);
+    assert.match(seen[0], /snapshot: 3 IKE SA/);
+    assert.match(seen[1], /event=sa|sa kind=/);
+  });
+
+  it('runs the interactive CLI: prompt, commands, history file', async () => {
+    const history = join(dir, 'history');
+    // async: this process serves the API the CLI talks to
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [CLI, 'cli', '--socket', join(dir, 'api.sock')], { env: { ...process.env, MYIKEV2_CLI_HISTORY: history } });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      const t = setTimeout(() => p.kill(), 15_000);
+      p.on('close', (status) => (clearTimeout(t), resolve({ status, stdout, stderr })));
+      p.stdin.end('help\nsummary\nlist -t 2\nquit\n');
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /connected to the engine/);
+    assert.match(r.stdout, /rekey child\|ike/);
+    assert.match(r.stdout, /created 3, live 3/);
+    assert.match(r.stdout, /ike [0-9a-f]{16} tunnel 2 established/);
+    assert.deepEqual(readFileSync(history, 'utf8').trim().split('\n'), ['help', 'summary', 'list -t 2']);
+  });
+
+  it('stops gracefully: the gateway has no SA left', async () => {
+    await client.request('stop', { graceful: true });
+    await cl.stopped;
+    assert.equal(gw.summary().ike.sas, 0);
+    assert.equal(cl.summary().tunnels.live, 3, 'the summary reports the tunnels live when the stop began');
+    assert.equal(cl.summary().ok, true);
+  });
+});

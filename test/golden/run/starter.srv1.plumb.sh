@@ -1,0 +1,31 @@
+# myikev2 run m4ff9: plumb 1 instance(s) on server srv1
+set -e
+if ! ip link show myikev2mgmtbrg >/dev/null 2>&1; then
+  ip link add myikev2mgmtbrg type bridge
+  ip addr add fe80::1/64 dev myikev2mgmtbrg nodad
+  ip link set myikev2mgmtbrg up
+fi
+mkdir -p -m 0755 /run/myikev2/runs/m4ff9/client
+# Namespaces, veth pairs and data interfaces: one ip process for all.
+ip -batch - <<'MYIKEV2_BATCH'
+netns add m4ff9-client
+link add m4ff9h2 type veth peer name mgmt0 netns m4ff9-client
+link set m4ff9h2 master myikev2mgmtbrg up
+route replace 2001:db8:1::1:2/128 dev myikev2mgmtbrg
+link set data0 netns m4ff9-client
+MYIKEV2_BATCH
+# Inside each namespace: one ip process each, all in parallel.
+pids=
+ip -n m4ff9-client -batch - <<'MYIKEV2_BATCH' &
+link set lo up
+link set mgmt0 up
+addr add 2001:db8:1::1:2/64 dev mgmt0 nodad
+route add ::/0 via fe80::1 dev mgmt0
+link set data0 up
+xfrm state flush
+xfrm policy flush
+MYIKEV2_BATCH
+pids="$pids $!"
+fail=0
+for p in $pids; do wait "$p" || fail=1; done
+exit $fail

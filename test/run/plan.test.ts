@@ -1,0 +1,73 @@
+// The planner and script generators are pure: golden files show exactly what
+// a run would do on each server.
+import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
+import { MyikeError } from '../../src/errors.js';
+import { loadInputs } from '../../src/model/load.js';
+import { planRun, type ServerFacts } from '../../src/run/plan.js';
+import { renderPlumbScript, renderTeardownScript, renderVerifyScript } from '../../src/run/render.js';
+import { assertGolden } from '../support/golden.js';
+import { PROJECT_ROOT } from '../support/paths.js';
+
+const dir = join(PROJECT_ROOT, 'examples', 'starter');
+const NOW = '2026-11-24T00:00:00.000Z';
+
+function facts(): Record<string, ServerFacts> {
+  const data0 = { exists: true as const, addrs: ['10.99.0.1/24', 'fd00:99::1/64'], up: true };
+  return {
+    srv1: { netns: [], links: { data0 }, daemonInstances: [] },
+    srv2: { netns: [], links: { data0: { ...data0, addrs: ['10.99.0.2/24'] } }, daemonInstances: [] },
+  };
+}
+
+describe('run: planner and scripts', () => {
+  const { recipe, config } = loadInputs(join(dir, 'recipe.yaml'), join(dir, 'controller.yaml'));
+
+  it('plans a fresh run: names, waves, manifest, scripts (golden)', () => {
+    const plan = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    assert.equal(plan.tag, 'm' + plan.tag.slice(1));
+    assert.equal(plan.waves.length, 2, 'the client waits 1s after the gateway');
+    assert.deepEqual(plan.waves.map((w) => w.instances.map((i) => i.conf.name)), [['gateway'], ['client']]);
+    const stable = JSON.stringify({ ...plan.manifest, recipeFile: 'examples/starter/recipe.yaml' }, null, 2) + '\n';
+    assertGolden('run/starter.manifest.json', stable);
+    for (const sp of plan.servers) {
+      const recs = sp.create.map((p) => p.record);
+      for (const r of recs) assert.ok(Buffer.byteLength(r.vethHost) <= 15, r.vethHost);
+      assertGolden(`run/starter.${sp.server}.plumb.sh`, renderPlumbScript(plan.tag, sp.server, config.servers[sp.server].mgmtaddrprefix, recs));
+      assertGolden(`run/starter.${sp.server}.teardown.sh`, renderTeardownScript(plan.tag, sp.server, recs));
+      assertGolden(`run/starter.${sp.server}.verify.sh`, renderVerifyScript(plan.tag, sp.server, recs));
+    }
+  });
+
+  it('keeps running, unchanged instances on a second run (converges)', () => {
+    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    const f = facts();
+    for (const r of first.manifest.instances) {
+      f[r.server].netns.push(r.netns);
+      delete f[r.server].links.data0; // now inside the namespace
+      f[r.server].daemonInstances.push({ name: r.daemonName, state: 'running' });
+    }
+    const again = planRun(recipe, config, f, first.manifest, { override: false, now: NOW });
+    assert.deepEqual(again.servers.map((s) => [s.create.length, s.keep.length, s.remove.length]), [[0, 1, 0], [0, 1, 0]]);
+    assert.deepEqual(again.manifest.instances, first.manifest.instances);
+  });
+
+  it('reports drift, and replaces changed instances only with override', () => {
+    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    const changed = structuredClone(recipe);
+    changed.instances[1].myikev2!.setup.numberoftunnels = 20;
+    assert.throws(
+      () => planRun(changed, config, facts(), first.manifest, { override: false, now: NOW }),
+      (e: MyikeError) => e.code === 'E_DRIFT' && /instance client on srv1 changed/.test(e.message) && /--override/.test(e.hint!),
+    );
+    const replaced = planRun(changed, config, facts(), first.manifest, { override: true, now: NOW });
+    const srv1 = replaced.servers.find((s) => s.server === 'srv1')!;
+    assert.deepEqual([srv1.remove.map((r) => r.name), srv1.create.map((p) => p.conf.name)], [['client'], ['client']]);
+  });
+
+  it('refuses a data interface the server does not have', () => {
+    const f = facts();
+    delete f.srv1.links.data0;
+    assert.throws(() => planRun(recipe, config, f, null, { override: false, now: NOW }), /server srv1 has no interface data0/);
+  });
+});

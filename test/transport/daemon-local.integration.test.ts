@@ -1,0 +1,92 @@
+// The embedded default: the controller's own machine as server `local`,
+// daemon started and reached without SSH (LocalTransport).
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { InstanceInfo } from '../../src/daemon/protocol.js';
+import { loadBundle } from '../../src/transport/bundle.js';
+import { connectServer } from '../../src/transport/connect.js';
+import { connectDaemon, DaemonLink, ensureDaemon, type WatchUpdate } from '../../src/transport/ensure-daemon.js';
+import { preflight } from '../../src/transport/preflight.js';
+
+describe('daemon on the local transport @integration', function () {
+  this.timeout(60_000);
+  let tmp: string;
+  const opts = () => ({ socketPath: path.join(tmp, 'd.sock'), stateDir: path.join(tmp, 'state'), bundlesDir: path.join(tmp, 'bundles') });
+  before(() => (tmp = mkdtempSync(path.join(os.tmpdir(), 'myikev2-localdaemon-'))));
+  after(async () => {
+    const t = await connectServer({ name: 'local', connection: 'local' } as never);
+    const c = await connectDaemon(t, opts()).catch(() => undefined);
+    await c?.request('shutdown', { stopInstances: true }).catch(() => undefined);
+    await c?.close();
+    // No daemon (or anything else started with our temp paths) left running.
+    const ours = async () =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
+        .filter((d) => {
+          try {
+            const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+            return !/\) Z /.test(stat) && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(tmp);
+          } catch {
+            return false;
+          }
+        })
+        .join(' ');
+    for (let i = 0; i < 50 && (await ours()); i++) await new Promise((r) => setTimeout(r, 100));
+    const left = await ours();
+    rmSync(tmp, { recursive: true, force: true });
+    assert.equal(left, '', 'processes left');
+    assert.ok(!existsSync(tmp));
+  });
+
+  it('two controllers ensuring the daemon at once end up with one daemon', async () => {
+    const t = await connectServer({ name: 'local', connection: 'local' } as never);
+    const bundle = await loadBundle();
+    const o = { socketPath: path.join(tmp, 'race.sock'), stateDir: path.join(tmp, 'state-race'), bundlesDir: path.join(tmp, 'bundles-race') };
+    const [a, b] = await Promise.all([ensureDaemon(t, bundle, o), ensureDaemon(t, bundle, o)]);
+    try {
+      assert.equal(a.client.server.pid, b.client.server.pid);
+      assert.equal(a.client.server.build, `sha256:${bundle.sha256}`);
+    } finally {
+      await a.client.request('shutdown', {}).catch(() => undefined);
+      await a.client.close();
+      await b.client.close();
+    }
+  });
+
+  it('preflight, start, spawn, lose the connection, resync from the snapshot, clean up', async () => {
+    const t = await connectServer({ name: 'local', connection: 'local' } as never);
+    const f = await preflight(t);
+    assert.equal(f.streamLocalForwarding, 'not needed');
+    const bundle = await loadBundle();
+    const link = new DaemonLink(t, bundle, opts());
+    const updates: WatchUpdate[] = [];
+    try {
+      const c = await link.client();
+      assert.equal(link.session?.started, true);
+      assert.equal(link.session?.bundle.uploaded, true);
+      await link.watch((u) => updates.push(u), 'loc');
+      const { instance } = await c.request('spawn', { name: 'loc-1', tag: 'loc', argv: ['sleep', '600'], logdir: path.join(tmp, 'logs') });
+      await new Promise<void>((resolve) => {
+        const check = () => (updates.some((u) => u.kind === 'event' && u.event.event === 'started') ? resolve() : setTimeout(check, 20));
+        check();
+      });
+      // Drop the connection under the client (as a dead SSH channel would).
+      const lost = new Promise((r) => link.once('lost', r));
+      (c as unknown as { stream: { destroy(): void } }).stream.destroy();
+      await lost;
+      const c2 = await link.client();
+      assert.equal(link.reconnects, 1);
+      const snap = updates.filter((u) => u.kind === 'snapshot').at(-1) as { instances: InstanceInfo[] };
+      assert.equal(updates.filter((u) => u.kind === 'snapshot').length, 2);
+      assert.deepEqual(snap.instances.map((i) => [i.name, i.state, i.pid]), [['loc-1', 'running', instance.pid]]);
+      await c2.request('stop', { name: 'loc-1', mode: 'hard' });
+      await c2.request('shutdown', { stopInstances: true });
+      const stat = existsSync(`/proc/${instance.pid}/stat`) ? (await t.exec(`cat /proc/${instance.pid}/stat`)).stdout : '';
+      assert.ok(!stat || / Z /.test(stat), 'instance gone');
+    } finally {
+      await link.close();
+    }
+  });
+});
