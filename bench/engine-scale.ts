@@ -24,12 +24,17 @@ const arg = (name: string, def: number) => {
 const N = Math.min(Math.max(arg('tunnels', 1000), 1), 2000);
 const PING_S = Math.min(Math.max(arg('ping-seconds', 10), 3), 60);
 const WITH_SWAN = !process.argv.includes('--no-strongswan');
+/** Extra node options for the engines, e.g. --node-args=--max-semi-space-size=1 (space-separated). */
+const NODE_ARGS = (process.argv.find((a) => a.startsWith('--node-args='))?.slice('--node-args='.length) ?? '').split(' ').filter(Boolean);
 const PSK = 'bench-psk-not-secret';
+const SETUP_INTERVAL = process.argv.find((a) => a.startsWith('--setupinterval='))?.split('=')[1] ?? '2ms';
 const GW = '172.28.0.1';
 
 interface Summary {
-  tunnels: { configured: number; created: number; live: number; failed: number };
+  tunnels: { configured: number; created: number; live: number; failed: number; reconnects: number };
   setup: { durationMs: number; ratePerSec: number };
+  ike: { retransmits: number };
+  io: Record<string, number>;
 }
 
 /** Peak and current resident set of a process (KB), from /proc/PID/status. */
@@ -39,12 +44,33 @@ function memKb(pid: number): { hwm: number; rss: number } {
   return { hwm: get('VmHWM'), rss: get('VmRSS') };
 }
 
+/** UDP datagrams dropped for a full receive buffer, both namespaces (/proc/net/snmp). */
+async function udpDrops(net: NetnsPair): Promise<number> {
+  let sum = 0;
+  for (const ns of [net.nsA, net.nsB]) {
+    const rows = (await run('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+    const [h, v] = rows.map((l) => l.split(/\s+/));
+    sum += Number(v[h.indexOf('RcvbufErrors')]);
+  }
+  return sum;
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc/PID/stat. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
 interface Result {
   gateway: string;
   upSeconds: number;
   tunnelsPerSec: number;
   engineRate?: number;
   live: number;
+  retransmits: number;
+  rcvbufErrors: number;
+  cpuPerTunnel: number[]; // ms of CPU per tunnel set up: [client, gateway]
   clientKbPerTunnel: number;
   gatewayKbPerTunnel: number;
   ping: PingSummary['total'];
@@ -56,6 +82,7 @@ async function measureClient(net: NetnsPair, dir: string, gatewayLabel: string, 
     dir,
     name: `client-${gatewayLabel}`,
     timeoutMs: 30_000,
+    nodeArgs: NODE_ARGS,
     setup: clientSetup({
       n: N,
       bindif: net.ifA,
@@ -64,11 +91,12 @@ async function measureClient(net: NetnsPair, dir: string, gatewayLabel: string, 
       psk: PSK,
       interval: '1s',
       holdtime: '2s',
-      extra: { setupinterval: '1ms', tunnelretryinterval: '5s', tunnelmaxretry: 3, loglevel: 1 },
-      ike: { retraninterval: '2s' },
+      extra: { setupinterval: SETUP_INTERVAL, tunnelretryinterval: '5s', tunnelmaxretry: 3, loglevel: 1 },
     }),
   });
   const idle = memKb(client.pid).rss;
+  const drops0 = await udpDrops(net);
+  const cpu0 = [cpuMs(client.pid), cpuMs(gatewayPid)];
   const t0 = Date.now();
   const up = await waitFor(
     `${N} tunnels up`,
@@ -80,11 +108,13 @@ async function measureClient(net: NetnsPair, dir: string, gatewayLabel: string, 
     100,
   );
   const upSeconds = (Date.now() - t0) / 1000;
+  const cpuPerTunnel = [cpuMs(client.pid) - cpu0[0], cpuMs(gatewayPid) - cpu0[1]].map((ms) => ms / Math.max(up.tunnels.live, 1));
   // Ping: 2 s hold time, then every tunnel once a second for PING_S seconds.
   await new Promise((r) => setTimeout(r, (2 + PING_S) * 1000));
   await client.api.request('ping.clear'); // measure a clean window: from here, PING_S more seconds
   await new Promise((r) => setTimeout(r, PING_S * 1000 + 2500));
   const ping = await client.api.request<PingSummary>('ping.summary');
+  const rcvbufErrors = (await udpDrops(net)) - drops0;
   const cm = memKb(client.pid);
   const gm = memKb(gatewayPid);
   return {
@@ -95,6 +125,9 @@ async function measureClient(net: NetnsPair, dir: string, gatewayLabel: string, 
       tunnelsPerSec: up.tunnels.live / upSeconds,
       engineRate: up.setup.ratePerSec,
       live: up.tunnels.live,
+      retransmits: up.ike.retransmits,
+      cpuPerTunnel,
+      rcvbufErrors,
       clientKbPerTunnel: (cm.hwm - idle) / N,
       gatewayKbPerTunnel: (gm.hwm - gatewayIdleKb) / N,
       ping: { ...ping.total },
@@ -132,7 +165,8 @@ secrets {
 function print(r: Result): void {
   const loss = r.ping.lost + r.ping.received > 0 ? r.ping.lossPct.toFixed(3) : 'n/a';
   console.log(`  gateway: ${r.gateway}`);
-  console.log(`    tunnels up:        ${r.live}/${N} in ${r.upSeconds.toFixed(2)} s = ${r.tunnelsPerSec.toFixed(0)} tunnels/s${r.engineRate ? ` (engine's own setup rate: ${r.engineRate})` : ''}`);
+  console.log(`    tunnels up:        ${r.live}/${N} in ${r.upSeconds.toFixed(2)} s = ${r.tunnelsPerSec.toFixed(0)} tunnels/s${r.engineRate ? ` (engine's own setup rate: ${r.engineRate})` : ''}, IKE retransmits ${r.retransmits}, UDP receive-buffer drops ${r.rcvbufErrors}`);
+  console.log(`    CPU per tunnel:    client ${r.cpuPerTunnel[0].toFixed(2)} ms, gateway ${r.cpuPerTunnel[1].toFixed(2)} ms (= ${(1000 / Math.max(...r.cpuPerTunnel)).toFixed(0)} tunnels/s per free core, the load-independent figure)`);
   console.log(`    peak RSS/tunnel:   client ${r.clientKbPerTunnel.toFixed(1)} KB, gateway ${r.gatewayKbPerTunnel.toFixed(1)} KB (VmHWM above idle RSS, / ${N})`);
   console.log(`    ping (${PING_S} s window, every tunnel at 1 s): sent ${r.ping.sent}, received ${r.ping.received}, lost ${r.ping.lost}, in flight ${r.ping.inFlight}, loss ${loss}%`);
 }
@@ -157,10 +191,10 @@ async function main(): Promise<void> {
     if (net && ((await netnsExists(net.nsA)) || (await netnsExists(net.nsB)))) throw new Error('namespaces left behind');
   }
   try {
-    console.log(`engine scale benchmark: ${N} tunnels, IKE aes-gcm16-128/prf-sha256/ecp256 (group 19), ESP aes-gcm16-128, ping 1 s`);
+    console.log(`engine scale benchmark: ${N} tunnels, client setupinterval ${SETUP_INTERVAL}${NODE_ARGS.length ? ` (engine node options: ${NODE_ARGS.join(' ')})` : ''}, IKE aes-gcm16-128/prf-sha256/ecp256 (group 19), ESP aes-gcm16-128, ping 1 s`);
     net = await createNetnsPair({});
     // Our gateway.
-    const gw = await startEngine({ ns: net.nsB, dir, name: 'gateway', timeoutMs: 30_000, setup: gatewaySetup({ n: N, bindif: net.ifB, addr: `${GW}/16`, psk: PSK, extra: { loglevel: 1 } }) });
+    const gw = await startEngine({ ns: net.nsB, dir, name: 'gateway', timeoutMs: 30_000, nodeArgs: NODE_ARGS, setup: gatewaySetup({ n: N, bindif: net.ifB, addr: `${GW}/16`, psk: PSK, extra: { loglevel: 1 } }) });
     engines.push(gw);
     const gwIdle = memKb(gw.pid).rss;
     const ours = await measureClient(net, dir, 'myikev2 engine', gw.pid, gwIdle);

@@ -198,12 +198,14 @@ secrets {
       const sum = await client.api.request<{ tunnels: { live: number } }>('summary');
       return sum.tunnels.live === 100;
     }, 60_000);
-    const ids = async (method: string) => (await client.api.request<{ id: string }[]>(method)).map((x) => x.id);
-    const childIdsBefore = new Set(await ids('child.list'));
-    const ikeIdsBefore = new Set(await ids('ike.list'));
+    const childIds = async () => (await client.api.request<{ children: { id: string }[] }>('child.list')).children.map((x) => x.id);
+    const ikeIds = async () => (await client.api.request<{ sas: { id: string }[] }>('ike.list')).sas.map((x) => x.id);
+    const childIdsBefore = new Set(await childIds());
+    const ikeIdsBefore = new Set(await ikeIds());
+    assert.equal(childIdsBefore.size, 100);
     const s = await pingsDone(client, 100, 50, 120_000);
-    assert.equal((await ids('child.list')).filter((id) => childIdsBefore.has(id)).length, 0, 'every CHILD SA was rekeyed during the ping');
-    assert.equal((await ids('ike.list')).filter((id) => ikeIdsBefore.has(id)).length, 0, 'every IKE SA was rekeyed during the ping');
+    assert.equal((await childIds()).filter((id) => childIdsBefore.has(id)).length, 0, 'every CHILD SA was rekeyed during the ping');
+    assert.equal((await ikeIds()).filter((id) => ikeIdsBefore.has(id)).length, 0, 'every IKE SA was rekeyed during the ping');
     let lostTotal = 0;
     for (const t of s.tunnels) {
       assert.ok(t.lost <= 1, `tunnel ${t.tunnelId} lost ${t.lost}`);

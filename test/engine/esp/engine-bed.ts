@@ -24,13 +24,13 @@ export interface RunningEngine {
   exited: Promise<number | null>;
 }
 
-export async function startEngine(o: { ns: string; dir: string; name: string; setup: Record<string, unknown>; timeoutMs?: number }): Promise<RunningEngine> {
+export async function startEngine(o: { ns: string; dir: string; name: string; setup: Record<string, unknown>; timeoutMs?: number; nodeArgs?: string[] }): Promise<RunningEngine> {
   await mkdir(o.dir, { recursive: true });
   const file = join(o.dir, `${o.name}.yaml`);
   const runDir = join(o.dir, `${o.name}.run`);
   const socket = join(runDir, 'api.sock');
   await writeFile(file, stringify(o.setup), { mode: 0o600 });
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', o.ns, process.execPath, MAIN_JS, 'exec', '-f', file, '--run-dir', runDir, '--no-tcp', '-j'], {
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', o.ns, process.execPath, ...(o.nodeArgs ?? []), MAIN_JS, 'exec', '-f', file, '--run-dir', runDir, '--no-tcp', '-j'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
