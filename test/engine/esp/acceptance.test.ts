@@ -161,6 +161,7 @@ secrets {
     bed.charons.push(sw);
     await sw.loadConfig();
     await sw.initiate('net');
+    await run('ping', ['-V']).catch(() => assert.fail('this test needs ping(8) in strongSwan\'s namespace: install iputils-ping (scripts/setup.sh)'));
     const { stdout } = await run('ip', ['netns', 'exec', net.nsA, 'ping', '-c', '5', '-i', '0.2', '-W', '2', '-I', '10.1.0.1', '10.2.3.4'], { timeout: 30_000 });
     assert.match(stdout, /5 packets transmitted, 5 received, 0% packet loss/);
     const s = await pingSummary(gw);
