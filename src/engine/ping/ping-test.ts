@@ -13,7 +13,7 @@ export interface PingTunnelStats {
   received: number;
   lost: number; // no reply within the reply timeout, or no CHILD SA of the live tunnel covers the destination
   inFlight: number; // sent, still within the reply timeout
-  late: number; // replies that came after their timeout (already counted lost)
+  late: number; // replies that came after the reply timeout (counted as received, no longer as lost)
   duplicates: number;
   unroutable: number; // not sent: no CHILD SA covers the destination (counted as sent and lost), or the tunnel was down (not counted)
   lossPct: number; // lost / (received + lost)
@@ -108,7 +108,7 @@ export class PingTest {
   ) {
     this.enabled = conf.destaddr !== '' || conf.autoaddr;
     const interval = Math.max(conf.intervalMs, 1);
-    this.replyTimeoutMs = Math.min(Math.max(2 * interval, 1000), 5000);
+    this.replyTimeoutMs = Math.min(Math.max(2 * interval, 2000), 5000);
     let ring = 8;
     while (ring < Math.ceil(this.replyTimeoutMs / interval) + 2) ring *= 2;
     this.ring = ring;
@@ -212,10 +212,15 @@ export class PingTest {
     const slot = info.seq % this.ring;
     const state = t.slotSeq[slot] === info.seq ? t.slotState[slot] : SLOT_EXPIRED;
     if (state === SLOT_ANSWERED) t.duplicates++;
-    if (state !== SLOT_PENDING) {
-      if (state === SLOT_EXPIRED) t.late++;
+    if (state === SLOT_EXPIRED && t.slotSeq[slot] === info.seq) {
+      // Slow, not lost (a loaded machine): ping(8) would count it too.
+      t.slotState[slot] = SLOT_ANSWERED;
+      t.late++;
+      t.lost--;
+      t.received++;
       return true;
     }
+    if (state !== SLOT_PENDING) return true;
     const at = t.sentAt[slot];
     t.sentAt[slot] = NaN;
     t.slotState[slot] = SLOT_ANSWERED;
