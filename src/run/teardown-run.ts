@@ -68,9 +68,11 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
                 task: async (_c2, t) => {
                   const s = await timing(`${name} connect`, () => servers.session(name));
                   const mine = m.instances.filter((r) => r.server === name).map((r) => r.name);
-                  if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
+                  const afterStop = async () => {
+                    if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
+                  };
                   t.title = `${name}: stopping instances`;
-                  const leftovers = await teardownServer(s, m, { force: opts.force, warn: opts.warn, onOutput: (x) => (t.output = x.trimEnd()) });
+                  const leftovers = await teardownServer(s, m, { force: opts.force, warn: opts.warn, onOutput: (x) => (t.output = x.trimEnd()), afterStop });
                   result.servers.push({ server: name, leftovers });
                   if (!opts.keepDaemon && leftovers.length === 0) await timing(`${name} stop daemon`, () => stopIdleDaemon(s));
                   t.title = leftovers.length ? `${name}: ${leftovers.length} thing(s) left` : `${name}: clean`;

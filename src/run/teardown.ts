@@ -14,6 +14,8 @@ export interface TeardownOptions {
   force: boolean;
   warn: (w: string) => void;
   onOutput?: (text: string) => void;
+  /** Runs once the instances stopped, before their files are removed (e.g. to save their logs). */
+  afterStop?: () => Promise<void>;
 }
 
 /** Stops and removes the given instances of a run on one server (not the whole run). */
@@ -28,6 +30,7 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const server = s.conf.name;
   const records = m.instances.filter((r) => r.server === server);
   await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
+  await opts.afterStop?.();
   const script = await timing(`${server} teardown script`, () => runScript(s.transport, renderTeardownScript(m.tag, server, records), 'teardown'));
   const notReturned = script.split('\n').filter(Boolean);
   const leftovers = [...notReturned, ...(await timing(`${server} verify`, () => verifyServer(s, m.tag, records)))];
