@@ -146,10 +146,6 @@ class Shell {
       (this.isInteractive ? process.stdout : process.stderr).write(text + '\n');
       return;
     }
-    if (this.busy) {
-      process.stdout.write(text + '\n');
-      return;
-    }
     // Above the line being typed: wipe prompt and line, print, draw them again (cursor kept).
     const pos = rl.getCursorPos();
     readline.cursorTo(process.stdout, 0);
@@ -247,78 +243,84 @@ class Shell {
   }
 
   interactive(historyFile: string): Promise<number> {
-    const history = loadHistory(historyFile);
-    const rl = readline.createInterface({
-      input: process.stdin,
-      output: process.stdout,
-      terminal: true,
-      history,
-      historySize: HISTORY_SIZE,
-      removeHistoryDuplicates: true,
-      completer: (line: string) =>
-        complete(line, { instances: instanceNames(this.session.known()), daemons: Object.keys(this.session.config.servers), runs: this.session.runs().map((m) => m.name) }, listDir),
-    });
-    this.rl = rl;
+    let history = loadHistory(historyFile);
     const prompt = () => this.p.bold(`myikev2${this.session.current ? ` (${this.session.current.name})` : ''}> `);
     const queue: string[] = [];
-    let closed = false;
+    let leaving = false;
     let finish!: (code: number) => void;
     const done = new Promise<number>((r) => (finish = r));
     const end = () => {
       process.off('SIGINT', onSigint);
-      if (!closed) {
-        closed = true;
-        rl.close();
-      }
+      this.dropReadline();
       finish(this.exitCode ?? EXIT_OK);
+    };
+    // readline owns the terminal only while the prompt shows: a command (an
+    // interactive session, a confirmation, a progress view) gets it alone, in
+    // cooked mode, so Ctrl-C is a signal (cancel) and keys typed ahead wait in
+    // the terminal for the next prompt.
+    const open = () => {
+      const rl = readline.createInterface({
+        input: process.stdin,
+        output: process.stdout,
+        terminal: true,
+        history,
+        historySize: HISTORY_SIZE,
+        removeHistoryDuplicates: true,
+        completer: (line: string) =>
+          complete(line, { instances: instanceNames(this.session.known()), daemons: Object.keys(this.session.config.servers), runs: this.session.runs().map((m) => m.name) }, listDir),
+      });
+      this.rl = rl;
+      rl.on('line', (line) => {
+        queue.push(line);
+        void drain();
+      });
+      rl.on('history', (h: string[]) => (history = h));
+      rl.on('SIGINT', () => {
+        // Idle: drop the line being typed, as a shell does.
+        process.stdout.write('^C\n');
+        rl.write(null, { ctrl: true, name: 'e' });
+        rl.write(null, { ctrl: true, name: 'u' });
+        rl.prompt();
+      });
+      rl.on('close', () => {
+        if (this.rl !== rl) return; // closed by us, for a command
+        this.rl = undefined;
+        leaving = true;
+        process.stdout.write('\n');
+        if (!this.busy) end();
+      });
+      rl.setPrompt(prompt());
+      rl.prompt();
     };
     const drain = async () => {
       if (this.busy) return;
       this.busy = true;
+      this.dropReadline();
       while (queue.length && this.exitCode === null) {
         const line = queue.shift()!;
         if (line.trim()) saveHistory(historyFile, line);
-        // The command owns the terminal: cooked mode, so Ctrl-C is a signal (cancel) and
-        // typed-ahead lines wait in the terminal until the next prompt.
-        rl.pause();
-        process.stdin.setRawMode(false);
         await this.execute(line, false);
-        if (!closed) {
-          process.stdin.setRawMode(true);
-          rl.resume();
-        }
       }
       this.busy = false;
-      if (this.exitCode !== null || closed) return end();
-      rl.setPrompt(prompt());
-      rl.prompt();
+      if (this.exitCode !== null || leaving) return end();
+      open();
+      const lines = this.heldLines;
+      this.heldLines = [];
+      for (const l of lines) this.show(l);
     };
     const onSigint = () => {
       this.interrupt();
     };
     process.on('SIGINT', onSigint);
-    rl.on('line', (line) => {
-      queue.push(line);
-      void drain();
-    });
-    rl.on('SIGINT', () => {
-      if (this.interrupt()) return;
-      // Idle: drop the line being typed, as a shell does.
-      process.stdout.write('^C\n');
-      rl.write(null, { ctrl: true, name: 'e' });
-      rl.write(null, { ctrl: true, name: 'u' });
-      rl.prompt();
-    });
-    rl.on('close', () => {
-      if (closed) return;
-      closed = true;
-      process.stdout.write('\n');
-      if (!this.busy) end();
-    });
     process.stdout.write(this.p.dim(`myikev2 shell: ${this.session.config.file}; help lists the commands, Tab completes, Ctrl-D leaves`) + '\n');
     this.session.watchKnown();
-    rl.setPrompt(prompt());
-    rl.prompt();
+    open();
     return done;
+  }
+
+  private dropReadline(): void {
+    const rl = this.rl;
+    this.rl = undefined;
+    rl?.close();
   }
 }
