@@ -298,7 +298,7 @@ class Shell {
       this.dropReadline();
       while (queue.length && this.exitCode === null) {
         const line = queue.shift()!;
-        if (line.trim()) saveHistory(historyFile, line);
+        if (line.trim()) saveHistory(historyFile, line.trim());
         await this.execute(line, false);
       }
       this.busy = false;
