@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 let counter = 0;
@@ -29,5 +29,28 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
     fsyncSync(dir);
   } finally {
     closeSync(dir);
+  }
+}
+
+/**
+ * Reads a JSON file; undefined when it does not exist. A file that does not
+ * parse (written by something else: ours are atomic) is kept aside as
+ * PATH.corrupt-TIME for a human to look at, and undefined is returned.
+ */
+export function readJsonFile(path: string, log: (msg: string) => void): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const aside = `${path}.corrupt-${Date.now()}`;
+    renameSync(path, aside);
+    log(`${path} does not parse (${(e as Error).message}); kept as ${aside}, starting without it`);
+    return undefined;
   }
 }

@@ -135,7 +135,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       stateDir: opts.stateDir,
     };
     sup = new Supervisor({ stateDir: opts.stateDir, logCheckMs: opts.logCheckMs, adoptPollMs: opts.adoptPollMs, log });
-    const manifests = new ManifestStore(opts.stateDir);
+    const manifests = new ManifestStore(opts.stateDir, log);
     const supervisor = sup;
     sup.start();
     const shared = {

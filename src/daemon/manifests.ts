@@ -1,20 +1,15 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { readJsonFile, writeFileAtomic } from './atomic-file.js';
 
 /** The daemon's persistent key → JSON store (run manifests), one atomic file. */
 export class ManifestStore {
   private readonly path: string;
   private readonly entries = new Map<string, unknown>();
 
-  constructor(stateDir: string) {
+  constructor(stateDir: string, log: (msg: string) => void = () => {}) {
     this.path = join(stateDir, 'manifests.json');
-    try {
-      const saved = JSON.parse(readFileSync(this.path, 'utf8')).entries ?? {};
-      for (const [k, v] of Object.entries(saved)) this.entries.set(k, v);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
+    const saved = (readJsonFile(this.path, log) as { entries?: Record<string, unknown> } | undefined)?.entries ?? {};
+    for (const [k, v] of Object.entries(saved)) this.entries.set(k, v);
   }
 
   get size(): number {

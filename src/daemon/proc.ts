@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcStat {
   /** One letter: R, S, D, Z (zombie), T, X, ... */
@@ -28,4 +28,45 @@ export function readProcStat(pid: number): ProcStat | null {
 export function isSameLiveProcess(pid: number, startTime: number): boolean {
   const st = readProcStat(pid);
   return st !== null && st.startTime === startTime && st.state !== 'Z' && st.state !== 'X';
+}
+
+interface SessionProc {
+  pid: number;
+  session: number;
+  startTime: number;
+}
+
+let sessionCache: SessionProc[] | undefined;
+
+/** Every live (non-zombie) process with its session id; one /proc scan per event-loop turn. */
+function liveProcesses(): SessionProc[] {
+  if (sessionCache) return sessionCache;
+  const out: SessionProc[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    if (f[0] === 'Z' || f[0] === 'X') continue;
+    out.push({ pid: Number(name), session: Number(f[3]), startTime: Number(f[19]) });
+  }
+  sessionCache = out;
+  setImmediate(() => (sessionCache = undefined));
+  return out;
+}
+
+/**
+ * Live processes of the session a supervised process led (it was started with
+ * setsid, so session id = its pid), the leader included while alive. Only
+ * processes started since the leader count: a session id is not reused while
+ * any member lives, so these are the instance's own descendants.
+ */
+export function sessionMembers(leaderPid: number, leaderStartTime: number): number[] {
+  return liveProcesses()
+    .filter((p) => p.session === leaderPid && p.startTime >= leaderStartTime)
+    .map((p) => p.pid);
 }

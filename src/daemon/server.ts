@@ -1,7 +1,7 @@
 // One client connection: hello and authentication, dispatch to the method
 // table, and the connection's subscriptions (instance events, followed logs).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { encodeLine, LineSplitter } from './lines.js';
 import { LogFollower } from './logs.js';
 import { FEATURES, methods, type MethodContext, type Session } from './methods.js';
@@ -43,7 +43,7 @@ export class Connection implements Session {
   private readonly ctx: MethodContext;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     private readonly shared: SharedContext,
     private readonly token: string | undefined,
     private readonly onGone: (c: Connection) => void,

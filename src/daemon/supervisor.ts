@@ -4,11 +4,11 @@
 // an atomically written file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { readJsonFile, writeFileAtomic } from './atomic-file.js';
 import { rotateIfOver } from './logs.js';
-import { isSameLiveProcess, readProcStat } from './proc.js';
+import { isSameLiveProcess, readProcStat, sessionMembers } from './proc.js';
 import {
   DEFAULT_BACKOFF,
   DEFAULT_LOG_MAX_BYTES,
@@ -43,6 +43,8 @@ interface Runtime {
   restartTimer?: NodeJS.Timeout;
   /** Set while a restart is starting the process. */
   starting?: Promise<void>;
+  /** Stopping, the leader is gone, other processes of its session are not yet. */
+  leaderGone?: boolean;
   waiters: (() => void)[];
 }
 
@@ -91,18 +93,13 @@ export class Supervisor extends EventEmitter {
 
   /** Loads the state file and re-adopts what is still alive; starts the periodic checks. */
   start(): void {
-    let saved: Instance[] = [];
-    try {
-      saved = JSON.parse(readFileSync(this.statePath, 'utf8')).instances ?? [];
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log(`state file ${this.statePath} unreadable, starting empty: ${e}`);
-    }
+    const saved = (readJsonFile(this.statePath, this.log) as { instances?: Instance[] } | undefined)?.instances ?? [];
     for (const inst of saved) {
       this.instances.set(inst.name, inst);
       this.runtime.set(inst.name, { waiters: [] });
       this.readopt(inst);
     }
-    this.timers.push(setInterval(() => this.pollAdopted(), this.opts.adoptPollMs ?? 500));
+    this.timers.push(setInterval(() => this.poll(), this.opts.adoptPollMs ?? 500));
     this.timers.push(setInterval(() => this.rotateLogs(), this.opts.logCheckMs ?? 2000));
     this.save();
   }
@@ -196,12 +193,20 @@ export class Supervisor extends EventEmitter {
       inst.state = 'stopped';
       inst.nextRestartAt = null;
       this.changed('stopping', inst);
-    } else if (inst.state === 'running' && mode === 'graceful') {
+      return;
+    }
+    if (!LIVE.has(inst.state)) {
+      // The leader ended, but processes it left in its session are part of the instance.
+      if (!this.leftovers(inst).length) return;
+      inst.state = 'running';
+      rt.leaderGone = true;
+    }
+    if (inst.state === 'running' && mode === 'graceful') {
       inst.state = 'stopping';
       this.signal(inst, rt, 'SIGTERM');
       this.changed('stopping', inst);
       rt.killTimer = setTimeout(() => this.kill(inst, rt), timeoutMs ?? inst.stopTimeoutMs);
-    } else if (LIVE.has(inst.state) && mode === 'hard') {
+    } else if (mode === 'hard') {
       inst.state = 'stopping';
       this.kill(inst, rt);
     }
@@ -210,7 +215,9 @@ export class Supervisor extends EventEmitter {
 
   /** Forgets instances that are not running. */
   remove(names: string[]): string[] {
-    const busy = names.map((n) => this.find(n)).filter((i) => LIVE.has(i.state) || i.state === 'backoff');
+    const busy = names
+      .map((n) => this.find(n))
+      .filter((i) => LIVE.has(i.state) || i.state === 'backoff' || this.leftovers(i).length);
     if (busy.length) {
       throw new RpcError(ErrorCodes.EXISTS, `still running: ${busy.map((i) => i.name).join(', ')}; stop first`);
     }
@@ -295,10 +302,22 @@ export class Supervisor extends EventEmitter {
 
   private exited(inst: Instance, rt: Runtime, code: number | null, signal: NodeJS.Signals | null): void {
     rt.child = undefined;
-    clearTimeout(rt.killTimer);
     inst.exitedAt = now();
     inst.exitCode = code;
     inst.signal = signal;
+    if (inst.state === 'stopping' && this.leftovers(inst).length) {
+      rt.leaderGone = true; // the poll finishes the stop once the rest of its session is gone
+      return;
+    }
+    this.finished(inst, rt);
+  }
+
+  /** The leader and (when stopping) its whole session are gone. */
+  private finished(inst: Instance, rt: Runtime): void {
+    clearTimeout(rt.killTimer);
+    rt.leaderGone = false;
+    const code = inst.exitCode;
+    const signal = inst.signal;
     if (inst.state === 'stopping') inst.state = 'stopped';
     else if (shouldRestart(inst.restart, code, signal)) this.scheduleRestart(inst, rt);
     else inst.state = 'exited';
@@ -334,18 +353,25 @@ export class Supervisor extends EventEmitter {
     this.changed('restarted', inst);
   }
 
+  /** Signals the instance's process group and every process left in its session. */
   private signal(inst: Instance, rt: Runtime, sig: NodeJS.Signals): void {
     if (!inst.pid) return;
     // A re-adopted pid is signalled only while it is still the same process.
-    if (!rt.child && !(inst.procStartTime !== null && isSameLiveProcess(inst.pid, inst.procStartTime))) return;
-    for (const target of [-inst.pid, inst.pid]) {
+    const leaderAlive = !!rt.child || (inst.procStartTime !== null && isSameLiveProcess(inst.pid, inst.procStartTime));
+    const targets = leaderAlive ? [-inst.pid] : [];
+    for (const pid of this.leftovers(inst)) if (pid !== inst.pid) targets.push(pid);
+    for (const target of targets) {
       try {
-        process.kill(target, sig); // the whole process group first (a shell's children too)
-        return;
+        process.kill(target, sig);
       } catch {
-        /* no such group: the pid alone */
+        /* already gone */
       }
     }
+  }
+
+  /** Live processes of the instance's session, its leader included. */
+  private leftovers(inst: Instance): number[] {
+    return inst.pid && inst.procStartTime !== null ? sessionMembers(inst.pid, inst.procStartTime) : [];
   }
 
   private kill(inst: Instance, rt: Runtime): void {
@@ -375,6 +401,11 @@ export class Supervisor extends EventEmitter {
       inst.exitCode = null;
       inst.signal = null;
       if (inst.state === 'stopping') {
+        if (this.leftovers(inst).length) {
+          rt.leaderGone = true; // finish stopping the rest of its session
+          rt.killTimer = setTimeout(() => this.kill(inst, rt), inst.stopTimeoutMs);
+          return;
+        }
         inst.state = 'stopped';
         this.changed('exited', inst);
         return;
@@ -392,12 +423,14 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  private pollAdopted(): void {
+  /** Watches what is not our child: re-adopted leaders, and sessions outliving their leader. */
+  private poll(): void {
     for (const inst of this.instances.values()) {
-      if (!inst.adopted || !LIVE.has(inst.state)) continue;
-      if (!isSameLiveProcess(inst.pid!, inst.procStartTime!)) {
-        // Not our child: its exit status is unknowable.
-        this.exited(inst, this.runtime.get(inst.name)!, null, null);
+      const rt = this.runtime.get(inst.name)!;
+      if (rt.leaderGone) {
+        if (!this.leftovers(inst).length) this.finished(inst, rt);
+      } else if (inst.adopted && LIVE.has(inst.state) && !isSameLiveProcess(inst.pid!, inst.procStartTime!)) {
+        this.exited(inst, rt, null, null); // not our child: its exit status is unknowable
       }
     }
   }

@@ -65,33 +65,48 @@ export async function startInstance(s: ServerSession, tag: string, conf: Instanc
 }
 
 /**
- * Waits until the instance is up: its process runs (or, for an `upcmds` that
- * daemonised and exited 0, something runs in its namespace); for an engine,
- * its API socket answers.
+ * Waits until instances on one server are up: the process runs (or, for an
+ * `upcmds` that daemonised and exited 0, something runs in its namespace);
+ * for an engine, its API socket answers. One `list` per round for all of
+ * them, so hundreds of instances cost a few requests, not hundreds.
  */
-export async function waitUp(s: ServerSession, r: InstanceRecord, timeoutMs = 30_000): Promise<UpState> {
+export async function waitUp(s: ServerSession, tag: string, records: InstanceRecord[], timeoutMs = 30_000): Promise<Map<string, UpState>> {
   const deadline = Date.now() + timeoutMs;
-  const settleMs = 500;
+  const settleMs = 300; // an upcmds that fails at once (typo, missing file) is caught here
   const startedAt = Date.now();
-  for (;;) {
-    const { instance } = await s.daemon.request('status', { name: r.daemonName });
-    const inst = instance!;
-    if (inst.state === 'exited' || inst.state === 'lost' || inst.state === 'stopped') {
-      if (r.kind === 'other' && inst.exitCode === 0) {
-        const pids = await s.transport.exec(`ip netns pids ${shq(r.netns)}`);
-        if (pids.stdout.trim()) return 'running (detached)';
-        throw failed(r, 'its upcmds exited 0 and left nothing running in the namespace', await logTail(s, r));
-      }
-      const why = inst.signal ? `was killed by ${inst.signal}` : inst.exitCode !== null ? `exited with ${inst.exitCode}` : inst.error ?? 'is gone';
-      throw failed(r, `its process ${why}`, await logTail(s, r));
+  const up = new Map<string, UpState>();
+  const pending = new Map(records.map((r) => [r.daemonName, r]));
+  while (pending.size) {
+    const { instances } = await s.daemon.request('list', { tag });
+    const byName = new Map(instances.map((i) => [i.name, i]));
+    await Promise.all(
+      [...pending.values()].map(async (r) => {
+        const inst = byName.get(r.daemonName);
+        if (!inst) throw failed(r, 'the daemon does not know it', '');
+        if (inst.state === 'exited' || inst.state === 'lost' || inst.state === 'stopped') {
+          if (r.kind === 'other' && inst.exitCode === 0) {
+            const pids = await s.transport.exec(`ip netns pids ${shq(r.netns)}`);
+            if (!pids.stdout.trim()) throw failed(r, 'its upcmds exited 0 and left nothing running in the namespace', await logTail(s, r));
+            up.set(r.name, 'running (detached)');
+          } else {
+            const why = inst.signal ? `was killed by ${inst.signal}` : inst.exitCode !== null ? `exited with ${inst.exitCode}` : (inst.error ?? 'is gone');
+            throw failed(r, `its process ${why}`, await logTail(s, r));
+          }
+        } else if (inst.state === 'running') {
+          if (r.kind === 'other' && Date.now() - startedAt >= settleMs) up.set(r.name, 'running');
+          if (r.kind === 'myikev2' && (await apiAnswers(s, r))) up.set(r.name, 'running');
+        }
+        if (up.has(r.name)) pending.delete(r.daemonName);
+      }),
+    );
+    if (!pending.size) break;
+    if (Date.now() > deadline) {
+      const r = pending.values().next().value!;
+      throw failed(r, `it did not come up within ${timeoutMs / 1000}s${pending.size > 1 ? ` (nor did ${pending.size - 1} other(s))` : ''}`, await logTail(s, r));
     }
-    if (inst.state === 'running') {
-      if (r.kind === 'other' && Date.now() - startedAt >= settleMs) return 'running';
-      if (r.kind === 'myikev2' && (await apiAnswers(s, r))) return 'running';
-    }
-    if (Date.now() > deadline) throw failed(r, `it did not come up within ${timeoutMs / 1000}s`, await logTail(s, r));
     await sleep(100);
   }
+  return up;
 }
 
 async function apiAnswers(s: ServerSession, r: InstanceRecord): Promise<boolean> {

@@ -10,8 +10,27 @@ export function progressRenderer(mode: ProgressMode): 'default' | 'simple' | 'si
   return process.stdout.isTTY ? 'default' : 'simple';
 }
 
+/** MYIKEV2_TIMING=1 prints how long each step took, on stderr (for benchmarks). */
+function timed<C>(tasks: ListrTask<C>[]): ListrTask<C>[] {
+  if (!process.env.MYIKEV2_TIMING) return tasks;
+  return tasks.map((t) => ({
+    ...t,
+    task: async (ctx: C, task: Parameters<ListrTask<C>['task']>[1]) => {
+      const start = performance.now();
+      try {
+        const sub = await t.task(ctx, task);
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        if (sub && typeof (sub as any).run === 'function') await (sub as any).run(ctx);
+      } finally {
+        process.stderr.write(`timing: ${String(t.title)}: ${Math.round(performance.now() - start)} ms\n`);
+      }
+    },
+  }));
+}
+
 export async function runTasks<C extends object>(ctx: C, tasks: ListrTask<C>[], mode: ProgressMode): Promise<C> {
   const renderer = progressRenderer(mode);
+  tasks = timed(tasks);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const list = new Listr<C, any, any>(tasks, {
     ctx,
@@ -23,4 +42,15 @@ export async function runTasks<C extends object>(ctx: C, tasks: ListrTask<C>[], 
     rendererOptions: { collapseErrors: true, showErrorMessage: false } as never,
   });
   return list.run();
+}
+
+/** Times one step when MYIKEV2_TIMING is set (for benchmarks). */
+export async function timing<T>(label: string, fn: () => Promise<T>): Promise<T> {
+  if (!process.env.MYIKEV2_TIMING) return fn();
+  const start = performance.now();
+  try {
+    return await fn();
+  } finally {
+    process.stderr.write(`timing:   ${label}: ${Math.round(performance.now() - start)} ms\n`);
+  }
 }

@@ -50,6 +50,7 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
     'run/teardown.sh',
     { tag, server, count: instances.length, bridge: MGMT_BRIDGE },
     {
+      ids: instances.map((r) => r.id).join('|') || 'none',
       netnsList: instances.map((r) => shellQuote(r.netns)).join(' ') || '.none',
       dataIfReturns: dataIfReturns || ':',
       baseBatch,

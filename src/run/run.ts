@@ -11,7 +11,7 @@ import { startInstance, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
-import { runTasks, type ProgressMode } from './progress.js';
+import { runTasks, timing, type ProgressMode } from './progress.js';
 import { renderPlumbScript } from './render.js';
 import { FACTS_COMMAND, parseFacts } from './facts.js';
 import { Servers, type ServerSession } from './servers.js';
@@ -119,12 +119,12 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   await removeInstances(s, tag, sp.remove, { force: false, warn: opts.warn });
                 }
                 // Record before creating anything, so a failure can be rolled back from the manifest.
-                await saveManifest(ctx, s);
+                await timing(`${sp.server} manifest`, () => saveManifest(ctx, s));
                 const records = sp.create.map((p) => p.record);
                 if (records.length) {
                   t.title = `${sp.server}: plumbing ${records.length} namespace(s)`;
                   plumbed = true;
-                  await runScript(s.transport, renderPlumbScript(tag, sp.server, s.conf.mgmtaddrprefix, records), 'plumb');
+                  await timing(`${sp.server} plumb`, () => runScript(s.transport, renderPlumbScript(tag, sp.server, s.conf.mgmtaddrprefix, records), 'plumb'));
                 }
                 await pushSetupFiles(s, tag, [...sp.create, ...sp.restart]);
                 t.title = `${sp.server}: ready (${records.length} namespace(s) created)`;
@@ -143,14 +143,22 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 if (wave.waitMs) await sleep(wave.waitMs);
                 const keep = new Set(ctx.plan!.servers.flatMap((s) => s.keep.map((r) => r.name)));
                 // allSettled: a rollback must not race with starts still in flight.
+                const spawned = await Promise.allSettled(
+                  wave.instances
+                    .filter((p) => !keep.has(p.conf.name))
+                    .map((p) => startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, (text) => (t.output = text.trimEnd()))),
+                );
+                if (process.env.MYIKEV2_TIMING) process.stderr.write(`timing:   spawned ${spawned.length}\n`);
+                let failures = spawned.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+                if (failures.length) throw failures[0];
+                const byServer = new Map<string, InstanceRecord[]>();
+                for (const p of wave.instances) byServer.set(p.conf.server, [...(byServer.get(p.conf.server) ?? []), p.record]);
                 const results = await Promise.allSettled(
-                  wave.instances.map(async (p) => {
-                    const s = ctx.sessions.get(p.conf.server)!;
-                    if (!keep.has(p.conf.name)) await startInstance(s, tag, p.conf, p.record, (text) => (t.output = text.trimEnd()));
-                    ctx.started.set(p.conf.name, await waitUp(s, p.record));
+                  [...byServer].map(async ([server, records]) => {
+                    for (const [name, state] of await waitUp(ctx.sessions.get(server)!, tag, records)) ctx.started.set(name, state);
                   }),
                 );
-                const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+                failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
                 if (failures.length) throw failures[0];
                 t.title = `wave ${i + 1}: ${wave.instances.length} instance(s) up`;
               },

@@ -7,7 +7,7 @@ import { asMyikeError } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
 import type { RunManifest } from './manifest.js';
 import { DEFAULT_LOG_ROOT, manifestKey } from './names.js';
-import { runTasks, type ProgressMode } from './progress.js';
+import { runTasks, timing, type ProgressMode } from './progress.js';
 import { Servers } from './servers.js';
 import { controllerStateDir, deleteManifest, readManifest } from './store.js';
 import { stopIdleDaemon, teardownServer } from './teardown.js';
@@ -66,13 +66,15 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
               m.servers.map((name) => ({
                 title: name,
                 task: async (_c2, t) => {
-                  const s = await servers.session(name);
+                  const s = await timing(`${name} connect`, () => servers.session(name));
                   const mine = m.instances.filter((r) => r.server === name).map((r) => r.name);
-                  if (opts.saveLogs && (await saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`)))) result.logs = logsDir;
+                  const afterStop = async () => {
+                    if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
+                  };
                   t.title = `${name}: stopping instances`;
-                  const leftovers = await teardownServer(s, m, { force: opts.force, warn: opts.warn, onOutput: (x) => (t.output = x.trimEnd()) });
+                  const leftovers = await teardownServer(s, m, { force: opts.force, warn: opts.warn, onOutput: (x) => (t.output = x.trimEnd()), afterStop });
                   result.servers.push({ server: name, leftovers });
-                  if (!opts.keepDaemon && leftovers.length === 0) await stopIdleDaemon(s);
+                  if (!opts.keepDaemon && leftovers.length === 0) await timing(`${name} stop daemon`, () => stopIdleDaemon(s));
                   t.title = leftovers.length ? `${name}: ${leftovers.length} thing(s) left` : `${name}: clean`;
                 },
               })),

@@ -7,12 +7,15 @@ import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
 import { renderTeardownScript, renderVerifyScript } from './render.js';
 import { stopInstances } from './instances.js';
+import { timing } from './progress.js';
 import type { ServerSession } from './servers.js';
 
 export interface TeardownOptions {
   force: boolean;
   warn: (w: string) => void;
   onOutput?: (text: string) => void;
+  /** Runs once the instances stopped, before their files are removed (e.g. to save their logs). */
+  afterStop?: () => Promise<void>;
 }
 
 /** Stops and removes the given instances of a run on one server (not the whole run). */
@@ -26,9 +29,11 @@ export async function removeInstances(s: ServerSession, tag: string, records: In
 export async function teardownServer(s: ServerSession, m: RunManifest, opts: TeardownOptions): Promise<string[]> {
   const server = s.conf.name;
   const records = m.instances.filter((r) => r.server === server);
-  await stopInstances(s, m.tag, records, opts.force, opts.warn);
-  const notReturned = (await runScript(s.transport, renderTeardownScript(m.tag, server, records), 'teardown')).split('\n').filter(Boolean);
-  const leftovers = [...notReturned, ...(await verifyServer(s, m.tag, records))];
+  await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
+  await opts.afterStop?.();
+  const script = await timing(`${server} teardown script`, () => runScript(s.transport, renderTeardownScript(m.tag, server, records), 'teardown'));
+  const notReturned = script.split('\n').filter(Boolean);
+  const leftovers = [...notReturned, ...(await timing(`${server} verify`, () => verifyServer(s, m.tag, records)))];
   await runCommands(s.transport, m.cleancmds.filter((c) => c.server === server), 'cleancmds', opts.onOutput, opts.warn);
   if (leftovers.length === 0) await s.daemon.request('manifest.delete', { key: manifestKey(m.tag) });
   return leftovers;

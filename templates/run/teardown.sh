@@ -10,10 +10,14 @@ if [ -n "$ino" ]; then
 fi
 # 2. Give the data interfaces back to this namespace, as they were.
 {{dataIfReturns}}
-# 3. Namespaces (their veth ends go with them), host routes, veths.
+# 3. Namespaces and host routes. The kernel removes each namespace's veth
+#    pair with it, all in one batch (deleting veths one by one costs ~35 ms each).
 ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
 {{baseBatch}}
 MYIKEV2_BATCH
+i=0
+while [ $i -lt 100 ] && ip -o link show 2>/dev/null | grep -q -E ': {{tag}}h({{ids}})@'; do sleep 0.05; i=$((i+1)); done
+for v in $(ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*//' | grep -E '^{{tag}}h({{ids}})$'); do ip link del "$v" 2>/dev/null; done
 # 4. The bridge, once no run has an instance on it; the run's files.
 if [ -z "$(ip -o link show master {{bridge}} 2>/dev/null)" ]; then ip link del {{bridge}} 2>/dev/null; fi
 ?instanceDirs rm -rf {{instanceDirs}}

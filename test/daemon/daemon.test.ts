@@ -32,6 +32,15 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
+/** True once pid runs `sleep` (the shell before it has set its traps). */
+function isSleep(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
+  } catch {
+    return false;
+  }
+}
+
 /** A TCP port on loopback that was free a moment ago. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -143,7 +152,7 @@ describe('daemon @integration', function () {
     removeDir(dir);
   });
 
-  it('runs 50 instances in 50 namespaces, re-adopts them after SIGKILL, and reports one that died as lost', async () => {
+  it('runs 50 instances in 50 namespaces, re-adopts all 50 after SIGKILL, and reports one that died meanwhile as lost', async () => {
     const ns = Array.from({ length: 50 }, (_, i) => `mkd${process.pid}n${i}`);
     namespaces.push(...ns);
     netnsAdd(ns);
@@ -161,6 +170,15 @@ describe('daemon @integration', function () {
 
     process.kill(d1.pid, 'SIGKILL');
     await waitUntil(() => !d1.alive(), 'daemon 1 to die');
+    // Started again, it re-adopts all 50.
+    const dA = await newDaemon();
+    const cA = await client(dA);
+    const adopted = (await cA.request('list', { tag })).instances;
+    assert.equal(adopted.filter((i) => i.state === 'running' && i.adopted).length, 50, 'all 50 re-adopted');
+    assert.deepEqual(adopted.map((i) => i.pid).sort(), instances.map((i) => i.pid).sort());
+    process.kill(dA.pid, 'SIGKILL');
+    await waitUntil(() => !dA.alive(), 'the second daemon to die');
+
     // One instance dies while no daemon watches: an orphan nobody reaps stays a zombie.
     const victim = instances[0];
     process.kill(victim.pid!, 'SIGKILL');
@@ -241,7 +259,8 @@ describe('daemon @integration', function () {
     const events: { event: string; at: number; inst: InstanceInfo }[] = [];
     sub.on('event', (e) => events.push({ event: e.event, at: Date.now(), inst: (e as { instance: InstanceInfo }).instance }));
     // Ignored signals stay ignored across exec.
-    await c.request('spawn', { name: 'stubborn', tag, argv: ['sh', '-c', "trap '' TERM; exec sleep 600"], stopTimeoutMs: 700 });
+    const { instance } = await c.request('spawn', { name: 'stubborn', tag, argv: ['sh', '-c', "trap '' TERM; exec sleep 600"], stopTimeoutMs: 700 });
+    await waitUntil(() => isSleep(instance.pid!), 'the shell to ignore SIGTERM and exec sleep');
     const { instances } = await c.request('stop', { name: 'stubborn' });
     assert.equal(instances[0].state, 'stopped');
     assert.equal(instances[0].signal, 'SIGKILL');
@@ -250,6 +269,44 @@ describe('daemon @integration', function () {
     const [, stopping, killed] = events;
     assert.ok(killed.at - stopping.at >= 600, `SIGKILL came ${killed.at - stopping.at} ms after SIGTERM`);
     assert.equal(events[3].inst.signal, 'SIGKILL');
+  });
+
+  it('an instance is its whole session: stop also ends what its leader left behind', async () => {
+    const d = await newDaemon();
+    const c = await client(d);
+    const pidFile = join(dir, 'bg.pid');
+    // The leader exits at once and leaves a background process in its session.
+    await c.request('spawn', { name: 'leaver', tag, argv: ['sh', '-c', `sleep 600 & echo $! > ${pidFile}`] });
+    await waitUntil(async () => (await c.request('status', { name: 'leaver' })).instance!.state === 'exited', 'the leader to exit');
+    const bg = Number(readFileSync(pidFile, 'utf8'));
+    assert.ok(procAlive(bg), 'the background process outlived its leader');
+    await assert.rejects(c.request('remove', { name: 'leaver' }), (e: any) => e.code === 'E_EXISTS');
+    const { instances } = await c.request('stop', { name: 'leaver' });
+    assert.equal(instances[0].state, 'stopped');
+    assert.equal(procAlive(bg), false, 'stop ended the process left in the session');
+    assert.deepEqual((await c.request('remove', { name: 'leaver' })).removed, ['leaver']);
+
+    // The leader dies on SIGTERM, a child ignoring it is killed after the timeout.
+    const pidFile2 = join(dir, 'stubborn.pid');
+    await c.request('spawn', {
+      name: 'parent',
+      tag,
+      argv: ['sh', '-c', `sh -c "trap '' TERM; exec sleep 600" & echo $! > ${pidFile2}; wait`],
+      stopTimeoutMs: 500,
+    });
+    await waitUntil(() => existsSync(pidFile2) && readFileSync(pidFile2, 'utf8').endsWith('\n'), 'the child pid');
+    const child = Number(readFileSync(pidFile2, 'utf8'));
+    await waitUntil(() => isSleep(child), 'the child to ignore SIGTERM and exec sleep');
+    const sub = await c.subscribe({ tag });
+    const seen: string[] = [];
+    sub.on('event', (e) => seen.push(e.event));
+    const started = Date.now();
+    const res = await c.request('stop', { name: 'parent' });
+    assert.ok(Date.now() - started >= 450, 'waited for the stubborn child');
+    assert.equal(res.instances[0].state, 'stopped');
+    assert.equal(procAlive(child), false);
+    await waitUntil(() => seen.includes('exited'), 'the exited event');
+    assert.deepEqual(seen, ['stopping', 'killed', 'exited']);
   });
 
   it('a second daemon on the same state directory or socket refuses to start (exit 2, naming the pid)', async () => {

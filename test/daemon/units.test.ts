@@ -68,6 +68,18 @@ describe('daemon parts', () => {
     assert.deepEqual(readdirSync(dir), ['state.json']);
   });
 
+  it('sets an unparsable state file aside instead of failing or losing it', () => {
+    const f = join(dir, 'manifests.json');
+    writeFileSync(f, '{"entries": {"a": 1');
+    const logged: string[] = [];
+    const m = new ManifestStore(dir, (l) => logged.push(l));
+    assert.deepEqual(m.keys(), []);
+    assert.match(logged[0], /does not parse/);
+    const aside = readdirSync(dir).filter((n) => n.startsWith('manifests.json.corrupt-'));
+    assert.equal(aside.length, 1);
+    assert.equal(readFileSync(join(dir, aside[0]), 'utf8'), '{"entries": {"a": 1');
+  });
+
   it('stores manifests under any key, __proto__ included, and reloads them', () => {
     const m = new ManifestStore(dir);
     m.put('__proto__', { x: 1 });

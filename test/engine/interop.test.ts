@@ -3,7 +3,7 @@
 // creates and removes. Asserted on both ends: swanctl --list-sas and our API.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -56,7 +56,8 @@ describe('engine interop with strongSwan @integration', function () {
       assert.equal(await netnsExists(net.nsA), false);
       assert.equal(await netnsExists(net.nsB), false);
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.MYIKEV2_KEEP_TEST_DIR) console.log(`      logs kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   });
 
   function assertSwanMatches(s: Suite, swSa: Awaited<ReturnType<Charon['listSas']>>[number], ours: IkeInfo, ourChildren: ChildInfo[]) {
@@ -112,6 +113,18 @@ describe('engine interop with strongSwan @integration', function () {
       assert.equal(ours[0].peerId, '172.31.0.2');
       assertSwanMatches(s, swSas[0], ours[0], children);
       assert.deepEqual(children[0].remoteTs.map((t) => [t.startAddr, t.endAddr]), [['10.10.0.1', '10.10.0.1']], 'narrowed to the client');
+      // strongSwan rekeys the CHILD SA, then the IKE SA: both ends agree afterwards
+      await sw.swanctl(['--rekey', '--child', 'net']);
+      await waitFor('the CHILD rekey', async () => {
+        const [c2, s2] = await Promise.all([childrenOf(gw), sw.listSas()]);
+        return c2.length === 1 && c2[0].rekeys === 1 && s2[0]?.children.some((x) => x.spiIn === hex(c2[0].spiOut) && x.state === 'INSTALLED');
+      });
+      await sw.swanctl(['--rekey', '--ike', 'cl']);
+      await waitFor('the IKE rekey', async () => {
+        const [i2, s2] = await Promise.all([ikesOf(gw), sw.listSas()]);
+        const est = i2.filter((i) => i.state === 'established');
+        return est.length === 1 && est[0].rekeys === 1 && s2.length === 1 && s2[0].responderSpi === est[0].spiR && (await childrenOf(gw)).length === 1;
+      });
       // strongSwan deletes: our gateway forgets the SAs
       await sw.terminateIke('cl');
       await waitFor('our gateway to drop the SAs', async () => (await ikesOf(gw)).length === 0);
@@ -157,22 +170,25 @@ describe('engine interop with strongSwan @integration', function () {
   };
 
   it('50 tunnels from one client all come up and stay up through IKE and CHILD rekeys', async () => {
-    const sw = await charon(net.nsB, 'swgw50', swanGatewayConf(FAST));
+    // CHILD SA rekeys with PFS (group 19) on both sides
+    const sw = await charon(net.nsB, 'swgw50', swanGatewayConf({ ...FAST, swan: { ...FAST.swan, esp: 'aes128gcm16-ecp256' } }));
     const cl = await engine(
       net.nsA,
       'client50',
-      clientYaml({ ifname: net.ifA, suite: FAST, tunnels: 50, ping: false, extraIke: '  ikelifetime: 14s\n  margintime: 4s\n', extraChild: '    lifetime: 8s\n' }),
+      clientYaml({ ifname: net.ifA, suite: FAST, tunnels: 50, ping: false, extraIke: '  ikelifetime: 14s\n  margintime: 4s\n', extraChild: '    lifetime: 8s\n    pfsenabled: true\n    pfsgrpid: [19]\n' }),
     );
     await waitFor('50 live tunnels', async () => (await summaryOf(cl)).tunnels.live === 50, 30_000);
     const first = await summaryOf(cl);
     console.log(`      50 tunnels: setup ${first.setup.ratePerSec} tunnels/s (${first.setup.durationMs} ms)`);
     await new Promise((r) => setTimeout(r, 20_000));
     const [after, ikes, children, swSas] = await Promise.all([summaryOf(cl), ikesOf(cl), childrenOf(cl), sw.listSas()]);
-    assert.equal(after.tunnels.live, 50);
+    const notLive = ikes.filter((i) => i.state !== 'established' || !i.children.length);
+    assert.equal(after.tunnels.live, 50, `not live: ${JSON.stringify(notLive.map((i) => [i.tunnelId, i.state, i.children, i.lastError]))}`);
     assert.equal(after.tunnels.reconnects, 0);
     assert.equal(ikes.filter((i) => i.state === 'established').length, 50);
     assert.ok(ikes.every((i) => i.rekeys >= 1), 'every IKE SA was rekeyed');
     assert.ok(children.every((c) => c.rekeys >= 1), 'every CHILD SA was rekeyed');
+    assert.ok(children.filter((c) => c.rekeys >= 1).every((c) => c.pfsGroup === 19), 'rekeyed with PFS');
     assert.equal(swSas.filter((x) => x.state === 'ESTABLISHED').length, 50);
     // Rekeys go on (about 8 a second here), so compare snapshots until one is consistent.
     await waitFor('both ends to agree on every SA', async () => {
@@ -189,6 +205,17 @@ describe('engine interop with strongSwan @integration', function () {
     assert.equal(end.code, 0);
     assert.equal(end.summary?.tunnels.created, 50);
     await waitFor('strongSwan to have no SA left', async () => (await sw.listSas()).length === 0, 10_000);
+  });
+
+  it('retries with the group strongSwan asks for (INVALID_KE_PAYLOAD)', async () => {
+    const s = SUITES[0]; // strongSwan: modp2048 only
+    const sw = await charon(net.nsB, 'swke', swanGatewayConf(s));
+    const cl = await engine(net.nsA, 'clientke', clientYaml({ ifname: net.ifA, suite: s, ping: false }).replace('dhgrpid: [14]', 'dhgrpid: [19, 14]'));
+    await waitFor('the tunnel', async () => (await summaryOf(cl)).tunnels.live === 1);
+    const [ike] = await ikesOf(cl);
+    assert.equal(ike.dhGroup, 14);
+    assert.equal((await sw.listSas())[0].dhGroup, 'MODP_2048');
+    assert.match(readFileSync(cl.logFile, 'utf8'), /responder wants DH group 14 instead of 19/);
   });
 
   it('DPD detects a strongSwan that was killed', async () => {

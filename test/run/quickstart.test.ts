@@ -28,8 +28,8 @@ function machineState(): string {
     sh("ip -6 route show | grep -E 'fd6d:7969:6b65:7632|myikev2' | sort"),
     sh('ip addr show | grep -E "192\\.168\\.77\\.|10\\.77\\." || true'),
     sh('ls -d /run/myikev2 /var/log/myikev2 2>/dev/null'),
-    sh('pgrep -c -f "^/usr/lib/ipsec/charon$" || true'),
-    sh('pgrep -c -f "myikev2-server.mjs daemon --socket /run/myikev2/daemon.sock" || true'),
+    // Every process of an instance carries its run's tag in its environment.
+    sh(`grep -l -a 'MYIKEV2_TAG=${TAG}' /proc/[0-9]*/environ 2>/dev/null | wc -l`),
   ].join('---\n');
 }
 

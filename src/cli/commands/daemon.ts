@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { action } from '../action.js';
 import { parseListen, readToken, runDaemon, type DaemonOptions } from '../../daemon/daemon.js';
@@ -37,6 +38,10 @@ export function registerDaemon(program: Command): void {
     .addOption(new Option('--adopt-poll-interval <ms>', 'how often re-adopted pids are checked').argParser(Number).hideHelp())
     .action(
       action(async (o: CliOptions) => {
+        // Absolute paths: the detached daemon runs from /.
+        o.socket = resolve(o.socket);
+        o.stateDir = resolve(o.stateDir);
+        if (o.tokenFile) o.tokenFile = resolve(o.tokenFile);
         const opts: DaemonOptions = {
           socket: o.socket,
           stateDir: o.stateDir,

@@ -3,12 +3,20 @@
 import ipaddr from 'ipaddr.js';
 import type { TsRange } from '../child-sa.js';
 
+const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** 4 or 16 bytes of an address; plain dotted quads skip ipaddr.js (thousands of SAs install at once). */
 export function addrBytes(addr: string): Buffer {
+  const m = DOTTED_QUAD.exec(addr);
+  if (m) {
+    const b = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+    if (b.every((x) => x <= 255)) return Buffer.from(b);
+  }
   return Buffer.from(ipaddr.parse(addr).toByteArray());
 }
 
 export function addrFamily(addr: string): 4 | 6 {
-  return ipaddr.parse(addr).kind() === 'ipv4' ? 4 : 6;
+  return addrBytes(addr).length === 4 ? 4 : 6;
 }
 
 export function bytesToAddr(buf: Buffer, offset: number, len: 4 | 16): string {

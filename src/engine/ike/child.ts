@@ -2,6 +2,7 @@
 // exchange has agreed on its proposal, SPIs, nonces and traffic selectors.
 import type { ChildSaKeys, EspInteg, TsRange } from '../child-sa.js';
 import { deriveChildKeys } from './crypto/keys.js';
+import { ownAll } from './bytes.js';
 import type { ChosenSuite } from './proposals.js';
 import type { ChildSa, IkeSa } from './ike-sa.js';
 
@@ -27,6 +28,7 @@ export function makeChild(sa: IkeSa, n: NewChild): ChildSa {
   const km = deriveChildKeys(sa.suite!.prf, sa.keys!.skD, n.ni, n.nr, encr.keyMatLen, integ?.keyLen ?? 0, n.pfsSecret);
   const [encOut, integOut, encIn, integIn] = n.weInitiated ? [km.encI, km.integI, km.encR, km.integR] : [km.encR, km.integR, km.encI, km.integI];
   const now = sa.host.now();
+  const [encKeyIn, encKeyOut, integKeyIn, integKeyOut] = ownAll([encIn, encOut, integIn, integOut]);
   const keys: ChildSaKeys = {
     tunnelId: sa.tunnelId,
     childId: `${sa.tunnelId}-${n.spiIn.toString(16).padStart(8, '0')}`,
@@ -34,10 +36,10 @@ export function makeChild(sa: IkeSa, n: NewChild): ChildSa {
     spiOut: n.spiOut,
     encr: { name: encr.aead ? 'aes-gcm16' : 'aes-cbc', keyBits: encr.keyBits as 128 | 256 },
     integ: integ ? INTEG_NAMES[integ.name] : 'none',
-    encKeyIn: Buffer.from(encIn),
-    encKeyOut: Buffer.from(encOut),
-    integKeyIn: Buffer.from(integIn),
-    integKeyOut: Buffer.from(integOut),
+    encKeyIn,
+    encKeyOut,
+    integKeyIn,
+    integKeyOut,
     tunnelMode: n.tunnelMode,
     esn: !!n.suite.esn,
     replayWindow: sa.policy.child.replayWindow,

@@ -2,8 +2,8 @@
 // SPI, creates responder SAs for new IKE_SA_INIT requests, starts initiator
 // SAs, and runs timers. Bytes and time in, bytes and callbacks out (IkeHost):
 // two engines can be wired together in a unit test without any socket.
-import { Exchange, Flag, HEADER_LEN } from './constants.js';
-import { decodeHeader, decodeMessage } from './message.js';
+import { Exchange, Flag, HEADER_LEN, Notify, PayloadType } from './constants.js';
+import { decodeHeader, decodeMessage, encodeMessage } from './message.js';
 import { IkeSa, type ChildSa, type SaRegistry } from './ike-sa.js';
 import { respondIkeSaInit, startIkeSaInit, type ResponderContext } from './exchanges/ike-sa-init.js';
 import './exchanges/ike-auth.js';
@@ -20,10 +20,13 @@ export interface EngineOptions {
 }
 
 const key = (spi: Buffer) => spi.toString('hex');
+/** Peer identity and address: INITIAL_CONTACT replaces the SA of the same peer. */
+const peerKey = (sa: IkeSa) => `${sa.peerId!.type}:${sa.peerId!.data.toString('hex')}|${sa.remote.addr}`;
 
 export class IkeEngine implements SaRegistry, ResponderContext {
   readonly sas = new Map<string, IkeSa>(); // by our SPI
   private readonly halfOpen = new Map<string, IkeSa>(); // by peer SPIi + address, responder only
+  private readonly byPeer = new Map<string, IkeSa>(); // newest SA per peer ID + address
   private tunnelCounter = 0;
   readonly cookieSecret: Buffer;
   readonly stats = { received: 0, dropped: 0, malformed: 0 };
@@ -46,19 +49,21 @@ export class IkeEngine implements SaRegistry, ResponderContext {
 
   register(sa: IkeSa): void {
     this.sas.set(key(sa.localSpi), sa);
+    if (sa.peerId) this.byPeer.set(peerKey(sa), sa);
   }
 
   unregister(sa: IkeSa): void {
     if (this.sas.get(key(sa.localSpi)) === sa) this.sas.delete(key(sa.localSpi));
+    if (sa.peerId && this.byPeer.get(peerKey(sa)) === sa) this.byPeer.delete(peerKey(sa));
     this.halfOpen.delete(key(sa.spiI) + sa.remote.addr);
   }
 
   /** INITIAL_CONTACT: forget older IKE SAs with the same peer identity and address. */
   initialContact(sa: IkeSa): void {
-    for (const other of [...this.sas.values()]) {
-      if (other === sa || !other.peerId || other.remote.addr !== sa.remote.addr) continue;
-      if (other.peerId.type === sa.peerId!.type && other.peerId.data.equals(sa.peerId!.data)) other.close('replaced (INITIAL_CONTACT)');
-    }
+    const k = peerKey(sa);
+    const other = this.byPeer.get(k);
+    if (other && other !== sa) other.close('replaced (INITIAL_CONTACT)');
+    this.byPeer.set(k, sa);
   }
 
   rekeyIke(sa: IkeSa): void {
@@ -112,6 +117,11 @@ export class IkeEngine implements SaRegistry, ResponderContext {
       if (!decoded.ok) {
         this.stats.malformed++;
         this.host.log(3, `malformed IKE_SA_INIT from ${from.addr}: ${decoded.error}`);
+        // RFC 7296 §2.5/§1.5: tell the sender about a critical payload or version we do not know
+        if (decoded.notify === Notify.UNSUPPORTED_CRITICAL_PAYLOAD || decoded.notify === Notify.INVALID_MAJOR_VERSION) {
+          const n = { type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType: decoded.notify, data: decoded.notifyData ?? Buffer.alloc(0) } as const;
+          this.host.send(to, from, encodeMessage({ spiI: Buffer.from(header.spiI), spiR: Buffer.alloc(8), exchange: Exchange.IKE_SA_INIT, flags: Flag.RESPONSE, messageId: 0, payloads: [n] }));
+        }
         return;
       }
       const { sa, response: out } = respondIkeSaInit(this, data, decoded.msg, from, to);

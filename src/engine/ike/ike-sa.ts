@@ -3,7 +3,7 @@
 // The exchanges themselves live in exchanges/*.ts. No I/O: everything goes
 // through the IkeHost given by the engine.
 import { Exchange, Flag, HEADER_LEN, Notify, notifyName, PayloadType, ProtocolId, exchangeName } from './constants.js';
-import { decodeChain, encodeChain, encodeHeader, encodeMessage, type IkeHeader, type IkeMessage } from './message.js';
+import { decodeChain, encodeChain, encodeHeader, encodeMessage, payloadName, type IkeHeader, type IkeMessage } from './message.js';
 import { ParseError, type AnyPayload, type NotifyPayload } from './payloads/codec.js';
 import { openSk, sealedLength, sealSk, type SkKeys } from './crypto/sk-cipher.js';
 import type { IkeKeys, IkeSuite } from './crypto/keys.js';
@@ -11,6 +11,9 @@ import type { DhKey } from './crypto/dh.js';
 import type { ChildSaKeys, Endpoint, TsRange } from '../child-sa.js';
 import type { EncrAlg, IntegAlg } from './crypto/algorithms.js';
 import type { IdConf, IkeHost, IkePolicy, IkeState, ChildState } from './types.js';
+import { own, ownAll } from './bytes.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export class IkeNotifyError extends Error {
   constructor(readonly notifyType: number, readonly data: Buffer = Buffer.alloc(0), message?: string) {
@@ -31,6 +34,7 @@ export interface ChildSa {
   rekeyAt: number; // 0: never
   expireAt: number; // 0: never
   rekeys: number; // how many times this tunnel's child was rekeyed to reach this one
+  rekeyQueued?: boolean; // a rekey waits in the IKE SA's queue
 }
 
 /** The engine as an IKE SA sees it (register SPIs, hand over on IKE rekey). */
@@ -56,6 +60,21 @@ interface PendingRequest {
 interface Task {
   what: string;
   start: () => void; // sends one request (or nothing, if no longer needed)
+}
+
+/** One line per message for loglevel 5: payload types with their main fields (never key material). */
+export function describePayloads(payloads: AnyPayload[]): string {
+  if (!payloads.length) return '[ ]';
+  return '[ ' + payloads.map((p) => {
+    switch (p.type) {
+      case PayloadType.NOTIFY: return `N(${notifyName((p as NotifyPayload).notifyType)})`;
+      case PayloadType.SA: return `SA(${(p as { proposals: { protocol: number; transforms: { type: number; id: number; keyLength?: number }[] }[] }).proposals.map((x) => `${['', 'IKE', 'AH', 'ESP'][x.protocol] ?? x.protocol}:${x.transforms.map((t) => `${t.type}.${t.id}${t.keyLength ? '/' + t.keyLength : ''}`).join(',')}`).join(' | ')})`;
+      case PayloadType.KE: return `KE(group ${(p as { group: number }).group})`;
+      case PayloadType.TSi: case PayloadType.TSr: return `${p.type === PayloadType.TSi ? 'TSi' : 'TSr'}(${(p as { selectors: unknown[] }).selectors.length})`;
+      case PayloadType.DELETE: return `D(${['', 'IKE', 'AH', 'ESP'][(p as { protocol: number }).protocol]} ${(p as { spis: Buffer[] }).spis.map((s) => s.toString('hex')).join(',')})`;
+      default: return payloadName(p.type);
+    }
+  }).join(' ') + ' ]';
 }
 
 export function notifies(payloads: AnyPayload[]): NotifyPayload[] {
@@ -119,16 +138,19 @@ export class IkeSa {
   stats = { retransmits: 0, requestsIn: 0, requestsOut: 0 };
   lastError?: string;
 
+  readonly spiI: Buffer;
+
   constructor(
     readonly registry: SaRegistry,
     public policy: IkePolicy,
     readonly initiator: boolean,
-    readonly spiI: Buffer,
+    spiI: Buffer,
     spiR: Buffer,
     public local: Endpoint,
     public remote: Endpoint,
   ) {
-    this.spiR = spiR;
+    this.spiI = own(spiI);
+    this.spiR = own(spiR);
     this.createdAt = this.lastInbound = registry.host.now();
   }
 
@@ -143,6 +165,16 @@ export class IkeSa {
   }
   get id(): string {
     return this.localSpi.toString('hex');
+  }
+
+  /** Whether debug lines are wanted (callers skip building them otherwise). */
+  get debug(): boolean {
+    return (this.host.logLevel ?? 5) >= 4;
+  }
+
+  /** loglevel 5: decoded payloads of every message. */
+  get trace(): boolean {
+    return (this.host.logLevel ?? 5) >= 5;
   }
 
   log(level: number, msg: string): void {
@@ -176,7 +208,9 @@ export class IkeSa {
   }
 
   /** Derives the SK_e/SK_a directions from the key set (the SA's initiator sends with SK_ei/SK_ai). */
-  installKeys(keys: IkeKeys): void {
+  installKeys(k: IkeKeys): void {
+    const [skD, skAi, skAr, skEi, skEr, skPi, skPr] = ownAll([k.skD, k.skAi, k.skAr, k.skEi, k.skEr, k.skPi, k.skPr]);
+    const keys = { skD, skAi, skAr, skEi, skEr, skPi, skPr };
     this.keys = keys;
     const s = this.suite!;
     const i = { encr: s.encr, integ: s.integ, encKey: keys.skEi, integKey: keys.skAi };
@@ -188,6 +222,8 @@ export class IkeSa {
     const now = this.host.now();
     this.establishedAt = now;
     this.initRequest = this.initResponse = undefined;
+    this.ni = this.nr = EMPTY; // only AUTH and the first CHILD SA needed them
+    if (this.peerId) this.peerId = { type: this.peerId.type, data: own(this.peerId.data) };
     const { rekeyAt, expireAt } = this.lifetimes(now, this.policy.ikeLifetimeMs);
     this.rekeyAt = rekeyAt;
     this.expireAt = expireAt;
@@ -227,7 +263,8 @@ export class IkeSa {
     const data = exchange === Exchange.IKE_SA_INIT ? this.plain(exchange, false, msgId, payloads) : this.seal(exchange, false, msgId, payloads);
     this.pending = { msgId, exchange, data, sentAt: this.host.now(), retries: 0, onResponse, what };
     this.stats.requestsOut++;
-    this.log(4, `-> ${exchangeName(exchange)} request #${msgId} (${what})`);
+    if (this.trace) this.log(5, `   ${describePayloads(payloads)}`);
+    if (this.debug) this.log(4, `-> ${exchangeName(exchange)} request #${msgId} (${what})`);
     this.transmit(data);
     return data;
   }
@@ -266,7 +303,7 @@ export class IkeSa {
   private receiveResponse(raw: Buffer, header: IkeHeader, msg: IkeMessage): void {
     const p = this.pending;
     if (!p || p.msgId !== header.messageId || p.exchange !== header.exchange) {
-      this.log(4, `dropped unexpected response #${header.messageId}`);
+      if (this.debug) this.log(4, `dropped unexpected response #${header.messageId}`);
       return;
     }
     let payloads: AnyPayload[] | undefined;
@@ -285,7 +322,8 @@ export class IkeSa {
     }
     this.pending = undefined;
     this.lastInbound = this.host.now();
-    this.log(4, `<- ${exchangeName(header.exchange)} response #${header.messageId}`);
+    if (this.trace) this.log(5, `   ${describePayloads(payloads)}`);
+    if (this.debug) this.log(4, `<- ${exchangeName(header.exchange)} response #${header.messageId}`);
     try {
       p.onResponse(payloads, raw, header);
     } catch (err) {
@@ -297,7 +335,7 @@ export class IkeSa {
 
   private receiveRequest(raw: Buffer, header: IkeHeader, msg: IkeMessage, from: Endpoint, to: Endpoint): void {
     if (this.lastResponse && header.messageId === this.lastResponse.msgId) {
-      this.log(4, `retransmitted request #${header.messageId}, resending our response`);
+      if (this.debug) this.log(4, `retransmitted request #${header.messageId}, resending our response`);
       this.stats.retransmits++;
       this.transmit(this.lastResponse.data);
       return;
@@ -325,7 +363,8 @@ export class IkeSa {
       this.remote = { ...from };
       this.local = { ...to };
     }
-    this.log(4, `<- ${exchangeName(header.exchange)} request #${header.messageId}`);
+    if (this.debug) this.log(4, `<- ${exchangeName(header.exchange)} request #${header.messageId}`);
+    if (this.trace && payloads) this.log(5, `   ${describePayloads(payloads)}`);
     let response: AnyPayload[];
     if (parseError) response = [notifyPayload(parseError.notify, parseError.notifyData)];
     else {
@@ -341,8 +380,9 @@ export class IkeSa {
         }
       }
     }
+    if (this.trace) this.log(5, `   response ${describePayloads(response)}`);
     const data = this.seal(header.exchange, true, header.messageId, response);
-    this.lastResponse = { msgId: header.messageId, data };
+    this.lastResponse = { msgId: header.messageId, data: own(data) };
     this.peerMsgId++;
     this.transmit(data);
     if (this.closeAfterResponse) this.close(this.closeAfterResponse, this.state === 'connecting' ? 'failed' : 'closed');
@@ -380,11 +420,13 @@ export class IkeSa {
     }
     for (const c of this.children) {
       if (c.expireAt && now >= c.expireAt && c.state !== 'closed') {
+        this.log(2, `CHILD SA ${c.id} expired without a rekey`);
         this.removeChild(c, 'lifetime expired');
         break;
       }
-      if (c.rekeyAt && now >= c.rekeyAt && c.state === 'installed') {
-        c.rekeyAt = 0;
+      // not while our IKE rekey is in flight: the CHILD SAs move to the new IKE SA
+      if (c.rekeyAt && now >= c.rekeyAt && c.state === 'installed' && !c.rekeyQueued && !this.rekeyingIke) {
+        c.rekeyQueued = true;
         this.registry.rekeyChild?.(this, c);
       }
     }

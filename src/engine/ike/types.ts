@@ -62,6 +62,8 @@ export interface IkeHost {
   childDown(childId: string): void;
   event(e: SaEvent): void;
   log(level: number, msg: string): void;
+  /** Highest level log() prints (lines above it need not be built); default: all. */
+  logLevel?: number;
 }
 
 export const NATT_PORT = 4500;

@@ -31,7 +31,8 @@ export async function addressesOn(ifname: string): Promise<Set<string>> {
 
 /** Pure: the batch adding (or deleting) these addresses. */
 export function addressBatch(op: 'add' | 'del', ifname: string, cidrs: string[]): string {
-  return cidrs.map((c) => `address ${op} ${c} dev ${ifname}\n`).join('');
+  // IPv6: nodad, or the address stays tentative and cannot be bound for a second or two
+  return cidrs.map((c) => `address ${op} ${c} dev ${ifname}${op === 'add' && c.includes(':') ? ' nodad' : ''}\n`).join('');
 }
 
 export async function ipBatch(script: string): Promise<void> {

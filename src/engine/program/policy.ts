@@ -7,6 +7,7 @@ import type { ChildConf, EngineSetup, TrafficSelectorConf } from '../../model/se
 import type { TsRange } from '../child-sa.js';
 import { addToAddr, toBytes } from '../ike/addr.js';
 import { IdType } from '../ike/constants.js';
+import { own } from '../ike/bytes.js';
 import type { IdConf, IkePolicy } from '../ike/types.js';
 
 export function splitCidr(cidr: string): { addr: string; prefix: number } {
@@ -21,8 +22,8 @@ export function tunnelAddr(setup: EngineSetup, n: number): string {
 
 export function identity(myid: string, ownAddr: string): IdConf {
   const v = myid === 'client-src-addr' ? ownAddr : myid;
-  if (isIP(v) === 4) return { type: IdType.IPV4_ADDR, data: toBytes(v) };
-  if (isIP(v) === 6) return { type: IdType.IPV6_ADDR, data: toBytes(v) };
+  if (isIP(v) === 4) return { type: IdType.IPV4_ADDR, data: own(toBytes(v)) };
+  if (isIP(v) === 6) return { type: IdType.IPV6_ADDR, data: own(toBytes(v)) };
   if (v.includes('@') && !v.startsWith('@')) return { type: IdType.RFC822_ADDR, data: Buffer.from(v) };
   return { type: IdType.FQDN, data: Buffer.from(v.replace(/^@/, '')) };
 }
@@ -56,13 +57,17 @@ function childPolicy(c: ChildConf, own: TsRange[], peer: TsRange[]): IkePolicy['
   };
 }
 
+const PSKS = new WeakMap<EngineSetup, Buffer>();
+
 function basePolicy(setup: EngineSetup, tunnelId: number, ownAddr: string, child: IkePolicy['child']): IkePolicy {
   const k = setup.ikeconf;
+  let psk = PSKS.get(setup);
+  if (!psk) PSKS.set(setup, (psk = own(Buffer.from(k.psk))));
   const forceEncap = !k.installfastpath || k.tradtionalencapforceudp;
   return {
     tunnelId,
     ike: { encr: k.ikeencyptalg, integ: k.ikeintegrityalg, prf: k.ikeprfalg, dh: k.dhgrpid },
-    psk: Buffer.from(k.psk),
+    psk,
     localId: identity(k.myid, ownAddr),
     child,
     retransmitMs: k.retranintervalMs,

@@ -2,7 +2,7 @@
 // data plane, client tunnel pacing and retries, events for the API, and the
 // summary at the end. All protocol work is in the pure cores (../ike,
 // ../esp); this file is the I/O around them.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { EngineSetup } from '../../model/setup-types.js';
 import type { ChildSaKeys, Endpoint } from '../child-sa.js';
 import { IkeEngine } from '../ike/engine.js';
@@ -48,6 +48,22 @@ export interface RuntimeOptions {
 }
 
 const TICK_MS = 50;
+/** At most this many tunnels negotiating at once (setupinterval paces below that). */
+const MAX_IN_FLIGHT = 64;
+
+/** Random bytes cut from a 16 KB block refilled at once (the core copies what it keeps). */
+function pooledRandom(): (n: number) => Buffer {
+  let pool = Buffer.allocUnsafeSlow(16384);
+  let pos = pool.length;
+  return (n) => {
+    if (n > 1024) return randomFillSync(Buffer.allocUnsafe(n));
+    if (pos + n > pool.length) {
+      pool = randomFillSync(Buffer.allocUnsafeSlow(16384));
+      pos = 0;
+    }
+    return pool.subarray(pos, (pos += n));
+  };
+}
 
 export class EngineRuntime {
   readonly setup: EngineSetup;
@@ -81,12 +97,13 @@ export class EngineRuntime {
     this.logLine = opts.log ?? ((l) => process.stderr.write(l + '\n'));
     const host: IkeHost = {
       now: () => Date.now(),
-      random: (n) => randomBytes(n),
+      random: pooledRandom(),
       send: (from, to, data) => this.io.sendIke(from, to, data),
       childUp: (keys) => this.childUp(keys),
       childDown: (id) => this.childDown(id),
       event: (e) => this.onSaEvent(e),
       log: (level, msg) => this.log(level, msg),
+      logLevel: this.setup.loglevel,
     };
     this.engine = new IkeEngine(host, {
       responder: this.setup.role === 'gateway' ? this.withPorts(gatewayPolicy(this.setup)) : undefined,
@@ -100,6 +117,10 @@ export class EngineRuntime {
       },
       opts.ports,
     );
+  }
+
+  private get ikePort(): number {
+    return this.opts.ports?.ike ?? IKE_PORT;
   }
 
   private withPorts(p: IkePolicy): IkePolicy {
@@ -180,17 +201,30 @@ export class EngineRuntime {
     this.emit({ event: 'tunnel', tunnelId: t.n, state, reason, at: Date.now() });
   }
 
+  /** Tunnels in IKE_SA_INIT/IKE_AUTH right now: a window keeps a burst from overrunning the gateway's socket buffer. */
+  private inFlight = 0;
+
   private connect(t: Tunnel): void {
+    if (!this.io.isBound(t.addr, this.ikePort)) {
+      // its port-500 socket was closed after floating to 4500: reopen first
+      void this.io.bind(t.addr).then(
+        () => this.connect(t),
+        (err) => this.tunnelDown(t, `cannot bind ${t.addr}: ${(err as Error).message}`),
+      );
+      return;
+    }
+    this.inFlight++;
     const now = Date.now();
     t.attempts++;
     t.startedAt ??= now;
     t.retryAt = undefined;
     this.firstStartAt ||= now;
     this.setTunnel(t, 'connecting');
-    const local: Endpoint = { addr: t.addr, port: this.opts.ports?.ike ?? IKE_PORT };
-    const remote: Endpoint = { addr: this.setup.peeraddr, port: this.opts.ports?.ike ?? IKE_PORT };
+    const local: Endpoint = { addr: t.addr, port: this.ikePort };
+    const remote: Endpoint = { addr: this.setup.peeraddr, port: this.ikePort };
     let sa: IkeSa | undefined = undefined;
     sa = this.engine.initiate(this.withPorts(clientPolicy(this.setup, t.n)), local, remote, (ok, reason) => {
+      this.inFlight--;
       if (this.stopping) return;
       if (ok) {
         const first = !t.upAt;
@@ -201,6 +235,8 @@ export class EngineRuntime {
           this.lastFirstUpAt = t.upAt;
         }
         this.setTunnel(t, 'up');
+        // IKE and ESP now run on the NAT-T port: the port-500 socket is 6 KB we do not need
+        if (sa && sa.local.port !== this.ikePort) this.io.unbind(t.addr, this.ikePort);
         this.log(3, `tunnel ${t.n} up (${t.addr} → ${this.setup.peeraddr}, attempt ${t.attempts})`);
         this.maybeStartPing();
       } else {
@@ -286,8 +322,8 @@ export class EngineRuntime {
     const step = () => {
       if (this.stopping) return;
       const now = Date.now();
-      while (next < this.tunnels.length && t0 + next * this.setup.setupintervalMs <= now) this.connect(this.tunnels[next++]);
-      if (next < this.tunnels.length) this.starter = setTimeout(step, Math.max(1, t0 + next * this.setup.setupintervalMs - Date.now()));
+      while (next < this.tunnels.length && t0 + next * this.setup.setupintervalMs <= now && this.inFlight < MAX_IN_FLIGHT) this.connect(this.tunnels[next++]);
+      if (next < this.tunnels.length) this.starter = setTimeout(step, this.inFlight >= MAX_IN_FLIGHT ? 2 : Math.max(1, t0 + next * this.setup.setupintervalMs - Date.now()));
     };
     step();
   }

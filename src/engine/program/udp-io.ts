@@ -78,6 +78,16 @@ export class UdpIo {
     s.send(data, to.port, to.addr, (err) => err && this.counters.sendErrors++);
   }
 
+  isBound(addr: string, port: number): boolean {
+    return this.sockets.has(`${addr}|${port}`);
+  }
+
+  unbind(addr: string, port: number): void {
+    const k = `${addr}|${port}`;
+    this.sockets.get(k)?.close();
+    this.sockets.delete(k);
+  }
+
   get size(): number {
     return this.sockets.size;
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { CLIENT, GW, gatewayPolicy, Net, policy } from './harness.js';
-import { Exchange } from '../../../src/engine/ike/constants.js';
+import { Exchange, Notify } from '../../../src/engine/ike/constants.js';
+import { decodeMessage, encodeMessage } from '../../../src/engine/ike/message.js';
 
 function pair(clientOver = {}, gwOver = {}, clientChild = {}, gwChild = {}, cookieThreshold?: number) {
   const net = new Net();
@@ -126,6 +127,28 @@ describe('IKE engine: two engines wired together', () => {
     assert.ok(p.client.events.some((e) => e.kind === 'child' && e.state === 'rekeying'));
   });
 
+  it('lets the responder rekey the IKE SA and a CHILD SA too', () => {
+    const p = pair();
+    const gwSa = [...p.gw.engine.sas.values()][0];
+    assert.ok(p.gw.engine.rekeyIkeById(gwSa.id));
+    p.net.run();
+    const [newGw] = [...p.gw.engine.sas.values()];
+    assert.equal(p.gw.engine.sas.size, 1);
+    assert.notEqual(newGw.id, gwSa.id);
+    assert.equal(newGw.initiator, true, 'the rekeying side is the initiator of the new IKE SA');
+    const [newClient] = [...p.client.engine.sas.values()];
+    assert.equal(p.client.engine.sas.size, 1);
+    assert.equal(newClient.initiator, false);
+    assert.ok(p.gw.engine.rekeyChildById(newGw.children[0].id));
+    p.net.run();
+    assertMatchingChild(p.client, p.gw);
+    assert.equal(newClient.children[0].rekeys, 1);
+    // and the moved SA still carries traffic of the protocol: DPD-style exchange both ways
+    p.client.engine.deleteAll('done');
+    p.net.run();
+    assert.equal(p.gw.engine.sas.size, 0);
+  });
+
   it('survives colliding CHILD rekeys from both sides', () => {
     const p = pair({}, {}, { lifetimeMs: 20_000 }, { lifetimeMs: 20_000 });
     const [c] = [...p.client.engine.sas.values()][0].children;
@@ -182,5 +205,49 @@ describe('IKE engine: two engines wired together', () => {
     net.run();
     assert.equal(gw.engine.sas.size, 1);
     assert.equal(gw.up.size, 1);
+  });
+
+  it('survives mutated and random datagrams: no internal error, the SA keeps working', () => {
+    const net = new Net();
+    const client = net.add(CLIENT.addr);
+    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    const seen: { data: Buffer; from: typeof CLIENT; to: typeof GW }[] = [];
+    net.drop = (data, from, to) => void seen.push({ data: Buffer.from(data), from, to }) as unknown as boolean;
+    const sa = client.engine.initiate(policy({ dpdMs: 3000 }), CLIENT, GW);
+    net.run();
+    assert.equal(sa.state, 'established');
+    let rnd = 12345;
+    const next = () => (rnd = (rnd * 1103515245 + 12345) & 0x7fffffff);
+    for (let i = 0; i < 3000; i++) {
+      const m = seen[i % seen.length];
+      const buf = Buffer.from(m.data);
+      if (i % 3 === 0) buf[next() % buf.length] ^= 1 + (next() % 255);
+      else if (i % 3 === 1) buf.writeUInt32BE(next(), 28 + (next() % Math.max(1, buf.length - 32)));
+      const target = m.to.addr === GW.addr ? gw : client;
+      target.engine.receive(i % 7 === 0 ? Buffer.from(Array.from({ length: next() % 200 }, () => next() & 255)) : buf, m.from, m.to);
+    }
+    assert.ok(!client.logs.concat(gw.logs).some((l) => l.startsWith('1 ')), 'no internal error');
+    net.drop = () => false;
+    net.queue = [];
+    net.advance(4000);
+    assert.equal(sa.state, 'established', 'DPD still answered after the garbage');
+    assert.equal(client.up.size, 1);
+  });
+
+  it('answers an IKE_SA_INIT with an unknown critical payload with UNSUPPORTED_CRITICAL_PAYLOAD', () => {
+    const net = new Net();
+    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    const got: Buffer[] = [];
+    net.add(CLIENT.addr).engine.receive = (d) => void got.push(d);
+    const req = encodeMessage({ spiI: Buffer.alloc(8, 7), spiR: Buffer.alloc(8), exchange: Exchange.IKE_SA_INIT, flags: 0x08, messageId: 0, payloads: [{ type: 222, unknown: true, critical: true, body: Buffer.from('x') }] });
+    gw.engine.receive(req, CLIENT, GW);
+    net.run();
+    assert.equal(got.length, 1);
+    const r = decodeMessage(got[0]);
+    assert.ok(r.ok);
+    const n = r.msg.payloads[0] as { notifyType: number; data: Buffer };
+    assert.equal(n.notifyType, Notify.UNSUPPORTED_CRITICAL_PAYLOAD);
+    assert.deepEqual(n.data, Buffer.from([222]));
+    assert.equal(gw.engine.sas.size, 0);
   });
 });

@@ -1,7 +1,9 @@
 // Two engine runtimes in this process on loopback addresses (no root, no
 // namespace): the program, its API server and the CLI commands end to end.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { CLI } from '../../support/paths.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSetupFile } from '../../../src/model/setup.js';
@@ -62,7 +64,7 @@ ikeconf:
   it('brings the tunnels up and moves ESP through them', async () => {
     await waitFor('3 live tunnels', async () => cl.summary().tunnels.live === 3 && gw.summary().tunnels.live === 3);
     await waitFor('ping replies', async () => (cl.summary().ping?.total.received ?? 0) >= 3);
-    assert.equal(cl.io.size, 6, 'one socket pair per tunnel address');
+    assert.equal(cl.io.size, 3, 'one NAT-T socket per tunnel address once floated (port 500 closed)');
     assert.ok(!logs.join('\n').includes('loopback-psk-secret'), 'the PSK is never logged');
   });
 
@@ -110,6 +112,27 @@ ikeconf:
     assert.equal(await events, 0);
     assert.match(seen[0], /snapshot: 3 IKE SA/);
     assert.match(seen[1], /event=sa|sa kind=/);
+  });
+
+  it('runs the interactive CLI: prompt, commands, history file', async () => {
+    const history = join(dir, 'history');
+    // async: this process serves the API the CLI talks to
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [CLI, 'cli', '--socket', join(dir, 'api.sock')], { env: { ...process.env, MYIKEV2_CLI_HISTORY: history } });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      const t = setTimeout(() => p.kill(), 15_000);
+      p.on('close', (status) => (clearTimeout(t), resolve({ status, stdout, stderr })));
+      p.stdin.end('help\nsummary\nlist -t 2\nquit\n');
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /connected to the engine/);
+    assert.match(r.stdout, /rekey child\|ike/);
+    assert.match(r.stdout, /created 3, live 3/);
+    assert.match(r.stdout, /ike [0-9a-f]{16} tunnel 2 established/);
+    assert.deepEqual(readFileSync(history, 'utf8').trim().split('\n'), ['help', 'summary', 'list -t 2']);
   });
 
   it('stops gracefully: the gateway has no SA left', async () => {

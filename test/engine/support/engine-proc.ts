@@ -132,7 +132,7 @@ peeraddr: 172.31.0.1
 bindifname: ${o.ifname}
 setupinterval: 1ms
 tunnelretryinterval: 2s
-loglevel: 3
+loglevel: ${process.env.MYIKEV2_TEST_LOGLEVEL ?? 3}
 owntsaddrincrease: 1
 peertsaddrincrease: 0
 ${o.extraTop ?? ''}${ikeconf(o.suite, o.extraIke ?? '', `    ownts:

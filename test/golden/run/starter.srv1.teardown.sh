@@ -16,12 +16,15 @@ if ip -n m4ff9-client link set data0 netns $$ 2>/dev/null; then
 elif ip -n m4ff9-client link show data0 >/dev/null 2>&1; then
   echo "dataif-not-returned data0"
 fi
-# 3. Namespaces (their veth ends go with them), host routes, veths.
+# 3. Namespaces and host routes. The kernel removes each namespace's veth
+#    pair with it, all in one batch (deleting veths one by one costs ~35 ms each).
 ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
 netns del m4ff9-client
 route del 2001:db8:1::1:2/128 dev myikev2mgmtbrg
-link del m4ff9h2
 MYIKEV2_BATCH
+i=0
+while [ $i -lt 100 ] && ip -o link show 2>/dev/null | grep -q -E ': m4ff9h(2)@'; do sleep 0.05; i=$((i+1)); done
+for v in $(ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*//' | grep -E '^m4ff9h(2)$'); do ip link del "$v" 2>/dev/null; done
 # 4. The bridge, once no run has an instance on it; the run's files.
 if [ -z "$(ip -o link show master myikev2mgmtbrg 2>/dev/null)" ]; then ip link del myikev2mgmtbrg 2>/dev/null; fi
 rm -rf /run/myikev2/runs/m4ff9/client /var/log/myikev2/m4ff9/client

@@ -33,7 +33,9 @@ function invalidKe(payloads: AnyPayload[]): number | undefined {
 
 export function startCreateChild(sa: IkeSa, rekeyOf?: ChildSa, group?: number): void {
   sa.enqueue(rekeyOf ? `rekey CHILD ${rekeyOf.id}` : 'new CHILD SA', () => {
+    if (rekeyOf) rekeyOf.rekeyQueued = false;
     if (rekeyOf && !sa.children.includes(rekeyOf)) return;
+    if (rekeyOf) rekeyOf.rekeyAt = 0;
     if (rekeyOf) sa.setChildState(rekeyOf, 'rekeying');
     const c = sa.policy.child;
     const pfsGroup = c.pfsGroups.length ? (group ?? c.pfsGroups[0]) : undefined;
@@ -176,6 +178,17 @@ function successor(old: IkeSa, weInitiated: boolean, spiI: Buffer, spiR: Buffer,
   old.children = [];
   old.registry.register(next);
   next.markEstablished();
+  // Exchanges still queued on the old IKE SA die with it: redo them on the new one.
+  const now = next.host.now();
+  for (const c of next.children) {
+    if (c.rekeyQueued) {
+      c.rekeyQueued = false;
+      c.rekeyAt = now;
+    }
+    if (c.state === 'rekeying') next.setChildState(c, 'installed');
+  }
+  const deleting = next.children.filter((c) => c.state === 'deleting');
+  if (deleting.length) startDeleteChildren(next, deleting, 'rekeyed');
   return next;
 }
 

@@ -11,6 +11,7 @@ import { errorNotify, findPayload, IkeSa, notifies, notifyPayload, type SaRegist
 import type { Endpoint } from '../../child-sa.js';
 import type { IkePolicy } from '../types.js';
 import { NATT_PORT } from '../types.js';
+import { own } from '../bytes.js';
 import { startIkeAuth } from './ike-auth.js';
 
 const ZERO_SPI = Buffer.alloc(8);
@@ -38,7 +39,7 @@ function detectNat(sa: IkeSa, payloads: AnyPayload[]): void {
   sa.natRemote = !srcs.some((n) => n.data.equals(peerHash));
   sa.natLocal = !dst.data.equals(ourHash);
   sa.encap = sa.natRemote || sa.natLocal || sa.policy.forceEncap;
-  sa.log(4, `NAT detection: local ${sa.natLocal ? 'behind NAT' : 'direct'}, peer ${sa.natRemote ? 'behind NAT' : 'direct'}, UDP encapsulation ${sa.encap ? 'on' : 'off'}`);
+  if (sa.debug) sa.log(4, `NAT detection: local ${sa.natLocal ? 'behind NAT' : 'direct'}, peer ${sa.natRemote ? 'behind NAT' : 'direct'}, UDP encapsulation ${sa.encap ? 'on' : 'off'}`);
 }
 
 function keysFromSecret(sa: IkeSa, secret: Buffer): void {
@@ -91,7 +92,7 @@ function onInitResponse(sa: IkeSa, payloads: AnyPayload[], raw: Buffer, header: 
   if (saP.proposals.length !== 1) return sa.fail('IKE_SA_INIT response must carry exactly one proposal');
   const chosen = chooseProposal(ProtocolId.IKE, saP.proposals, sa.policy.ike, true);
   if (!chosen || chosen.dhGroup !== sa.dhGroup || ke.group !== sa.dhGroup) return sa.fail('responder chose a proposal we did not offer');
-  sa.spiR = Buffer.from(header.spiR);
+  sa.spiR = own(header.spiR);
   sa.nr = nonce.data;
   sa.suite = { encr: chosen.encr, integ: chosen.integ, prf: chosen.prf!, dhGroup: chosen.dhGroup! };
   let secret: Buffer;

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { Duplex, PassThrough } from 'node:stream';
+import { DaemonClient } from '../../src/daemon/client.js';
+import { ManifestStore } from '../../src/daemon/manifests.js';
+import { Connection, type SharedContext } from '../../src/daemon/server.js';
+import { Supervisor } from '../../src/daemon/supervisor.js';
+import { procAlive, removeDir, tempDir } from './harness.js';
+
+function streamPair(): [Duplex, Duplex] {
+  const aToB = new PassThrough();
+  const bToA = new PassThrough();
+  return [Duplex.from({ readable: bToA, writable: aToB }), Duplex.from({ readable: aToB, writable: bToA })];
+}
+
+/** The real method table, connection and supervisor in this process, spoken to over an in-memory stream. */
+describe('daemon protocol (client and daemon in one process)', () => {
+  let dir: string;
+  let sup: Supervisor;
+  let client: DaemonClient;
+  const pids: number[] = [];
+
+  beforeEach(async () => {
+    dir = tempDir('myikev2-daemon-proto');
+    sup = new Supervisor({ stateDir: dir, adoptPollMs: 50, logCheckMs: 100 });
+    sup.start();
+    const shared: SharedContext = {
+      sup,
+      manifests: new ManifestStore(dir),
+      info: { pid: process.pid, build: 'sha256:test', startedAt: new Date().toISOString(), socket: '-', stateDir: dir },
+      log: () => {},
+      shuttingDown: () => false,
+      shutdown: async () => {},
+    };
+    const [a, b] = streamPair();
+    b.on('error', () => {});
+    const conn = new Connection(b, shared, undefined, () => {});
+    sup.on('change', (ev, inst) => conn.instanceChanged(ev, inst));
+    client = await DaemonClient.connect(a);
+  });
+
+  afterEach(async () => {
+    await Promise.all(sup.list().map((i) => sup.stop(i.name, 'hard')));
+    sup.close();
+    await client.close();
+    for (const pid of pids) assert.equal(procAlive(pid), false, `pid ${pid} gone`);
+    removeDir(dir);
+  });
+
+  it('spawns, reports, subscribes and stops through the method table', async () => {
+    assert.equal(client.session.version, 1);
+    assert.equal(client.server.build, 'sha256:test');
+    const sub = await client.subscribe({});
+    assert.deepEqual(sub.initial, []);
+    const { instance } = await client.request('spawn', { name: 'p1', tag: 't', argv: ['sleep', '600'], env: { SECRET: 'x' } });
+    pids.push(instance.pid!);
+    assert.deepEqual(instance.envKeys, ['SECRET']);
+    assert.equal(JSON.stringify(instance).includes('"x"'), false, 'env values are never sent back');
+    assert.ok(procAlive(instance.pid!));
+    const started = await sub.waitFor((e) => e.event === 'started');
+    assert.equal(started.instance.name, 'p1');
+    const status = await client.request('status', { name: 'p1' });
+    assert.equal(status.counts.running, 1);
+    assert.equal(status.instance!.pid, instance.pid);
+    const stopped = await client.request('stop', { tag: 't' });
+    assert.equal(stopped.instances[0].state, 'stopped');
+    assert.equal(stopped.instances[0].signal, 'SIGTERM');
+    assert.equal((await sub.waitFor((e) => e.event === 'exited')).instance.state, 'stopped');
+    await sub.close();
+  });
+
+  it('answers bad params with E_BAD_REQUEST naming the field, and changes nothing', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ name: 'ok', argv: [] }, /params\.argv/],
+      [{ name: 'ok', argv: ['sleep', 1] }, /params\.argv/],
+      [{ name: 'ok', argv: ['true'], restart: 'sometimes' }, /params\.restart/],
+      [{ name: 'ok', argv: ['true'], netns: '../etc' }, /params\.netns/],
+      [{ name: 'ok', argv: ['true'], cwd: 'relative' }, /params\.cwd/],
+      [{ name: 'ok', argv: ['true'], env: { 'A-B': 'x' } }, /params\.env/],
+      [{ name: 'ok', argv: ['true'], backoff: { factor: 0 } }, /params\.backoff\.factor/],
+      [{ name: 'ok', argv: ['true'], stopTimeoutMs: -1 }, /params\.stopTimeoutMs/],
+    ];
+    for (const [params, re] of cases) {
+      await assert.rejects(client.request('spawn', params as never), (e: any) => e.code === 'E_BAD_REQUEST' && re.test(e.message));
+    }
+    await assert.rejects(client.request('stop', {}), (e: any) => e.code === 'E_BAD_REQUEST');
+    await assert.rejects(client.request('manifest.put', { key: 'a b', value: 1 } as never), (e: any) => e.code === 'E_BAD_REQUEST');
+    assert.deepEqual((await client.request('list', {})).instances, []);
+  });
+});

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execEngine, defaultRunDir } from '../../../src/engine/program/exec.js';
+import { MyikeError } from '../../../src/errors.js';
+
+describe('myikev2 exec: start-up checks', () => {
+  let dir: string;
+  let server: Server | undefined;
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'myikev2-exec-'))));
+  after(() => {
+    server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('derives the run directory from the setup file name', () => {
+    assert.equal(defaultRunDir('/x/y/gw-1.yaml'), '/run/myikev2/engine/gw-1');
+  });
+
+  it('rejects a bad setup file with exit code 2 and touches nothing', async () => {
+    const f = join(dir, 'bad.yaml');
+    writeFileSync(f, 'role: client\nnumberoftunnels: many\n');
+    const runDir = join(dir, 'bad.run');
+    await assert.rejects(execEngine({ file: f, json: false, runDir }), (e: MyikeError) => e.exitCode === 2);
+    assert.equal(existsSync(runDir), false);
+  });
+
+  it('refuses a run directory that a live engine uses', async () => {
+    const f = join(dir, 'gw.yaml');
+    writeFileSync(f, 'role: gateway\nbindifname: lo\nbindifaddr: 127.0.0.1/8\nikeconf:\n  psk: x\n');
+    const runDir = join(dir, 'busy.run');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(runDir);
+    server = createServer();
+    await new Promise<void>((r) => server!.listen(join(runDir, 'api.sock'), () => r()));
+    await assert.rejects(execEngine({ file: f, json: false, runDir, noTcp: true }), (e: MyikeError) => e.code === 'E_RUN_DIR_BUSY' && e.exitCode === 2);
+    assert.ok(existsSync(join(runDir, 'api.sock')), 'the other engine keeps its socket');
+  });
+});
