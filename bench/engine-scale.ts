@@ -15,6 +15,9 @@ import { promisify } from 'node:util';
 import { createNetnsPair, netnsExists, startCharon, type Charon, type NetnsPair } from '../test/support/strongswan.js';
 import { clientSetup, gatewaySetup, processAlive, startEngine, waitFor, type RunningEngine } from '../test/engine/esp/engine-bed.js';
 import type { PingSummary } from '../src/engine/esp/data-plane.js';
+import { engineArgv } from '../src/run/instances.js';
+import type { ServerSession } from '../src/run/servers.js';
+import type { InstanceRecord } from '../src/run/manifest.js';
 
 const run = promisify(execFile);
 const arg = (name: string, def: number) => {
@@ -24,8 +27,13 @@ const arg = (name: string, def: number) => {
 const N = Math.min(Math.max(arg('tunnels', 1000), 1), 2000);
 const PING_S = Math.min(Math.max(arg('ping-seconds', 10), 3), 60);
 const WITH_SWAN = !process.argv.includes('--no-strongswan');
-/** Extra node options for the engines, e.g. --node-args=--max-semi-space-size=1 (space-separated). */
-const NODE_ARGS = (process.argv.find((a) => a.startsWith('--node-args='))?.slice('--node-args='.length) ?? '').split(' ').filter(Boolean);
+/** Node options the product launches the engine with (`myikev2 run`), so the figures are what users get. */
+const PRODUCT_NODE_ARGS = (() => {
+  const argv = engineArgv({ bundlePath: '\0bundle' } as ServerSession, { runDir: '/run' } as InstanceRecord);
+  return argv.slice(1, argv.indexOf('\0bundle'));
+})();
+/** --node-args="..." replaces them (space-separated; e.g. to compare heap settings). */
+const NODE_ARGS = (process.argv.find((a) => a.startsWith('--node-args='))?.slice('--node-args='.length) ?? PRODUCT_NODE_ARGS.join(' ')).split(' ').filter(Boolean);
 const PSK = 'bench-psk-not-secret';
 const SETUP_INTERVAL = process.argv.find((a) => a.startsWith('--setupinterval='))?.split('=')[1] ?? '2ms';
 const GW = '172.28.0.1';

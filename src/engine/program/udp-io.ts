@@ -28,7 +28,10 @@ export class UdpIo {
   private open(addr: string, port: number): Promise<void> {
     const k = `${addr}|${port}`;
     if (this.sockets.has(k)) return Promise.resolve();
-    const s = createSocket({ type: isIP(addr) === 6 ? 'udp6' : 'udp4' });
+    // A gateway takes bursts of IKE_SA_INIT from thousands of tunnels: the default
+    // 208 KB buffer drops them (each costs a retransmission interval). The kernel
+    // caps this at net.core.rmem_max.
+    const s = createSocket({ type: isIP(addr) === 6 ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
     const local: Endpoint = { addr, port };
     this.sockets.set(k, s);
     return new Promise((resolve, reject) => {
