@@ -33,6 +33,7 @@ export interface InstanceStatus {
   mgmtAddr: string;
   state: UpState | 'failed';
   logdir: string;
+  runDir: string;
 }
 
 export interface RunResult {
@@ -185,7 +186,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
 }
 
 function status(r: InstanceRecord, state: UpState | 'failed'): InstanceStatus {
-  return { instance: r.name, server: r.server, kind: r.kind, namespace: r.netns, mgmtAddr: r.mgmtAddr, state, logdir: r.logdir };
+  return { instance: r.name, server: r.server, kind: r.kind, namespace: r.netns, mgmtAddr: r.mgmtAddr, state, logdir: r.logdir, runDir: r.runDir };
 }
 
 async function saveManifest(ctx: Ctx, s: ServerSession): Promise<void> {
