@@ -205,6 +205,24 @@ describe('IKE engine: two engines wired together', () => {
     assertMatchingChild(p.client, p.gw);
   });
 
+  it('resolves an IKE rekey collision: one new IKE SA on each side, CHILD SAs kept', () => {
+    const p = pair();
+    const c0 = [...p.client.engine.sas.values()][0];
+    const g0 = [...p.gw.engine.sas.values()][0];
+    assert.ok(p.client.engine.rekeyIkeById(c0.id));
+    assert.ok(p.gw.engine.rekeyIkeById(g0.id));
+    p.net.run();
+    p.net.advance(10_000);
+    const cs = [...p.client.engine.sas.values()];
+    const gs = [...p.gw.engine.sas.values()];
+    assert.equal(cs.length, 1);
+    assert.equal(gs.length, 1);
+    assert.notEqual(cs[0].id, c0.id);
+    assert.equal(cs[0].spiI.toString('hex') + cs[0].spiR.toString('hex'), gs[0].spiI.toString('hex') + gs[0].spiR.toString('hex'));
+    assertMatchingChild(p.client, p.gw);
+    assert.ok(p.client.logs.concat(p.gw.logs).some((l) => l.includes('TEMPORARY_FAILURE')), 'the collision was seen and answered');
+  });
+
   it('detects a dead peer with DPD', () => {
     const p = pair({ dpdMs: 5000 });
     assert.equal(p.sa.state, 'established');
