@@ -55,7 +55,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     const m = await findManifest(config, tag, servers);
     if (!m) return { name: null, tag, servers: [], logs: null };
     const result: TeardownResult = { name: m.name, tag, servers: [], logs: null };
-    const logsDir = join(controllerStateDir(), 'logs', `${m.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const logsDir = logsDirFor(m.name);
     await runTasks(
       {},
       [
@@ -68,9 +68,11 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
                 task: async (_c2, t) => {
                   const s = await timing(`${name} connect`, () => servers.session(name));
                   const mine = m.instances.filter((r) => r.server === name).map((r) => r.name);
-                  if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
+                  const afterStop = async () => {
+                    if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
+                  };
                   t.title = `${name}: stopping instances`;
-                  const leftovers = await teardownServer(s, m, { force: opts.force, warn: opts.warn, onOutput: (x) => (t.output = x.trimEnd()) });
+                  const leftovers = await teardownServer(s, m, { force: opts.force, warn: opts.warn, onOutput: (x) => (t.output = x.trimEnd()), afterStop });
                   result.servers.push({ server: name, leftovers });
                   if (!opts.keepDaemon && leftovers.length === 0) await timing(`${name} stop daemon`, () => stopIdleDaemon(s));
                   t.title = leftovers.length ? `${name}: ${leftovers.length} thing(s) left` : `${name}: clean`;
@@ -94,8 +96,13 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
   }
 }
 
+/** Where the controller keeps the logs of a run it tore down. */
+export function logsDirFor(name: string): string {
+  return join(controllerStateDir(), 'logs', `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+}
+
 /** Copies the instances' default log directories from a server as a .tar.gz; false when there are none. */
-async function saveLogs(t: Transport, tag: string, instances: string[], file: string): Promise<boolean> {
+export async function saveLogs(t: Transport, tag: string, instances: string[], file: string): Promise<boolean> {
   const dir = `${DEFAULT_LOG_ROOT}/${tag}`;
   if (instances.length === 0) return false;
   const names = instances.map(shq).join(' ');

@@ -14,6 +14,8 @@ export interface TeardownOptions {
   force: boolean;
   warn: (w: string) => void;
   onOutput?: (text: string) => void;
+  /** Runs once the instances stopped, before their files are removed (e.g. to save their logs). */
+  afterStop?: () => Promise<void>;
 }
 
 /** Stops and removes the given instances of a run on one server (not the whole run). */
@@ -28,6 +30,7 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const server = s.conf.name;
   const records = m.instances.filter((r) => r.server === server);
   await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
+  await opts.afterStop?.();
   const script = await timing(`${server} teardown script`, () => runScript(s.transport, renderTeardownScript(m.tag, server, records), 'teardown'));
   const notReturned = script.split('\n').filter(Boolean);
   const leftovers = [...notReturned, ...(await timing(`${server} verify`, () => verifyServer(s, m.tag, records)))];
@@ -51,7 +54,10 @@ export async function stopIdleDaemon(s: ServerSession): Promise<boolean> {
   if (instances.length > 0 || keys.length > 0) return false;
   await s.daemon.request('shutdown', {});
   // The directories the run and the daemon made, once empty (the bundle cache under /var/lib/myikev2 stays).
-  await s.transport.exec('sleep 0.2; rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null');
+  // The daemon removes its socket as it exits; then its directory can go.
+  await s.transport.exec(
+    'i=0; while [ -e /run/myikev2/daemon.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null',
+  );
   return true;
 }
 

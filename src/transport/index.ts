@@ -1,6 +1,6 @@
 // The transport's public face: reach servers (SSH or local), check them,
 // put the server bundle there and get a connected daemon client.
-export type { ExecOptions, ExecResult, Transport } from './transport.js';
+export type { ExecOptions, ExecResult, InteractiveResult, Terminal, Transport } from './transport.js';
 export { execChecked, shq } from './transport.js';
 export { LocalTransport } from './local.js';
 export { SshTransport, type SshOptions, defaultKnownHostsFile } from './ssh.js';

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { MyikeError } from '../errors.js';
-import type { ExecOptions, ExecResult, Transport } from './transport.js';
+import type { ExecOptions, ExecResult, InteractiveResult, Terminal, Transport } from './transport.js';
 
 export class LocalTransport implements Transport {
   readonly kind = 'local';
@@ -84,6 +84,24 @@ export class LocalTransport implements Transport {
           }),
         ),
       );
+    });
+  }
+
+  /**
+   * util-linux `script` puts the command on a pseudo-terminal of its own and
+   * relays the controller's terminal to it (raw mode, window size), so the
+   * command's job control never touches the controller's terminal.
+   */
+  interactive(command: string, term: Terminal): Promise<InteractiveResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
+        stdio: [term.input, term.output, term.output],
+        env: { ...process.env, SHELL: '/bin/sh' },
+      });
+      child.on('error', (e) =>
+        reject(new MyikeError('E_EXEC', `cannot run script (util-linux): ${e.message}`, { server: this.server, step: 'interactive', cause: e, hint: 'install util-linux (it provides script)' })),
+      );
+      child.on('close', (code, signal) => resolve({ code, ...(signal ? { signal } : {}) }));
     });
   }
 

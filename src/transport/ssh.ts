@@ -22,7 +22,7 @@ import {
   readKnownHosts,
 } from './known-hosts.js';
 import { timeoutError } from './local.js';
-import { shq, type ExecOptions, type ExecResult, type Transport } from './transport.js';
+import { shq, type ExecOptions, type ExecResult, type InteractiveResult, type Terminal, type Transport } from './transport.js';
 
 export interface SshOptions {
   /** Exec/SFTP channels in flight at once (design.md §5: 6 under MaxSessions 10). */
@@ -418,6 +418,41 @@ export class SshTransport implements Transport {
         e,
       );
     }
+  }
+
+  /** A PTY channel (not counted against the exec cap: it lives as long as the user wants). */
+  async interactive(command: string, term: Terminal): Promise<InteractiveResult> {
+    const { input, output } = term;
+    const pty = { term: process.env.TERM || 'xterm-256color', rows: output.rows || 24, cols: output.columns || 80 };
+    return this.withConn<InteractiveResult>('interactive', (c, done) => {
+      c.client.exec(`exec sh -c ${shq(command)}`, { pty }, (err, ch) => {
+        if (err) return done.reject(err);
+        const wasRaw = input.isRaw;
+        const wasPaused = input.isPaused();
+        let code: number | null = null;
+        let signal: string | undefined;
+        const onKeys = (d: Buffer) => ch.write(d);
+        const onResize = () => ch.setWindow(output.rows || 24, output.columns || 80, 0, 0);
+        input.setRawMode?.(true);
+        input.on('data', onKeys);
+        input.resume();
+        output.on('resize', onResize);
+        ch.on('data', (d: Buffer) => output.write(d));
+        ch.stderr.on('data', (d: Buffer) => output.write(d));
+        ch.on('exit', (exitCode: number | null, sig?: string) => {
+          code = exitCode;
+          if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`;
+        });
+        ch.on('close', () => {
+          input.off('data', onKeys);
+          output.off('resize', onResize);
+          input.setRawMode?.(wasRaw);
+          if (wasPaused) input.pause();
+          if (c.closed) return done.reject(this.lostError('interactive', c));
+          done.resolve({ code, ...(signal ? { signal } : {}) });
+        });
+      });
+    });
   }
 
   async close(): Promise<void> {

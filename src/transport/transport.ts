@@ -19,6 +19,17 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** The controller's terminal, handed to an interactive session. */
+export interface Terminal {
+  input: NodeJS.ReadStream;
+  output: NodeJS.WriteStream;
+}
+
+export interface InteractiveResult {
+  code: number | null;
+  signal?: string;
+}
+
 export interface Transport {
   /** Server name (key in daemonlist), used in every error. */
   readonly server: string;
@@ -29,6 +40,12 @@ export interface Transport {
   push(localPath: string, remotePath: string): Promise<void>;
   /** A byte stream to a Unix socket on the server. */
   openUnixStream(socketPath: string): Promise<Duplex>;
+  /**
+   * Run a command (`sh -c`) on a pseudo-terminal of the server wired to the
+   * controller's terminal (raw keys in, screen out, window size followed)
+   * until it ends: line editing, Ctrl-C and full-screen programs work.
+   */
+  interactive(command: string, term: Terminal): Promise<InteractiveResult>;
   close(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@
 // creates and removes. Asserted on both ends: swanctl --list-sas and our API.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -170,11 +170,12 @@ describe('engine interop with strongSwan @integration', function () {
   };
 
   it('50 tunnels from one client all come up and stay up through IKE and CHILD rekeys', async () => {
-    const sw = await charon(net.nsB, 'swgw50', swanGatewayConf(FAST));
+    // CHILD SA rekeys with PFS (group 19) on both sides
+    const sw = await charon(net.nsB, 'swgw50', swanGatewayConf({ ...FAST, swan: { ...FAST.swan, esp: 'aes128gcm16-ecp256' } }));
     const cl = await engine(
       net.nsA,
       'client50',
-      clientYaml({ ifname: net.ifA, suite: FAST, tunnels: 50, ping: false, extraIke: '  ikelifetime: 14s\n  margintime: 4s\n', extraChild: '    lifetime: 8s\n' }),
+      clientYaml({ ifname: net.ifA, suite: FAST, tunnels: 50, ping: false, extraIke: '  ikelifetime: 14s\n  margintime: 4s\n', extraChild: '    lifetime: 8s\n    pfsenabled: true\n    pfsgrpid: [19]\n' }),
     );
     await waitFor('50 live tunnels', async () => (await summaryOf(cl)).tunnels.live === 50, 30_000);
     const first = await summaryOf(cl);
@@ -187,6 +188,7 @@ describe('engine interop with strongSwan @integration', function () {
     assert.equal(ikes.filter((i) => i.state === 'established').length, 50);
     assert.ok(ikes.every((i) => i.rekeys >= 1), 'every IKE SA was rekeyed');
     assert.ok(children.every((c) => c.rekeys >= 1), 'every CHILD SA was rekeyed');
+    assert.ok(children.filter((c) => c.rekeys >= 1).every((c) => c.pfsGroup === 19), 'rekeyed with PFS');
     assert.equal(swSas.filter((x) => x.state === 'ESTABLISHED').length, 50);
     // Rekeys go on (about 8 a second here), so compare snapshots until one is consistent.
     await waitFor('both ends to agree on every SA', async () => {
@@ -203,6 +205,17 @@ describe('engine interop with strongSwan @integration', function () {
     assert.equal(end.code, 0);
     assert.equal(end.summary?.tunnels.created, 50);
     await waitFor('strongSwan to have no SA left', async () => (await sw.listSas()).length === 0, 10_000);
+  });
+
+  it('retries with the group strongSwan asks for (INVALID_KE_PAYLOAD)', async () => {
+    const s = SUITES[0]; // strongSwan: modp2048 only
+    const sw = await charon(net.nsB, 'swke', swanGatewayConf(s));
+    const cl = await engine(net.nsA, 'clientke', clientYaml({ ifname: net.ifA, suite: s, ping: false }).replace('dhgrpid: [14]', 'dhgrpid: [19, 14]'));
+    await waitFor('the tunnel', async () => (await summaryOf(cl)).tunnels.live === 1);
+    const [ike] = await ikesOf(cl);
+    assert.equal(ike.dhGroup, 14);
+    assert.equal((await sw.listSas())[0].dhGroup, 'MODP_2048');
+    assert.match(readFileSync(cl.logFile, 'utf8'), /responder wants DH group 14 instead of 19/);
   });
 
   it('DPD detects a strongSwan that was killed', async () => {

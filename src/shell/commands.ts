@@ -1,0 +1,359 @@
+// What each shell command does: parse → call the same core as the CLI
+// commands (runRecipe, teardownRun, stopInstances, the daemon and engine
+// APIs) → print. The REPL (repl.ts) handles input, events and Ctrl-C.
+import type { InstanceInfo } from '../daemon/protocol.js';
+import { asMyikeError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, MyikeError } from '../errors.js';
+import { loadInputs } from '../model/load.js';
+import type { InstanceRecord } from '../run/manifest.js';
+import { ENGINE_API_SOCKET, inNamespace, stopInstances } from '../run/instances.js';
+import { runTag } from '../run/names.js';
+import { runRecipe } from '../run/run.js';
+import type { ServerSession } from '../run/servers.js';
+import { teardownRun } from '../run/teardown-run.js';
+import { LocalTransport } from '../transport/local.js';
+import { shq, type Terminal } from '../transport/transport.js';
+import { engineRequest, statsFromSummary } from './engine-api.js';
+import { columns, listRows, listTable, resolveInstance, type EngineStats, type Known, type Palette } from './format.js';
+import type { ShellSession } from './session.js';
+import { commandHelp, findSpec, helpText, type Parsed } from './spec.js';
+
+export interface ShellIO {
+  /** Text to stdout (a newline is added). */
+  print(text: string): void;
+  /** Raw output as it arrives (command output, followed logs). */
+  write(chunk: string): void;
+  error(text: string): void;
+  palette: Palette;
+  /** The controller's terminal when the shell is interactive on one, else null. */
+  terminal: Terminal | null;
+  /** Asks (inquirer) unless `yes`; without a terminal it refuses and says to add -y. */
+  confirm(question: string, yes: boolean): Promise<boolean>;
+  /** Holds event lines (for commands that own the screen) until the returned function is called. */
+  holdEvents(): () => void;
+}
+
+export interface CommandContext {
+  session: ShellSession;
+  io: ShellIO;
+  /** Aborted by Ctrl-C (for the commands that can stop early). */
+  signal: AbortSignal;
+}
+
+export type Runner = (ctx: CommandContext, p: Parsed) => Promise<number>;
+
+/** Commands that cannot stop half way say so on Ctrl-C instead of being abandoned. */
+export const UNINTERRUPTIBLE: Record<string, string> = {
+  def: 'def cannot be interrupted half way (a failure rolls back by itself); wait for it, then teardown if you do not want the run',
+  teardown: 'teardown cannot be interrupted half way; it finishes in a moment',
+  stop: 'stop cannot be interrupted; the instance is being stopped',
+};
+
+export const RUNNERS: Record<string, Runner> = {
+  def: defCommand,
+  list: listCommand,
+  cli: cliCommand,
+  shell: shellCommand,
+  clearping: clearpingCommand,
+  stop: stopCommand,
+  teardown: teardownCommand,
+  logs: logsCommand,
+  help: helpCommand,
+};
+
+function usage(message: string, hint: string): MyikeError {
+  return new MyikeError('E_USAGE', message, { hint, exitCode: EXIT_USAGE });
+}
+
+/** Resolves when the signal fires (never, when it does not). */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
+}
+
+async function defCommand({ session, io }: CommandContext, p: Parsed): Promise<number> {
+  const file = p.flags.file as string;
+  const inputs = loadInputs(file, session.configFile);
+  for (const w of inputs.warnings) io.error(w);
+  const release = io.holdEvents();
+  let result;
+  try {
+    result = await runRecipe(inputs, {
+      override: !!p.flags.override,
+      keepOnFailure: false,
+      progress: io.terminal ? 'auto' : 'plain',
+      warn: (w) => io.error(`warning: ${w}`),
+    });
+  } finally {
+    release();
+  }
+  session.current = { name: result.name, tag: result.tag, recipeFile: file };
+  session.watchKnown();
+  io.print(
+    '\n' +
+      columns(
+        ['INSTANCE', 'SERVER', 'NAMESPACE', 'MGMT ADDRESS', 'STATE'],
+        result.instances.map((i) => [i.instance, i.server, i.namespace, i.mgmtAddr || '-', i.state]),
+      ),
+  );
+  io.print(`run "${result.name}" (tag ${result.tag}) is up; list shows it, teardown removes it`);
+  return result.instances.every((i) => i.state !== 'failed') ? EXIT_OK : EXIT_FAILED;
+}
+
+/** Asks each server's daemon, then each running engine: rows for `list` (also used by tests). */
+export async function gatherList(session: ShellSession, daemonFilter?: string): Promise<ReturnType<typeof listRows>> {
+  if (daemonFilter !== undefined && !(daemonFilter in session.config.servers))
+    throw usage(`no server "${daemonFilter}" in the controller config`, `servers: ${Object.keys(session.config.servers).join(', ')}`);
+  const known = session.known().filter((k) => daemonFilter === undefined || k.record.server === daemonFilter);
+  const servers = [...new Set(known.map((k) => k.record.server))];
+  const daemon = new Map<string, Map<string, InstanceInfo> | string>();
+  const sessions = new Map<string, ServerSession>();
+  await Promise.all(
+    servers.map(async (name) => {
+      try {
+        const s = await session.server(name);
+        sessions.set(name, s);
+        const { instances } = await s.daemon.request('list', {}, { timeoutMs: 10_000 });
+        daemon.set(name, new Map(instances.map((i) => [i.name, i])));
+      } catch (e) {
+        daemon.set(name, `server unreachable: ${asMyikeError(e).code}`);
+      }
+    }),
+  );
+  const stats = new Map<string, EngineStats | string>();
+  await Promise.all(
+    known
+      .filter((k) => k.record.kind === 'myikev2')
+      .map(async ({ record: r }) => {
+        const d = daemon.get(r.server);
+        if (typeof d !== 'object' || d.get(r.daemonName)?.state !== 'running') return;
+        try {
+          const stream = await sessions.get(r.server)!.transport.openUnixStream(`${r.runDir}/${ENGINE_API_SOCKET}`);
+          stats.set(r.daemonName, statsFromSummary(await engineRequest(stream, 'summary', {}, 5000)));
+        } catch (e) {
+          stats.set(r.daemonName, `engine API not answering (${(e as Error).message.split('\n')[0]})`);
+        }
+      }),
+  );
+  return listRows(known, daemon, stats, Date.now());
+}
+
+async function listCommand({ session, io, signal }: CommandContext, p: Parsed): Promise<number> {
+  const rows = await Promise.race([gatherList(session, p.flags.daemon as string | undefined), aborted(signal).then(() => null)]);
+  if (!rows) return 130;
+  if (p.flags.json) io.print(JSON.stringify(rows, null, 2));
+  else io.print(listTable(rows, io.palette));
+  return rows.some((r) => r.state.startsWith('unknown')) ? EXIT_FAILED : EXIT_OK;
+}
+
+function target(session: ShellSession, name: string): Known {
+  return resolveInstance(name, session.known());
+}
+
+/** The interactive root shell inside an instance's namespace, with a prompt that says where it is. */
+export function namespaceShell(r: InstanceRecord): string {
+  const ps1 = `[${r.name}@${r.server} netns ${r.netns}] \\w # `;
+  const rc = `[ -f ~/.bashrc ] && . ~/.bashrc\nPS1=${shq(ps1)}\n`;
+  return `printf %s ${shq(rc)} > .myikev2-bashrc; if command -v bash >/dev/null 2>&1; then exec bash --rcfile .myikev2-bashrc -i; fi; PS1=${shq(ps1)} exec sh -i`;
+}
+
+/** The engine CLI of a myikev2 instance, run on its server with the pushed bundle. */
+export function engineCli(s: ServerSession, r: InstanceRecord, command?: string): string {
+  return `node ${shq(s.bundlePath)} cli --socket ${shq(`${r.runDir}/${ENGINE_API_SOCKET}`)}${command === undefined ? '' : ` --exec ${shq(command)}`}`;
+}
+
+/** Words after `cli -t X`: one word is a shell command line as typed; several are quoted one by one. */
+export function commandLine(args: string[]): string {
+  return args.length === 1 ? args[0] : args.map(shq).join(' ');
+}
+
+const PGID_MARK = '@@myikev2-pgid ';
+
+async function cliCommand({ session, io, signal }: CommandContext, p: Parsed): Promise<number> {
+  const k = target(session, p.flags.target as string);
+  const r = k.record;
+  const s = await session.server(r.server);
+  if (p.args.length) {
+    const line = commandLine(p.args);
+    const inner = r.kind === 'other' ? inNamespace(k.tag, r, line) : engineCli(s, r, line);
+    // The command's process group id comes first on stderr, so Ctrl-C can end it on the server.
+    let pgid: number | undefined;
+    let head: string | undefined = '';
+    const onStderr = (chunk: string) => {
+      if (head === undefined) return io.error(chunk.replace(/\n$/, ''));
+      head += chunk;
+      const nl = head.indexOf('\n');
+      if (nl < 0) return;
+      const m = new RegExp(`^${PGID_MARK}(\\d+)$`).exec(head.slice(0, nl));
+      if (m) pgid = Number(m[1]);
+      const rest = m ? head.slice(nl + 1) : head;
+      head = undefined;
+      if (rest) io.error(rest.replace(/\n$/, ''));
+    };
+    const run = s.transport.exec(`echo "${PGID_MARK}$$" >&2; ${inner}`, { onStdout: (c) => io.write(c), onStderr });
+    const stop = aborted(signal).then(async () => {
+      if (pgid) await s.transport.exec(`kill -TERM -- -${pgid} 2>/dev/null; true`).catch(() => undefined);
+    });
+    const res = await Promise.race([run, stop.then(() => null)]);
+    if (!res) return 130;
+    if (res.code !== 0) io.error(`(exit ${res.code ?? res.signal})`);
+    return res.code === 0 ? EXIT_OK : EXIT_FAILED;
+  }
+  if (!io.terminal)
+    throw usage('cli -t without a command needs a terminal', `run one command instead: cli -t ${r.name} -- ${r.kind === 'other' ? 'ip addr' : 'summary'}`);
+  const release = io.holdEvents();
+  try {
+    if (r.kind === 'other') {
+      io.print(io.palette.dim(`root shell in namespace ${r.netns} on ${r.server} (instance ${r.name}); exit or Ctrl-D returns to myikev2`));
+      await s.transport.interactive(inNamespace(k.tag, r, namespaceShell(r)), io.terminal);
+    } else {
+      io.print(io.palette.dim(`engine CLI of ${r.name} on ${r.server}; quit or Ctrl-D returns to myikev2`));
+      await s.transport.interactive(engineCli(s, r), io.terminal);
+    }
+  } finally {
+    release();
+  }
+  io.print(io.palette.dim(`back in myikev2`));
+  return EXIT_OK;
+}
+
+async function shellCommand({ io }: CommandContext): Promise<number> {
+  if (!io.terminal) throw usage('shell needs a terminal', 'run myikev2 shell in a terminal');
+  const sh = process.env.SHELL || '/bin/sh';
+  io.print(io.palette.dim(`${sh} on this machine; exit or Ctrl-D returns to myikev2`));
+  const release = io.holdEvents();
+  try {
+    await new LocalTransport().interactive(`SHELL=${shq(sh)} exec ${shq(sh)}`, io.terminal);
+  } finally {
+    release();
+  }
+  io.print(io.palette.dim('back in myikev2'));
+  return EXIT_OK;
+}
+
+async function clearpingCommand({ session, io }: CommandContext, p: Parsed): Promise<number> {
+  let targets: Known[];
+  if (p.flags.target) {
+    const k = target(session, p.flags.target as string);
+    if (k.record.kind !== 'myikev2') throw usage(`${k.record.name} is not a myikev2 instance: it has no ping test`, 'clearping works on myikev2 instances (list shows the kind by its TUNNELS column)');
+    targets = [k];
+  } else targets = session.known().filter((k) => k.record.kind === 'myikev2');
+  if (targets.length === 0) {
+    io.print('no myikev2 instance: nothing to clear');
+    return EXIT_OK;
+  }
+  if (targets.length > 1 && !(await io.confirm(`Reset the ping statistics of ${targets.length} instances (${targets.map((k) => k.record.name).join(', ')})?`, !!p.flags.yes))) {
+    io.print('nothing changed');
+    return EXIT_OK;
+  }
+  const failed: string[] = [];
+  await Promise.all(
+    targets.map(async ({ record: r }) => {
+      try {
+        const s = await session.server(r.server);
+        await engineRequest(await s.transport.openUnixStream(`${r.runDir}/${ENGINE_API_SOCKET}`), 'ping.clear');
+      } catch (e) {
+        failed.push(`${r.name}: ${asMyikeError(e).message.split('\n')[0]}`);
+      }
+    }),
+  );
+  const ok = targets.length - failed.length;
+  if (ok) io.print(`ping statistics reset on ${ok} instance(s)`);
+  for (const f of failed) io.error(`cannot reset ${f} (is the instance running? list shows it)`);
+  return failed.length ? EXIT_FAILED : EXIT_OK;
+}
+
+async function stopCommand({ session, io }: CommandContext, p: Parsed): Promise<number> {
+  const k = target(session, p.flags.target as string);
+  const graceful = p.flags.graceful !== 'false';
+  const s = await session.server(k.record.server);
+  const { instances } = await s.daemon.request('list', { tag: k.tag });
+  const info = instances.find((i) => i.name === k.record.daemonName);
+  if (!info || (info.state !== 'running' && info.state !== 'backoff' && info.state !== 'stopping')) {
+    io.print(`instance ${k.record.name} is not running${info ? ` (${info.state})` : ''}; nothing to stop`);
+    return EXIT_OK;
+  }
+  await stopInstances(s, k.tag, [k.record], !graceful, (w) => io.error(`warning: ${w}`));
+  io.print(`instance ${k.record.name} on ${k.record.server} stopped ${graceful ? 'gracefully' : 'at once (SIGKILL)'}; def -f the recipe again to restart it, teardown to remove the run`);
+  return EXIT_OK;
+}
+
+async function teardownCommand({ session, io }: CommandContext, p: Parsed): Promise<number> {
+  const runs = session.runs();
+  let name = p.args[0];
+  if (name === undefined) {
+    if (session.current) name = session.current.name;
+    else if (runs.length === 1) name = runs[0].name;
+    else if (runs.length === 0) {
+      io.print('no run to tear down');
+      return EXIT_OK;
+    } else throw usage(`${runs.length} runs are up: say which`, `teardown RUN, with RUN one of: ${runs.map((m) => m.name).join(', ')}`);
+  }
+  const m = runs.find((x) => x.name === name);
+  const count = m?.instances.length ?? 0;
+  if (count > 1 && !(await io.confirm(`Tear down run "${name}": stop ${count} instances on ${m!.servers.join(', ')} and remove everything it created?`, !!p.flags.yes))) {
+    io.print('nothing changed');
+    return EXIT_OK;
+  }
+  // Its servers' daemons may be shut down: stop watching them first, so nobody restarts them.
+  for (const s of m?.servers ?? []) await session.unwatch(s);
+  const release = io.holdEvents();
+  let result;
+  try {
+    result = await teardownRun(session.config, runTag(name), {
+      force: !!p.flags.force,
+      saveLogs: true,
+      keepDaemon: false,
+      progress: io.terminal ? 'auto' : 'plain',
+      warn: (w) => io.error(`warning: ${w}`),
+    });
+  } finally {
+    release();
+    session.watchKnown();
+  }
+  if (session.current?.name === name) session.current = null;
+  if (!result.name) {
+    io.print(`nothing to tear down: no run "${name}"`);
+    return EXIT_OK;
+  }
+  const left = result.servers.filter((s) => s.leftovers.length);
+  for (const s of left) io.error(`${s.server}: could not remove:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}`);
+  if (result.logs) io.print(`logs saved in ${result.logs}`);
+  io.print(left.length ? `teardown of "${result.name}" incomplete` : `run "${result.name}" torn down; verified clean on ${result.servers.length} server(s)`);
+  return left.length ? EXIT_FAILED : EXIT_OK;
+}
+
+async function logsCommand({ session, io, signal }: CommandContext, p: Parsed): Promise<number> {
+  const k = target(session, p.flags.target as string);
+  const s = await session.server(k.record.server);
+  let sub;
+  try {
+    sub = await s.daemon.logs({ name: k.record.daemonName, tail: p.flags.lines === undefined ? 50 : Number(p.flags.lines), follow: !!p.flags.follow });
+  } catch (e) {
+    if (asMyikeError(e).code === 'E_NOT_FOUND')
+      throw new MyikeError('E_NOT_FOUND', `the daemon on ${k.record.server} no longer has instance ${k.record.name} (it was stopped)`, {
+        hint: `its log files stay in ${k.record.logdir} on ${k.record.server} until teardown (which copies them to the controller)`,
+      });
+    throw e;
+  }
+  const out = sub.initial.filter((l) => l.stream === 'stdout');
+  const err = sub.initial.filter((l) => l.stream === 'stderr');
+  for (const l of out) io.print(l.line);
+  for (const l of err) io.print(io.palette.warn(l.line));
+  if (!out.length && !err.length) io.print(io.palette.dim('(no output yet)'));
+  if (!p.flags.follow) return EXIT_OK;
+  io.print(io.palette.dim('following; Ctrl-C ends'));
+  sub.on('event', (ev) => io.write(ev.stream === 'stderr' ? io.palette.warn(ev.data) : ev.data));
+  await Promise.race([aborted(signal), new Promise<void>((r) => sub.once('close', () => r()))]);
+  await sub.close();
+  return EXIT_OK;
+}
+
+async function helpCommand({ io }: CommandContext, p: Parsed): Promise<number> {
+  if (!p.args.length) {
+    io.print(helpText());
+    return EXIT_OK;
+  }
+  const spec = findSpec(p.args[0]);
+  if (!spec) throw usage(`no command "${p.args[0]}"`, 'help lists the commands');
+  io.print(commandHelp(spec));
+  return EXIT_OK;
+}

@@ -1,0 +1,212 @@
+// `myikev2 shell` against a lab of two real sshd servers: driven by scripts
+// (--exec, stdin; exit codes) and in a real terminal (tmux: a pseudo-terminal
+// with line editing, Tab, Ctrl-C, events above the prompt, a PTY over SSH into
+// an instance's namespace). Everything is torn down and checked gone.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runTag } from '../../src/run/names.js';
+import { sshRun, useLab } from '../support/lab.js';
+import { CLI } from '../support/paths.js';
+
+const NAME = `shell-test-${process.pid}`;
+const TAG = runTag(NAME);
+const TMUX = ['-L', `myikev2-shell-${process.pid}`];
+
+const RECIPE = `name: ${NAME}
+instancelist:
+  1:
+    name: alpha
+    daemonname: srv1
+    other:
+      upcmds: exec sleep 3600
+      dataif: data0
+      dataifaddr: 10.66.0.1/24
+  2:
+    name: beta
+    daemonname: srv2
+    other:
+      upcmds: exec sleep 3600
+      dataif: data0
+      dataifaddr: 10.66.0.2/24
+`;
+
+describe('myikev2 shell on the lab @integration', function () {
+  this.timeout(240_000);
+  const tmp = mkdtempSync(join(tmpdir(), 'myikev2-shell-test-'));
+  const recipe = join(tmp, 'recipe.yaml');
+  const history = join(tmp, 'history');
+  const env = { ...process.env, MYIKEV2_STATE_DIR: join(tmp, 'state'), MYIKEV2_SHELL_HISTORY: history };
+  delete (env as Record<string, string | undefined>).NO_COLOR;
+  writeFileSync(recipe, RECIPE);
+  const shell = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, 'shell', '-c', labRef.lab.controllerConfigPath, ...args], { encoding: 'utf8', env, input, timeout: 120_000 });
+
+  /** What the run may leave on a server: namespaces, instance processes, the daemon. */
+  const leftovers = async () =>
+    (
+      await Promise.all(
+        labRef.lab.servers.map(async (s) => (await sshRun(labRef.lab, s, `ip netns list | grep '^${TAG}-'; ps -eo args= | grep -E '^(sleep 3600|node .*myikev2-server.mjs daemon)'; ls /run/myikev2/runs 2>/dev/null`)).stdout),
+      )
+    ).join('');
+
+  // Registered before useLab's hooks, so it runs before the lab goes down.
+  after(async function () {
+    this.timeout(120_000);
+    spawnSync('tmux', [...TMUX, 'kill-server']);
+    if (existsSync(join(tmp, 'state', 'runs', `${TAG}.json`)))
+      spawnSync(process.execPath, [CLI, 'teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, recipe], { env, encoding: 'utf8' });
+    const left = await leftovers();
+    rmSync(tmp, { recursive: true, force: true });
+    assert.equal(left, '', 'nothing of the run is left on the servers');
+  });
+  const labRef = useLab({ servers: 2 });
+
+  describe('scripted (--exec, stdin)', () => {
+    it('runs --exec commands in order; exit 0 when all work', async () => {
+      const r = shell(['--exec', `def -f ${recipe}; list; cli -t alpha -- ip -4 -o addr show dev data0; list --json`]);
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, new RegExp(`run "${NAME}" \\(tag ${TAG}\\) is up`));
+      assert.match(r.stdout, new RegExp(`alpha +srv1 +${TAG}-alpha +running`));
+      assert.match(r.stdout, new RegExp(`beta +srv2 +${TAG}-beta +running`));
+      // The command ran inside alpha's namespace on srv1: its data interface with the recipe's address.
+      assert.match(r.stdout, /data0 +inet 10\.66\.0\.1\/24/);
+      const json = JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('\n[\n') + 1));
+      assert.deepEqual(json.map((x: { instance: string; state: string; server: string }) => [x.instance, x.server, x.state]), [['alpha', 'srv1', 'running'], ['beta', 'srv2', 'running']]);
+    });
+
+    it('reads commands from stdin; the exit code reports a failed command, the others still run', () => {
+      const r = shell([], 'list -d srv2\nstop -t nosuch\ncli -t beta -- false\nlist -d srv1\n');
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /no instance "nosuch"/);
+      assert.match(r.stderr, /hint: known instances: alpha, beta/);
+      assert.match(r.stderr, /\(exit 1\)/);
+      assert.match(r.stdout, /beta +srv2 .*running/);
+      assert.match(r.stdout, /alpha +srv1 .*running/, 'commands after the failures ran');
+    });
+
+    it('--errexit stops at the first failure; a bad line changes nothing', () => {
+      const r = shell(['--errexit', '--exec', 'cli -t alpha -- exit 3; stop -t alpha']);
+      assert.equal(r.status, 1);
+      const l = shell(['--exec', 'list -d srv1']);
+      assert.match(l.stdout, /alpha +srv1 .*running/, 'the stop after the failure did not run');
+    });
+
+    it('refuses a destructive command on many instances without a terminal unless -y', async () => {
+      const r = shell(['--exec', 'teardown']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /needs confirmation[\s\S]*add -y/);
+      assert.match(shell(['--exec', 'list']).stdout, /alpha .*running/);
+      const t = shell(['--exec', 'teardown -y; list']);
+      assert.equal(t.status, 0, t.stderr);
+      assert.match(t.stdout, new RegExp(`run "${NAME}" torn down; verified clean on 2 server\\(s\\)`));
+      assert.match(t.stdout, /no instances: def -f RECIPE/);
+      assert.equal(await leftovers(), '');
+    });
+  });
+
+  describe('in a terminal (tmux)', () => {
+    const tmux = (...args: string[]) => spawnSync('tmux', [...TMUX, ...args], { encoding: 'utf8', env });
+    // The whole pane with its history; trailing blanks of lines and of the screen dropped.
+    const screen = () =>
+      tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'sh')
+        .stdout.split('\n')
+        .map((l) => l.trimEnd())
+        .join('\n')
+        .trimEnd();
+    const keys = (...k: string[]) => assert.equal(tmux('send-keys', '-t', 'sh', ...k).status, 0);
+    const type = (text: string) => {
+      keys('-l', text);
+      keys('Enter');
+    };
+    /** Waits until the screen (from `from` on) matches. */
+    const waitFor = async (re: RegExp, from = 0, ms = 60_000): Promise<string> => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const s = screen().slice(from);
+        if (re.test(s)) return s;
+        if (Date.now() > deadline) assert.fail(`screen does not show ${re} within ${ms} ms:\n${s}`);
+        await sleep(200);
+      }
+    };
+    /** Where the current line starts (output from here on belongs to what is typed next). */
+    const mark = () => screen().lastIndexOf('\n') + 1;
+    const prompt = new RegExp(`myikev2 \\(${NAME}\\)>$`);
+
+    it('def, list, cli -t (PTY into the namespace), stop, an outside kill announced, teardown, exit', async () => {
+      const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      /** Types a command and waits for its output to end with `end` (a prompt) after the command's own line. */
+      const run = async (cmd: string, end: RegExp = prompt, ms?: number): Promise<string> => {
+        const m = mark();
+        type(cmd);
+        return waitFor(new RegExp(`${esc(cmd)}\\n[\\s\\S]*${end.source}`), m, ms);
+      };
+      const cmd = `${process.execPath} ${CLI} shell -c ${labRef.lab.controllerConfigPath}; echo SHELL-EXITED:$?; sleep 60`;
+      assert.equal(tmux('new-session', '-d', '-s', 'sh', '-x', '200', '-y', '50', cmd).status, 0);
+      await waitFor(/myikev2>$/);
+
+      // Ctrl-C drops the line being typed; nothing runs.
+      keys('-l', 'stop -t alpha');
+      await waitFor(/myikev2> stop -t alpha$/);
+      keys('C-c');
+      await waitFor(/stop -t alpha\^C\nmyikev2>$/);
+
+      let s = await run(`def -f ${recipe}`);
+      assert.match(s, new RegExp(`run "${NAME}" \\(tag ${TAG}\\) is up`));
+
+      s = await run('list');
+      assert.match(s, new RegExp(`alpha +srv1 +${TAG}-alpha +running +fd[0-9a-f:]+ +\\d+s +0`));
+      assert.match(s, new RegExp(`beta +srv2 +${TAG}-beta +running`));
+
+      // Tab completes the instance name; the session is a root shell in alpha's namespace on srv1.
+      let m = mark();
+      keys('-l', 'cli -t alp');
+      keys('Tab');
+      await waitFor(/cli -t alpha$/, m);
+      keys('Enter');
+      const bashPrompt = new RegExp(`\\[alpha@srv1 netns ${TAG}-alpha\\] [^\\n]*#$`);
+      await waitFor(bashPrompt, m);
+      s = await run('ip addr', bashPrompt);
+      assert.match(s, /mgmt0@/);
+      assert.match(s, /inet 10\.66\.0\.1\/24 scope global data0/);
+      assert.doesNotMatch(s, /10\.66\.0\.2/);
+      // Ctrl-C reaches the remote program, not the controller shell.
+      m = mark();
+      type('sleep 30; echo NOT-INTERRUPTED');
+      await waitFor(/sleep 30; echo NOT-INTERRUPTED$/, m);
+      await sleep(500);
+      keys('C-c');
+      s = await waitFor(new RegExp(`\\^C\\n${bashPrompt.source}`), m, 5000);
+      assert.doesNotMatch(s, /\nNOT-INTERRUPTED/);
+      await run('exit', new RegExp(`back in myikev2\\n${prompt.source}`));
+
+      s = await run('stop -t alpha');
+      assert.match(s, /instance alpha on srv1 stopped gracefully/);
+      s = await run('list');
+      assert.match(s, /alpha +srv1 +\S+ +stopped/);
+      assert.match(s, /beta +srv2 +\S+ +running/);
+
+      // An instance killed from outside is announced above the line being typed, which survives.
+      m = mark();
+      keys('-l', 'lis');
+      await waitFor(/> lis$/, m);
+      const pid = (await sshRun(labRef.lab, labRef.lab.servers[1], `ip netns pids ${TAG}-beta`)).stdout.trim();
+      assert.match(pid, /^\d+$/);
+      await sshRun(labRef.lab, labRef.lab.servers[1], `kill -9 ${pid}`);
+      await waitFor(new RegExp(`instance beta on srv2 exited: killed by SIGKILL\\n${prompt.source.slice(0, -1)} lis$`), m, 20_000);
+      keys('-l', 't');
+      keys('Enter');
+      s = await waitFor(new RegExp(`> list\\n[\\s\\S]*${prompt.source}`), m);
+      assert.match(s, /beta +srv2 +\S+ +killed \(SIGKILL\)/);
+
+      s = await run('teardown -y', /myikev2>$/);
+      assert.match(s, new RegExp(`run "${NAME}" torn down; verified clean on 2 server\\(s\\)`));
+      await run('exit', /SHELL-EXITED:0$/, 10_000);
+      assert.equal(await leftovers(), '');
+      const h = readFileSync(history, 'utf8');
+      assert.match(h, /^def -f .*\nlist\ncli -t alpha\n/m, 'history kept on disk');
+    });
+  });
+});
