@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTag } from '../../src/run/names.js';
+import { sh } from '../support/machine.js';
 import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
 
 const dir = join(FIXTURES, 'run');
-const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout;
 const namespacesOf = (tag: string) => sh(`ip netns list | awk '{print $1}' | grep '^${tag}-' | sort`).trim();
 const processesOf = (tag: string) => Number(sh(`grep -l -a 'MYIKEV2_TAG=${tag}' /proc/[0-9]*/environ 2>/dev/null | wc -l`).trim());
 
