@@ -37,6 +37,8 @@ async function measure(n: number, net: Awaited<ReturnType<typeof createNetnsPair
     await new Promise((r) => setTimeout(r, 500));
     const s = await cl.api.request<EngineSummary>('summary');
     return { summary: s, clientRss: rssKb(cl.proc.pid!), gatewayRss: rssKb(gw.proc.pid!) };
+  } catch (err) {
+    throw err;
   } finally {
     for (const p of procs.reverse()) {
       await p.api.request('stop', { graceful: false }).catch(() => undefined);
@@ -57,6 +59,7 @@ try {
   console.log(`  setup rate: ${s.setup.ratePerSec} tunnels/s (${s.setup.durationMs} ms)   target >= 300: ${s.setup.ratePerSec >= 300 ? 'met' : 'NOT met'} (ratio ${(s.setup.ratePerSec / 300).toFixed(2)})`);
   const perTunnel = (many.clientRss - one.clientRss) / Math.max(1, N - 1);
   console.log(`  client RSS: ${many.clientRss} KB with ${N} tunnels, ${one.clientRss} KB with 1 → ${perTunnel.toFixed(1)} KB per tunnel   target <= 30: ${perTunnel <= 30 ? 'met' : 'NOT met'} (ratio ${(perTunnel / 30).toFixed(2)})`);
+  console.log(`  client heap used ${((many.summary.memory.heapUsedKb - one.summary.memory.heapUsedKb) / Math.max(1, N - 1)).toFixed(1)} KB/tunnel, external ${((many.summary.memory.externalKb - one.summary.memory.externalKb) / Math.max(1, N - 1)).toFixed(1)} KB/tunnel, ${many.summary.memory.sockets} sockets`);
   console.log(`  gateway RSS: ${many.gatewayRss} KB (${((many.gatewayRss - one.gatewayRss) / Math.max(1, N - 1)).toFixed(1)} KB per tunnel)`);
 } finally {
   await net.destroy();

@@ -17,6 +17,7 @@ import { FACTS_COMMAND, parseFacts } from './facts.js';
 import { Servers, type ServerSession } from './servers.js';
 import { deleteManifest, readManifest, writeManifest } from './store.js';
 import { removeInstances, runCommands, runScript, teardownServer } from './teardown.js';
+import { logsDirFor, saveLogs } from './teardown-run.js';
 
 export interface RunOptions {
   override: boolean;
@@ -33,6 +34,7 @@ export interface InstanceStatus {
   mgmtAddr: string;
   state: UpState | 'failed';
   logdir: string;
+  runDir: string;
 }
 
 export interface RunResult {
@@ -185,7 +187,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
 }
 
 function status(r: InstanceRecord, state: UpState | 'failed'): InstanceStatus {
-  return { instance: r.name, server: r.server, kind: r.kind, namespace: r.netns, mgmtAddr: r.mgmtAddr, state, logdir: r.logdir };
+  return { instance: r.name, server: r.server, kind: r.kind, namespace: r.netns, mgmtAddr: r.mgmtAddr, state, logdir: r.logdir, runDir: r.runDir };
 }
 
 async function saveManifest(ctx: Ctx, s: ServerSession): Promise<void> {
@@ -215,11 +217,16 @@ async function pushSetupFiles(s: ServerSession, tag: string, instances: PlannedI
 async function rollback(ctx: Ctx, servers: Servers, tag: string, opts: RunOptions): Promise<void> {
   const plan = ctx.plan!;
   const quiet = { force: true, warn: opts.warn };
+  const logs = logsDirFor(plan.name);
   if (!ctx.previous) {
     await Promise.all(
       plan.manifest.servers.map(async (name) => {
         const s = ctx.sessions.get(name) ?? (await servers.session(name));
-        const left = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, quiet);
+        const mine = plan.manifest.instances.filter((r) => r.server === name).map((r) => r.name);
+        const afterStop = async () => {
+          if (await saveLogs(s.transport, tag, mine, join(logs, `${name}.tar.gz`))) opts.warn(`logs of the failed run saved in ${logs}`);
+        };
+        const left = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, { ...quiet, afterStop });
         if (left.length) opts.warn(`${name}: left after rollback: ${left.join(', ')}`);
       }),
     );

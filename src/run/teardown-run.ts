@@ -55,7 +55,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     const m = await findManifest(config, tag, servers);
     if (!m) return { name: null, tag, servers: [], logs: null };
     const result: TeardownResult = { name: m.name, tag, servers: [], logs: null };
-    const logsDir = join(controllerStateDir(), 'logs', `${m.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const logsDir = logsDirFor(m.name);
     await runTasks(
       {},
       [
@@ -96,8 +96,13 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
   }
 }
 
+/** Where the controller keeps the logs of a run it tore down. */
+export function logsDirFor(name: string): string {
+  return join(controllerStateDir(), 'logs', `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+}
+
 /** Copies the instances' default log directories from a server as a .tar.gz; false when there are none. */
-async function saveLogs(t: Transport, tag: string, instances: string[], file: string): Promise<boolean> {
+export async function saveLogs(t: Transport, tag: string, instances: string[], file: string): Promise<boolean> {
   const dir = `${DEFAULT_LOG_ROOT}/${tag}`;
   if (instances.length === 0) return false;
   const names = instances.map(shq).join(' ');

@@ -54,7 +54,10 @@ export async function stopIdleDaemon(s: ServerSession): Promise<boolean> {
   if (instances.length > 0 || keys.length > 0) return false;
   await s.daemon.request('shutdown', {});
   // The directories the run and the daemon made, once empty (the bundle cache under /var/lib/myikev2 stays).
-  await s.transport.exec('sleep 0.2; rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null');
+  // The daemon removes its socket as it exits; then its directory can go.
+  await s.transport.exec(
+    'i=0; while [ -e /run/myikev2/daemon.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null',
+  );
   return true;
 }
 

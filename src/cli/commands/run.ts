@@ -3,8 +3,23 @@ import { action } from '../action.js';
 import { table } from '../table.js';
 import { loadInputs } from '../../model/load.js';
 import { EXIT_FAILED } from '../../errors.js';
-import { runRecipe } from '../../run/run.js';
+import { runRecipe, type RunResult } from '../../run/run.js';
+import type { ControllerConf } from '../../model/config-types.js';
 import { dryRunText } from '../../run/dry-run.js';
+
+/** The next commands a user wants: look inside the instances, tear down. */
+function howToInspect(result: RunResult, config: ControllerConf, configFile: string | undefined, recipeFile: string): string {
+  const cfg = configFile ? ` -c ${configFile}` : '';
+  const lines: string[] = [];
+  for (const i of result.instances.slice(0, 4)) {
+    const local = config.servers[i.server]?.connection === 'local';
+    if (!local) lines.push(`  ${i.instance}: myikev2 shell${cfg}, then: cli -t ${i.instance}`);
+    else if (i.kind === 'myikev2') lines.push(`  ${i.instance}: myikev2 cli --run-dir ${i.runDir}   (then: summary, psummary, list)`);
+    else lines.push(`  ${i.instance}: ip netns exec ${i.namespace} sh`);
+  }
+  if (result.instances.length > 4) lines.push(`  … and ${result.instances.length - 4} more (see the table)`);
+  return `inspect:\n${lines.join('\n')}\ntear down: myikev2 teardown${cfg} ${recipeFile}\n`;
+}
 
 export function registerRun(program: Command): void {
   program
@@ -41,8 +56,7 @@ export function registerRun(program: Command): void {
                 result.instances.map((i) => [i.instance, i.server, i.namespace, i.mgmtAddr || '-', i.state]),
               ),
           );
-          const cfg = opts.config ? ` -c ${opts.config}` : '';
-          process.stdout.write(`\nrun "${result.name}" (tag ${result.tag}) is up. Inspect: ip netns exec NAMESPACE ...; tear down: myikev2 teardown${cfg} ${recipeFile}\n`);
+          process.stdout.write(`\nrun "${result.name}" (tag ${result.tag}) is up.\n${howToInspect(result, inputs.config, opts.config, recipeFile)}`);
         }
         return result.instances.every((i) => i.state !== 'failed') ? 0 : EXIT_FAILED;
       }),

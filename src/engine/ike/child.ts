@@ -5,6 +5,7 @@ import { deriveChildKeys } from './crypto/keys.js';
 import { ownAll } from './bytes.js';
 import type { ChosenSuite } from './proposals.js';
 import type { ChildSa, IkeSa } from './ike-sa.js';
+import type { ChildPolicy } from './types.js';
 
 const INTEG_NAMES: Record<string, EspInteg> = { sha1: 'sha1-96', sha256: 'sha256-128', sha384: 'sha384-192', sha512: 'sha512-256' };
 
@@ -21,6 +22,7 @@ export interface NewChild {
   tunnelMode: boolean;
   pfsSecret?: Buffer;
   rekeys: number;
+  policy: ChildPolicy;
 }
 
 export function makeChild(sa: IkeSa, n: NewChild): ChildSa {
@@ -42,13 +44,13 @@ export function makeChild(sa: IkeSa, n: NewChild): ChildSa {
     integKeyOut,
     tunnelMode: n.tunnelMode,
     esn: !!n.suite.esn,
-    replayWindow: sa.policy.child.replayWindow,
+    replayWindow: n.policy.replayWindow,
     local: { ...sa.local },
     remote: { ...sa.remote },
     localTs: n.localTs,
     remoteTs: n.remoteTs,
   };
-  const { rekeyAt, expireAt } = sa.lifetimes(now, sa.policy.child.lifetimeMs);
+  const { rekeyAt, expireAt } = sa.lifetimes(now, n.policy.lifetimeMs);
   return {
     id: keys.childId,
     spiIn: n.spiIn,
@@ -62,6 +64,7 @@ export function makeChild(sa: IkeSa, n: NewChild): ChildSa {
     rekeyAt,
     expireAt,
     rekeys: n.rekeys,
+    policy: n.policy,
   };
 }
 

@@ -166,6 +166,13 @@ export class IkeEngine implements SaRegistry, ResponderContext {
     return undefined;
   }
 
+  /** Extra CHILD SAs of the policy (setup childlist[1..]) on an established IKE SA. */
+  createExtraChildren(sa: IkeSa): number {
+    const extra = sa.policy.extraChildren ?? [];
+    for (const cp of extra) startCreateChild(sa, undefined, undefined, cp);
+    return extra.length;
+  }
+
   rekeyChildById(childId: string): boolean {
     const f = this.findChild(childId);
     if (!f || f.child.state !== 'installed') return false;

@@ -10,7 +10,7 @@ import type { IkeKeys, IkeSuite } from './crypto/keys.js';
 import type { DhKey } from './crypto/dh.js';
 import type { ChildSaKeys, Endpoint, TsRange } from '../child-sa.js';
 import type { EncrAlg, IntegAlg } from './crypto/algorithms.js';
-import type { IdConf, IkeHost, IkePolicy, IkeState, ChildState } from './types.js';
+import type { ChildPolicy, IdConf, IkeHost, IkePolicy, IkeState, ChildState } from './types.js';
 import { own, ownAll } from './bytes.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -35,6 +35,7 @@ export interface ChildSa {
   expireAt: number; // 0: never
   rekeys: number; // how many times this tunnel's child was rekeyed to reach this one
   rekeyQueued?: boolean; // a rekey waits in the IKE SA's queue
+  policy: ChildPolicy; // what it was negotiated with (its rekeys use the same)
 }
 
 /** The engine as an IKE SA sees it (register SPIs, hand over on IKE rekey). */

@@ -27,6 +27,8 @@ export interface IkePolicy {
   psk: Buffer;
   localId: IdConf;
   child: ChildPolicy;
+  /** Further CHILD SAs (setup childlist[1..]): the client creates them after IKE_AUTH; a responder accepts any of them too. */
+  extraChildren?: ChildPolicy[];
   retransmitMs: number;
   maxRetransmit: number;
   dpdMs: number; // 0: no DPD

@@ -82,16 +82,20 @@ function basePolicy(setup: EngineSetup, tunnelId: number, ownAddr: string, child
   };
 }
 
-/** Policy of client tunnel n: first CHILD SA from childlist[0]. */
+/** Policy of client tunnel n: the first CHILD SA from childlist[0] (in IKE_AUTH), the others created after it. */
 export function clientPolicy(setup: EngineSetup, n: number): IkePolicy {
-  const c = setup.ikeconf.childlist[0];
-  const own = shiftTs(c.ownts, (n - 1) * setup.owntsaddrincrease);
-  const peer = shiftTs(c.peerts, (n - 1) * setup.peertsaddrincrease);
-  return basePolicy(setup, n, tunnelAddr(setup, n), childPolicy(c, own, peer));
+  const [first, ...rest] = setup.ikeconf.childlist.map((c) =>
+    childPolicy(c, shiftTs(c.ownts, (n - 1) * setup.owntsaddrincrease), shiftTs(c.peerts, (n - 1) * setup.peertsaddrincrease)),
+  );
+  const p = basePolicy(setup, n, tunnelAddr(setup, n), first);
+  if (rest.length) p.extraChildren = rest;
+  return p;
 }
 
 /** Policy the gateway answers every client with (selectors narrowed per request). */
 export function gatewayPolicy(setup: EngineSetup): IkePolicy {
-  const c = setup.ikeconf.childlist[0];
-  return basePolicy(setup, 0, splitCidr(setup.bindifaddr).addr, childPolicy(c, shiftTs(c.ownts, 0), shiftTs(c.peerts, 0)));
+  const [first, ...rest] = setup.ikeconf.childlist.map((c) => childPolicy(c, shiftTs(c.ownts, 0), shiftTs(c.peerts, 0)));
+  const p = basePolicy(setup, 0, splitCidr(setup.bindifaddr).addr, first);
+  if (rest.length) p.extraChildren = rest;
+  return p;
 }

@@ -235,6 +235,7 @@ export class EngineRuntime {
           this.lastFirstUpAt = t.upAt;
         }
         this.setTunnel(t, 'up');
+        if (sa) this.engine.createExtraChildren(sa);
         // IKE and ESP now run on the NAT-T port: the port-500 socket is 6 KB we do not need
         if (sa && sa.local.port !== this.ikePort) this.io.unbind(t.addr, this.ikePort);
         this.log(3, `tunnel ${t.n} up (${t.addr} → ${this.setup.peeraddr}, attempt ${t.attempts})`);

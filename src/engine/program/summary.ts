@@ -13,6 +13,7 @@ export interface EngineSummary {
   setup: { durationMs: number; ratePerSec: number };
   ike: { sas: number; established: number; childSas: number; retransmits: number };
   io: Record<string, number>;
+  memory: { rssKb: number; heapUsedKb: number; externalKb: number; sockets: number };
   errors: { count: number; last: { at: string; tunnelId?: number; message: string }[] };
   ping?: PingSummary;
   /** False when tunnels failed or ping loss exceeded maxlossrate: `exec` exits 1. */
@@ -57,6 +58,10 @@ export function buildSummary(rt: EngineRuntime): EngineSummary {
     setup: { durationMs, ratePerSec: durationMs > 0 ? Math.round((created / (durationMs / 1000)) * 10) / 10 : created },
     ike: { sas: rt.engine.sas.size, established, childSas, retransmits },
     io: { ...rt.io.counters },
+    memory: (() => {
+      const m = process.memoryUsage();
+      return { rssKb: Math.round(m.rss / 1024), heapUsedKb: Math.round(m.heapUsed / 1024), externalKb: Math.round(m.external / 1024), sockets: rt.io.size };
+    })(),
     errors: { count: rt.errorCount, last: rt.errors.slice(-10).map((e) => ({ ...e, at: new Date(e.at).toISOString() })) },
     ping: ping?.enabled ? ping : undefined,
     ok: created >= s.numberoftunnels && failed === 0 && !lossBad,

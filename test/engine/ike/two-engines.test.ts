@@ -50,6 +50,49 @@ describe('IKE engine: two engines wired together', () => {
     });
   }
 
+  it('works over IPv6 with IPv6 selectors', () => {
+    const net = new Net();
+    const c6 = { addr: '2001:db8::1', port: 500 };
+    const g6 = { addr: '2001:db8::fe', port: 500 };
+    const client = net.add(c6.addr);
+    const v6 = (a: string, b: string) => [{ family: 6 as const, protocol: 0, startPort: 0, endPort: 65535, startAddr: a, endAddr: b }];
+    const gw = net.add(g6.addr, { responder: gatewayPolicy({}, { localTs: v6('::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'), remoteTs: v6('fd00::', 'fd00::ffff') }) });
+    let ok: boolean | undefined;
+    client.engine.initiate(policy({}, { localTs: v6('fd00::1', 'fd00::1'), remoteTs: v6('fd01::', 'fd01::ffff') }), c6, g6, (r) => (ok = r));
+    net.run();
+    assert.equal(ok, true);
+    const [k] = client.up.values();
+    assert.equal(k.localTs[0].startAddr, 'fd00::1');
+    assert.equal(k.remoteTs[0].endAddr, 'fd01::ffff');
+    assert.equal(k.remote.addr, '2001:db8::fe');
+    assert.equal(gw.up.size, 1);
+  });
+
+  it('creates further CHILD SAs with CREATE_CHILD_SA and matches them to the right responder config', () => {
+    const ts = (a: string, b: string) => [{ family: 4 as const, protocol: 0, startPort: 0, endPort: 65535, startAddr: a, endAddr: b }];
+    const second = { ...policy().child, encr: ['aes-gcm16:256'], localTs: ts('10.1.0.1', '10.1.0.1'), remoteTs: ts('10.3.0.0', '10.3.0.255'), pfsGroups: [31] };
+    const gwSecond = { ...gatewayPolicy().child, encr: ['aes-gcm16:256'], localTs: ts('10.3.0.0', '10.3.255.255'), remoteTs: ts('10.1.0.0', '10.1.255.255'), pfsGroups: [31] };
+    const net = new Net();
+    const client = net.add(CLIENT.addr);
+    net.add(GW.addr, { responder: { ...gatewayPolicy({}, { localTs: ts('10.2.0.0', '10.2.255.255') }), extraChildren: [gwSecond] } });
+    const sa = client.engine.initiate({ ...policy(), extraChildren: [second] }, CLIENT, GW, () => client.engine.createExtraChildren(sa));
+    net.run();
+    assert.equal(sa.children.length, 2);
+    const [a, b] = sa.children;
+    assert.equal(a.encr.name, 'aes-cbc:128');
+    assert.equal(b.encr.name, 'aes-gcm16:256');
+    assert.equal(b.pfsGroup, 31);
+    assert.equal(b.keys.remoteTs[0].startAddr, '10.3.0.0');
+    const gwSa = [...net.nodes.get(GW.addr)!.engine.sas.values()][0];
+    assert.equal(gwSa.children.length, 2);
+    // the rekey of the second one keeps its own algorithms
+    assert.ok(client.engine.rekeyChildById(b.id));
+    net.run();
+    assert.equal(sa.children.length, 2);
+    assert.equal(sa.children[1].encr.name, 'aes-gcm16:256');
+    assert.equal(sa.children[1].rekeys, 1);
+  });
+
   it('narrows the traffic selectors to the responder policy', () => {
     const p = pair({}, {}, {}, { localTs: [{ family: 4, protocol: 0, startPort: 0, endPort: 65535, startAddr: '10.2.1.0', endAddr: '10.2.1.255' }] });
     const { ka } = assertMatchingChild(p.client, p.gw);
@@ -160,6 +203,24 @@ describe('IKE engine: two engines wired together', () => {
     assert.equal(p.client.up.size, 1);
     assert.equal(p.gw.up.size, 1);
     assertMatchingChild(p.client, p.gw);
+  });
+
+  it('resolves an IKE rekey collision: one new IKE SA on each side, CHILD SAs kept', () => {
+    const p = pair();
+    const c0 = [...p.client.engine.sas.values()][0];
+    const g0 = [...p.gw.engine.sas.values()][0];
+    assert.ok(p.client.engine.rekeyIkeById(c0.id));
+    assert.ok(p.gw.engine.rekeyIkeById(g0.id));
+    p.net.run();
+    p.net.advance(10_000);
+    const cs = [...p.client.engine.sas.values()];
+    const gs = [...p.gw.engine.sas.values()];
+    assert.equal(cs.length, 1);
+    assert.equal(gs.length, 1);
+    assert.notEqual(cs[0].id, c0.id);
+    assert.equal(cs[0].spiI.toString('hex') + cs[0].spiR.toString('hex'), gs[0].spiI.toString('hex') + gs[0].spiR.toString('hex'));
+    assertMatchingChild(p.client, p.gw);
+    assert.ok(p.client.logs.concat(p.gw.logs).some((l) => l.includes('TEMPORARY_FAILURE')), 'the collision was seen and answered');
   });
 
   it('detects a dead peer with DPD', () => {

@@ -48,6 +48,16 @@ describe('engine policy from the setup file', () => {
     assert.equal(fast.dpdMs, 0);
   });
 
+  it('turns childlist[1..] into extra CHILD SAs, shifted per tunnel like the first', () => {
+    const base = setup();
+    const second = { ...base.ikeconf.childlist[0], encalg: ['aes-cbc:256'], ownts: [ts('10.11.0.1', '10.11.0.1')], peerts: [ts('10.30.0.0', '10.30.0.255')] };
+    const p = clientPolicy({ ...base, ikeconf: { ...base.ikeconf, childlist: [base.ikeconf.childlist[0], second] } }, 4);
+    assert.equal(p.extraChildren?.length, 1);
+    assert.equal(p.extraChildren![0].localTs[0].startAddr, '10.11.0.4');
+    assert.deepEqual(p.extraChildren![0].encr, ['aes-cbc:256']);
+    assert.equal(clientPolicy(base, 1).extraChildren, undefined);
+  });
+
   it('turns myid into the right ID type', () => {
     assert.equal(identity('gw.example.net', '1.2.3.4').type, IdType.FQDN);
     assert.equal(identity('@gw', '1.2.3.4').data.toString(), 'gw');

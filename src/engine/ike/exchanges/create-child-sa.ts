@@ -11,7 +11,8 @@ import { deriveIkeKeys } from '../crypto/keys.js';
 import { tsFromWire, tsToWire } from '../addr.js';
 import { errorNotify, findPayload, IkeNotifyError, IkeSa, notifies, notifyPayload, randomSpi4, requestHandlers, type ChildSa } from '../ike-sa.js';
 import { makeChild, spiBuf } from '../child.js';
-import { childLists, narrowTs, transportRequested } from './ike-auth.js';
+import { childCandidates, childLists, pickChild, transportRequested } from './ike-auth.js';
+import type { ChildPolicy } from '../types.js';
 import { startDeleteChildren, startDeleteIke } from './informational.js';
 
 function retryPauseMs(sa: IkeSa): number {
@@ -31,13 +32,14 @@ function invalidKe(payloads: AnyPayload[]): number | undefined {
 
 // ---- new or rekeyed CHILD SA, initiator ----------------------------------------
 
-export function startCreateChild(sa: IkeSa, rekeyOf?: ChildSa, group?: number): void {
+/** A new CHILD SA (with `newPolicy`, default the first of the setup) or the rekey of `rekeyOf`. */
+export function startCreateChild(sa: IkeSa, rekeyOf?: ChildSa, group?: number, newPolicy?: ChildPolicy): void {
   sa.enqueue(rekeyOf ? `rekey CHILD ${rekeyOf.id}` : 'new CHILD SA', () => {
     if (rekeyOf) rekeyOf.rekeyQueued = false;
     if (rekeyOf && !sa.children.includes(rekeyOf)) return;
     if (rekeyOf) rekeyOf.rekeyAt = 0;
     if (rekeyOf) sa.setChildState(rekeyOf, 'rekeying');
-    const c = sa.policy.child;
+    const c = rekeyOf?.policy ?? newPolicy ?? sa.policy.child;
     const pfsGroup = c.pfsGroups.length ? (group ?? c.pfsGroups[0]) : undefined;
     const dh = pfsGroup !== undefined ? createDhKey(pfsGroup) : undefined;
     const ni = sa.host.random(32);
@@ -50,16 +52,16 @@ export function startCreateChild(sa: IkeSa, rekeyOf?: ChildSa, group?: number): 
     if (!tunnelMode) payloads.push(notifyPayload(Notify.USE_TRANSPORT_MODE));
     const dhList = pfsGroup !== undefined ? [pfsGroup, ...c.pfsGroups.filter((g) => g !== pfsGroup)] : [];
     payloads.push(
-      { type: PayloadType.SA, proposals: buildProposals(ProtocolId.ESP, { ...childLists(sa, false), dh: dhList }, spiBuf(spiIn)) },
+      { type: PayloadType.SA, proposals: buildProposals(ProtocolId.ESP, { ...childLists(c, false), dh: dhList }, spiBuf(spiIn)) },
       { type: PayloadType.NONCE, data: ni },
     );
     if (dh) payloads.push({ type: PayloadType.KE, group: dh.group, data: dh.publicValue });
     payloads.push({ type: PayloadType.TSi, selectors: localTs.map(tsToWire) }, { type: PayloadType.TSr, selectors: remoteTs.map(tsToWire) });
-    sa.request(Exchange.CREATE_CHILD_SA, payloads, (p) => onChildResponse(sa, p, { rekeyOf, dh, ni, spiIn, tunnelMode }), rekeyOf ? 'CHILD rekey' : 'CREATE_CHILD_SA');
+    sa.request(Exchange.CREATE_CHILD_SA, payloads, (p) => onChildResponse(sa, p, { rekeyOf, dh, ni, spiIn, tunnelMode, cp: c }), rekeyOf ? 'CHILD rekey' : 'CREATE_CHILD_SA');
   });
 }
 
-function onChildResponse(sa: IkeSa, payloads: AnyPayload[], ctx: { rekeyOf?: ChildSa; dh?: DhKey; ni: Buffer; spiIn: number; tunnelMode: boolean }): void {
+function onChildResponse(sa: IkeSa, payloads: AnyPayload[], ctx: { rekeyOf?: ChildSa; dh?: DhKey; ni: Buffer; spiIn: number; tunnelMode: boolean; cp: ChildPolicy }): void {
   const { rekeyOf } = ctx;
   const back = (reason: string, retry: boolean) => {
     sa.log(2, `${rekeyOf ? `rekey of CHILD ${rekeyOf.id}` : 'new CHILD SA'} failed: ${reason}`);
@@ -69,9 +71,9 @@ function onChildResponse(sa: IkeSa, payloads: AnyPayload[], ctx: { rekeyOf?: Chi
     }
   };
   const wantGroup = invalidKe(payloads);
-  if (wantGroup !== undefined && sa.policy.child.pfsGroups.includes(wantGroup) && wantGroup !== ctx.dh?.group) {
+  if (wantGroup !== undefined && ctx.cp.pfsGroups.includes(wantGroup) && wantGroup !== ctx.dh?.group) {
     if (rekeyOf) sa.setChildState(rekeyOf, 'installed');
-    return startCreateChild(sa, rekeyOf, wantGroup);
+    return startCreateChild(sa, rekeyOf, wantGroup, ctx.cp);
   }
   const err = errorNotify(payloads);
   if (err) {
@@ -84,7 +86,7 @@ function onChildResponse(sa: IkeSa, payloads: AnyPayload[], ctx: { rekeyOf?: Chi
   const tsi = findPayload<TsPayload>(payloads, PayloadType.TSi);
   const tsr = findPayload<TsPayload>(payloads, PayloadType.TSr);
   const dhList = ctx.dh ? [ctx.dh.group] : [];
-  const chosen = saP?.proposals.length === 1 ? chooseProposal(ProtocolId.ESP, saP.proposals, { ...childLists(sa, false), dh: dhList }, !!ctx.dh) : undefined;
+  const chosen = saP?.proposals.length === 1 ? chooseProposal(ProtocolId.ESP, saP.proposals, { ...childLists(ctx.cp, false), dh: dhList }, !!ctx.dh) : undefined;
   if (!chosen || !nonce || !tsi || !tsr || chosen.spi.length !== 4) return back('malformed or unacceptable response', false);
   let pfsSecret: Buffer | undefined;
   if (ctx.dh) {
@@ -107,6 +109,7 @@ function onChildResponse(sa: IkeSa, payloads: AnyPayload[], ctx: { rekeyOf?: Chi
     tunnelMode: !transportRequested(payloads),
     pfsSecret,
     rekeys: rekeyOf ? rekeyOf.rekeys + 1 : 0,
+    policy: ctx.cp,
   });
   sa.addChild(child);
   if (rekeyOf) startDeleteChildren(sa, [rekeyOf], 'rekeyed');
@@ -209,9 +212,7 @@ function handleCreateChild(sa: IkeSa, payloads: AnyPayload[]): AnyPayload[] {
     if (!old) throw new IkeNotifyError(Notify.CHILD_SA_NOT_FOUND);
     if (old.state === 'rekeying' || old.state === 'deleting') throw new IkeNotifyError(Notify.TEMPORARY_FAILURE, undefined, `CHILD ${old.id} is ${old.state}`);
   }
-  const ourGroups = sa.policy.child.pfsGroups.length ? sa.policy.child.pfsGroups : DH_GROUPS;
-  const chosen = chooseProposal(ProtocolId.ESP, saP.proposals, { ...childLists(sa, false), dh: ke ? ourGroups : [] }, !!ke);
-  if (!chosen || chosen.spi.length !== 4) throw new IkeNotifyError(Notify.NO_PROPOSAL_CHOSEN);
+  const { cp, chosen, remoteTs, localTs } = pickChild(sa, payloads, saP.proposals, old ? [old.policy] : childCandidates(sa), ke?.group);
   let pfsSecret: Buffer | undefined;
   let dh: DhKey | undefined;
   if (chosen.dhGroup !== undefined) {
@@ -224,8 +225,7 @@ function handleCreateChild(sa: IkeSa, payloads: AnyPayload[]): AnyPayload[] {
       throw e;
     }
   }
-  const { remoteTs, localTs } = narrowTs(sa, payloads);
-  const transport = transportRequested(payloads) && !sa.policy.child.tunnelMode;
+  const transport = transportRequested(payloads) && !cp.tunnelMode;
   const spiIn = randomSpi4(sa.host);
   const nr = sa.host.random(32);
   const child = makeChild(sa, {
@@ -240,6 +240,7 @@ function handleCreateChild(sa: IkeSa, payloads: AnyPayload[]): AnyPayload[] {
     tunnelMode: !transport,
     pfsSecret,
     rekeys: old ? old.rekeys + 1 : 0,
+    policy: cp,
   });
   sa.addChild(child);
   if (old) old.rekeyAt = 0; // the initiator deletes it

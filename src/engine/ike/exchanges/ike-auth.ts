@@ -1,10 +1,12 @@
 // IKE_AUTH with a pre-shared key (RFC 7296 §1.2, §2.15) and the first CHILD SA
 // with traffic-selector narrowing (§2.9), both roles.
 import { AuthMethod, Exchange, Notify, notifyName, PayloadType, ProtocolId } from '../constants.js';
-import type { AnyPayload, AuthPayload, IdPayload, SaPayload, TsPayload } from '../payloads/codec.js';
+import type { AnyPayload, AuthPayload, IdPayload, Proposal, SaPayload, TsPayload } from '../payloads/codec.js';
 import { idBody } from '../payloads/id.js';
 import { pskAuth } from '../crypto/keys.js';
-import { buildProposals, chooseProposal } from '../proposals.js';
+import { buildProposals, chooseProposal, type ChosenSuite } from '../proposals.js';
+import { DH_GROUPS } from '../crypto/dh.js';
+import type { ChildPolicy } from '../types.js';
 import { narrow, tsFromWire, tsToWire } from '../addr.js';
 import { errorNotify, findPayload, IkeNotifyError, IkeSa, notifies, notifyPayload, randomSpi4, requestHandlers } from '../ike-sa.js';
 import { makeChild, spiBuf } from '../child.js';
@@ -14,9 +16,34 @@ function ourIdPayload(sa: IkeSa, type: 35 | 36): IdPayload {
   return { type, idType: sa.policy.localId.type, data: sa.policy.localId.data };
 }
 
-export function childLists(sa: IkeSa, withPfs: boolean) {
-  const c = sa.policy.child;
+export function childLists(c: ChildPolicy, withPfs: boolean) {
   return { encr: c.encr, integ: c.integ, dh: withPfs ? c.pfsGroups : [], esn: c.esn };
+}
+
+/** The CHILD SA configs a responder may answer with, in order of preference. */
+export function childCandidates(sa: IkeSa): ChildPolicy[] {
+  return [sa.policy.child, ...(sa.policy.extraChildren ?? [])];
+}
+
+/**
+ * Responder: the first CHILD config whose algorithms and selectors fit the
+ * request; otherwise the error of the closest miss (TS_UNACCEPTABLE if some
+ * config had the algorithms, else NO_PROPOSAL_CHOSEN).
+ */
+export function pickChild(sa: IkeSa, payloads: AnyPayload[], proposals: Proposal[], candidates: ChildPolicy[], ke?: number): { cp: ChildPolicy; chosen: ChosenSuite; remoteTs: TsRange[]; localTs: TsRange[] } {
+  let err: IkeNotifyError = new IkeNotifyError(Notify.NO_PROPOSAL_CHOSEN);
+  for (const cp of candidates) {
+    const dh = ke === undefined ? [] : cp.pfsGroups.length ? cp.pfsGroups : DH_GROUPS;
+    const chosen = chooseProposal(ProtocolId.ESP, proposals, { ...childLists(cp, false), dh }, ke !== undefined);
+    if (!chosen || chosen.spi.length !== 4) continue;
+    try {
+      return { cp, chosen, ...narrowTs(cp, payloads) };
+    } catch (e) {
+      if (!(e instanceof IkeNotifyError)) throw e;
+      err = e;
+    }
+  }
+  throw err;
 }
 
 export function transportRequested(payloads: AnyPayload[]): boolean {
@@ -36,7 +63,7 @@ export function startIkeAuth(sa: IkeSa): void {
   payloads.push({ type: PayloadType.AUTH, method: AuthMethod.PSK, data: auth });
   if (!c.tunnelMode) payloads.push(notifyPayload(Notify.USE_TRANSPORT_MODE));
   payloads.push(
-    { type: PayloadType.SA, proposals: buildProposals(ProtocolId.ESP, childLists(sa, false), spiBuf(spiIn)) },
+    { type: PayloadType.SA, proposals: buildProposals(ProtocolId.ESP, childLists(c, false), spiBuf(spiIn)) },
     { type: PayloadType.TSi, selectors: c.localTs.map(tsToWire) },
     { type: PayloadType.TSr, selectors: c.remoteTs.map(tsToWire) },
   );
@@ -61,7 +88,7 @@ function onAuthResponse(sa: IkeSa, payloads: AnyPayload[], spiIn: number): void 
   const saP = findPayload<SaPayload>(payloads, PayloadType.SA);
   const tsi = findPayload<TsPayload>(payloads, PayloadType.TSi);
   const tsr = findPayload<TsPayload>(payloads, PayloadType.TSr);
-  const chosen = saP && saP.proposals.length === 1 ? chooseProposal(ProtocolId.ESP, saP.proposals, childLists(sa, false), false) : undefined;
+  const chosen = saP && saP.proposals.length === 1 ? chooseProposal(ProtocolId.ESP, saP.proposals, childLists(sa.policy.child, false), false) : undefined;
   if (childErr || !chosen || !tsi || !tsr || chosen.spi.length !== 4) {
     const why = childErr ? notifyName(childErr.notifyType) : 'no acceptable CHILD SA in the response';
     sa.lastError = `CHILD SA not created: ${why}`;
@@ -81,6 +108,7 @@ function onAuthResponse(sa: IkeSa, payloads: AnyPayload[], spiIn: number): void 
     remoteTs: tsr.selectors.map(tsFromWire),
     tunnelMode: !transportRequested(payloads),
     rekeys: 0,
+    policy: sa.policy.child,
   });
   sa.addChild(child);
   sa.onAuthDone?.(true);
@@ -90,12 +118,12 @@ function onAuthResponse(sa: IkeSa, payloads: AnyPayload[], spiIn: number): void 
 // ---- responder ---------------------------------------------------------------
 
 /** Narrows TSi/TSr to what our policy allows (the peer's TSi is our remote side). */
-export function narrowTs(sa: IkeSa, payloads: AnyPayload[]): { remoteTs: TsRange[]; localTs: TsRange[] } {
+export function narrowTs(cp: ChildPolicy, payloads: AnyPayload[]): { remoteTs: TsRange[]; localTs: TsRange[] } {
   const tsi = findPayload<TsPayload>(payloads, PayloadType.TSi);
   const tsr = findPayload<TsPayload>(payloads, PayloadType.TSr);
   if (!tsi || !tsr) throw new IkeNotifyError(Notify.INVALID_SYNTAX, undefined, 'TSi or TSr missing');
-  const remoteTs = narrow(tsi.selectors.map(tsFromWire), sa.policy.child.remoteTs);
-  const localTs = narrow(tsr.selectors.map(tsFromWire), sa.policy.child.localTs);
+  const remoteTs = narrow(tsi.selectors.map(tsFromWire), cp.remoteTs);
+  const localTs = narrow(tsr.selectors.map(tsFromWire), cp.localTs);
   if (!remoteTs.length || !localTs.length) throw new IkeNotifyError(Notify.TS_UNACCEPTABLE);
   return { remoteTs, localTs };
 }
@@ -134,10 +162,8 @@ function handleAuthRequest(sa: IkeSa, payloads: AnyPayload[]): AnyPayload[] {
 function acceptFirstChild(sa: IkeSa, payloads: AnyPayload[], ni: Buffer, nr: Buffer): AnyPayload[] {
   const saP = findPayload<SaPayload>(payloads, PayloadType.SA);
   if (!saP) throw new IkeNotifyError(Notify.NO_PROPOSAL_CHOSEN, undefined, 'no SA payload');
-  const chosen = chooseProposal(ProtocolId.ESP, saP.proposals, childLists(sa, false), false);
-  if (!chosen || chosen.spi.length !== 4) throw new IkeNotifyError(Notify.NO_PROPOSAL_CHOSEN);
-  const { remoteTs, localTs } = narrowTs(sa, payloads);
-  const transport = transportRequested(payloads) && !sa.policy.child.tunnelMode;
+  const { cp, chosen, remoteTs, localTs } = pickChild(sa, payloads, saP.proposals, childCandidates(sa));
+  const transport = transportRequested(payloads) && !cp.tunnelMode;
   const spiIn = randomSpi4(sa.host);
   const child = makeChild(sa, {
     suite: chosen,
@@ -150,6 +176,7 @@ function acceptFirstChild(sa: IkeSa, payloads: AnyPayload[], ni: Buffer, nr: Buf
     remoteTs,
     tunnelMode: !transport,
     rekeys: 0,
+    policy: cp,
   });
   sa.addChild(child);
   const out: AnyPayload[] = [];

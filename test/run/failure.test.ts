@@ -1,0 +1,72 @@
+// Failure, drift and teardown by name, on the local machine: a run whose
+// instance fails rolls back what it created; --keep-on-failure keeps it for
+// inspection; a changed recipe is reported as drift and replaced only with
+// --override; teardown --name works without the recipe.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runTag } from '../../src/run/names.js';
+import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
+
+const dir = join(FIXTURES, 'run');
+const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout;
+const namespacesOf = (tag: string) => sh(`ip netns list | awk '{print $1}' | grep '^${tag}-' | sort`).trim();
+const processesOf = (tag: string) => Number(sh(`grep -l -a 'MYIKEV2_TAG=${tag}' /proc/[0-9]*/environ 2>/dev/null | wc -l`).trim());
+
+describe('run: failure, rollback, drift, teardown by name @integration', function () {
+  this.timeout(120_000);
+  const state = mkdtempSync(join(tmpdir(), 'myikev2-ctl-'));
+  const env = { ...process.env, MYIKEV2_STATE_DIR: state };
+  const myikev2 = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: PROJECT_ROOT, env });
+  const rollbackTag = runTag('rollback-test');
+  const driftTag = runTag('drift-test');
+
+  after(() => {
+    myikev2('teardown', '--force', '--no-logs', '--name', 'rollback-test');
+    myikev2('teardown', '--force', '--no-logs', '--name', 'drift-test');
+    rmSync(state, { recursive: true, force: true });
+    assert.equal(namespacesOf(rollbackTag) + namespacesOf(driftTag), '');
+  });
+
+  it('a failing instance stops the run with the server, step and output, and rolls back', () => {
+    const r = myikev2('run', '--plain', join(dir, 'failing.yaml'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /error: \[server local, step start bad\] instance bad did not start: its process exited with 3/);
+    assert.match(r.stderr, /cannot start, missing config/);
+    assert.match(r.stderr, /rolling back/);
+    assert.equal(namespacesOf(rollbackTag), '');
+    assert.equal(processesOf(rollbackTag), 0);
+  });
+
+  it('--keep-on-failure keeps what was created; teardown --name removes it', () => {
+    const r = myikev2('run', '--plain', '--keep-on-failure', join(dir, 'failing.yaml'));
+    assert.equal(r.status, 1);
+    assert.equal(namespacesOf(rollbackTag), `${rollbackTag}-bad\n${rollbackTag}-good`);
+    const td = myikev2('teardown', '--name', 'rollback-test');
+    assert.equal(td.status, 0, td.stderr + td.stdout);
+    assert.equal(namespacesOf(rollbackTag), '');
+    assert.equal(processesOf(rollbackTag), 0);
+  });
+
+  it('a changed recipe is drift: reported, and replaced only with --override', () => {
+    assert.equal(myikev2('run', '--json', join(dir, 'drift-v1.yaml')).status, 0);
+    const pidOf = (name: string) => sh(`pgrep -f '^sleep ${name}$'`).trim();
+    const aBefore = pidOf('600');
+    const drift = myikev2('run', join(dir, 'drift-v2.yaml'));
+    assert.equal(drift.status, 1);
+    assert.match(drift.stderr, /instance b on local changed since it was started/);
+    assert.match(drift.stderr, /--override/);
+    assert.ok(pidOf('601'), 'nothing was replaced without --override');
+    const over = myikev2('run', '--json', '--override', join(dir, 'drift-v2.yaml'));
+    assert.equal(over.status, 0, over.stderr);
+    assert.equal(pidOf('601'), '', 'the old b is gone');
+    assert.ok(pidOf('602'), 'the new b runs');
+    assert.equal(pidOf('600'), aBefore, 'the unchanged instance was kept');
+    assert.equal(namespacesOf(driftTag), `${driftTag}-a\n${driftTag}-b`);
+    const td = myikev2('teardown', '--name', 'drift-test');
+    assert.equal(td.status, 0, td.stderr + td.stdout);
+    assert.equal(namespacesOf(driftTag), '');
+  });
+});
