@@ -203,7 +203,7 @@ describe('myikev2 shell on the lab @integration', function () {
   });
 
   describe('in a terminal (tmux)', () => {
-    it('def, list, cli -t (PTY into the namespace), stop, an outside kill announced, teardown, exit', async () => {
+    it('def, list, cli -t (PTY into the namespace), stop, an outside kill and a lost daemon announced, teardown, exit', async () => {
       startInTmux();
       await waitFor(/myikev2>$/);
 
@@ -260,6 +260,14 @@ describe('myikev2 shell on the lab @integration', function () {
       keys('Enter');
       s = await waitFor(new RegExp(`> list\\n[\\s\\S]*${prompt.source}`), m);
       assert.match(s, /beta +srv2 +\S+ +killed \(SIGKILL\)/);
+
+      // The daemon of srv1 dies: the connection loss is announced, and its return once a daemon answers again.
+      m = mark();
+      await sshRun(labRef.lab, labRef.lab.servers[0], `kill -9 $(pgrep -f 'myikev2-server.mjs daemon')`);
+      await waitFor(/server srv1: connection to the daemon lost .*; reconnecting/, m, 20_000);
+      await waitFor(/server srv1: connection regained/, m, 45_000);
+      s = await run('list');
+      assert.match(s, /alpha +srv1 +\S+ +stopped/);
 
       s = await run('teardown -y', /myikev2>$/);
       assert.match(s, new RegExp(`run "${NAME}" torn down; verified clean on 2 server\\(s\\)`));
