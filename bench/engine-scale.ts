@@ -226,7 +226,7 @@ async function main(): Promise<void> {
       await theirs.client.stop(60_000);
       const [a, b] = results;
       console.log('  ratios (myikev2 gateway / strongSwan gateway, same client):');
-      console.log(`    tunnels/s ${(a.tunnelsPerSec / b.tunnelsPerSec).toFixed(2)}x, gateway RSS per tunnel ${(a.gatewayKbPerTunnel / b.gatewayKbPerTunnel).toFixed(2)}x`);
+      console.log(`    tunnels/s ${(a.tunnelsPerSec / b.tunnelsPerSec).toFixed(2)}x, gateway CPU per tunnel ${(a.cpuPerTunnel[1] / b.cpuPerTunnel[1]).toFixed(2)}x, gateway RSS per tunnel ${(a.gatewayKbPerTunnel / b.gatewayKbPerTunnel).toFixed(2)}x`);
     }
     const r = results[0];
     console.log('  targets (myikev2 client vs myikev2 gateway):');
