@@ -1,6 +1,7 @@
 // DIR/lab.json: written before any change and updated as `up` goes, so that
 // `down` can remove everything even after a half-failed or killed `up`.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../daemon/atomic-file.js';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
 import type { LabPlan } from './plan.js';
 
@@ -32,16 +33,7 @@ export function statePath(dir: string): string {
 
 /** Atomic write: temp file, fsync, rename; no reader sees half a file. */
 export function writeState(state: LabState): void {
-  const path = statePath(state.dir);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(state, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(statePath(state.dir), JSON.stringify(state, null, 2) + '\n');
 }
 
 export function readState(dir: string): LabState | undefined {

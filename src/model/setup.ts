@@ -180,23 +180,22 @@ export class Checker {
   }
 
   address(path: KeyPath, text: string, opts: { required?: string }) {
-    if (text === '') {
-      if (opts.required) this.diag.error(this.src, path, { at: 'parent', message: `missing required key "${path[path.length - 1]}"`, hint: opts.required });
-      return null;
-    }
-    const a = parseAddress(text);
-    if (!a) this.diag.error(this.src, path, { message: `"${text}" is not an IP address`, expected: 'an IPv4 or IPv6 address, e.g. 10.1.0.1 or 2001:db8::1' });
-    return a;
+    return this.parsed(path, text, opts, parseAddress, 'an IP address', 'an IPv4 or IPv6 address, e.g. 10.1.0.1 or 2001:db8::1');
   }
 
   cidr(path: KeyPath, text: string, opts: { required?: string }) {
+    return this.parsed(path, text, opts, parseCidr, 'an address with a prefix length', 'ADDRESS/LENGTH, e.g. 10.1.0.1/16 or 2001:db8::1/64');
+  }
+
+  /** An optional (or, with opts.required, required) value that must parse. */
+  private parsed<T>(path: KeyPath, text: string, opts: { required?: string }, parse: (t: string) => T | null, what: string, expected: string): T | null {
     if (text === '') {
       if (opts.required) this.diag.error(this.src, path, { at: 'parent', message: `missing required key "${path[path.length - 1]}"`, hint: opts.required });
       return null;
     }
-    const c = parseCidr(text);
-    if (!c) this.diag.error(this.src, path, { message: `"${text}" is not an address with a prefix length`, expected: 'ADDRESS/LENGTH, e.g. 10.1.0.1/16 or 2001:db8::1/64' });
-    return c;
+    const v = parse(text);
+    if (!v) this.diag.error(this.src, path, { message: `"${text}" is not ${what}`, expected });
+    return v;
   }
 
   ifName(path: KeyPath, name: string): void {

@@ -1,7 +1,8 @@
 // The controller's copy of run manifests: one JSON file per run tag under the
 // controller state directory (MYIKEV2_STATE_DIR, default
 // ~/.local/state/myikev2), written atomically.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../daemon/atomic-file.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { RunManifest } from './manifest.js';
@@ -25,16 +26,7 @@ export function readManifest(tag: string): RunManifest | null {
 export function writeManifest(m: RunManifest): void {
   const dir = runsDir();
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, `${m.tag}.json`);
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(m, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writeFileAtomic(join(dir, `${m.tag}.json`), JSON.stringify(m, null, 2) + '\n');
 }
 
 export function deleteManifest(tag: string): void {

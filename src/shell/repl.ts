@@ -313,6 +313,8 @@ class Shell {
     };
     process.on('SIGINT', onSigint);
     process.stdout.write(this.p.dim(`myikev2 shell: ${this.session.config.file}; help lists the commands, Tab completes, Ctrl-D leaves`) + '\n');
+    const runs = this.session.runs();
+    if (runs.length === 1) this.session.current = { name: runs[0].name, tag: runs[0].tag, recipeFile: runs[0].recipeFile };
     this.session.watchKnown();
     open();
     return done;

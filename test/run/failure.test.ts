@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTag } from '../../src/run/names.js';
+import { sh } from '../support/machine.js';
 import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
 
 const dir = join(FIXTURES, 'run');
-const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout;
 const namespacesOf = (tag: string) => sh(`ip netns list | awk '{print $1}' | grep '^${tag}-' | sort`).trim();
 const processesOf = (tag: string) => Number(sh(`grep -l -a 'MYIKEV2_TAG=${tag}' /proc/[0-9]*/environ 2>/dev/null | wc -l`).trim());
 
@@ -24,6 +24,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
   const driftTag = runTag('drift-test');
 
   after(() => {
+    myikev2('teardown', '--force', '--no-logs', '--name', 'detached-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'rollback-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'drift-test');
     rmSync(state, { recursive: true, force: true });
@@ -48,6 +49,18 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(td.status, 0, td.stderr + td.stdout);
     assert.equal(namespacesOf(rollbackTag), '');
     assert.equal(processesOf(rollbackTag), 0);
+  });
+
+  it('an upcmds that daemonises and exits 0 counts as running (detached); teardown stops what it left', () => {
+    const r = myikev2('run', '--json', join(dir, 'detached.yaml'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).instances[0].state, 'running (detached)');
+    const tag = runTag('detached-test');
+    assert.equal(sh(`ip netns pids ${tag}-forks | wc -l`).trim(), '1', 'the background sleep runs in the namespace');
+    const td = myikev2('teardown', '--name', 'detached-test');
+    assert.equal(td.status, 0, td.stderr + td.stdout);
+    assert.equal(sh("pgrep -f '^sleep 603$' || true").trim(), '', 'the daemonised process was stopped');
+    assert.equal(namespacesOf(tag), '');
   });
 
   it('a changed recipe is drift: reported, and replaced only with --override', () => {

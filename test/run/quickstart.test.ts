@@ -8,26 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { localRunState, sh } from '../support/machine.js';
 import { CLI, PROJECT_ROOT } from '../support/paths.js';
 
 const RECIPE = 'examples/quickstart/recipe.yaml';
 const TAG = 'med4f';
 
-function sh(cmd: string): string {
-  return spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout;
-}
-
-/** What this run could leave behind (filtered to its names: other suites may run at the same time). */
-function machineState(): string {
-  const mine = `grep -E '^(${TAG}|qs-|myikev2)' || true`;
-  return [
-    sh(`ip netns list | awk '{print $1}' | ${mine} | sort`),
-    sh(`ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | ${mine} | sort`),
-    sh("ip -6 route show | grep -E 'fd6d:7969:6b65:7632|myikev2' | sort"),
-    sh('ls -d /run/myikev2 /var/log/myikev2 2>/dev/null'),
-    sh(`grep -l -a 'MYIKEV2_TAG=${TAG}' /proc/[0-9]*/environ 2>/dev/null | wc -l`),
-  ].join('---\n');
-}
+const machineState = () => localRunState(TAG, 'qs-');
 
 describe('run/teardown: the quick start (engine pair on the local machine) @integration', function () {
   this.timeout(120_000);

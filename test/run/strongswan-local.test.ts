@@ -7,31 +7,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { localRunState, sh } from '../support/machine.js';
 import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
 
 const RECIPE = 'examples/strongswan-local/recipe.yaml';
 const TAG = 'm2102';
 
-function sh(cmd: string): string {
-  return spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout;
-}
-
-/**
- * What this run could leave behind on this machine (filtered to its names,
- * since other test suites may create their own namespaces at the same time).
- */
-function machineState(): string {
-  const mine = `grep -E '^(${TAG}|ss-|myikev2)' || true`;
-  return [
-    sh(`ip netns list | awk '{print $1}' | ${mine} | sort`),
-    sh(`ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | ${mine} | sort`),
-    sh("ip -6 route show | grep -E 'fd6d:7969:6b65:7632|myikev2' | sort"),
-    sh('ip addr show | grep -E "192\\.168\\.77\\.|10\\.77\\." || true'),
-    sh('ls -d /run/myikev2 /var/log/myikev2 2>/dev/null'),
-    // Every process of an instance carries its run's tag in its environment.
-    sh(`grep -l -a 'MYIKEV2_TAG=${TAG}' /proc/[0-9]*/environ 2>/dev/null | wc -l`),
-  ].join('---\n');
-}
+const machineState = () => localRunState(TAG, 'ss-');
 
 describe('run/teardown: strongSwan pair on the local machine @integration', function () {
   this.timeout(120_000);
