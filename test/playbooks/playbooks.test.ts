@@ -27,7 +27,9 @@ const SERVER_STATE = [
   "ip -o addr show | awk '{print $2, $4}' | sort",
   'ip -4 route show | sort; ip -6 route show | sort',
   "ps -eo args= | grep -v -E '^(ps|sort|sh -c|bash -c|\\[)' | grep -v 'sshd' | sort",
-  'find /run /var/log -path /run/myikev2/daemon -prune -o -path /run/sshd -prune -o -print 2>/dev/null | grep -vx /run/myikev2 | sort',
+  // /run is the server's own; /var/log is shared with this machine, so only the run's part of it is compared.
+  'find /run -path /run/myikev2/daemon -prune -o -path /run/sshd -prune -o -print 2>/dev/null | grep -vx /run/myikev2 | sort',
+  'ls -d /var/log/myikev2/TAG 2>/dev/null',
 ].join("; echo '---'; ");
 
 const playbooks = readdirSync(join(PROJECT_ROOT, 'playbooks')).sort();
@@ -46,7 +48,7 @@ describe('playbooks on the lab @integration', function () {
       const recipe = parse(readFileSync(recipeFile, 'utf8'));
       const checks: Check[] = parse(readFileSync(join(dir, 'expect.yaml'), 'utf8')).checks;
       const myikev2 = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env });
-      const stateOf = async () => Promise.all(lab.servers.map(async (s) => (await sshRun(lab, s, SERVER_STATE)).stdout));
+      const stateOf = async () => Promise.all(lab.servers.map(async (s) => (await sshRun(lab, s, SERVER_STATE.replace('TAG', runTag(recipe.name)))).stdout));
       const before = await stateOf();
       try {
         const run = myikev2('run', '--json', '-c', lab.controllerConfigPath, recipeFile);

@@ -13,7 +13,7 @@ export function localRunState(tag: string, linkPrefix: string): string {
     sh(`ip netns list | awk '{print $1}' | ${mine} | sort`),
     sh(`ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | ${mine} | sort`),
     sh("ip -6 route show | grep -E 'fd6d:7969:6b65:7632|myikev2' | sort"),
-    sh('ls -d /run/myikev2 /var/log/myikev2 2>/dev/null'),
+    sh(`ls -d /run/myikev2/runs/${tag} /var/log/myikev2/${tag} 2>/dev/null`),
     // Every process of an instance carries its run's tag in its environment.
     sh(`grep -l -a 'MYIKEV2_TAG=${tag}' /proc/[0-9]*/environ 2>/dev/null | wc -l`),
   ].join('---\n');
