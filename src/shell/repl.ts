@@ -212,7 +212,7 @@ class Shell {
     const why = UNINTERRUPTIBLE[cur.name];
     if (why) process.stderr.write(`\n${this.p.warn(why)}\n`);
     else {
-      process.stderr.write(this.p.dim('^C cancelled') + '\n');
+      process.stderr.write(this.p.dim(cur.name === 'def' ? '^C cancelling: def stops after the current step and rolls back what it created' : '^C cancelled') + '\n');
       cur.abort.abort();
     }
     return true;

@@ -34,6 +34,22 @@ instancelist:
       dataifaddr: 10.66.0.2/24
 `;
 
+/** A recipe whose second instance starts 5 s after the first: time for a Ctrl-C. */
+const SLOW = `name: ${NAME}-slow
+instancelist:
+  1:
+    name: first
+    daemonname: srv1
+    other:
+      upcmds: exec sleep 3600
+  2:
+    name: second
+    daemonname: srv2
+    waitinterval: 5s
+    other:
+      upcmds: exec sleep 3600
+`;
+
 describe('myikev2 shell on the lab @integration', function () {
   this.timeout(240_000);
   const tmp = mkdtempSync(join(tmpdir(), 'myikev2-shell-test-'));
@@ -42,6 +58,8 @@ describe('myikev2 shell on the lab @integration', function () {
   const env = { ...process.env, MYIKEV2_STATE_DIR: join(tmp, 'state'), MYIKEV2_SHELL_HISTORY: history };
   delete (env as Record<string, string | undefined>).NO_COLOR;
   writeFileSync(recipe, RECIPE);
+  const slow = join(tmp, 'slow.yaml');
+  writeFileSync(slow, SLOW);
   const shell = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, 'shell', '-c', labRef.lab.controllerConfigPath, ...args], { encoding: 'utf8', env, input, timeout: 120_000 });
 
   /** What the run may leave on a server: namespaces, instance processes, the daemon. */
@@ -213,7 +231,18 @@ describe('myikev2 shell on the lab @integration', function () {
       keys('C-c');
       await waitFor(/stop -t alpha\^C\nmyikev2>$/);
 
-      let s = await run(`def -f ${recipe}`);
+      // Ctrl-C during def cancels it between steps and rolls back what it created.
+      let m = mark();
+      type(`def -f ${slow}`);
+      await waitFor(/after 5000 ms: second/, m, 30_000);
+      keys('C-c');
+      let s = await waitFor(/error: cancelled[\s\S]*myikev2>$/, m, 30_000);
+      assert.match(s, /rolling back/);
+      const slowTag = runTag(`${NAME}-slow`);
+      for (const srv of labRef.lab.servers) assert.equal((await sshRun(labRef.lab, srv, `ip netns list | grep '^${slowTag}-'; ls /run/myikev2/runs/${slowTag} 2>&1 >/dev/null | grep -v 'No such'`)).stdout, '', `${srv.name} after the cancelled def`);
+      assert.match(await run('list', /myikev2>$/), /no instances/);
+
+      s = await run(`def -f ${recipe}`);
       assert.match(s, new RegExp(`run "${NAME}" \\(tag ${TAG}\\) is up`));
 
       s = await run('list');
@@ -221,7 +250,7 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.match(s, new RegExp(`beta +srv2 +${TAG}-beta +running`));
 
       // Tab completes the instance name; the session is a root shell in alpha's namespace on srv1.
-      let m = mark();
+      m = mark();
       keys('-l', 'cli -t alp');
       keys('Tab');
       await waitFor(/cli -t alpha$/, m);
