@@ -298,7 +298,19 @@ describe('myikev2 shell on the lab @integration', function () {
       s = await run('list');
       assert.match(s, /alpha +srv1 +\S+ +stopped/);
 
-      s = await run('teardown -y', /myikev2>$/);
+      // teardown of two instances asks first (inquirer); n keeps everything, y tears down.
+      s = await run('teardown', /\(y\/N\)$/);
+      assert.match(s, new RegExp(`Tear down run "${NAME}": stop 2 instances`));
+      m = mark();
+      keys('n');
+      keys('Enter');
+      await waitFor(new RegExp(`nothing changed\\n${prompt.source}`), m);
+      assert.match(await run('list'), /alpha +srv1/);
+      s = await run('teardown', /\(y\/N\)$/);
+      m = mark();
+      keys('y');
+      keys('Enter');
+      s = await waitFor(/myikev2>$/, m);
       assert.match(s, new RegExp(`run "${NAME}" torn down; verified clean on 2 server\\(s\\)`));
       await run('exit', /SHELL-EXITED:0$/, 10_000);
       assert.equal(await leftovers(), '');
