@@ -208,6 +208,10 @@ describe('myikev2 shell on the lab @integration', function () {
       await run('cli -t client', /engine client>$/);
       assert.match(await run('summary', /engine client>$/), /tunnels: configured 10, created 10, live 10/);
       await run('quit', new RegExp(`back in myikev2\\n${starterPrompt.source}`));
+      // `shell`: a system shell on the controller (a PTY of its own through script); exit comes back.
+      await run('shell', /on this machine; exit or Ctrl-D returns to myikev2[\s\S]*[#$]$/);
+      assert.match(await run('echo "sum $((6*7))"', /[#$]$/), /\nsum 42\n/);
+      await run('exit', new RegExp(`back in myikev2\\n${starterPrompt.source}`));
       await run('exit', /SHELL-EXITED:0$/, 10_000);
       tmux('kill-server');
 
