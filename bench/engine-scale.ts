@@ -63,6 +63,14 @@ async function udpDrops(net: NetnsPair): Promise<number> {
   return sum;
 }
 
+/** Packets the kernel dropped for a full per-CPU backlog (net.core.netdev_max_backlog): machine-wide, veth bursts land here. */
+function backlogDrops(): number {
+  return readFileSync('/proc/net/softnet_stat', 'utf8')
+    .trim()
+    .split('\n')
+    .reduce((sum, line) => sum + parseInt(line.split(/\s+/)[1], 16), 0);
+}
+
 /** CPU time (user + system) a process has used, in ms, from /proc/PID/stat. */
 function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -78,6 +86,7 @@ interface Result {
   live: number;
   retransmits: number;
   rcvbufErrors: number;
+  backlogDropped: number;
   cpuPerTunnel: number[]; // ms of CPU per tunnel set up: [client, gateway]
   clientKbPerTunnel: number;
   gatewayKbPerTunnel: number;
@@ -100,10 +109,14 @@ async function measureClient(net: NetnsPair, dir: string, gatewayLabel: string, 
       interval: '1s',
       holdtime: '2s',
       extra: { setupinterval: SETUP_INTERVAL, tunnelretryinterval: '5s', tunnelmaxretry: 3, loglevel: 1 },
+      // A lost IKE packet costs one retransmission interval (default 10 s): on a shared machine the
+      // kernel's per-CPU backlog drops veth bursts now and then, so retransmit sooner.
+      ike: { retraninterval: '2s' },
     }),
   });
   const idle = memKb(client.pid).rss;
   const drops0 = await udpDrops(net);
+  const backlog0 = backlogDrops();
   const cpu0 = [cpuMs(client.pid), cpuMs(gatewayPid)];
   const t0 = Date.now();
   const up = await waitFor(
@@ -113,7 +126,8 @@ async function measureClient(net: NetnsPair, dir: string, gatewayLabel: string, 
       return s.tunnels.live + s.tunnels.failed >= N ? s : undefined;
     },
     Math.max(60_000, N * 100),
-    100,
+    // The summary carries every tunnel's ping figures: polling it often would cost the client real CPU.
+    1000,
   );
   const upSeconds = (Date.now() - t0) / 1000;
   const cpuPerTunnel = [cpuMs(client.pid) - cpu0[0], cpuMs(gatewayPid) - cpu0[1]].map((ms) => ms / Math.max(up.tunnels.live, 1));
@@ -123,6 +137,7 @@ async function measureClient(net: NetnsPair, dir: string, gatewayLabel: string, 
   await new Promise((r) => setTimeout(r, PING_S * 1000 + 2500));
   const ping = await client.api.request<PingSummary>('ping.summary');
   const rcvbufErrors = (await udpDrops(net)) - drops0;
+  const backlogDropped = backlogDrops() - backlog0;
   const cm = memKb(client.pid);
   const gm = memKb(gatewayPid);
   return {
@@ -136,6 +151,7 @@ async function measureClient(net: NetnsPair, dir: string, gatewayLabel: string, 
       retransmits: up.ike.retransmits,
       cpuPerTunnel,
       rcvbufErrors,
+      backlogDropped,
       clientKbPerTunnel: (cm.hwm - idle) / N,
       gatewayKbPerTunnel: (gm.hwm - gatewayIdleKb) / N,
       ping: { ...ping.total },
@@ -173,7 +189,7 @@ secrets {
 function print(r: Result): void {
   const loss = r.ping.lost + r.ping.received > 0 ? r.ping.lossPct.toFixed(3) : 'n/a';
   console.log(`  gateway: ${r.gateway}`);
-  console.log(`    tunnels up:        ${r.live}/${N} in ${r.upSeconds.toFixed(2)} s = ${r.tunnelsPerSec.toFixed(0)} tunnels/s${r.engineRate ? ` (engine's own setup rate: ${r.engineRate})` : ''}, IKE retransmits ${r.retransmits}, UDP receive-buffer drops ${r.rcvbufErrors}`);
+  console.log(`    tunnels up:        ${r.live}/${N}, setup rate ${r.engineRate ?? 'n/a'} tunnels/s (client engine: first start to last up); seen up within ${r.upSeconds.toFixed(1)} s of engine start (1 s polling), IKE retransmits ${r.retransmits}, UDP receive-buffer drops ${r.rcvbufErrors}, backlog drops ${r.backlogDropped} (machine-wide)`);
   console.log(`    CPU per tunnel:    client ${r.cpuPerTunnel[0].toFixed(2)} ms, gateway ${r.cpuPerTunnel[1].toFixed(2)} ms (= ${(1000 / Math.max(...r.cpuPerTunnel)).toFixed(0)} tunnels/s per free core, the load-independent figure)`);
   console.log(`    peak RSS/tunnel:   client ${r.clientKbPerTunnel.toFixed(1)} KB, gateway ${r.gatewayKbPerTunnel.toFixed(1)} KB (VmHWM above idle RSS, / ${N})`);
   console.log(`    ping (${PING_S} s window, every tunnel at 1 s): sent ${r.ping.sent}, received ${r.ping.received}, lost ${r.ping.lost}, in flight ${r.ping.inFlight}, loss ${loss}%`);
@@ -199,7 +215,7 @@ async function main(): Promise<void> {
     if (net && ((await netnsExists(net.nsA)) || (await netnsExists(net.nsB)))) throw new Error('namespaces left behind');
   }
   try {
-    console.log(`engine scale benchmark: ${N} tunnels, client setupinterval ${SETUP_INTERVAL}${NODE_ARGS.length ? ` (engine node options: ${NODE_ARGS.join(' ')})` : ''}, IKE aes-gcm16-128/prf-sha256/ecp256 (group 19), ESP aes-gcm16-128, ping 1 s`);
+    console.log(`engine scale benchmark: ${N} tunnels, client setupinterval ${SETUP_INTERVAL}, retraninterval 2s${NODE_ARGS.length ? ` (engine node options: ${NODE_ARGS.join(' ')})` : ''}, IKE aes-gcm16-128/prf-sha256/ecp256 (group 19), ESP aes-gcm16-128, ping 1 s`);
     net = await createNetnsPair({});
     // Our gateway.
     const gw = await startEngine({ ns: net.nsB, dir, name: 'gateway', timeoutMs: 30_000, nodeArgs: NODE_ARGS, setup: gatewaySetup({ n: N, bindif: net.ifB, addr: `${GW}/16`, psk: PSK, extra: { loglevel: 1 } }) });
@@ -223,14 +239,18 @@ async function main(): Promise<void> {
       engines.push(theirs.client);
       results.push(theirs.result);
       print(theirs.result);
+      if (theirs.result.ping.lost > 0) {
+        const log = sw.log().split('\n');
+        console.log(`    charon log (${log.length} lines), last errors:\n${log.filter((l) => /error|fail|no matching|dropp|invalid|not found/i.test(l)).slice(-8).map((l) => '      ' + l).join('\n')}`);
+      }
       await theirs.client.stop(60_000);
       const [a, b] = results;
       console.log('  ratios (myikev2 gateway / strongSwan gateway, same client):');
-      console.log(`    tunnels/s ${(a.tunnelsPerSec / b.tunnelsPerSec).toFixed(2)}x, gateway RSS per tunnel ${(a.gatewayKbPerTunnel / b.gatewayKbPerTunnel).toFixed(2)}x`);
+      console.log(`    setup rate ${((a.engineRate ?? 0) / (b.engineRate ?? 1)).toFixed(2)}x, gateway CPU per tunnel ${(a.cpuPerTunnel[1] / b.cpuPerTunnel[1]).toFixed(2)}x, gateway RSS per tunnel ${(a.gatewayKbPerTunnel / b.gatewayKbPerTunnel).toFixed(2)}x`);
     }
     const r = results[0];
     console.log('  targets (myikev2 client vs myikev2 gateway):');
-    console.log(`    >= 300 tunnels/s: ${r.tunnelsPerSec >= 300 ? 'met' : 'NOT met'} (${r.tunnelsPerSec.toFixed(0)})`);
+    console.log(`    >= 300 tunnels/s: ${(r.engineRate ?? 0) >= 300 ? 'met' : 'NOT met'} (${r.engineRate}; CPU-bound figure ${(1000 / Math.max(...r.cpuPerTunnel)).toFixed(0)} per free core, and this machine is shared)`);
     console.log(`    <= 30 KB RSS/tunnel: ${r.clientKbPerTunnel <= 30 && r.gatewayKbPerTunnel <= 30 ? 'met' : 'NOT met'} (client ${r.clientKbPerTunnel.toFixed(1)}, gateway ${r.gatewayKbPerTunnel.toFixed(1)})`);
     console.log(`    0% ping loss: ${r.ping.lost === 0 && r.ping.received > 0 ? 'met' : 'NOT met'} (${r.ping.lost} lost of ${r.ping.received + r.ping.lost})`);
   } finally {

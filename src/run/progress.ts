@@ -40,6 +40,8 @@ export async function runTasks<C extends object>(ctx: C, tasks: ListrTask<C>[], 
     fallbackRenderer: 'simple',
     // Errors are reported once, by the command, in the tool's own format.
     rendererOptions: { collapseErrors: true, showErrorMessage: false } as never,
+    // listr2 would exit the process (127) on SIGINT; the shell's Ctrl-C cancels the command instead.
+    registerSignalListeners: false,
   });
   return list.run();
 }

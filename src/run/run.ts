@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync, copyFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asMyikeError } from '../errors.js';
+import { asMyikeError, MyikeError } from '../errors.js';
 import type { Inputs } from '../model/load.js';
 import { startInstance, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
@@ -24,6 +24,13 @@ export interface RunOptions {
   keepOnFailure: boolean;
   progress: ProgressMode;
   warn: (w: string) => void;
+  /** Cancels between steps (the shell's Ctrl-C); what was created is rolled back as after a failure. */
+  signal?: AbortSignal;
+}
+
+function checkCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted)
+    throw new MyikeError('E_CANCELLED', 'cancelled', { hint: 'what this run had created was rolled back; run it again when ready' });
 }
 
 export interface InstanceStatus {
@@ -101,6 +108,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       {
         title: 'Plan',
         task: (_c, task) => {
+          checkCancelled(opts.signal);
           const local = readManifest(tag);
           if (local && (!ctx.previous || local.updatedAt > ctx.previous.updatedAt)) ctx.previous = local;
           ctx.plan = planRun(recipe, inputs.config, ctx.facts, ctx.previous, { override: opts.override, now: new Date().toISOString() });
@@ -115,6 +123,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
             ctx.plan!.servers.map((sp) => ({
               title: sp.server,
               task: async (_c2, t) => {
+                checkCancelled(opts.signal);
                 const s = ctx.sessions.get(sp.server)!;
                 if (sp.remove.length) {
                   t.title = `${sp.server}: removing ${sp.remove.length} replaced instance(s)`;
@@ -142,7 +151,9 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
             ctx.plan!.waves.map((wave, i) => ({
               title: `${wave.waitMs ? `after ${wave.waitMs} ms: ` : ''}${wave.instances.map((p) => p.conf.name).join(', ')}`,
               task: async (_c2, t) => {
+                checkCancelled(opts.signal);
                 if (wave.waitMs) await sleep(wave.waitMs);
+                checkCancelled(opts.signal);
                 const keep = new Set(ctx.plan!.servers.flatMap((s) => s.keep.map((r) => r.name)));
                 // allSettled: a rollback must not race with starts still in flight.
                 const spawned = await Promise.allSettled(

@@ -43,7 +43,6 @@ export type Runner = (ctx: CommandContext, p: Parsed) => Promise<number>;
 
 /** Commands that cannot stop half way say so on Ctrl-C instead of being abandoned. */
 export const UNINTERRUPTIBLE: Record<string, string> = {
-  def: 'def cannot be interrupted half way (a failure rolls back by itself); wait for it, then teardown if you do not want the run',
   teardown: 'teardown cannot be interrupted half way; it finishes in a moment',
   stop: 'stop cannot be interrupted; the instance is being stopped',
 };
@@ -69,7 +68,7 @@ function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
 }
 
-async function defCommand({ session, io }: CommandContext, p: Parsed): Promise<number> {
+async function defCommand({ session, io, signal }: CommandContext, p: Parsed): Promise<number> {
   const file = p.flags.file as string;
   const inputs = loadInputs(file, session.configFile);
   for (const w of inputs.warnings) io.error(w);
@@ -81,6 +80,7 @@ async function defCommand({ session, io }: CommandContext, p: Parsed): Promise<n
       keepOnFailure: false,
       progress: io.terminal ? 'auto' : 'plain',
       warn: (w) => io.error(`warning: ${w}`),
+      signal,
     });
   } finally {
     release();

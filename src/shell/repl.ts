@@ -212,7 +212,7 @@ class Shell {
     const why = UNINTERRUPTIBLE[cur.name];
     if (why) process.stderr.write(`\n${this.p.warn(why)}\n`);
     else {
-      process.stderr.write(this.p.dim('^C cancelled') + '\n');
+      process.stderr.write(this.p.dim(cur.name === 'def' ? '^C cancelling: def stops after the current step and rolls back what it created' : '^C cancelled') + '\n');
       cur.abort.abort();
     }
     return true;
@@ -313,6 +313,8 @@ class Shell {
     };
     process.on('SIGINT', onSigint);
     process.stdout.write(this.p.dim(`myikev2 shell: ${this.session.config.file}; help lists the commands, Tab completes, Ctrl-D leaves`) + '\n');
+    const runs = this.session.runs();
+    if (runs.length === 1) this.session.current = { name: runs[0].name, tag: runs[0].tag, recipeFile: runs[0].recipeFile };
     this.session.watchKnown();
     open();
     return done;

@@ -43,6 +43,9 @@ describe('engine interop with strongSwan @integration', function () {
     // strongSwan's kernel-libipsec installs routes from an address inside its local selector
     await ip(['-n', net.nsB, 'address', 'add', '10.20.0.1/32', 'dev', 'lo']);
     await ip(['-n', net.nsA, 'address', 'add', '10.10.0.1/32', 'dev', 'lo']);
+    // The client's tunnel addresses through one next hop: one ARP entry instead of one per
+    // tunnel (the kernel's neighbour table is shared by all namespaces, 1024 entries at most).
+    await ip(['-n', net.nsB, 'route', 'add', '172.31.1.0/24', 'via', '172.31.0.2']);
   });
 
   afterEach(async () => {

@@ -4,13 +4,13 @@
 // an instance's namespace). Everything is torn down and checked gone.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runTag } from '../../src/run/names.js';
 import { sshRun, useLab } from '../support/lab.js';
-import { CLI } from '../support/paths.js';
+import { CLI, PROJECT_ROOT } from '../support/paths.js';
 
 const NAME = `shell-test-${process.pid}`;
 const TAG = runTag(NAME);
@@ -34,6 +34,22 @@ instancelist:
       dataifaddr: 10.66.0.2/24
 `;
 
+/** A recipe whose second instance starts 5 s after the first: time for a Ctrl-C. */
+const SLOW = `name: ${NAME}-slow
+instancelist:
+  1:
+    name: first
+    daemonname: srv1
+    other:
+      upcmds: exec sleep 3600
+  2:
+    name: second
+    daemonname: srv2
+    waitinterval: 5s
+    other:
+      upcmds: exec sleep 3600
+`;
+
 describe('myikev2 shell on the lab @integration', function () {
   this.timeout(240_000);
   const tmp = mkdtempSync(join(tmpdir(), 'myikev2-shell-test-'));
@@ -42,13 +58,15 @@ describe('myikev2 shell on the lab @integration', function () {
   const env = { ...process.env, MYIKEV2_STATE_DIR: join(tmp, 'state'), MYIKEV2_SHELL_HISTORY: history };
   delete (env as Record<string, string | undefined>).NO_COLOR;
   writeFileSync(recipe, RECIPE);
+  const slow = join(tmp, 'slow.yaml');
+  writeFileSync(slow, SLOW);
   const shell = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, 'shell', '-c', labRef.lab.controllerConfigPath, ...args], { encoding: 'utf8', env, input, timeout: 120_000 });
 
   /** What the run may leave on a server: namespaces, instance processes, the daemon. */
   const leftovers = async () =>
     (
       await Promise.all(
-        labRef.lab.servers.map(async (s) => (await sshRun(labRef.lab, s, `ip netns list | grep '^${TAG}-'; ps -eo args= | grep -E '^(sleep 3600|node .*myikev2-server.mjs daemon)'; ls /run/myikev2/runs 2>/dev/null`)).stdout),
+        labRef.lab.servers.map(async (s) => (await sshRun(labRef.lab, s, `ip netns list | grep '^${TAG}-'; ps -eo args= | grep -E '^(sleep 3600|node .*myikev2-server.mjs (daemon|exec))'; ls /run/myikev2/runs 2>/dev/null`)).stdout),
       )
     ).join('');
 
@@ -56,13 +74,57 @@ describe('myikev2 shell on the lab @integration', function () {
   after(async function () {
     this.timeout(120_000);
     spawnSync('tmux', [...TMUX, 'kill-server']);
-    if (existsSync(join(tmp, 'state', 'runs', `${TAG}.json`)))
-      spawnSync(process.execPath, [CLI, 'teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, recipe], { env, encoding: 'utf8' });
+    // Runs a failed test left behind.
+    const runs = join(tmp, 'state', 'runs');
+    for (const f of existsSync(runs) ? readdirSync(runs).filter((x) => x.endsWith('.json')) : []) {
+      const { name } = JSON.parse(readFileSync(join(runs, f), 'utf8'));
+      spawnSync(process.execPath, [CLI, 'teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name], { env, encoding: 'utf8' });
+    }
     const left = await leftovers();
     rmSync(tmp, { recursive: true, force: true });
     assert.equal(left, '', 'nothing of the run is left on the servers');
   });
   const labRef = useLab({ servers: 2 });
+
+  const tmux = (...args: string[]) => spawnSync('tmux', [...TMUX, ...args], { encoding: 'utf8', env });
+  // The whole pane with its history; trailing blanks of lines and of the screen dropped.
+  const screen = () =>
+    tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'sh')
+      .stdout.split('\n')
+      .map((l) => l.trimEnd())
+      .join('\n')
+      .trimEnd();
+  const keys = (...k: string[]) => assert.equal(tmux('send-keys', '-t', 'sh', ...k).status, 0);
+  const type = (text: string) => {
+    keys('-l', text);
+    keys('Enter');
+  };
+  /** Waits until the screen (from `from` on) matches. */
+  const waitFor = async (re: RegExp, from = 0, ms = 60_000): Promise<string> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const s = screen().slice(from);
+      if (re.test(s)) return s;
+      if (Date.now() > deadline) assert.fail(`screen does not show ${re} within ${ms} ms:\n${s}`);
+      await sleep(200);
+    }
+  };
+  /** Where the current line starts (output from here on belongs to what is typed next). */
+  const mark = () => screen().lastIndexOf('\n') + 1;
+  const prompt = new RegExp(`myikev2 \\(${NAME}\\)>$`);
+
+  /** Starts the shell in a tmux pane (a real pseudo-terminal). */
+  const startInTmux = () => {
+    const cmd = `${process.execPath} ${CLI} shell -c ${labRef.lab.controllerConfigPath}; echo SHELL-EXITED:$?; sleep 60`;
+    assert.equal(tmux('new-session', '-d', '-s', 'sh', '-x', '200', '-y', '50', cmd).status, 0);
+  };
+  const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  /** Types a command and waits for its output to end with `end` (a prompt) after the command's own line. */
+  const run = async (cmd: string, end: RegExp = prompt, ms?: number): Promise<string> => {
+    const m = mark();
+    type(cmd);
+    return waitFor(new RegExp(`${esc(cmd)}\\n[\\s\\S]*${end.source}`), m, ms);
+  };
 
   describe('scripted (--exec, stdin)', () => {
     it('runs --exec commands in order; exit 0 when all work', async () => {
@@ -107,44 +169,60 @@ describe('myikev2 shell on the lab @integration', function () {
     });
   });
 
-  describe('in a terminal (tmux)', () => {
-    const tmux = (...args: string[]) => spawnSync('tmux', [...TMUX, ...args], { encoding: 'utf8', env });
-    // The whole pane with its history; trailing blanks of lines and of the screen dropped.
-    const screen = () =>
-      tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'sh')
-        .stdout.split('\n')
-        .map((l) => l.trimEnd())
-        .join('\n')
-        .trimEnd();
-    const keys = (...k: string[]) => assert.equal(tmux('send-keys', '-t', 'sh', ...k).status, 0);
-    const type = (text: string) => {
-      keys('-l', text);
-      keys('Enter');
+  describe('myikev2 instances (examples/starter: an engine gateway and a client with 10 tunnels)', () => {
+    const starter = join(PROJECT_ROOT, 'examples', 'starter', 'recipe.yaml');
+    const pingSent = (out: string) => {
+      const m = /client +srv1 .* (\d+)\/(\d+) +(\d+)\/(\d+) [\d.]+%/.exec(out);
+      assert.ok(m, `no engine figures for the client in:\n${out}`);
+      return { live: Number(m[1]), configured: Number(m[2]), sent: Number(m[3]), received: Number(m[4]) };
     };
-    /** Waits until the screen (from `from` on) matches. */
-    const waitFor = async (re: RegExp, from = 0, ms = 60_000): Promise<string> => {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const s = screen().slice(from);
-        if (re.test(s)) return s;
-        if (Date.now() > deadline) assert.fail(`screen does not show ${re} within ${ms} ms:\n${s}`);
-        await sleep(200);
-      }
-    };
-    /** Where the current line starts (output from here on belongs to what is typed next). */
-    const mark = () => screen().lastIndexOf('\n') + 1;
-    const prompt = new RegExp(`myikev2 \\(${NAME}\\)>$`);
 
-    it('def, list, cli -t (PTY into the namespace), stop, an outside kill announced, teardown, exit', async () => {
-      const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      /** Types a command and waits for its output to end with `end` (a prompt) after the command's own line. */
-      const run = async (cmd: string, end: RegExp = prompt, ms?: number): Promise<string> => {
-        const m = mark();
-        type(cmd);
-        return waitFor(new RegExp(`${esc(cmd)}\\n[\\s\\S]*${end.source}`), m, ms);
-      };
-      const cmd = `${process.execPath} ${CLI} shell -c ${labRef.lab.controllerConfigPath}; echo SHELL-EXITED:$?; sleep 60`;
-      assert.equal(tmux('new-session', '-d', '-s', 'sh', '-x', '200', '-y', '50', cmd).status, 0);
+    it('list shows live tunnels and ping figures from the engines; clearping resets them; cli -t runs engine CLI commands; stop', async () => {
+      const up = shell(['--exec', `def -f ${starter}`]);
+      assert.equal(up.status, 0, up.stderr + up.stdout);
+      let stats = { live: 0, configured: 0, sent: 0, received: 0 };
+      for (let i = 0; i < 40 && !(stats.live === 10 && stats.received >= 3); i++) {
+        await sleep(500);
+        stats = pingSent(shell(['--exec', 'list']).stdout);
+      }
+      assert.deepEqual([stats.live, stats.configured], [10, 10]);
+      assert.ok(stats.received >= 3, `pings received through the tunnels: ${JSON.stringify(stats)}`);
+      const list = shell(['--exec', 'list']).stdout;
+      assert.match(list, /gateway +srv2 .*running .* 10\/10 +off/);
+
+      const cleared = shell(['--exec', 'clearping -t client; list']);
+      assert.equal(cleared.status, 0, cleared.stderr);
+      assert.match(cleared.stdout, /ping statistics reset on 1 instance/);
+      assert.ok(pingSent(cleared.stdout).sent < stats.sent, `after clearping: ${cleared.stdout}`);
+      const other = shell(['--exec', 'clearping -t nosuch']);
+      assert.equal(other.status, 2);
+
+      const summary = shell(['--exec', 'cli -t client -- summary']);
+      assert.equal(summary.status, 0, summary.stderr);
+      assert.match(summary.stdout, /tunnels: configured 10, created 10, live 10/);
+
+      // In a terminal: the engine's own CLI on a PTY over SSH; quit comes back. The only run is the one in use.
+      startInTmux();
+      const starterPrompt = /myikev2 \(starter\)>$/;
+      await waitFor(starterPrompt);
+      await run('cli -t client', /engine client>$/);
+      assert.match(await run('summary', /engine client>$/), /tunnels: configured 10, created 10, live 10/);
+      await run('quit', new RegExp(`back in myikev2\\n${starterPrompt.source}`));
+      await run('exit', /SHELL-EXITED:0$/, 10_000);
+      tmux('kill-server');
+
+      const stop = shell(['--exec', 'stop -t client; list -d srv1']);
+      assert.equal(stop.status, 0, stop.stderr);
+      assert.match(stop.stdout, /client +srv1 +\S+ +stopped/);
+      const down = shell(['--exec', 'teardown -y']);
+      assert.equal(down.status, 0, down.stderr);
+      assert.equal(await leftovers(), '');
+    });
+  });
+
+  describe('in a terminal (tmux)', () => {
+    it('def, list, cli -t (PTY into the namespace), stop, an outside kill and a lost daemon announced, teardown, exit', async () => {
+      startInTmux();
       await waitFor(/myikev2>$/);
 
       // Ctrl-C drops the line being typed; nothing runs.
@@ -153,7 +231,18 @@ describe('myikev2 shell on the lab @integration', function () {
       keys('C-c');
       await waitFor(/stop -t alpha\^C\nmyikev2>$/);
 
-      let s = await run(`def -f ${recipe}`);
+      // Ctrl-C during def cancels it between steps and rolls back what it created.
+      let m = mark();
+      type(`def -f ${slow}`);
+      await waitFor(/after 5000 ms: second/, m, 30_000);
+      keys('C-c');
+      let s = await waitFor(/error: cancelled[\s\S]*myikev2>$/, m, 30_000);
+      assert.match(s, /rolling back/);
+      const slowTag = runTag(`${NAME}-slow`);
+      for (const srv of labRef.lab.servers) assert.equal((await sshRun(labRef.lab, srv, `ip netns list | grep '^${slowTag}-'; ls /run/myikev2/runs/${slowTag} 2>&1 >/dev/null | grep -v 'No such'`)).stdout, '', `${srv.name} after the cancelled def`);
+      assert.match(await run('list', /myikev2>$/), /no instances/);
+
+      s = await run(`def -f ${recipe}`);
       assert.match(s, new RegExp(`run "${NAME}" \\(tag ${TAG}\\) is up`));
 
       s = await run('list');
@@ -161,7 +250,7 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.match(s, new RegExp(`beta +srv2 +${TAG}-beta +running`));
 
       // Tab completes the instance name; the session is a root shell in alpha's namespace on srv1.
-      let m = mark();
+      m = mark();
       keys('-l', 'cli -t alp');
       keys('Tab');
       await waitFor(/cli -t alpha$/, m);
@@ -201,7 +290,27 @@ describe('myikev2 shell on the lab @integration', function () {
       s = await waitFor(new RegExp(`> list\\n[\\s\\S]*${prompt.source}`), m);
       assert.match(s, /beta +srv2 +\S+ +killed \(SIGKILL\)/);
 
-      s = await run('teardown -y', /myikev2>$/);
+      // The daemon of srv1 dies: the connection loss is announced, and its return once a daemon answers again.
+      m = mark();
+      await sshRun(labRef.lab, labRef.lab.servers[0], `kill -9 $(pgrep -f 'myikev2-server.mjs daemon')`);
+      await waitFor(/server srv1: connection to the daemon lost .*; reconnecting/, m, 20_000);
+      await waitFor(/server srv1: connection regained/, m, 45_000);
+      s = await run('list');
+      assert.match(s, /alpha +srv1 +\S+ +stopped/);
+
+      // teardown of two instances asks first (inquirer); n keeps everything, y tears down.
+      s = await run('teardown', /\(y\/N\)$/);
+      assert.match(s, new RegExp(`Tear down run "${NAME}": stop 2 instances`));
+      m = mark();
+      keys('n');
+      keys('Enter');
+      await waitFor(new RegExp(`nothing changed\\n${prompt.source}`), m);
+      assert.match(await run('list'), /alpha +srv1/);
+      s = await run('teardown', /\(y\/N\)$/);
+      m = mark();
+      keys('y');
+      keys('Enter');
+      s = await waitFor(/myikev2>$/, m);
       assert.match(s, new RegExp(`run "${NAME}" torn down; verified clean on 2 server\\(s\\)`));
       await run('exit', /SHELL-EXITED:0$/, 10_000);
       assert.equal(await leftovers(), '');

@@ -98,7 +98,11 @@ export class DataPlane {
     this.onEvent = opts.onEvent ?? (() => {});
     this.answerEcho = opts.answerEcho ?? true;
     if (opts.ping) {
-      const ping = new PingTest(opts.ping, (tunnelId, pkt) => this.sendPacket(tunnelId, pkt), (e) => this.onEvent(e));
+      const ping = new PingTest(
+        opts.ping,
+        (tunnelId, pkt) => (!this.byTunnel.has(tunnelId) ? 'down' : this.sendPacket(tunnelId, pkt) ? 'sent' : 'no-route'),
+        (e) => this.onEvent(e),
+      );
       if (ping.enabled) this.ping = ping;
     }
   }

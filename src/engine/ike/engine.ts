@@ -75,6 +75,12 @@ export class IkeEngine implements SaRegistry, ResponderContext {
   dpd(sa: IkeSa): void {
     startDpd(sa);
   }
+  deleteIke(sa: IkeSa, reason: string): void {
+    startDeleteIke(sa, reason);
+  }
+  deleteChild(sa: IkeSa, c: ChildSa, reason: string): void {
+    startDeleteChildren(sa, [c], reason);
+  }
 
   /** Starts an initiator IKE SA; `onDone` reports once whether IKE and the first CHILD SA came up. */
   initiate(policy: IkePolicy, local: Endpoint, remote: Endpoint, onDone?: (ok: boolean, reason?: string) => void): IkeSa {

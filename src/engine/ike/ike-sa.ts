@@ -412,7 +412,10 @@ export class IkeSa {
     }
     if (this.state !== 'established') return;
     if (this.expireAt && now >= this.expireAt) {
-      this.close('IKE SA lifetime expired');
+      // tell the peer, so it does not keep an SA we no longer have
+      this.expireAt = 0;
+      if (this.registry.deleteIke) this.registry.deleteIke(this, 'IKE SA lifetime expired without a rekey');
+      else this.close('IKE SA lifetime expired');
       return;
     }
     if (this.rekeyAt && now >= this.rekeyAt && !this.rekeyingIke) {
@@ -420,9 +423,11 @@ export class IkeSa {
       this.registry.rekeyIke?.(this);
     }
     for (const c of this.children) {
-      if (c.expireAt && now >= c.expireAt && c.state !== 'closed') {
+      if (c.expireAt && now >= c.expireAt && c.state !== 'closed' && c.state !== 'deleting') {
         this.log(2, `CHILD SA ${c.id} expired without a rekey`);
-        this.removeChild(c, 'lifetime expired');
+        c.expireAt = 0;
+        if (this.registry.deleteChild) this.registry.deleteChild(this, c, 'lifetime expired');
+        else this.removeChild(c, 'lifetime expired');
         break;
       }
       // not while our IKE rekey is in flight: the CHILD SAs move to the new IKE SA
@@ -471,6 +476,8 @@ export class IkeSa {
 }
 
 export interface SaRegistry {
+  deleteIke?(sa: IkeSa, reason: string): void;
+  deleteChild?(sa: IkeSa, c: ChildSa, reason: string): void;
   rekeyIke?(sa: IkeSa): void;
   rekeyChild?(sa: IkeSa, c: ChildSa): void;
   dpd?(sa: IkeSa): void;

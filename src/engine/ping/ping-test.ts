@@ -11,11 +11,11 @@ export interface PingTunnelStats {
   dst: string;
   sent: number;
   received: number;
-  lost: number; // no reply within the reply timeout
+  lost: number; // no reply within the reply timeout, or no CHILD SA of the live tunnel covers the destination
   inFlight: number; // sent, still within the reply timeout
-  late: number; // replies that came after their timeout (already counted lost)
+  late: number; // replies that came after the reply timeout (counted as received, no longer as lost)
   duplicates: number;
-  unroutable: number; // due while the tunnel had no CHILD SA
+  unroutable: number; // not sent: no CHILD SA covers the destination (counted as sent and lost), or the tunnel was down (not counted)
   lossPct: number; // lost / (received + lost)
   rttAvgMs: number;
   rttMaxMs: number;
@@ -102,12 +102,13 @@ export class PingTest {
 
   constructor(
     private readonly conf: PingConf,
-    private readonly send: (tunnelId: number, packet: Buffer) => boolean,
+    /** 'down': the tunnel has no CHILD SA at all; 'no-route': none of its SAs covers the destination. */
+    private readonly send: (tunnelId: number, packet: Buffer) => 'sent' | 'down' | 'no-route',
     private readonly onLoss: (e: PingLossEvent) => void,
   ) {
     this.enabled = conf.destaddr !== '' || conf.autoaddr;
     const interval = Math.max(conf.intervalMs, 1);
-    this.replyTimeoutMs = Math.min(Math.max(2 * interval, 1000), 5000);
+    this.replyTimeoutMs = Math.min(Math.max(2 * interval, 2000), 5000);
     let ring = 8;
     while (ring < Math.ceil(this.replyTimeoutMs / interval) + 2) ring *= 2;
     this.ring = ring;
@@ -160,8 +161,15 @@ export class PingTest {
       t.nextAt = t.nextAt + interval > now ? t.nextAt + interval : now + interval; // no catch-up bursts
       const seq = (t.seq = (t.seq + 1) & 0xffff);
       setEchoSeq(t.packet, seq);
-      if (!this.send(t.tunnelId, t.packet)) {
+      const outcome = this.send(t.tunnelId, t.packet);
+      if (outcome !== 'sent') {
         t.unroutable++;
+        if (outcome === 'no-route') {
+          // The tunnel is up but cannot carry the ping (selectors do not cover it): that is loss.
+          t.sent++;
+          t.lost++;
+          this.checkLoss(t);
+        }
         continue;
       }
       t.sent++;
@@ -184,7 +192,11 @@ export class PingTest {
         changed = true;
       }
     }
-    if (changed && !t.flagged && t.lost + t.received >= MIN_SAMPLES_FOR_EVENT) {
+    if (changed) this.checkLoss(t);
+  }
+
+  private checkLoss(t: PingTunnel): void {
+    if (!t.flagged && t.lost + t.received >= MIN_SAMPLES_FOR_EVENT) {
       const lossPct = (100 * t.lost) / (t.lost + t.received);
       if (lossPct > this.conf.maxlossrate) {
         t.flagged = true;
@@ -200,10 +212,15 @@ export class PingTest {
     const slot = info.seq % this.ring;
     const state = t.slotSeq[slot] === info.seq ? t.slotState[slot] : SLOT_EXPIRED;
     if (state === SLOT_ANSWERED) t.duplicates++;
-    if (state !== SLOT_PENDING) {
-      if (state === SLOT_EXPIRED) t.late++;
+    if (state === SLOT_EXPIRED && t.slotSeq[slot] === info.seq) {
+      // Slow, not lost (a loaded machine): ping(8) would count it too.
+      t.slotState[slot] = SLOT_ANSWERED;
+      t.late++;
+      t.lost--;
+      t.received++;
       return true;
     }
+    if (state !== SLOT_PENDING) return true;
     const at = t.sentAt[slot];
     t.sentAt[slot] = NaN;
     t.slotState[slot] = SLOT_ANSWERED;

@@ -152,6 +152,10 @@ export class EngineRuntime {
     for (const l of this.listeners) l(e);
   }
 
+  get hasListeners(): boolean {
+    return this.listeners.size > 0;
+  }
+
   // ---- data plane ------------------------------------------------------------
 
   private childUp(keys: ChildSaKeys): void {
@@ -177,7 +181,7 @@ export class EngineRuntime {
   // ---- SA events and client tunnels -----------------------------------------------
 
   private onSaEvent(e: SaEvent): void {
-    this.emit({ ...e, event: 'sa' });
+    if (this.listeners.size) this.emit({ ...e, event: 'sa' });
     if (this.setup.role === 'gateway') {
       if (e.kind === 'ike' && e.state === 'connecting') this.gatewayFirstAt ||= e.at;
       if (e.kind === 'child' && e.state === 'installed' && !this.gatewayCreated.has(e.tunnelId)) {
@@ -198,7 +202,7 @@ export class EngineRuntime {
 
   private setTunnel(t: Tunnel, state: TunnelState, reason?: string): void {
     t.state = state;
-    this.emit({ event: 'tunnel', tunnelId: t.n, state, reason, at: Date.now() });
+    if (this.listeners.size) this.emit({ event: 'tunnel', tunnelId: t.n, state, reason, at: Date.now() });
   }
 
   /** Tunnels in IKE_SA_INIT/IKE_AUTH right now: a window keeps a burst from overrunning the gateway's socket buffer. */
@@ -329,9 +333,12 @@ export class EngineRuntime {
     step();
   }
 
+  private ticks = 0;
+
   private tick(): void {
     const now = Date.now();
-    this.engine.tick(now);
+    // the data plane wants ≤ 100 ms; IKE timers (seconds) are fine with every other tick
+    if (++this.ticks % 2 === 0) this.engine.tick(now);
     this.dp?.tick(now);
     if (this.stopping) return;
     for (const t of this.tunnels) if (t.state === 'down' && t.retryAt !== undefined && now >= t.retryAt) this.connect(t);

@@ -40,7 +40,8 @@ export function buildSummary(rt: EngineRuntime): EngineSummary {
   const ping = rt.dp?.pingSummary();
   // at the end, a tunnel that never came up has failed, retries left or not
   const failed = rt.tunnels.filter((t) => t.state === 'failed' || (rt.stopping && !t.upAt)).length;
-  const lossBad = !!ping?.enabled && ping.total.sent > 0 && ping.total.lossPct > ping.maxlossrate;
+  // any one tunnel above maxlossrate fails the run, not only the total (issue 8)
+  const lossBad = !!ping?.enabled && ping.total.sent > 0 && (ping.total.lossPct > ping.maxlossrate || ping.total.tunnelsOverMaxLoss > 0);
   return {
     role: s.role,
     desc: s.desc,

@@ -161,10 +161,37 @@ secrets {
     bed.charons.push(sw);
     await sw.loadConfig();
     await sw.initiate('net');
+    await run('ping', ['-V']).catch(() => assert.fail('this test needs ping(8) in strongSwan\'s namespace: install iputils-ping (scripts/setup.sh)'));
     const { stdout } = await run('ip', ['netns', 'exec', net.nsA, 'ping', '-c', '5', '-i', '0.2', '-W', '2', '-I', '10.1.0.1', '10.2.3.4'], { timeout: 30_000 });
     assert.match(stdout, /5 packets transmitted, 5 received, 0% packet loss/);
     const s = await pingSummary(gw);
     assert.equal(s.answered, 5, 'our gateway answered the five echo requests');
+  });
+
+  it('a tunnel above maxlossrate: error event, summary not ok, exit code 1', async () => {
+    const net = await bed.create();
+    // The gateway narrows the selectors to 10.2.0.0/24, so tunnel 2's ping target 10.2.5.5 is outside its CHILD SA.
+    const gw = await startEngine({ ns: net.nsB, dir: bed.dir, name: 'gateway', setup: gatewaySetup({ n: 2, bindif: net.ifB, addr: '172.29.0.1/16', psk: PSK, child: { ownts: [{ type: 'v4', startaddr: '10.2.0.0', endaddr: '10.2.0.255' }] } }) });
+    bed.engines.push(gw);
+    const setup = clientSetup({ n: 2, bindif: net.ifA, startAddr: '172.29.1.1/16', peer: '172.29.0.1', psk: PSK, interval: '100ms', holdtime: '500ms', extra: { runningtime: '5s' } });
+    (setup.pingconf as Record<string, unknown>).destaddr = '10.2.0.5';
+    (setup.pingconf as Record<string, unknown>).deststep = 0x500; // tunnel 1: 10.2.0.5, tunnel 2: 10.2.5.5
+    const client = await startEngine({ ns: net.nsA, dir: bed.dir, name: 'client', setup });
+    bed.engines.push(client);
+    const events: Record<string, unknown>[] = [];
+    client.api.onEvent = (e) => void events.push(e);
+    await client.api.request('subscribe', {}).catch(() => undefined);
+    const code = await client.exited;
+    assert.equal(code, 1, client.output());
+    const summary = JSON.parse(client.output().trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
+    assert.equal(summary.ok, false);
+    assert.equal(summary.tunnels.live, 2, 'both tunnels were up: the failure is the ping');
+    const byId = Object.fromEntries(summary.ping.tunnels.map((t: { tunnelId: number }) => [t.tunnelId, t]));
+    assert.equal(byId[1].lost, 0);
+    assert.ok(byId[2].lost >= 10 && byId[2].received === 0, JSON.stringify(byId[2]));
+    assert.equal(summary.ping.total.tunnelsOverMaxLoss, 1);
+    assert.ok(summary.errors.last.some((e: { tunnelId?: number; message: string }) => e.tunnelId === 2 && /ping loss/.test(e.message)), JSON.stringify(summary.errors));
+    assert.ok(events.some((e) => JSON.stringify(e).includes('ping-loss')), 'the ping-loss event reached the API subscriber');
   });
 
   it('our client <-> our gateway, 100 tunnels: 0% loss; IKE and CHILD rekeys during the ping lose at most one packet per tunnel; clearping resets', async () => {

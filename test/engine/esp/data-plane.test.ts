@@ -179,7 +179,7 @@ describe('DataPlane: ESP-in-UDP data path and ping test', () => {
     assert.equal(sent.length, 2);
   });
 
-  it('no SA for a tunnel: sends fail and are counted, and ping counts them as unroutable', () => {
+  it('tunnel down (no SA): ping counts unroutable, not loss; sends fail and are counted', () => {
     const b = bed();
     b.install({ tunnelId: 1 });
     b.client.startPing();
@@ -190,7 +190,21 @@ describe('DataPlane: ESP-in-UDP data path and ping test', () => {
     b.run(3000);
     const t = b.client.pingSummary().tunnels[0];
     assert.ok(t.unroutable >= 2, JSON.stringify(t));
-    assert.ok(b.client.stats().drops['no-sa'] >= 2);
+    assert.equal(t.lost, 0, 'a tunnel that is down is not ping loss (the tunnel counters report it)');
+    assert.equal(b.client.sendPacket(1, buildEcho(addrBytes('10.1.0.1'), addrBytes('10.2.0.1'), true, 1, 1, 8)), false);
+    assert.equal(b.client.stats().drops['no-sa'], 1);
+  });
+
+  it('a live tunnel whose SAs do not cover the ping destination loses every ping (and raises the loss event)', () => {
+    const b = bed({ destaddr: '10.9.0.1', intervalMs: 200 }); // outside the gateway's 10.2/16
+    b.install({ tunnelId: 1 });
+    b.client.startPing();
+    b.run(3000);
+    const t = b.client.pingSummary().tunnels[0];
+    assert.ok(t.sent >= 14 && t.lost === t.sent && t.unroutable === t.sent && t.received === 0, JSON.stringify(t));
+    assert.equal(t.lossPct, 100);
+    assert.deepEqual(b.events.client.filter((e) => e.type === 'ping-loss').map((e) => (e as { tunnelId: number }).tunnelId), [1]);
+    assert.ok(b.client.stats().drops['no-sa'] >= 14);
   });
 
   it('refuses duplicate child ids and SPIs, and keys of the wrong length', () => {

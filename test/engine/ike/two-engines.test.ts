@@ -223,6 +223,15 @@ describe('IKE engine: two engines wired together', () => {
     assert.ok(p.client.logs.concat(p.gw.logs).some((l) => l.includes('TEMPORARY_FAILURE')), 'the collision was seen and answered');
   });
 
+  it('deletes an expired CHILD SA at the peer too (not just locally)', () => {
+    const p = pair({}, {}, { lifetimeMs: 10_000 });
+    p.sa.children[0].rekeyAt = 0; // a rekey that never happens
+    p.net.advance(20_000);
+    assert.equal(p.client.up.size, 0);
+    assert.equal(p.gw.up.size, 0, 'the peer was told');
+    assert.equal(p.sa.state, 'established');
+  });
+
   it('detects a dead peer with DPD', () => {
     const p = pair({ dpdMs: 5000 });
     assert.equal(p.sa.state, 'established');

@@ -86,5 +86,16 @@ const KEY_PAD = Buffer.from('Key Pad for IKEv2');
  */
 export function pskAuth(prfAlg: PrfAlg, psk: Buffer, firstMessage: Buffer, peerNonce: Buffer, skP: Buffer, idBody: Buffer): Buffer {
   const macedId = prf(prfAlg, skP, idBody);
-  return prf(prfAlg, prf(prfAlg, psk, KEY_PAD), Buffer.concat([firstMessage, peerNonce, macedId]));
+  return prf(prfAlg, paddedPsk(prfAlg, psk), Buffer.concat([firstMessage, peerNonce, macedId]));
+}
+
+// prf(PSK, "Key Pad for IKEv2") is the same for every SA of a policy: computed once per PSK and PRF.
+const PADDED = new WeakMap<Buffer, Map<string, Buffer>>();
+
+function paddedPsk(prfAlg: PrfAlg, psk: Buffer): Buffer {
+  let m = PADDED.get(psk);
+  if (!m) PADDED.set(psk, (m = new Map()));
+  let v = m.get(prfAlg.name);
+  if (!v) m.set(prfAlg.name, (v = prf(prfAlg, psk, KEY_PAD)));
+  return v;
 }

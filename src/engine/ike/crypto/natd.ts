@@ -16,8 +16,20 @@ export function addrBytes(addr: string): Buffer {
   throw new Error(`not an IP address: ${addr}`);
 }
 
+// Hashes are computed for the same few addresses over and over (each tunnel's own and the peer's).
+const ADDR_CACHE = new Map<string, Buffer>();
+
+function cachedAddrBytes(addr: string): Buffer {
+  let b = ADDR_CACHE.get(addr);
+  if (!b) {
+    if (ADDR_CACHE.size > 10_000) ADDR_CACHE.clear();
+    ADDR_CACHE.set(addr, (b = addrBytes(addr)));
+  }
+  return b;
+}
+
 export function natHash(spiI: Buffer, spiR: Buffer, addr: string, port: number): Buffer {
   const p = Buffer.alloc(2);
   p.writeUInt16BE(port, 0);
-  return createHash('sha1').update(spiI).update(spiR).update(addrBytes(addr)).update(p).digest();
+  return createHash('sha1').update(spiI).update(spiR).update(cachedAddrBytes(addr)).update(p).digest();
 }

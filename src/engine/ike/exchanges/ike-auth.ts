@@ -31,7 +31,7 @@ export function childCandidates(sa: IkeSa): ChildPolicy[] {
  * config had the algorithms, else NO_PROPOSAL_CHOSEN).
  */
 export function pickChild(sa: IkeSa, payloads: AnyPayload[], proposals: Proposal[], candidates: ChildPolicy[], ke?: number): { cp: ChildPolicy; chosen: ChosenSuite; remoteTs: TsRange[]; localTs: TsRange[] } {
-  let err: IkeNotifyError = new IkeNotifyError(Notify.NO_PROPOSAL_CHOSEN);
+  let err: IkeNotifyError | undefined;
   for (const cp of candidates) {
     const dh = ke === undefined ? [] : cp.pfsGroups.length ? cp.pfsGroups : DH_GROUPS;
     const chosen = chooseProposal(ProtocolId.ESP, proposals, { ...childLists(cp, false), dh }, ke !== undefined);
@@ -43,7 +43,7 @@ export function pickChild(sa: IkeSa, payloads: AnyPayload[], proposals: Proposal
       err = e;
     }
   }
-  throw err;
+  throw err ?? new IkeNotifyError(Notify.NO_PROPOSAL_CHOSEN);
 }
 
 export function transportRequested(payloads: AnyPayload[]): boolean {
