@@ -34,9 +34,9 @@ function recipe(name: string, perServer: number): string {
 
 function timed(label: string, cmd: string[], env: NodeJS.ProcessEnv): number {
   const start = performance.now();
-  const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', env, timeout: 600_000 });
+  const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', env, timeout: 1_800_000, maxBuffer: 64 << 20 });
   const s = (performance.now() - start) / 1000;
-  if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status ?? r.signal}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   return s;
 }
 

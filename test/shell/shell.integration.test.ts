@@ -208,6 +208,10 @@ describe('myikev2 shell on the lab @integration', function () {
       await run('cli -t client', /engine client>$/);
       assert.match(await run('summary', /engine client>$/), /tunnels: configured 10, created 10, live 10/);
       await run('quit', new RegExp(`back in myikev2\\n${starterPrompt.source}`));
+      // `shell`: a system shell on the controller (a PTY of its own through script); exit comes back.
+      await run('shell', /on this machine; exit or Ctrl-D returns to myikev2[\s\S]*[#$]$/);
+      assert.match(await run('echo "sum $((6*7))"', /[#$]$/), /\nsum 42\n/);
+      await run('exit', new RegExp(`back in myikev2\\n${starterPrompt.source}`));
       await run('exit', /SHELL-EXITED:0$/, 10_000);
       tmux('kill-server');
 
@@ -298,7 +302,19 @@ describe('myikev2 shell on the lab @integration', function () {
       s = await run('list');
       assert.match(s, /alpha +srv1 +\S+ +stopped/);
 
-      s = await run('teardown -y', /myikev2>$/);
+      // teardown of two instances asks first (inquirer); n keeps everything, y tears down.
+      s = await run('teardown', /\(y\/N\)$/);
+      assert.match(s, new RegExp(`Tear down run "${NAME}": stop 2 instances`));
+      m = mark();
+      keys('n');
+      keys('Enter');
+      await waitFor(new RegExp(`nothing changed\\n${prompt.source}`), m);
+      assert.match(await run('list'), /alpha +srv1/);
+      s = await run('teardown', /\(y\/N\)$/);
+      m = mark();
+      keys('y');
+      keys('Enter');
+      s = await waitFor(/myikev2>$/, m);
       assert.match(s, new RegExp(`run "${NAME}" torn down; verified clean on 2 server\\(s\\)`));
       await run('exit', /SHELL-EXITED:0$/, 10_000);
       assert.equal(await leftovers(), '');
