@@ -1,21 +1,22 @@
 // psummary and clearping (the built-in ping test of the data plane).
 import type { PingSummary } from '../../esp/data-plane.js';
-import { registerCliCommand } from '../commands.js';
+import { formatPingSummary } from '../../ping/format.js';
+import { parseFlags, registerCliCommand, UsageError } from '../commands.js';
 
 registerCliCommand({
   name: 'psummary',
-  usage: 'psummary',
-  help: 'ping test: sent/received/lost per tunnel and in total',
-  async run(ctx) {
-    const s = await ctx.client.request<PingSummary>('ping.summary');
-    if (ctx.json) ctx.print(JSON.stringify(s, null, 2));
-    else if (!s.enabled) ctx.print('ping test disabled (pingconf.destaddr is empty)');
-    else {
-      const t = s.total;
-      const lines = [`total: tunnels ${t.tunnels}, sent ${t.sent}, received ${t.received}, lost ${t.lost} (${t.lossPct.toFixed(2)}%), over max loss ${t.tunnelsOverMaxLoss}`];
-      for (const p of s.tunnels) lines.push(`  tunnel ${p.tunnelId}: sent ${p.sent} received ${p.received}${p.error ? ` (${p.error})` : ''}`);
-      ctx.print(lines.join('\n'));
+  usage: 'psummary [-t N]',
+  help: 'ping test: sent/received/lost/loss%/RTT per tunnel (or tunnel N) and in total',
+  async run(ctx, args) {
+    const { flags } = parseFlags(args, ['-t']);
+    let tunnel: number | undefined;
+    if (flags['-t'] !== undefined) {
+      tunnel = Number(flags['-t']);
+      if (!Number.isInteger(tunnel) || tunnel < 1) throw new UsageError(`-t needs a tunnel number, got "${flags['-t']}"`);
     }
+    const s = await ctx.client.request<PingSummary>('ping.summary');
+    if (ctx.json) ctx.print(JSON.stringify(tunnel === undefined ? s : { ...s, tunnels: s.tunnels.filter((p) => p.tunnelId === tunnel) }, null, 2));
+    else ctx.print(formatPingSummary(s, tunnel));
     return 0;
   },
 });
