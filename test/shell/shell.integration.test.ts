@@ -52,14 +52,21 @@ instancelist:
 
 describe('myikev2 shell on the lab @integration', function () {
   this.timeout(240_000);
-  const tmp = mkdtempSync(join(tmpdir(), 'myikev2-shell-test-'));
-  const recipe = join(tmp, 'recipe.yaml');
-  const history = join(tmp, 'history');
-  const env = { ...process.env, MYIKEV2_STATE_DIR: join(tmp, 'state'), MYIKEV2_SHELL_HISTORY: history };
-  delete (env as Record<string, string | undefined>).NO_COLOR;
-  writeFileSync(recipe, RECIPE);
-  const slow = join(tmp, 'slow.yaml');
-  writeFileSync(slow, SLOW);
+  let tmp = '';
+  let recipe = '';
+  let slow = '';
+  let history = '';
+  const env: Record<string, string | undefined> = { ...process.env };
+  delete env.NO_COLOR;
+  before(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'myikev2-shell-test-'));
+    recipe = join(tmp, 'recipe.yaml');
+    slow = join(tmp, 'slow.yaml');
+    history = join(tmp, 'history');
+    writeFileSync(recipe, RECIPE);
+    writeFileSync(slow, SLOW);
+    Object.assign(env, { MYIKEV2_STATE_DIR: join(tmp, 'state'), MYIKEV2_SHELL_HISTORY: history });
+  });
   const shell = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, 'shell', '-c', labRef.lab.controllerConfigPath, ...args], { encoding: 'utf8', env, input, timeout: 120_000 });
 
   /** What the run may leave on a server: namespaces, instance processes, the daemon. */
@@ -70,21 +77,24 @@ describe('myikev2 shell on the lab @integration', function () {
       )
     ).join('');
 
-  // Registered before useLab's hooks, so it runs before the lab goes down.
+  // Registered before useLab's hooks, so it runs before the lab goes down. It
+  // must not throw (a failed hook would skip the lab's): the check is below.
+  let left = '';
   after(async function () {
     this.timeout(120_000);
     spawnSync('tmux', [...TMUX, 'kill-server']);
+    if (!tmp) return;
     // Runs a failed test left behind.
     const runs = join(tmp, 'state', 'runs');
     for (const f of existsSync(runs) ? readdirSync(runs).filter((x) => x.endsWith('.json')) : []) {
       const { name } = JSON.parse(readFileSync(join(runs, f), 'utf8'));
       spawnSync(process.execPath, [CLI, 'teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name], { env, encoding: 'utf8' });
     }
-    const left = await leftovers();
+    left = await leftovers().catch((e: Error) => `cannot check: ${e.message}`);
     rmSync(tmp, { recursive: true, force: true });
-    assert.equal(left, '', 'nothing of the run is left on the servers');
   });
   const labRef = useLab({ servers: 2 });
+  after(() => assert.equal(left, '', 'nothing of the run is left on the servers'));
 
   const tmux = (...args: string[]) => spawnSync('tmux', [...TMUX, ...args], { encoding: 'utf8', env });
   // The whole pane with its history; trailing blanks of lines and of the screen dropped.
