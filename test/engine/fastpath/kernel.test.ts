@@ -6,6 +6,11 @@ import { assertFastPathUsable, probeKernelEsp } from '../../../src/engine/fastpa
 import { ipBatchRunner } from '../../../src/engine/fastpath/fast-path.js';
 import { policyLines, stateLines } from '../../../src/engine/fastpath/xfrm-script.js';
 import { keyPair, v4ts } from '../esp/fixtures.js';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { stringify } from 'yaml';
 
 const netnsList = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
 
@@ -42,6 +47,30 @@ describe('fast path against the real kernel @integration', () => {
       assert.match(e.hint ?? '', /installfastpath: false/);
       return true;
     });
+  });
+
+  it('myikev2 exec with installfastpath: true says at start whether the kernel can do it (here: it cannot, exit 1)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'myikev2-fp-'));
+    try {
+      const file = join(dir, 'gw.yaml');
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      execFileSync('ip', ['-n', ns, 'address', 'add', '172.30.9.1/24', 'dev', 'lo']);
+      const setup = { role: 'gateway', bindifname: 'lo', bindifaddr: '172.30.9.1/24', ikeconf: { psk: 'fast-path-test', installfastpath: true } };
+      writeFileSync(file, stringify(setup));
+      const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, resolve('dist/src/cli/main.js'), 'exec', '-f', file, '--run-dir', join(dir, 'run'), '--no-tcp'], { encoding: 'utf8', timeout: 30_000 });
+      const out = r.stdout + r.stderr;
+      if (probe.esp) {
+        assert.doesNotMatch(out, /cannot install ESP SAs/);
+      } else {
+        assert.equal(r.status, 1, out);
+        assert.match(out, /installfastpath: true, but this kernel cannot install ESP SAs/);
+        assert.match(out, /hint: set ikeconf\.installfastpath: false/);
+      }
+      assert.equal(existsSync(join(dir, 'run')), false, 'the engine removed its run directory');
+      assert.doesNotMatch(netnsList(), /myikev2-espchk-/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('generated policies install and delete in a real namespace; nothing left', async () => {
