@@ -58,7 +58,7 @@ function pingsDone(e: RunningEngine, tunnels: number, n: number, ms: number): Pr
   );
 }
 
-function swanGateway(remoteTs: string, esp = 'aes128gcm16'): string {
+function swanGateway(remoteTs: string, esp = 'aes128gcm16', localTs = '10.2.0.0/16'): string {
   return `connections {
   gw {
     version = 2
@@ -71,7 +71,7 @@ function swanGateway(remoteTs: string, esp = 'aes128gcm16'): string {
     remote { auth = psk }
     children {
       net {
-        local_ts = 10.2.0.0/16
+        local_ts = ${localTs}
         remote_ts = ${remoteTs}
         esp_proposals = ${esp}
         mode = tunnel
@@ -124,6 +124,25 @@ describe('data path acceptance (engines, strongSwan, namespaces) @integration', 
     }
   });
 
+  it('our client <-> strongSwan gateway with IPv6 inside (ICMPv6 through kernel-libipsec), aes-cbc-128/sha256', async () => {
+    const net = await bed.create();
+    await run('ip', ['-n', net.nsB, 'address', 'add', '172.29.0.1/16', 'dev', net.ifB]);
+    await run('ip', ['-n', net.nsB, 'address', 'add', '2001:db8:2::1/128', 'dev', 'lo', 'nodad']);
+    const sw = await startCharon({ ns: net.nsB, dir: join(bed.dir, 'charon'), swanctlConf: swanGateway('2001:db8:1::/64', 'aes128-sha256', '2001:db8:2::/64') });
+    bed.charons.push(sw);
+    await sw.loadConfig();
+    const v6 = (start: string, end = start) => [{ type: 'v6', startaddr: start, endaddr: end }];
+    const setup = clientSetup({ n: 2, bindif: net.ifA, startAddr: '172.29.1.1/16', peer: '172.29.0.1', psk: PSK, encalg: ['aes-cbc:128'], integ: ['sha256'], interval: '300ms', holdtime: '1s', child: { ownts: v6('2001:db8:1::1'), peerts: v6('2001:db8:2::', '2001:db8:2::ffff:ffff:ffff:ffff') } });
+    (setup.pingconf as Record<string, unknown>).destaddr = '2001:db8:2::1';
+    const client = await startEngine({ ns: net.nsA, dir: bed.dir, name: 'client', setup });
+    bed.engines.push(client);
+    const s = await pingsDone(client, 2, 8, 60_000);
+    for (const t of s.tunnels) assert.equal(t.lost, 0, JSON.stringify(t));
+    const sas = await sw.listSas();
+    assert.equal(sas.length, 2);
+    for (const sa of sas) assert.ok(sa.children[0].packetsIn >= 8 && sa.children[0].localTs.includes('2001:db8:2::/64'), JSON.stringify(sa.children[0]));
+  });
+
   it('strongSwan client <-> our gateway: ping from strongSwan\'s namespace through the tunnel gets replies', async () => {
     const net = await bed.create();
     await run('ip', ['-n', net.nsA, 'address', 'add', '172.29.0.2/16', 'dev', net.ifA]);
@@ -166,6 +185,32 @@ secrets {
     assert.match(stdout, /5 packets transmitted, 5 received, 0% packet loss/);
     const s = await pingSummary(gw);
     assert.equal(s.answered, 5, 'our gateway answered the five echo requests');
+  });
+
+  it('IPv6 inside IPv4 tunnels (ICMPv6 echo, next header 41), aes-cbc-256/sha256, engine <-> engine', async () => {
+    const net = await bed.create();
+    const v6 = (start: string, end = start) => [{ type: 'v6', startaddr: start, endaddr: end }];
+    const gw = await startEngine({
+      ns: net.nsB,
+      dir: bed.dir,
+      name: 'gateway',
+      setup: gatewaySetup({ n: 3, bindif: net.ifB, addr: '172.29.0.1/16', psk: PSK, encalg: ['aes-cbc:256'], child: { integrityalg: ['sha256'], ownts: v6('2001:db8:2::', '2001:db8:2::ffff'), peerts: v6('2001:db8:1::', '2001:db8:1::ffff') } }),
+    });
+    bed.engines.push(gw);
+    const setup = clientSetup({ n: 3, bindif: net.ifA, startAddr: '172.29.1.1/16', peer: '172.29.0.1', psk: PSK, encalg: ['aes-cbc:256'], integ: ['sha256'], interval: '300ms', holdtime: '500ms', child: { ownts: v6('2001:db8:1::1'), peerts: v6('2001:db8:2::', '2001:db8:2::ffff') } });
+    (setup.pingconf as Record<string, unknown>).destaddr = '2001:db8:2::1';
+    const client = await startEngine({ ns: net.nsA, dir: bed.dir, name: 'client', setup });
+    bed.engines.push(client);
+    const s = await pingsDone(client, 3, 8, 60_000);
+    for (const t of s.tunnels) {
+      assert.equal(t.src, `2001:db8:1::${t.tunnelId}`);
+      assert.equal(t.dst, '2001:db8:2::1');
+      assert.equal(t.lost, 0, JSON.stringify(t));
+    }
+    const gwSummary = await pingSummary(gw);
+    assert.ok(gwSummary.answered >= s.total.received, 'our gateway answered the ICMPv6 echo requests');
+    const children = (await client.api.request<{ children: { encr: string; integ: string }[] }>('child.list')).children;
+    assert.ok(children.every((c) => /cbc/.test(c.encr) && /256/.test(c.encr)), JSON.stringify(children.map((c) => [c.encr, c.integ])));
   });
 
   it('a tunnel above maxlossrate: error event, summary not ok, exit code 1', async () => {
