@@ -10,10 +10,11 @@ import { runTag } from '../run/names.js';
 import { runRecipe } from '../run/run.js';
 import type { ServerSession } from '../run/servers.js';
 import { teardownRun } from '../run/teardown-run.js';
+import { connectDaemon } from '../transport/ensure-daemon.js';
 import { LocalTransport } from '../transport/local.js';
 import { shq, type Terminal } from '../transport/transport.js';
 import { engineRequest, statsFromSummary } from './engine-api.js';
-import { columns, listRows, listTable, resolveInstance, type EngineStats, type Known, type Palette } from './format.js';
+import { columns, listRows, listTable, resolveInstance, strangerRows, type EngineStats, type Known, type Palette } from './format.js';
 import type { ShellSession } from './session.js';
 import { commandHelp, findSpec, helpText, type Parsed } from './spec.js';
 
@@ -133,7 +134,25 @@ export async function gatherList(session: ShellSession, daemonFilter?: string): 
         }
       }),
   );
-  return listRows(known, daemon, stats, Date.now());
+  const rows = listRows(known, daemon, stats, Date.now());
+  if (daemonFilter !== undefined) {
+    // The seed's `list -d`: everything that daemon runs, also what no known run owns.
+    const d = daemon.get(daemonFilter);
+    if (d && typeof d !== 'string') rows.push(...strangerRows(daemonFilter, [...d.values()], known, Date.now()));
+    else if (!d) rows.push(...strangerRows(daemonFilter, await daemonInstances(session, daemonFilter), known, Date.now()));
+  }
+  return rows;
+}
+
+/** What a server's daemon runs, if one answers (without starting one). */
+async function daemonInstances(session: ShellSession, server: string): Promise<InstanceInfo[]> {
+  const client = await connectDaemon(await session.transport(server), { stateDir: session.config.servers[server].statedir });
+  if (!client) return [];
+  try {
+    return (await client.request('list', {})).instances;
+  } finally {
+    await client.close();
+  }
 }
 
 async function listCommand({ session, io, signal }: CommandContext, p: Parsed): Promise<number> {

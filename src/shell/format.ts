@@ -136,6 +136,30 @@ export function listRows(known: Known[], daemon: Map<string, Map<string, Instanc
   });
 }
 
+/**
+ * Rows for what a server's daemon runs that no known run owns (started by
+ * another controller, or a run whose manifest this controller lost).
+ */
+export function strangerRows(server: string, instances: InstanceInfo[], known: Known[], now: number): ListRow[] {
+  const mine = new Set(known.filter((k) => k.record.server === server).map((k) => k.record.daemonName));
+  return instances
+    .filter((i) => !mine.has(i.name))
+    .map((i) => ({
+      run: `(tag ${i.tag ?? '-'}, not known here)`,
+      instance: i.name,
+      kind: 'other' as const,
+      server,
+      namespace: i.netns ?? '-',
+      state: stateText('myikev2', i),
+      mgmtAddr: '-',
+      pid: i.state === 'running' ? i.pid : null,
+      uptime: i.state === 'running' && i.startedAt ? formatDuration(now - Date.parse(i.startedAt)) : '-',
+      restarts: i.restarts,
+      tunnels: '',
+      ping: '',
+    }));
+}
+
 /** Aligned columns, padded on the plain text and coloured afterwards. */
 export function columns(headers: string[], rows: string[][], paint: (col: number, cell: string, padded: string) => string = (_c, _v, p) => p): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -152,7 +176,8 @@ export function columns(headers: string[], rows: string[][], paint: (col: number
 
 export function listTable(rows: ListRow[], p: Palette = NO_COLOUR): string {
   if (rows.length === 0) return 'no instances: def -f RECIPE brings a recipe up';
-  const manyRuns = new Set(rows.map((r) => r.run)).size > 1;
+  // Which run a row belongs to matters once there are several, or instances of no known run.
+  const manyRuns = new Set(rows.map((r) => r.run)).size > 1 || rows.some((r) => r.run.startsWith('('));
   const engines = rows.some((r) => r.kind === 'myikev2');
   const headers = [...(manyRuns ? ['RUN'] : []), 'INSTANCE', 'SERVER', 'NAMESPACE', 'STATE', 'MGMT ADDRESS', 'UPTIME', 'RESTARTS', ...(engines ? ['TUNNELS', 'PING SENT/RECV LOSS'] : [])];
   const cells = rows.map((r) => [

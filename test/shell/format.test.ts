@@ -6,7 +6,7 @@ import { MyikeError } from '../../src/errors.js';
 import type { InstanceRecord, RunManifest } from '../../src/run/manifest.js';
 import { commandLine, namespaceShell } from '../../src/shell/commands.js';
 import { statsFromSummary } from '../../src/shell/engine-api.js';
-import { eventText, formatDuration, instanceNames, knownInstances, listRows, listTable, resolveInstance, snapshotChanges, stateText } from '../../src/shell/format.js';
+import { eventText, formatDuration, instanceNames, knownInstances, listRows, listTable, resolveInstance, snapshotChanges, stateText, strangerRows } from '../../src/shell/format.js';
 import { words } from '../../src/shell/words.js';
 
 function record(name: string, server: string, kind: 'myikev2' | 'other', tag = 'm1234'): InstanceRecord {
@@ -121,6 +121,11 @@ describe('shell: formatting', () => {
     const rows = listRows(knownInstances([runB, manifest('run-c', 'm9999', [record('x', 'srv1', 'other', 'm9999')])]), new Map(), new Map(), 0);
     assert.match(listTable(rows).split('\n')[0], /^RUN +INSTANCE +SERVER .* RESTARTS$/);
     assert.match(listTable([]), /def -f RECIPE/);
+  });
+
+  it('lists what a daemon runs that no known run owns (list -d)', () => {
+    const rows = strangerRows('srv1', [info('m1234-left'), info('zz-x', { tag: 'zz', netns: 'zz-x', state: 'exited', exitCode: 4 })], knownInstances([runA]), Date.parse('2026-11-24T03:00:09Z'));
+    assert.deepEqual(rows.map((r) => [r.run, r.instance, r.namespace, r.state, r.uptime]), [['(tag zz, not known here)', 'zz-x', 'zz-x', 'exited 4', '-']]);
   });
 
   it('colours the state only, after padding', () => {

@@ -157,6 +157,13 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.match(r.stderr, /\(exit 1\)/);
       assert.match(r.stdout, /beta +srv2 .*running/);
       assert.match(r.stdout, /alpha +srv1 .*running/, 'commands after the failures ran');
+      // A controller that does not know the run still sees what srv1's daemon runs.
+      const stranger = spawnSync(process.execPath, [CLI, 'shell', '-c', labRef.lab.controllerConfigPath, '--exec', 'list -d srv1'], {
+        encoding: 'utf8',
+        env: { ...env, MYIKEV2_STATE_DIR: join(tmp, 'other-controller') },
+      });
+      assert.equal(stranger.status, 0, stranger.stderr);
+      assert.match(stranger.stdout, new RegExp(`\\(tag ${TAG}, not known here\\) +${TAG}-alpha +srv1 +${TAG}-alpha +running`));
     });
 
     it('--errexit stops at the first failure; a bad line changes nothing', () => {
