@@ -66,6 +66,6 @@ export function renderVerifyScript(tag: string, server: string, instances: Insta
   const routeChecks = addrs.length
     ? `ip -6 route show 2>/dev/null | awk '{ print $1 }' | grep -xF ${addrs.map((a) => `-e ${shellQuote(a)}`).join(' ')} | sed 's/^/route /'`
     : ':';
-  const dirs = instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`) ? [r.logdir] : [])]);
+  const dirs = [`${SERVER_RUNS_DIR}/${tag}`, ...instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`) ? [r.logdir] : [])])];
   return render('run/verify.sh', { tag, server }, { routeChecks, dirs: dirs.map(shellQuote).join(' ') || '/.none' });
 }

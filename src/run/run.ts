@@ -1,7 +1,7 @@
 // `myikev2 run`: validated inputs → servers connected, daemons ensured →
 // facts → plan → setupcmds and plumbing scripts → instances started in waves
 // → each up → summary. On failure what this run created is rolled back.
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -217,7 +217,6 @@ async function pushSetupFiles(s: ServerSession, tag: string, instances: PlannedI
       mkdirSync(join(dir, p.conf.name), { recursive: true });
       copyFileSync(p.conf.myikev2!.setupPath, join(dir, p.conf.name, 'setup.yaml'));
     }
-    writeFileSync(join(dir, '.myikev2-run'), `${tag}\n`);
     await s.transport.push(dir, `${SERVER_RUNS_DIR}/${tag}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -22,7 +22,5 @@ for v in $(ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*/
 if [ -z "$(ip -o link show master {{bridge}} 2>/dev/null)" ]; then ip link del {{bridge}} 2>/dev/null; fi
 ?instanceDirs rm -rf {{instanceDirs}}
 # Parents only once empty (servers may share /var/log, like lab servers do).
-# (the .myikev2-run marker that run leaves with the setup files goes with the last instance)
-m=/run/myikev2/runs/{{tag}}; [ "$(ls -A "$m" 2>/dev/null)" = .myikev2-run ] && rm -f "$m/.myikev2-run"
 rmdir {{emptyDirs}} 2>/dev/null
 exit 0

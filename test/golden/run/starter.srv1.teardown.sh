@@ -29,7 +29,5 @@ for v in $(ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*/
 if [ -z "$(ip -o link show master myikev2mgmtbrg 2>/dev/null)" ]; then ip link del myikev2mgmtbrg 2>/dev/null; fi
 rm -rf /run/myikev2/runs/m4ff9/client /var/log/myikev2/m4ff9/client
 # Parents only once empty (servers may share /var/log, like lab servers do).
-# (the .myikev2-run marker that run leaves with the setup files goes with the last instance)
-m=/run/myikev2/runs/m4ff9; [ "$(ls -A "$m" 2>/dev/null)" = .myikev2-run ] && rm -f "$m/.myikev2-run"
 rmdir /run/myikev2/runs/m4ff9 /run/myikev2/runs /var/log/myikev2/m4ff9 /var/log/myikev2 2>/dev/null
 exit 0

@@ -2,5 +2,5 @@
 ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E '^m4ff9-' | sed 's/^/netns /'
 ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*//' | grep -E '^m4ff9h[0-9]+$' | sed 's/^/link /'
 ip -6 route show 2>/dev/null | awk '{ print $1 }' | grep -xF -e 2001:db8:1::1:2 | sed 's/^/route /'
-for f in /run/myikev2/runs/m4ff9/client /var/log/myikev2/m4ff9/client; do if [ -e "$f" ]; then echo "files $f"; fi; done
+for f in /run/myikev2/runs/m4ff9 /run/myikev2/runs/m4ff9/client /var/log/myikev2/m4ff9/client; do if [ -e "$f" ]; then echo "files $f"; fi; done
 exit 0
