@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { EngineClient } from '../../../src/engine/cli/client.js';
+import { waitFor } from '../support/engine-proc.js';
 
 /** The CLI entry of this build (dist/src/cli/main.js), found from the working directory (the repo). */
 export const MAIN_JS = resolve('dist/src/cli/main.js');
@@ -78,20 +79,7 @@ export function processAlive(pid: number): boolean {
 }
 
 /** Polls `fn` until it returns a truthy value or the time is up. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms: number, stepMs = 250): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
+export { waitFor };
 
 /** Engine setup (YAML keys of the setup file) for the tests and the benchmark. */
 export function clientSetup(o: { n: number; bindif: string; startAddr: string; peer: string; psk: string; encalg?: string[]; integ?: string[]; interval?: string; holdtime?: string; extra?: Record<string, unknown>; ike?: Record<string, unknown>; child?: Record<string, unknown> }) {
