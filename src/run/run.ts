@@ -156,12 +156,13 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 checkCancelled(opts.signal);
                 const keep = new Set(ctx.plan!.servers.flatMap((s) => s.keep.map((r) => r.name)));
                 // allSettled: a rollback must not race with starts still in flight.
+                const spawnStart = performance.now();
                 const spawned = await Promise.allSettled(
                   wave.instances
                     .filter((p) => !keep.has(p.conf.name))
                     .map((p) => startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, (text) => (t.output = text.trimEnd()))),
                 );
-                if (process.env.MYIKEV2_TIMING) process.stderr.write(`timing:   spawned ${spawned.length}\n`);
+                if (process.env.MYIKEV2_TIMING) process.stderr.write(`timing:   spawned ${spawned.length}: ${Math.round(performance.now() - spawnStart)} ms\n`);
                 let failures = spawned.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
                 if (failures.length) throw failures[0];
                 const byServer = new Map<string, InstanceRecord[]>();
