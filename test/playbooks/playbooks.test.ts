@@ -3,13 +3,12 @@
 // instances' namespaces, and `myikev2 teardown` must leave every server as it
 // was (namespaces, links, routes, processes, files).
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { useLab, sshRun, type Lab } from '../support/lab.js';
-import { CLI, PROJECT_ROOT } from '../support/paths.js';
+import { controllerCli } from '../support/machine.js';
+import { PROJECT_ROOT } from '../support/paths.js';
 import { inNamespace } from '../../src/run/instances.js';
 import { runTag, instanceNames } from '../../src/run/names.js';
 import type { InstanceRecord } from '../../src/run/manifest.js';
@@ -36,9 +35,9 @@ const playbooks = readdirSync(join(PROJECT_ROOT, 'playbooks')).sort();
 
 describe('playbooks on the lab @integration', function () {
   this.timeout(180_000);
-  const env = { ...process.env, MYIKEV2_STATE_DIR: mkdtempSync(join(tmpdir(), 'myikev2-ctl-')) };
+  const { myikev2, cleanup } = controllerCli();
   const labRef = useLab({ servers: 2 });
-  after(() => rmSync(env.MYIKEV2_STATE_DIR, { recursive: true, force: true }));
+  after(cleanup);
 
   for (const name of playbooks) {
     it(`${name}: run, checks pass, teardown leaves every server as it was`, async () => {
@@ -47,7 +46,6 @@ describe('playbooks on the lab @integration', function () {
       const recipeFile = join(dir, 'recipe.yaml');
       const recipe = parse(readFileSync(recipeFile, 'utf8'));
       const checks: Check[] = parse(readFileSync(join(dir, 'expect.yaml'), 'utf8')).checks;
-      const myikev2 = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env });
       const stateOf = async () => Promise.all(lab.servers.map(async (s) => (await sshRun(lab, s, SERVER_STATE.replace('TAG', runTag(recipe.name)))).stdout));
       const before = await stateOf();
       try {

@@ -3,13 +3,10 @@
 // inspection; a changed recipe is reported as drift and replaced only with
 // --override; teardown --name works without the recipe.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTag } from '../../src/run/names.js';
-import { sh } from '../support/machine.js';
-import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
+import { controllerCli, sh } from '../support/machine.js';
+import { FIXTURES } from '../support/paths.js';
 
 const dir = join(FIXTURES, 'run');
 const namespacesOf = (tag: string) => sh(`ip netns list | awk '{print $1}' | grep '^${tag}-' | sort`).trim();
@@ -17,9 +14,7 @@ const processesOf = (tag: string) => Number(sh(`grep -l -a 'MYIKEV2_TAG=${tag}' 
 
 describe('run: failure, rollback, drift, teardown by name @integration', function () {
   this.timeout(120_000);
-  const state = mkdtempSync(join(tmpdir(), 'myikev2-ctl-'));
-  const env = { ...process.env, MYIKEV2_STATE_DIR: state };
-  const myikev2 = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: PROJECT_ROOT, env });
+  const { myikev2, cleanup } = controllerCli();
   const rollbackTag = runTag('rollback-test');
   const driftTag = runTag('drift-test');
 
@@ -27,7 +22,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     myikev2('teardown', '--force', '--no-logs', '--name', 'detached-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'rollback-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'drift-test');
-    rmSync(state, { recursive: true, force: true });
+    cleanup();
     assert.equal(namespacesOf(rollbackTag) + namespacesOf(driftTag), '');
   });
 

@@ -3,13 +3,8 @@
 // the client's 10 tunnels come up and every one carries pings (read from the
 // engine's API with `myikev2 cli`); teardown leaves the machine as it was.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { localRunState, sh } from '../support/machine.js';
-import { CLI, PROJECT_ROOT } from '../support/paths.js';
+import { controllerCli, localRunState, sh } from '../support/machine.js';
 
 const RECIPE = 'examples/quickstart/recipe.yaml';
 const TAG = 'med4f';
@@ -18,9 +13,7 @@ const machineState = () => localRunState(TAG, 'qs-');
 
 describe('run/teardown: the quick start (engine pair on the local machine) @integration', function () {
   this.timeout(120_000);
-  const state = mkdtempSync(join(tmpdir(), 'myikev2-ctl-'));
-  const env = { ...process.env, MYIKEV2_STATE_DIR: state };
-  const myikev2 = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: PROJECT_ROOT, env });
+  const { myikev2, cleanup } = controllerCli();
   let baseline = '';
 
   before(() => {
@@ -30,7 +23,7 @@ describe('run/teardown: the quick start (engine pair on the local machine) @inte
   after(() => {
     myikev2('teardown', '--force', '--no-logs', RECIPE);
     sh('ip link del qs-client 2>/dev/null');
-    rmSync(state, { recursive: true, force: true });
+    cleanup();
     assert.equal(sh(`ip netns list | grep -c '^${TAG}-' || true`).trim(), '0', 'no namespace of the run is left');
   });
 

@@ -4,11 +4,9 @@
 // machine as it was; a second teardown is a no-op.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localRunState, sh } from '../support/machine.js';
-import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
+import { controllerCli, localRunState, sh } from '../support/machine.js';
+import { FIXTURES } from '../support/paths.js';
 
 const RECIPE = 'examples/strongswan-local/recipe.yaml';
 const TAG = 'm2102';
@@ -17,9 +15,7 @@ const machineState = () => localRunState(TAG, 'ss-');
 
 describe('run/teardown: strongSwan pair on the local machine @integration', function () {
   this.timeout(120_000);
-  const state = mkdtempSync(join(tmpdir(), 'myikev2-ctl-'));
-  const env = { ...process.env, MYIKEV2_STATE_DIR: state };
-  const myikev2 = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: PROJECT_ROOT, env });
+  const { myikev2, cleanup } = controllerCli();
   let baseline = "";
 
   before(() => {
@@ -29,13 +25,13 @@ describe('run/teardown: strongSwan pair on the local machine @integration', func
   after(() => {
     myikev2('teardown', '--force', '--no-logs', RECIPE);
     sh('ip link del ss-left 2>/dev/null');
-    rmSync(state, { recursive: true, force: true });
+    cleanup();
     assert.equal(sh(`ip netns list | grep -c '^${TAG}-' || true`).trim(), '0', 'no namespace of the run is left');
   });
 
   it('rejects an invalid recipe with exit 2 and touches nothing', () => {
     const dir = join(FIXTURES, 'model', 'dataif-too-long');
-    const r = spawnSync(process.execPath, [CLI, 'run', join(dir, 'recipe.yaml')], { encoding: 'utf8', env });
+    const r = myikev2('run', join(dir, 'recipe.yaml'));
     assert.equal(r.status, 2);
     assert.match(r.stderr, /recipe\.yaml:8:15: error: instancelist\.1\.other\.dataif/);
     assert.equal(machineState(), baseline);

@@ -1,6 +1,10 @@
 // What a run can leave on this machine, filtered to its own names (other
 // suites may create namespaces at the same time on a shared machine).
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, PROJECT_ROOT } from './paths.js';
 
 export function sh(cmd: string): string {
   return spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout;
@@ -17,4 +21,19 @@ export function localRunState(tag: string, linkPrefix: string): string {
     // Every process of an instance carries its run's tag in its environment.
     sh(`grep -l -a 'MYIKEV2_TAG=${tag}' /proc/[0-9]*/environ 2>/dev/null | wc -l`),
   ].join('---\n');
+}
+
+/**
+ * The myikev2 command line as a user runs it, with a controller state
+ * directory of its own (so tests never touch the user's runs); call
+ * `cleanup()` once the test's teardown is done.
+ */
+export function controllerCli(): { myikev2: (...args: string[]) => SpawnSyncReturns<string>; stateDir: string; cleanup: () => void } {
+  const stateDir = mkdtempSync(join(tmpdir(), 'myikev2-ctl-'));
+  const env = { ...process.env, MYIKEV2_STATE_DIR: stateDir };
+  return {
+    myikev2: (...args) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: PROJECT_ROOT, env }),
+    stateDir,
+    cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
+  };
 }
