@@ -2,7 +2,8 @@
 import { parseCidr } from '../model/address.js';
 import type { InstanceRecord } from './manifest.js';
 import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, SERVER_RUNS_DIR } from './names.js';
-import { render, shellQuote } from './templates.js';
+import { shq as shellQuote } from '../transport/transport.js';
+import { render } from './templates.js';
 
 function instanceValues(r: InstanceRecord, mgmtPrefixLen: number) {
   return {

@@ -43,17 +43,12 @@ export class Servers {
   /** The daemon if one answers, without starting one (teardown of a server that has none). */
   async existingDaemon(name: string): Promise<{ transport: Transport; daemon: DaemonClient | undefined }> {
     const transport = await this.pool.get(name);
-    const conf = this.config.servers[name];
-    return { transport, daemon: await connectDaemon(transport, { stateDir: conf.statedir }) };
-  }
-
-  async transport(name: string): Promise<Transport> {
-    return this.pool.get(name);
+    return { transport, daemon: await connectDaemon(transport) };
   }
 
   async close(): Promise<void> {
     const all = await Promise.allSettled([...this.sessions.values()]);
     for (const r of all) if (r.status === 'fulfilled') await r.value.daemon.close().catch(() => {});
-    await this.pool.closeAll?.();
+    await this.pool.closeAll();
   }
 }

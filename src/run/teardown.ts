@@ -2,7 +2,7 @@
 // nothing carrying the run's tag is left.
 import { MyikeError } from '../errors.js';
 import type { ServerCommands } from '../model/recipe-types.js';
-import type { Transport } from '../transport/transport.js';
+import { shq, type Transport } from '../transport/transport.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
 import { renderTeardownScript, renderVerifyScript } from './render.js';
@@ -75,7 +75,7 @@ export async function runScript(t: Transport, script: string, step: string): Pro
 /** Runs setupcmds/cleancmds entries in order; setupcmds stop at the first failure, cleancmds warn. */
 export async function runCommands(t: Transport, cmds: ServerCommands[], step: 'setupcmds' | 'cleancmds', onOutput?: (text: string) => void, warn?: (w: string) => void): Promise<void> {
   for (const c of cmds) {
-    const r = await t.exec(`sh -e -c ${shellWord(c.cmds)}`, { onStdout: onOutput, onStderr: onOutput, timeoutMs: 600_000 });
+    const r = await t.exec(`sh -e -c ${shq(c.cmds)}`, { onStdout: onOutput, onStderr: onOutput, timeoutMs: 600_000 });
     if (r.code === 0) continue;
     const out = (r.stderr || r.stdout).trim().split('\n').slice(-8).join('\n');
     if (step === 'cleancmds' && warn) {
@@ -88,8 +88,4 @@ export async function runCommands(t: Transport, cmds: ServerCommands[], step: 's
       hint: 'fix the command in the recipe; its output is shown above',
     });
   }
-}
-
-function shellWord(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }

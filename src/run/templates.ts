@@ -37,8 +37,3 @@ export function render(name: string, values: Values, raw: Record<string, string>
   }
   return lines.join('\n');
 }
-
-/** Quote one word for a POSIX shell. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
