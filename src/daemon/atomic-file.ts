@@ -6,13 +6,15 @@ let counter = 0;
 /**
  * Replaces a file so that no reader ever sees a partial one (seed 002): write a
  * temp file next to it, fsync, rename over the target, fsync the directory.
+ * `durable: false` skips the fsyncs: still atomic for every reader, only not
+ * kept through a machine crash.
  */
-export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
+export function writeFileAtomic(path: string, data: string, mode = 0o600, durable = true): void {
   const tmp = `${path}.tmp-${process.pid}-${counter++}`;
   const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, data);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, path);
   } catch (e) {
@@ -24,6 +26,7 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
     rmSync(tmp, { force: true });
     throw e;
   }
+  if (!durable) return;
   const dir = openSync(dirname(path), 'r');
   try {
     fsyncSync(dir);

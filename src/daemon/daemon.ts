@@ -134,7 +134,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       socket: opts.socket,
       stateDir: opts.stateDir,
     };
-    sup = new Supervisor({ stateDir: opts.stateDir, logCheckMs: opts.logCheckMs, adoptPollMs: opts.adoptPollMs, log });
+    // MYIKEV2_NS_HELPER=off: start instances with `ip netns exec` (tests of that path).
+    const nsHelper = process.env.MYIKEV2_NS_HELPER !== 'off';
+    sup = new Supervisor({ stateDir: opts.stateDir, logCheckMs: opts.logCheckMs, adoptPollMs: opts.adoptPollMs, nsHelper, log });
     const manifests = new ManifestStore(opts.stateDir, log);
     const supervisor = sup;
     sup.start();

@@ -25,6 +25,7 @@ import {
   type ResultOf,
   type SpawnParams,
 } from './protocol.js';
+import { configureNamespaces, type NetnsBatch } from './netns.js';
 import { RpcError } from './rpc-error.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -93,6 +94,14 @@ function spawnParams(p: Params): SpawnParams {
   };
 }
 
+function netnsBatches(p: Params): NetnsBatch[] {
+  const v = p.batches;
+  const ok = (b: unknown): b is NetnsBatch =>
+    !!b && typeof b === 'object' && typeof (b as NetnsBatch).netns === 'string' && NETNS_RE.test((b as NetnsBatch).netns) && typeof (b as NetnsBatch).commands === 'string';
+  if (!Array.isArray(v) || !v.every(ok)) throw new RpcError(ErrorCodes.BAD_REQUEST, 'params.batches must be an array of { netns, commands }');
+  return v;
+}
+
 export const methods: { [M in MethodName]: Handler<M> } = {
   hello: (p, { session }) => session.hello(p),
 
@@ -152,6 +161,8 @@ export const methods: { [M in MethodName]: Handler<M> } = {
     await ctx.shutdown(optBool(p, 'stopInstances') ?? false);
     return { ok: true };
   },
+
+  'netns.configure': (p, { sup }) => configureNamespaces(sup.helper, netnsBatches(p)),
 
   'manifest.put': (p, { manifests }) => {
     if (!('value' in p)) throw new RpcError(ErrorCodes.BAD_REQUEST, 'params.value is required (any JSON)');

@@ -175,6 +175,10 @@ export interface DaemonMethods {
   subscribe: { params: { tag?: string }; result: { subscription: number; instances: InstanceInfo[] } };
   unsubscribe: { params: { subscription: number }; result: { ok: true } };
   shutdown: { params: { stopInstances?: boolean }; result: { ok: true } };
+  'netns.configure': {
+    params: { batches: { netns: string; commands: string }[] };
+    result: { configured: number; via: 'helper' | 'ip' };
+  };
   'manifest.put': { params: { key: string; value: unknown }; result: { ok: true } };
   'manifest.get': { params: { key: string }; result: { value: unknown } };
   'manifest.list': { params: { prefix?: string }; result: { keys: string[] } };
@@ -231,6 +235,7 @@ export const ErrorCodes = {
   NOT_FOUND: 'E_NOT_FOUND',
   EXISTS: 'E_EXISTS',
   SPAWN: 'E_SPAWN',
+  NETNS: 'E_NETNS',
   SHUTTING_DOWN: 'E_SHUTTING_DOWN',
   INTERNAL: 'E_INTERNAL',
 } as const;

@@ -8,6 +8,7 @@ import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, stat
 import { join } from 'node:path';
 import { readJsonFile, writeFileAtomic } from './atomic-file.js';
 import { rotateIfOver } from './logs.js';
+import { NsHelper } from './ns-helper.js';
 import { isSameLiveProcess, readProcStat, sessionMembers } from './proc.js';
 import {
   DEFAULT_BACKOFF,
@@ -27,6 +28,8 @@ export interface SupervisorOptions {
   logCheckMs?: number;
   /** How often re-adopted processes (not our children) are checked in /proc. */
   adoptPollMs?: number;
+  /** Start instances through the perl namespace helper when it runs here (default true). */
+  nsHelper?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -38,7 +41,8 @@ interface Instance extends Omit<InstanceInfo, 'envKeys'> {
 
 /** Live handles, never persisted. */
 interface Runtime {
-  child?: ChildProcess;
+  /** The pid whose exit status we will be told (our child, or the helper's). */
+  watchedPid?: number;
   killTimer?: NodeJS.Timeout;
   restartTimer?: NodeJS.Timeout;
   /** Set while a restart is starting the process. */
@@ -83,12 +87,14 @@ export class Supervisor extends EventEmitter {
   private dirty = false;
   private readonly log: (msg: string) => void;
   readonly defaultLogdir: string;
+  readonly helper?: NsHelper;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
     this.statePath = join(opts.stateDir, 'state.json');
     this.defaultLogdir = join(opts.stateDir, 'logs');
     this.log = opts.log ?? (() => {});
+    if (opts.nsHelper !== false) this.helper = new NsHelper(this.log, (pids) => this.helperLost(pids));
   }
 
   /** Loads the state file and re-adopts what is still alive; starts the periodic checks. */
@@ -106,6 +112,7 @@ export class Supervisor extends EventEmitter {
 
   /** Stops the timers and writes the state; instances keep running. */
   close(): void {
+    this.helper?.close();
     for (const t of this.timers) clearInterval(t);
     for (const rt of this.runtime.values()) {
       clearTimeout(rt.killTimer);
@@ -266,6 +273,41 @@ export class Supervisor extends EventEmitter {
     if (!resolveProgram(inst.argv[0], env.PATH)) throw fail(`program ${inst.argv[0]} not found or not executable`);
     mkdirSync(inst.logdir, { recursive: true, mode: 0o750 });
     if (!existsSync(inst.cwd) || !statSync(inst.cwd).isDirectory()) throw fail(`working directory ${inst.cwd} does not exist`);
+    const watch = (pid: number) => (status: { code: number | null; signal: NodeJS.Signals | null }) => {
+      if (rt.watchedPid === pid) this.exited(inst, rt, status.code, status.signal);
+    };
+    let pid = 0;
+    if (this.helper && (await this.helper.available())) {
+      // The exit callback runs on a later turn, after pid is set.
+      pid = await this.helper
+        .spawn({ netns: inst.netns, cwd: inst.cwd, stdoutPath: inst.stdoutPath, stderrPath: inst.stderrPath, env, argv: inst.argv }, (st) => watch(pid)(st))
+        .catch((e: Error) => {
+          throw fail(e.message);
+        });
+    } else {
+      pid = await this.spawnChild(inst, env, fail, (p) => watch(p));
+    }
+    rt.watchedPid = pid;
+    inst.pid = pid;
+    inst.procStartTime = readProcStat(pid)?.startTime ?? null;
+    inst.startedAt = now();
+    inst.exitedAt = null;
+    inst.exitCode = null;
+    inst.signal = null;
+    inst.nextRestartAt = null;
+    inst.adopted = false;
+    inst.error = null;
+    // Arguments may carry secrets: the log names the program only.
+    this.log(`started ${inst.name} pid ${inst.pid}${inst.netns ? ` in netns ${inst.netns}` : ''}: ${inst.argv[0]} (+${inst.argv.length - 1} args)`);
+  }
+
+  /** Starts the process from Node, through `ip netns exec` (without the helper). */
+  private async spawnChild(
+    inst: Instance,
+    env: Record<string, string>,
+    fail: (msg: string) => Error,
+    onExit: (pid: number) => (s: { code: number | null; signal: NodeJS.Signals | null }) => void,
+  ): Promise<number> {
     const argv = inst.netns ? ['ip', 'netns', 'exec', inst.netns, ...inst.argv] : inst.argv;
     // Files, not pipes: the child writes its logs itself and keeps doing so
     // while the daemon restarts. O_APPEND lets rotation truncate under it.
@@ -283,25 +325,25 @@ export class Supervisor extends EventEmitter {
       child.once('error', (e) => reject(fail(e.message)));
     });
     child.unref();
-    rt.child = child;
-    child.once('exit', (code, signal) => {
-      if (rt.child === child) this.exited(inst, rt, code, signal);
-    });
-    inst.pid = child.pid!;
-    inst.procStartTime = readProcStat(child.pid!)?.startTime ?? null;
-    inst.startedAt = now();
-    inst.exitedAt = null;
-    inst.exitCode = null;
-    inst.signal = null;
-    inst.nextRestartAt = null;
-    inst.adopted = false;
-    inst.error = null;
-    // Arguments may carry secrets: the log names the program only.
-    this.log(`started ${inst.name} pid ${inst.pid}${inst.netns ? ` in netns ${inst.netns}` : ''}: ${inst.argv[0]} (+${inst.argv.length - 1} args)`);
+    const cb = onExit(child.pid!);
+    child.once('exit', (code, signal) => cb({ code, signal }));
+    return child.pid!;
+  }
+
+  /** The helper died: what it started is watched through /proc from now on. */
+  private helperLost(pids: number[]): void {
+    for (const inst of this.instances.values()) {
+      const rt = this.runtime.get(inst.name);
+      if (rt?.watchedPid !== undefined && pids.includes(rt.watchedPid)) {
+        rt.watchedPid = undefined;
+        inst.adopted = true;
+        this.changed('adopted', inst);
+      }
+    }
   }
 
   private exited(inst: Instance, rt: Runtime, code: number | null, signal: NodeJS.Signals | null): void {
-    rt.child = undefined;
+    rt.watchedPid = undefined;
     inst.exitedAt = now();
     inst.exitCode = code;
     inst.signal = signal;
@@ -357,7 +399,7 @@ export class Supervisor extends EventEmitter {
   private signal(inst: Instance, rt: Runtime, sig: NodeJS.Signals): void {
     if (!inst.pid) return;
     // A re-adopted pid is signalled only while it is still the same process.
-    const leaderAlive = !!rt.child || (inst.procStartTime !== null && isSameLiveProcess(inst.pid, inst.procStartTime));
+    const leaderAlive = rt.watchedPid === inst.pid || (inst.procStartTime !== null && isSameLiveProcess(inst.pid, inst.procStartTime));
     const targets = leaderAlive ? [-inst.pid] : [];
     for (const pid of this.leftovers(inst)) if (pid !== inst.pid) targets.push(pid);
     for (const target of targets) {
@@ -459,7 +501,10 @@ export class Supervisor extends EventEmitter {
   private save(): void {
     this.dirty = false;
     const instances = [...this.instances.values()];
-    writeFileAtomic(this.statePath, JSON.stringify({ version: 1, savedAt: now(), instances }, null, 1) + '\n');
+    // Not fsync'ed: it is written before every answer (hundreds per run), and it
+    // matters only across a daemon restart, which the page cache survives. A
+    // machine crash ends the instances too; re-adoption then finds them lost.
+    writeFileAtomic(this.statePath, JSON.stringify({ version: 1, savedAt: now(), instances }, null, 1) + '\n', 0o600, false);
   }
 }
 

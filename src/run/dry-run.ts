@@ -2,7 +2,7 @@
 // any server (it assumes fresh servers that have the data interfaces).
 import type { Inputs } from '../model/load.js';
 import { planRun, type ServerFacts } from './plan.js';
-import { renderPlumbScript, renderTeardownScript, renderVerifyScript } from './render.js';
+import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript, renderTeardownScript, renderVerifyScript } from './render.js';
 
 export function dryRunText(inputs: Inputs): string {
   const facts: Record<string, ServerFacts> = {};
@@ -15,7 +15,9 @@ export function dryRunText(inputs: Inputs): string {
     const recs = sp.create.map((p) => p.record);
     out.push('', `######## server ${sp.server}`);
     for (const c of sp.setupcmds) out.push(`# setupcmds: ${c}`);
-    out.push('', renderPlumbScript(plan.tag, sp.server, inputs.config.servers[sp.server].mgmtaddrprefix, recs));
+    const prefix = inputs.config.servers[sp.server].mgmtaddrprefix;
+    out.push('', renderPlumbScript(plan.tag, sp.server, prefix, recs));
+    out.push('', renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(recs, prefix)));
     out.push('', `# at teardown:`, renderTeardownScript(plan.tag, sp.server, recs));
     out.push('', `# verification after teardown:`, renderVerifyScript(plan.tag, sp.server, recs));
   }

@@ -33,6 +33,24 @@ export function engineArgv(s: ServerSession, r: InstanceRecord): string[] {
 
 export const ENGINE_API_SOCKET = 'api.sock';
 
+const PLAIN_WORDS = /^[A-Za-z0-9_./:,@%+=-]+(?:[ \t]+[A-Za-z0-9_./:,@%+=-]+)*$/;
+const SHELL_ONLY = new Set(['cd', 'export', 'set', 'unset', 'ulimit', 'umask', 'trap', 'exit', 'return', 'source', '.', 'eval', 'readonly', 'wait', 'shift', 'alias', 'local', 'read', 'type', 'command', 'hash', 'times', 'getopts', 'break', 'continue', 'if', 'for', 'while', 'until', 'case']);
+
+/**
+ * How a command line runs: words without any shell syntax (no quotes, $,
+ * globs, redirections, ;, &, |, ~, #) are executed directly, which saves a
+ * shell start per instance; anything else runs under `sh -c`.
+ */
+export function commandArgv(cmd: string): string[] {
+  const line = cmd.trim();
+  if (PLAIN_WORDS.test(line)) {
+    const words = line.split(/[ \t]+/);
+    if (words[0] === 'exec') words.shift();
+    if (words.length && !words[0].includes('=') && !SHELL_ONLY.has(words[0])) return words;
+  }
+  return ['sh', '-c', cmd];
+}
+
 /** Runs other.setupcmds, then spawns the instance's program under the daemon. */
 export async function startInstance(s: ServerSession, tag: string, conf: InstanceConf, r: InstanceRecord, onOutput?: (text: string) => void): Promise<void> {
   let argv: string[];
@@ -47,7 +65,7 @@ export async function startInstance(s: ServerSession, tag: string, conf: Instanc
           hint: 'fix other.setupcmds in the recipe; the output above is from the server',
         });
     }
-    argv = ['sh', '-c', other.upcmds];
+    argv = commandArgv(other.upcmds);
   } else {
     argv = engineArgv(s, r);
   }

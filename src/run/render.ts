@@ -23,11 +23,20 @@ function instanceValues(r: InstanceRecord, mgmtPrefixLen: number) {
 export function renderPlumbScript(tag: string, server: string, mgmtPrefix: string, instances: InstanceRecord[]): string {
   const prefixLen = parseCidr(mgmtPrefix)?.prefixLen ?? 64;
   const baseBatch = instances.map((r) => render('run/base-instance.batch', instanceValues(r, prefixLen)).trim()).join('\n');
-  const nsJobs = instances
-    .map((r) => render('run/ns-job.sh', { netns: r.netns }, { nsBatch: render('run/ns-instance.batch', instanceValues(r, prefixLen)).trim() }).trim())
-    .join('\n');
   const runDirs = instances.map((r) => shellQuote(r.runDir)).join(' ');
-  return render('run/plumb.sh', { tag, server, count: instances.length, bridge: MGMT_BRIDGE, gateway: BRIDGE_LINK_LOCAL }, { baseBatch, nsJobs, runDirs });
+  return render('run/plumb.sh', { tag, server, count: instances.length, bridge: MGMT_BRIDGE, gateway: BRIDGE_LINK_LOCAL }, { baseBatch, runDirs });
+}
+
+/** What each namespace needs inside it (an `ip -batch` text each); the daemon runs them after the plumbing script. */
+export function renderNamespaceBatches(instances: InstanceRecord[], mgmtPrefix: string): { netns: string; commands: string }[] {
+  const prefixLen = parseCidr(mgmtPrefix)?.prefixLen ?? 64;
+  return instances.map((r) => ({ netns: r.netns, commands: render('run/ns-instance.batch', instanceValues(r, prefixLen)).trim() + '\n' }));
+}
+
+/** The same as a script, one `ip -n` process per namespace: for daemons without `netns.configure`, and for --dry-run. */
+export function renderNamespaceScript(tag: string, server: string, batches: { netns: string; commands: string }[]): string {
+  const nsJobs = batches.map((b) => render('run/ns-job.sh', { netns: b.netns }, { nsBatch: b.commands.trim() }).trim()).join('\n');
+  return render('run/ns-config.sh', { tag, server, count: batches.length }, { nsJobs });
 }
 
 /** The script that removes instances of a run from one server and gives data interfaces back. */

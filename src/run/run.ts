@@ -12,7 +12,7 @@ import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
-import { renderPlumbScript } from './render.js';
+import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
 import { FACTS_COMMAND, parseFacts } from './facts.js';
 import { Servers, type ServerSession } from './servers.js';
 import { deleteManifest, readManifest, writeManifest } from './store.js';
@@ -136,6 +136,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   t.title = `${sp.server}: plumbing ${records.length} namespace(s)`;
                   plumbed = true;
                   await timing(`${sp.server} plumb`, () => runScript(s.transport, renderPlumbScript(tag, sp.server, s.conf.mgmtaddrprefix, records), 'plumb'));
+                  await timing(`${sp.server} configure namespaces`, () => configureNamespaces(s, tag, renderNamespaceBatches(records, s.conf.mgmtaddrprefix)));
                 }
                 await pushSetupFiles(s, tag, [...sp.create, ...sp.restart]);
                 t.title = `${sp.server}: ready (${records.length} namespace(s) created)`;
@@ -200,6 +201,23 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
 
 function status(r: InstanceRecord, state: UpState | 'failed'): InstanceStatus {
   return { instance: r.name, server: r.server, kind: r.kind, namespace: r.netns, mgmtAddr: r.mgmtAddr, state, logdir: r.logdir, runDir: r.runDir };
+}
+
+/** Inside each new namespace: by the daemon in one request, or (an older daemon) by a script. */
+async function configureNamespaces(s: ServerSession, tag: string, batches: { netns: string; commands: string }[]): Promise<void> {
+  if (!s.daemon.server.features.includes('netns.configure')) {
+    await runScript(s.transport, renderNamespaceScript(tag, s.conf.name, batches), 'configure namespaces');
+    return;
+  }
+  try {
+    await s.daemon.request('netns.configure', { batches });
+  } catch (e) {
+    throw new MyikeError('E_PLUMB', `configuring the namespaces failed: ${(e as Error).message}`, {
+      server: s.conf.name,
+      step: 'configure namespaces',
+      hint: 'the message names each namespace, line and error; `myikev2 run --dry-run` shows what each namespace gets',
+    });
+  }
 }
 
 async function saveManifest(ctx: Ctx, s: ServerSession): Promise<void> {

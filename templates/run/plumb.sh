@@ -10,9 +10,3 @@ mkdir -p -m 0755 {{runDirs}}
 ip -batch - <<'MYIKEV2_BATCH'
 {{baseBatch}}
 MYIKEV2_BATCH
-# Inside each namespace: one ip process each, all in parallel.
-pids=
-{{nsJobs}}
-fail=0
-for p in $pids; do wait "$p" || fail=1; done
-exit $fail

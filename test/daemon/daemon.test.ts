@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -100,8 +100,8 @@ describe('daemon @integration', function () {
   let namespaces: string[];
   const tag = `t${process.pid}`;
 
-  async function newDaemon(extraArgs: string[] = []): Promise<TestDaemon> {
-    const d = await new TestDaemon(reaper, dir, extraArgs).start();
+  async function newDaemon(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<TestDaemon> {
+    const d = await new TestDaemon(reaper, dir, extraArgs, env).start();
     daemons.push(d);
     return d;
   }
@@ -251,6 +251,56 @@ describe('daemon @integration', function () {
     assert.equal(readFileSync(instance.stdoutPath).includes(0), false, 'no NUL hole: the writer appends');
     await c2.request('stop', { name: 'ticker' });
   });
+
+  // Both ways of starting an instance behave the same: the namespace helper
+  // (perl) and, where it cannot run, `ip netns exec` from Node.
+  for (const helper of ['on', 'off'] as const) {
+    it(`namespace helper ${helper}: configures namespaces, starts in the namespace as 'ip netns exec' does, reports exit codes and signals`, async () => {
+      const ns = `mkd${process.pid}h${helper}`;
+      namespaces.push(ns);
+      netnsAdd([ns]);
+      const etc = `/etc/netns/${ns}`;
+      execFileSync('mkdir', ['-p', etc]);
+      writeFileSync(join(etc, 'hosts'), '# hosts of the namespace\n');
+      try {
+        const d = await newDaemon([], helper === 'off' ? { MYIKEV2_NS_HELPER: 'off' } : {});
+        const c = await client(d);
+        const batch = 'link set lo up\nlink add dummy0 type veth peer name dummy1\nlink set dummy0 up\naddr add fd00:77::5/64 dev dummy0 nodad\nroute add ::/0 via fd00:77::1 dev dummy0\nxfrm state flush\nxfrm policy flush\n';
+        const res = await c.request('netns.configure', { batches: [{ netns: ns, commands: batch }] });
+        assert.deepEqual(res, { configured: 1, via: helper === 'on' ? 'helper' : 'ip' });
+        const ip = (args: string) => execFileSync('ip', ['-n', ns, ...args.split(' ')], { encoding: 'utf8' });
+        assert.match(ip('-6 addr show dev dummy0'), /inet6 fd00:77::5\/64 scope global nodad/);
+        assert.match(ip('-6 route show default'), /default via fd00:77::1 dev dummy0/);
+        assert.match(ip('link show lo'), /<LOOPBACK,UP/);
+        // A failing line is named with its namespace and error; nothing else is touched.
+        await assert.rejects(c.request('netns.configure', { batches: [{ netns: ns, commands: 'addr add fd00:77::5/64 dev dummy0 nodad\n' }] }), (e: Error) => {
+          assert.match(e.message, new RegExp(`${ns}: .*(File exists|already assigned)`));
+          return true;
+        });
+
+        const out = join(dir, 'probe.out');
+        const probe = `readlink /proc/self/ns/net; ls /sys/class/net; cat /etc/hosts; pwd; echo "FOO=$FOO"; echo oops >&2; exit 3`;
+        const { instance } = await c.request('spawn', { name: `probe-${helper}`, tag, argv: ['sh', '-c', `(${probe}) > ${out}`], netns: ns, env: { FOO: 'a b' }, cwd: dir });
+        await waitUntil(async () => (await c.request('list', { tag })).instances.some((i) => i.name === instance.name && i.state === 'exited'), 'the probe to exit');
+        const done = (await c.request('list', { tag })).instances.find((i) => i.name === instance.name)!;
+        assert.equal(done.exitCode, 3);
+        const [netLink, ...lines] = readFileSync(out, 'utf8').trim().split('\n');
+        assert.equal(netLink, `net:[${statSync(`/run/netns/${ns}`).ino}]`);
+        assert.deepEqual(lines, ['dummy0', 'dummy1', 'lo', '# hosts of the namespace', dir, 'FOO=a b']);
+        assert.equal(readFileSync(done.stderrPath, 'utf8'), 'oops\n');
+
+        const { instance: sleeper } = await c.request('spawn', { name: `sleeper-${helper}`, tag, argv: ['sleep', '600'], netns: ns });
+        assert.equal(readProcStat(sleeper.pid!)?.state !== undefined, true);
+        assert.equal(execFileSync('ps', ['-o', 'sid=', '-p', String(sleeper.pid)], { encoding: 'utf8' }).trim(), String(sleeper.pid), 'leads its own session');
+        process.kill(sleeper.pid!, 'SIGKILL');
+        await waitUntil(async () => (await c.request('list', { tag })).instances.some((i) => i.name === sleeper.name && i.signal === 'SIGKILL'), 'the kill to be reported');
+
+        await assert.rejects(c.request('spawn', { name: `missing-${helper}`, tag, argv: ['/nonexistent/prog'], netns: ns }), /not found/);
+      } finally {
+        rmSync(etc, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('a graceful stop of a process that ignores SIGTERM ends with SIGKILL after the timeout', async () => {
     const d = await newDaemon();

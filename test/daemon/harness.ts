@@ -163,6 +163,8 @@ export class TestDaemon {
     readonly reaper: Reaper,
     readonly dir: string,
     readonly extraArgs: string[] = [],
+    /** Extra environment of the daemon (e.g. MYIKEV2_NS_HELPER=off). */
+    readonly env: Record<string, string> = {},
   ) {
     this.socket = join(dir, 'run', 'daemon.sock');
     this.stateDir = join(dir, 'state');
@@ -175,7 +177,8 @@ export class TestDaemon {
 
   /** Starts `node BUNDLE daemon ...` and waits until it answers. */
   async start(): Promise<this> {
-    this.pid = await this.reaper.spawn([process.execPath, ...this.args()], this.log);
+    const env = Object.entries(this.env).map(([k, v]) => `${k}=${v}`);
+    this.pid = await this.reaper.spawn([...(env.length ? ['env', ...env] : []), process.execPath, ...this.args()], this.log);
     await waitUntil(async () => {
       try {
         const c = await this.connect();

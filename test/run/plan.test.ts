@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { MyikeError } from '../../src/errors.js';
 import { loadInputs } from '../../src/model/load.js';
 import { planRun, type ServerFacts } from '../../src/run/plan.js';
-import { renderPlumbScript, renderTeardownScript, renderVerifyScript } from '../../src/run/render.js';
+import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript, renderTeardownScript, renderVerifyScript } from '../../src/run/render.js';
 import { assertGolden } from '../support/golden.js';
 import { PROJECT_ROOT } from '../support/paths.js';
 
@@ -33,7 +33,10 @@ describe('run: planner and scripts', () => {
     for (const sp of plan.servers) {
       const recs = sp.create.map((p) => p.record);
       for (const r of recs) assert.ok(Buffer.byteLength(r.vethHost) <= 15, r.vethHost);
-      assertGolden(`run/starter.${sp.server}.plumb.sh`, renderPlumbScript(plan.tag, sp.server, config.servers[sp.server].mgmtaddrprefix, recs));
+      const prefix = config.servers[sp.server].mgmtaddrprefix;
+      assertGolden(`run/starter.${sp.server}.plumb.sh`, renderPlumbScript(plan.tag, sp.server, prefix, recs));
+      assertGolden(`run/starter.${sp.server}.netns.json`, JSON.stringify(renderNamespaceBatches(recs, prefix), null, 2) + '\n');
+      assertGolden(`run/starter.${sp.server}.ns-config.sh`, renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(recs, prefix)));
       assertGolden(`run/starter.${sp.server}.teardown.sh`, renderTeardownScript(plan.tag, sp.server, recs));
       assertGolden(`run/starter.${sp.server}.verify.sh`, renderVerifyScript(plan.tag, sp.server, recs));
     }

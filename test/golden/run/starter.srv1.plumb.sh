@@ -14,18 +14,3 @@ link set m4ff9h2 master myikev2mgmtbrg up
 route replace 2001:db8:1::1:2/128 dev myikev2mgmtbrg
 link set data0 netns m4ff9-client
 MYIKEV2_BATCH
-# Inside each namespace: one ip process each, all in parallel.
-pids=
-ip -n m4ff9-client -batch - <<'MYIKEV2_BATCH' &
-link set lo up
-link set mgmt0 up
-addr add 2001:db8:1::1:2/64 dev mgmt0 nodad
-route add ::/0 via fe80::1 dev mgmt0
-link set data0 up
-xfrm state flush
-xfrm policy flush
-MYIKEV2_BATCH
-pids="$pids $!"
-fail=0
-for p in $pids; do wait "$p" || fail=1; done
-exit $fail
