@@ -31,21 +31,22 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const records = m.instances.filter((r) => r.server === server);
   await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
   await opts.afterStop?.();
-  const script = await timing(`${server} teardown script`, () => runScript(s.transport, renderTeardownScript(m.tag, server, records), 'teardown'));
-  const notReturned = script.split('\n').filter(Boolean);
-  const leftovers = [...notReturned, ...(await timing(`${server} verify`, () => verifyServer(s, m.tag, records)))];
+  // Removal and verification in one round trip; verification's lines follow the marker.
+  const script = renderTeardownScript(m.tag, server, records) + `\necho ${VERIFY_MARKER}\n` + renderVerifyScript(m.tag, server, records);
+  const out = await timing(`${server} teardown script`, () => runScript(s.transport, script, 'teardown'));
+  const [removal, verification = ''] = out.split(`${VERIFY_MARKER}\n`);
+  const leftovers = [...removal.split('\n').filter(Boolean), ...verification.split('\n').filter(Boolean), ...(await daemonLeftovers(s, m.tag))];
   await runCommands(s.transport, m.cleancmds.filter((c) => c.server === server), 'cleancmds', opts.onOutput, opts.warn);
   if (leftovers.length === 0) await s.daemon.request('manifest.delete', { key: manifestKey(m.tag) });
   return leftovers;
 }
 
-/** Everything of the run still on the server, as `KIND NAME` lines. */
-export async function verifyServer(s: ServerSession, tag: string, records: InstanceRecord[]): Promise<string[]> {
-  const r = await s.transport.exec(renderVerifyScript(tag, s.conf.name, records));
-  const left = r.stdout.split('\n').filter(Boolean);
+const VERIFY_MARKER = '@@myikev2-verify@@';
+
+/** Instances of the run the daemon still has, as `KIND NAME` lines. */
+async function daemonLeftovers(s: ServerSession, tag: string): Promise<string[]> {
   const { instances } = await s.daemon.request('list', { tag });
-  for (const i of instances) left.push(`instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
-  return left;
+  return instances.map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
 }
 
 /** Shuts the daemon down when no run uses it any more, so the server is as before. */

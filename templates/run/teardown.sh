@@ -22,5 +22,4 @@ for v in $(ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*/
 if [ -z "$(ip -o link show master {{bridge}} 2>/dev/null)" ]; then ip link del {{bridge}} 2>/dev/null; fi
 ?instanceDirs rm -rf {{instanceDirs}}
 # Parents only once empty (servers may share /var/log, like lab servers do).
-rmdir {{emptyDirs}} 2>/dev/null
-exit 0
+rmdir {{emptyDirs}} 2>/dev/null || true

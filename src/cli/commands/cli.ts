@@ -3,11 +3,10 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { action } from '../action.js';
 import { MyikeError, EXIT_USAGE } from '../../errors.js';
-import { runCli } from '../../engine/cli/repl.js';
-import { API_SOCKET, ENGINE_RUN_ROOT } from '../../engine/program/exec.js';
 import type { EngineTarget } from '../../engine/cli/client.js';
 
 async function defaultTarget(): Promise<EngineTarget> {
+  const { API_SOCKET, ENGINE_RUN_ROOT } = await import('../../engine/program/exec.js');
   const dirs = await readdir(ENGINE_RUN_ROOT).catch(() => [] as string[]);
   if (dirs.length === 1) return { socket: join(ENGINE_RUN_ROOT, dirs[0], API_SOCKET) };
   throw new MyikeError('E_USAGE', dirs.length ? `${dirs.length} engines run here (${dirs.join(', ')}): say which` : 'no engine found under ' + ENGINE_RUN_ROOT, {
@@ -32,7 +31,9 @@ export function registerCli(program: Command): void {
         const port = Number(o.port);
         if (o.addr && (!Number.isInteger(port) || port < 1 || port > 65535))
           throw new MyikeError('E_USAGE', `--port ${o.port} is not a port number`, { hint: 'give 1-65535', exitCode: EXIT_USAGE });
+        const { API_SOCKET } = await import('../../engine/program/exec.js');
         const target: EngineTarget = o.socket ? { socket: o.socket } : o.runDir ? { socket: join(o.runDir, API_SOCKET) } : o.addr ? { addr: o.addr, port } : await defaultTarget();
+        const { runCli } = await import('../../engine/cli/repl.js');
         return runCli({ target, exec: o.exec, json: !!o.json });
       }),
     );

@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { action } from '../action.js';
-import { parseListen, readToken, runDaemon, type DaemonOptions } from '../../daemon/daemon.js';
-import { startDetached } from '../../daemon/detach.js';
+import type { DaemonOptions } from '../../daemon/daemon.js';
 import { DEFAULT_SOCKET, DEFAULT_STATE_DIR } from '../../daemon/protocol.js';
 
 interface CliOptions {
@@ -50,8 +49,10 @@ export function registerDaemon(program: Command): void {
           logCheckMs: o.logCheckInterval,
           adoptPollMs: o.adoptPollInterval,
         };
+        const { parseListen, readToken, runDaemon } = await import('../../daemon/daemon.js');
         if (o.detach) {
           // Bad usage fails here, not in the detached daemon's log.
+          const { startDetached } = await import('../../daemon/detach.js');
           if (o.listen) {
             parseListen(o.listen);
             readToken(o.tokenFile);

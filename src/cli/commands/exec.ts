@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { action } from '../action.js';
-import { execEngine } from '../../engine/program/exec.js';
 
 /** `myikev2 exec -f SETUP [-j]`: run the IKEv2 test engine (docs/engine-api.md). */
 export function registerExec(program: Command): void {
@@ -13,7 +12,7 @@ export function registerExec(program: Command): void {
     .option('--no-tcp', 'do not listen on apilistenaddr:apilistenport (Unix socket only)')
     .action(
       action(async (opts: { file: string; json?: boolean; runDir?: string; tcp: boolean }) =>
-        execEngine({ file: opts.file, json: !!opts.json, runDir: opts.runDir, noTcp: !opts.tcp }),
+        (await import('../../engine/program/exec.js')).execEngine({ file: opts.file, json: !!opts.json, runDir: opts.runDir, noTcp: !opts.tcp }),
       ),
     );
 }

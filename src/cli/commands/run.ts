@@ -3,9 +3,8 @@ import { action } from '../action.js';
 import { table } from '../table.js';
 import { loadInputs } from '../../model/load.js';
 import { EXIT_FAILED } from '../../errors.js';
-import { runRecipe, type RunResult } from '../../run/run.js';
+import type { RunResult } from '../../run/run.js';
 import type { ControllerConf } from '../../model/config-types.js';
-import { dryRunText } from '../../run/dry-run.js';
 
 /** The next commands a user wants: look inside the instances, tear down. */
 function howToInspect(result: RunResult, config: ControllerConf, configFile: string | undefined, recipeFile: string): string {
@@ -37,9 +36,11 @@ export function registerRun(program: Command): void {
         const inputs = loadInputs(recipeFile, opts.config);
         for (const w of inputs.warnings) process.stderr.write(w + '\n');
         if (opts.dryRun) {
+          const { dryRunText } = await import('../../run/dry-run.js');
           process.stdout.write(dryRunText(inputs));
           return;
         }
+        const { runRecipe } = await import('../../run/run.js');
         const result = await runRecipe(inputs, {
           override: !!opts.override,
           keepOnFailure: !!opts.keepOnFailure,

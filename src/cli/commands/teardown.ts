@@ -3,7 +3,6 @@ import { action } from '../action.js';
 import { EXIT_FAILED, EXIT_USAGE, MyikeError } from '../../errors.js';
 import { loadConfig, loadInputs } from '../../model/load.js';
 import { runTag } from '../../run/names.js';
-import { teardownRun } from '../../run/teardown-run.js';
 
 export function registerTeardown(program: Command): void {
   program
@@ -29,6 +28,7 @@ export function registerTeardown(program: Command): void {
           name = inputs.recipe.name;
           config = inputs.config;
         } else config = loadConfig(opts.config).config;
+        const { teardownRun } = await import('../../run/teardown-run.js');
         const result = await teardownRun(config, runTag(name!), {
           force: !!opts.force,
           saveLogs: opts.logs,

@@ -28,5 +28,4 @@ for v in $(ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*/
 if [ -z "$(ip -o link show master myikev2mgmtbrg 2>/dev/null)" ]; then ip link del myikev2mgmtbrg 2>/dev/null; fi
 rm -rf /run/myikev2/runs/m4ff9/gateway /var/log/myikev2/m4ff9/gateway
 # Parents only once empty (servers may share /var/log, like lab servers do).
-rmdir /run/myikev2/runs/m4ff9 /run/myikev2/runs /var/log/myikev2/m4ff9 /var/log/myikev2 2>/dev/null
-exit 0
+rmdir /run/myikev2/runs/m4ff9 /run/myikev2/runs /var/log/myikev2/m4ff9 /var/log/myikev2 2>/dev/null || true
