@@ -104,6 +104,9 @@ async function main(): Promise<void> {
     const n = SERVERS * PER_SERVER;
     console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} instances: ${up.toFixed(2)} s  (${(n / up).toFixed(0)} instances/s; target <= 3 s)`);
     console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} instances: ${down.toFixed(2)} s  (verified clean; target <= 1.5 s)`);
+    // The machine's own floor: the same number of processes started from one shell, nothing else.
+    const floor = timed('process floor', ['bash', '-c', `for i in $(seq ${n}); do sleep 30 & done; kill $(jobs -p); wait; exit 0`], env);
+    console.log(`floor: ${n} sleep processes started from one bash loop: ${floor.toFixed(2)} s (run / floor: ${(up / floor).toFixed(1)}x)`);
 
     const small = join(tmp, 'small.yaml');
     writeFileSync(small, recipe('bench-small', ANSIBLE_PER_SERVER));

@@ -118,6 +118,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     closed = closing = true;
     log(`shutting down: ${reason}`);
     for (const s of servers) s.close();
+    sup?.flush(); // answers waiting for a state save go out before the connections end
     for (const c of connections) c.end();
     sup?.close();
     sup = undefined;

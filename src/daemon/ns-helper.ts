@@ -17,6 +17,7 @@ use strict;
 use warnings;
 use POSIX ();
 use Socket qw(AF_INET AF_INET6 SOCK_DGRAM SOCK_RAW inet_pton);
+use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
 
 # setns, unshare, mount, umount2 by machine (syscall.ph is not in perl-base).
 my %NR = (x86_64 => [308, 272, 165, 166], aarch64 => [268, 97, 40, 39]);
@@ -36,26 +37,20 @@ sub setns_path {
   syscall($SETNS, fileno($fh), CLONE_NEWNET) == 0 or die "setns $path: $!\n";
 }
 
-# What 'ip netns exec' does after setns: a private mount namespace with the
-# namespace's own /sys and the files of /etc/netns/NAME bound over /etc.
-sub enter_like_ip {
-  my $name = shift;
-  setns_path("/run/netns/$name");
-  syscall($UNSHARE, CLONE_NEWNS) == 0 or die "unshare: $!\n";
-  my ($none, $root, $sys, $sysfs) = ('none', '/', '/sys', 'sysfs');
-  my $empty = '';
-  syscall($MOUNT, $empty, $root, $none, MS_SLAVE | MS_REC, 0) == 0 or die "mount --make-rslave /: $!\n";
+# What 'ip netns exec' does, in the child between fork and exec: setns, a
+# private mount namespace, the namespace's own /sys, and the files of
+# /etc/netns/NAME bound over /etc. Only system calls: returns '' or why not.
+my ($EMPTY, $ROOT, $NONE, $SYS, $SYSFS) = ('', '/', 'none', '/sys', 'sysfs');
+sub enter_in_child {
+  my ($nsfd, $name, $binds) = @_;
+  syscall($SETNS, fileno($nsfd), CLONE_NEWNET) == 0 or return "setns $name: $!";
+  syscall($UNSHARE, CLONE_NEWNS) == 0 or return "unshare: $!";
+  syscall($MOUNT, $EMPTY, $ROOT, $NONE, MS_SLAVE | MS_REC, 0) == 0 or return "mount --make-rslave /: $!";
   my $flags = 0;
-  if (syscall($UMOUNT2, $sys, MNT_DETACH) != 0) { $flags = MS_RDONLY unless -w '/sys'; }
-  my $nm = $name;
-  syscall($MOUNT, $nm, $sys, $sysfs, $flags, 0) == 0 or die "mount of /sys failed: $!\n";
-  my $etc = "/etc/netns/$name";
-  if (opendir(my $d, $etc)) {
-    for my $e (grep { $_ ne '.' && $_ ne '..' } readdir $d) {
-      my ($src, $dst) = ("$etc/$e", "/etc/$e");
-      syscall($MOUNT, $src, $dst, $none, MS_BIND, 0) == 0 or warn "bind $src on $dst failed: $!\n";
-    }
-  }
+  if (syscall($UMOUNT2, $SYS, MNT_DETACH) != 0) { $flags = MS_RDONLY unless -w $SYS; }
+  syscall($MOUNT, $name, $SYS, $SYSFS, $flags, 0) == 0 or return "mount of /sys failed: $!";
+  for my $b (@$binds) { syscall($MOUNT, $b->[0], $b->[1], $NONE, MS_BIND, 0) == 0 or print STDERR "bind $b->[0] on $b->[1] failed: $!\n"; }
+  '';
 }
 
 # ---- netlink: the few 'ip' commands the run's templates use ----
@@ -170,34 +165,49 @@ sub run_ip {
 }
 
 # ---- spawning: fork here (small), enter the namespace, exec ----
+# Everything that can be prepared is prepared before fork: a perl child that
+# runs perl code copies much of the heap (copy-on-write), ~2 ms each here.
 my %live;   # pids we report the exit of
+open(my $devnull, '<', '/dev/null') or die "/dev/null: $!\n";
 sub spawn_child {
   my ($netns, $cwd, $out, $err, $env, $argv) = @_;
+  my ($nsfd, @binds);
+  my $name = $netns;
+  if ($netns ne '') {
+    open($nsfd, '<', "/run/netns/$netns") or die "/run/netns/$netns: $!\n";
+    if (opendir(my $d, "/etc/netns/$netns")) {
+      @binds = map { ["/etc/netns/$netns/$_", "/etc/$_"] } grep { $_ ne '.' && $_ ne '..' } readdir $d;
+    }
+  }
+  -d $cwd or die "working directory $cwd: No such directory\n";
+  my $mode = POSIX::O_WRONLY() | POSIX::O_APPEND() | POSIX::O_CREAT();
+  my $o = POSIX::open($out, $mode, 0640);
+  defined $o or die "$out: $!\n";
+  my $e = POSIX::open($err, $mode, 0640);
+  defined $e or do { my $why = "$err: $!\n"; POSIX::close($o); die $why };
+  local %ENV = %$env;
   pipe(my $r, my $w) or die "pipe: $!\n";   # close-on-exec: EOF means exec worked
   my $pid = fork();
-  die "fork: $!\n" unless defined $pid;
-  if ($pid == 0) {
-    close $r;
-    $SIG{CHLD} = 'DEFAULT';
-    my $ok = eval {
-      POSIX::setsid();
-      umask 027;
-      open(STDIN, '<', '/dev/null') or die "/dev/null: $!\n";
-      open(STDOUT, '>>', $out) or die "$out: $!\n";
-      open(STDERR, '>>', $err) or die "$err: $!\n";
-      enter_like_ip($netns) if $netns ne '';
-      chdir($cwd) or die "working directory $cwd: $!\n";
-      %ENV = %$env;
-      1;
-    };
-    if ($ok) { no warnings 'exec'; exec { $argv->[0] } @$argv; $@ = "$argv->[0]: $!\n"; }
-    syswrite($w, $@);
+  if (defined $pid && $pid == 0) {
+    POSIX::setsid();
+    POSIX::dup2(fileno($devnull), 0);
+    POSIX::dup2($o, 1);
+    POSIX::dup2($e, 2);
+    POSIX::close($o);
+    POSIX::close($e);
+    my $why = $nsfd ? enter_in_child($nsfd, $name, \@binds) : '';
+    $why = "working directory $cwd: $!" if !$why && !chdir($cwd);
+    if (!$why) { no warnings 'exec'; exec { $argv->[0] } @$argv; $why = "$argv->[0]: $!"; }
+    syswrite($w, $why);
     POSIX::_exit(127);
   }
+  POSIX::close($o);
+  POSIX::close($e);
+  die "fork: $!\n" unless defined $pid;
   close $w;
   my $msg = '';
   1 while sysread($r, $msg, 4096, length $msg);
-  if ($msg ne '') { waitpid($pid, 0); chomp $msg; die "$msg\n"; }
+  if ($msg ne '') { waitpid($pid, 0); die "$msg\n"; }
   $live{$pid} = 1;
   $pid;
 }
@@ -215,15 +225,21 @@ sub reap {
 #   C ID NETNS BATCH                       configure   -> R ID ok | R ID err MSG
 #   S ID NETNS CWD OUT ERR NENV K=V... ARGV...  spawn  -> R ID ok PID | R ID err MSG
 # Events: X PID CODE SIGNAL ('-' for none) when a spawned process ends.
-$SIG{CHLD} = sub {};
+# A child's end wakes the loop through a pipe, also when it ends just before select.
+pipe(my $sigr, my $sigw) or die "pipe: $!\n";
+for my $fh ($sigr, $sigw) { fcntl($fh, F_SETFL, fcntl($fh, F_GETFL, 0) | O_NONBLOCK) or die "fcntl: $!\n"; }
+$SIG{CHLD} = sub { syswrite($sigw, 'x') };
 print "READY\n";
 my $buf = '';
 for (;;) {
   reap();
   my $rin = '';
   vec($rin, fileno(STDIN), 1) = 1;
-  my $n = select($rin, undef, undef, 0.2);
+  vec($rin, fileno($sigr), 1) = 1;
+  my $n = select(my $rout = $rin, undef, undef, 1);
   next if $n <= 0;
+  if (vec($rout, fileno($sigr), 1)) { 1 while sysread($sigr, my $drain, 512); }
+  next unless vec($rout, fileno(STDIN), 1);
   my $got = sysread(STDIN, $buf, 65536, length $buf);
   next if !defined $got && $!{EINTR};
   last unless $got;

@@ -39,6 +39,7 @@ function digest(s: string): Buffer {
 
 export class Connection implements Session {
   version = 0;
+  private readonly outbox: unknown[] = [];
   private readonly subs = new Map<number, Sub>();
   private readonly ctx: MethodContext;
 
@@ -168,10 +169,17 @@ export class Connection implements Session {
     else this.send(ev);
   }
 
+  /** Messages in order; each waits until the state it reports is on disk (see Supervisor.whenSaved). */
   private send(msg: unknown): void {
     if (this.socket.destroyed || !this.socket.writable) return;
-    this.shared.sup.flush(); // what a client hears about is on disk first
-    this.socket.write(encodeLine(msg));
+    this.outbox.push(msg);
+    if (this.outbox.length === 1) this.shared.sup.whenSaved(() => this.drain());
+  }
+
+  private drain(): void {
+    const msgs = this.outbox.splice(0);
+    if (this.socket.destroyed || !this.socket.writable) return;
+    for (const msg of msgs) this.socket.write(encodeLine(msg));
     if (this.socket.writableLength > MAX_BUFFERED_BYTES) {
       this.shared.log('dropping a client that does not read its events');
       this.socket.destroy();

@@ -53,6 +53,7 @@ interface Runtime {
 }
 
 const LIVE = new Set(['running', 'stopping']);
+const SAVE_GAP_MS = 50;
 const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export function publicInfo(inst: Instance): InstanceInfo {
@@ -85,6 +86,9 @@ export class Supervisor extends EventEmitter {
   private readonly statePath: string;
   private readonly timers: NodeJS.Timeout[] = [];
   private dirty = false;
+  private lastSaveAt = 0;
+  private saveTimer?: NodeJS.Timeout;
+  private readonly afterSave: (() => void)[] = [];
   private readonly log: (msg: string) => void;
   readonly defaultLogdir: string;
   readonly helper?: NsHelper;
@@ -113,6 +117,7 @@ export class Supervisor extends EventEmitter {
   /** Stops the timers and writes the state; instances keep running. */
   close(): void {
     this.helper?.close();
+    clearTimeout(this.saveTimer);
     for (const t of this.timers) clearInterval(t);
     for (const rt of this.runtime.values()) {
       clearTimeout(rt.killTimer);
@@ -243,9 +248,30 @@ export class Supervisor extends EventEmitter {
     return c;
   }
 
-  /** Writes the state file now if anything changed (before answering a client). */
+  /** Writes the state file now if anything changed. */
   flush(): void {
     if (this.dirty) this.save();
+    for (const fn of this.afterSave.splice(0)) fn();
+  }
+
+  /**
+   * Runs fn once the state file holds every change so far (before a client
+   * hears of them). Saves are at least SAVE_GAP_MS apart, so a burst of
+   * changes (a hundred spawns) is written a few times, not a hundred.
+   */
+  whenSaved(fn: () => void): void {
+    if (!this.dirty) return fn();
+    this.afterSave.push(fn);
+    this.scheduleSave();
+  }
+
+  private scheduleSave(): void {
+    if (this.saveTimer) return;
+    const wait = Math.max(0, this.lastSaveAt + SAVE_GAP_MS - Date.now());
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.flush();
+    }, wait);
   }
 
   private find(name: string): Instance {
@@ -491,15 +517,14 @@ export class Supervisor extends EventEmitter {
   }
 
   private changed(event: InstanceEventName, inst: Instance): void {
-    if (!this.dirty) {
-      this.dirty = true;
-      setImmediate(() => this.flush());
-    }
+    this.dirty = true;
+    this.scheduleSave();
     this.emit('change', event, publicInfo(inst));
   }
 
   private save(): void {
     this.dirty = false;
+    this.lastSaveAt = Date.now();
     const instances = [...this.instances.values()];
     // Not fsync'ed: it is written before every answer (hundreds per run), and it
     // matters only across a daemon restart, which the page cache survives. A
