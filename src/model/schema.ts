@@ -1,16 +1,16 @@
 // JSON Schema validation (ajv) of a parsed document, with every error mapped
 // back to its file, line and key path. Defaults from the schemas are filled in
 // here, so the schemas are the single source of keys, types and defaults.
-import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Diagnostics, type KeyPath, type SourceDoc } from './source.js';
+// Compiled at build time (scripts/compile-schemas.mjs): compiling at start cost ~0.2 s.
+import * as compiledValidators from './validators.generated.js';
 // Imported (not read from disk) so the server bundle carries them too.
 import controllerSchema from '../../schemas/controller.schema.json' with { type: 'json' };
 import recipeSchema from '../../schemas/recipe.schema.json' with { type: 'json' };
 import setupSchema from '../../schemas/setup.schema.json' with { type: 'json' };
 
 export type SchemaKind = 'controller' | 'recipe' | 'setup';
-
-const Ajv = AjvModule.default ?? AjvModule;
 
 const SCHEMAS: Record<SchemaKind, Record<string, unknown>> = {
   controller: controllerSchema,
@@ -22,15 +22,8 @@ export function loadSchema(kind: SchemaKind): Record<string, unknown> {
   return structuredClone(SCHEMAS[kind]);
 }
 
-const compiled = new Map<SchemaKind, ValidateFunction>();
 function validator(kind: SchemaKind): ValidateFunction {
-  let v = compiled.get(kind);
-  if (!v) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-    v = ajv.compile(loadSchema(kind));
-    compiled.set(kind, v);
-  }
-  return v;
+  return (compiledValidators as Record<SchemaKind, ValidateFunction>)[kind];
 }
 
 /** Where schema errors were found, so later checks can skip just those parts. */
