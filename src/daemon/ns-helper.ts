@@ -231,14 +231,14 @@ for my $fh ($sigr, $sigw) { fcntl($fh, F_SETFL, fcntl($fh, F_GETFL, 0) | O_NONBL
 $SIG{CHLD} = sub { syswrite($sigw, 'x') };
 print "READY\n";
 my $buf = '';
+# waitpid(-1) walks every child: called only when one ended (or once a second), not per request.
 for (;;) {
-  reap();
   my $rin = '';
   vec($rin, fileno(STDIN), 1) = 1;
   vec($rin, fileno($sigr), 1) = 1;
   my $n = select(my $rout = $rin, undef, undef, 1);
-  next if $n <= 0;
-  if (vec($rout, fileno($sigr), 1)) { 1 while sysread($sigr, my $drain, 512); }
+  if ($n <= 0) { reap(); next; }
+  if (vec($rout, fileno($sigr), 1)) { 1 while sysread($sigr, my $drain, 512); reap(); }
   next unless vec($rout, fileno(STDIN), 1);
   my $got = sysread(STDIN, $buf, 65536, length $buf);
   next if !defined $got && $!{EINTR};
