@@ -204,7 +204,7 @@ function status(r: InstanceRecord, state: UpState | 'failed'): InstanceStatus {
 }
 
 /** Inside each new namespace: by the daemon in one request, or (an older daemon) by a script. */
-async function configureNamespaces(s: ServerSession, tag: string, batches: { netns: string; commands: string }[]): Promise<void> {
+export async function configureNamespaces(s: ServerSession, tag: string, batches: { netns: string; commands: string }[]): Promise<void> {
   if (!s.daemon.server.features.includes('netns.configure')) {
     await runScript(s.transport, renderNamespaceScript(tag, s.conf.name, batches), 'configure namespaces');
     return;

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { MyikeError } from '../../src/errors.js';
+import { configureNamespaces } from '../../src/run/run.js';
+import type { ServerSession } from '../../src/run/servers.js';
+
+// The code above the daemon: which way the namespaces get configured. The
+// daemon's side is tested for real in test/daemon (both helper and ip paths).
+function fakeSession(features: string[], request: (m: string, p: unknown) => Promise<unknown>) {
+  const calls: { exec: { cmd: string; stdin?: string }[]; requests: { method: string; params: unknown }[] } = { exec: [], requests: [] };
+  const s = {
+    conf: { name: 'srv9' },
+    daemon: {
+      server: { features },
+      request: (method: string, params: unknown) => {
+        calls.requests.push({ method, params });
+        return request(method, params);
+      },
+    },
+    transport: {
+      exec: async (cmd: string, opts?: { stdin?: string }) => {
+        calls.exec.push({ cmd, stdin: opts?.stdin });
+        return { code: 0, signal: null, stdout: '', stderr: '' };
+      },
+    },
+  } as unknown as ServerSession;
+  return { s, calls };
+}
+
+const batches = [{ netns: 'm1234-a', commands: 'link set lo up\n' }];
+
+describe('run: configuring namespaces', () => {
+  it('asks a daemon that has netns.configure, in one request', async () => {
+    const { s, calls } = fakeSession(['hello', 'netns.configure'], async () => ({ configured: 1, via: 'helper' }));
+    await configureNamespaces(s, 'm1234', batches);
+    assert.deepEqual(calls.requests, [{ method: 'netns.configure', params: { batches } }]);
+    assert.equal(calls.exec.length, 0);
+  });
+
+  it('runs the same batches as a script (one ip -n each) with an older daemon', async () => {
+    const { s, calls } = fakeSession(['hello', 'spawn'], async () => assert.fail('no request expected'));
+    await configureNamespaces(s, 'm1234', batches);
+    assert.equal(calls.exec.length, 1);
+    assert.match(calls.exec[0].stdin!, /ip -n m1234-a -batch - <<'MYIKEV2_BATCH' &\nlink set lo up\nMYIKEV2_BATCH/);
+  });
+
+  it('names the server and step when the daemon reports a namespace it could not configure', async () => {
+    const { s } = fakeSession(['netns.configure'], async () => {
+      throw new Error('1 of 1 namespace(s) not configured: m1234-a: line 1 (link set lo up): Operation not permitted');
+    });
+    await assert.rejects(configureNamespaces(s, 'm1234', batches), (e: MyikeError) => {
+      assert.equal(e.code, 'E_PLUMB');
+      assert.match(e.message, /m1234-a: line 1 .*Operation not permitted/);
+      assert.match(e.describe(), /srv9/);
+      return true;
+    });
+  });
+});
