@@ -3,7 +3,7 @@
 import type { ControllerConf } from './config-types.js';
 import { readControllerConfig } from './config.js';
 import type { Recipe } from './recipe-types.js';
-import { readRecipe } from './recipe.js';
+import { readRecipe, readRecipeName } from './recipe.js';
 import { Diagnostics } from './source.js';
 
 export interface Inputs {
@@ -28,4 +28,13 @@ export function loadConfig(configFile?: string): { config: ControllerConf; warni
   const { config } = readControllerConfig(configFile, diag);
   diag.throwIfAny();
   return { config: config!, warnings: diag.warnings };
+}
+
+/** The config, and only the name of a recipe (for teardown). */
+export function loadConfigAndRecipeName(recipeFile: string, configFile?: string): { config: ControllerConf; name: string } {
+  const diag = new Diagnostics();
+  const { config } = readControllerConfig(configFile, diag);
+  const name = readRecipeName(recipeFile, diag);
+  diag.throwIfAny();
+  return { config: config!, name: name! };
 }

@@ -25,6 +25,19 @@ export function readRecipe(file: string, config: ControllerConf | null, diag: Di
   return semanticPass(schema, diag, (d) => toRecipe(file, src, config, d));
 }
 
+/**
+ * Only the recipe's name, which is all `teardown RECIPE` needs: the run is
+ * found by it, so a recipe edited (even broken) since the run still tears it down.
+ */
+export function readRecipeName(file: string, diag: Diagnostics): string | null {
+  const src = readYaml(file, diag);
+  if (!src.doc || src.doc.errors.length > 0) return null;
+  const name = (src.data as Raw | null)?.name;
+  if (typeof name === 'string' && name.length >= 1 && name.length <= 64) return name;
+  diag.error(src, ['name'], { message: 'the recipe has no usable name', expected: 'a string of 1 to 64 characters', hint: 'or give the run\'s name: myikev2 teardown --name NAME' });
+  return null;
+}
+
 function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, diag: Diagnostics): Recipe | null {
   const before = diag.errors.length;
   const raw = src.data as Raw;

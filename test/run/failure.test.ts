@@ -3,6 +3,8 @@
 // inspection; a changed recipe is reported as drift and replaced only with
 // --override; teardown --name works without the recipe.
 import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTag } from '../../src/run/names.js';
 import { controllerCli, sh } from '../support/machine.js';
@@ -76,5 +78,27 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     const td = myikev2('teardown', '--name', 'drift-test');
     assert.equal(td.status, 0, td.stderr + td.stdout);
     assert.equal(namespacesOf(driftTag), '');
+  });
+
+  it('teardown RECIPE needs only the recipe\'s name: a recipe broken since the run still tears its run down', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'myikev2-broken-'));
+    try {
+      const recipe = join(tmp, 'recipe.yaml');
+      writeFileSync(recipe, readFileSync(join(dir, 'drift-v1.yaml'), 'utf8'));
+      assert.equal(myikev2('run', '--json', recipe).status, 0);
+      assert.equal(namespacesOf(driftTag), `${driftTag}-a\n${driftTag}-b`);
+      writeFileSync(recipe, 'name: drift-test\ninstancelist:\n  1:\n    name: a\n    daemonname: nowhere\n    bogus: 1\n');
+      assert.equal(myikev2('validate', recipe).status, 2, 'the recipe is invalid now');
+      const td = myikev2('teardown', '--no-logs', recipe);
+      assert.equal(td.status, 0, td.stderr + td.stdout);
+      assert.equal(namespacesOf(driftTag), '');
+      writeFileSync(recipe, 'instancelist: {}\n');
+      const noName = myikev2('teardown', recipe);
+      assert.equal(noName.status, 2);
+      assert.match(noName.stderr, /recipe\.yaml:1:1: error: name: the recipe has no usable name/);
+      assert.match(noName.stderr, /--name NAME/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

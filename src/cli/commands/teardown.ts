@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action } from '../action.js';
 import { EXIT_FAILED, EXIT_USAGE, MyikeError } from '../../errors.js';
-import { loadConfig, loadInputs } from '../../model/load.js';
+import { loadConfig, loadConfigAndRecipeName } from '../../model/load.js';
 import { runTag } from '../../run/names.js';
 
 export function registerTeardown(program: Command): void {
@@ -23,10 +23,8 @@ export function registerTeardown(program: Command): void {
         let name = opts.name;
         let config;
         if (recipeFile) {
-          // Only the recipe's name matters: a recipe edited since the run still tears it down.
-          const inputs = loadInputs(recipeFile, opts.config);
-          name = inputs.recipe.name;
-          config = inputs.config;
+          // Only the recipe's name matters: a recipe edited (even broken) since the run still tears it down.
+          ({ config, name } = loadConfigAndRecipeName(recipeFile, opts.config));
         } else config = loadConfig(opts.config).config;
         const { teardownRun } = await import('../../run/teardown-run.js');
         const result = await teardownRun(config, runTag(name!), {
