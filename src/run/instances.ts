@@ -34,7 +34,7 @@ export function engineArgv(s: ServerSession, r: InstanceRecord): string[] {
 export const ENGINE_API_SOCKET = 'api.sock';
 
 const PLAIN_WORDS = /^[A-Za-z0-9_./:,@%+=-]+(?:[ \t]+[A-Za-z0-9_./:,@%+=-]+)*$/;
-const SHELL_ONLY = new Set(['cd', 'export', 'set', 'unset', 'ulimit', 'umask', 'trap', 'exit', 'return', 'source', '.', 'eval', 'readonly', 'wait', 'shift', 'alias', 'local', 'read', 'type', 'command', 'hash', 'times', 'getopts', 'break', 'continue', 'if', 'for', 'while', 'until', 'case']);
+const SHELL_ONLY = new Set([':', 'cd', 'export', 'set', 'unset', 'ulimit', 'umask', 'trap', 'exit', 'return', 'source', '.', 'eval', 'readonly', 'wait', 'shift', 'alias', 'local', 'read', 'type', 'command', 'hash', 'times', 'getopts', 'break', 'continue', 'if', 'for', 'while', 'until', 'case']);
 
 /**
  * How a command line runs: words without any shell syntax (no quotes, $,

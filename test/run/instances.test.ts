@@ -15,6 +15,7 @@ const CASES: [string, string[]][] = [
   ['charon > log 2>&1', ['sh', '-c', 'charon > log 2>&1']],
   ['FOO=1 charon', ['sh', '-c', 'FOO=1 charon']],
   ['cd /tmp', ['sh', '-c', 'cd /tmp']],
+  [': nothing', ['sh', '-c', ': nothing']],
   ['a\nb', ['sh', '-c', 'a\nb']],
   ['exec', ['sh', '-c', 'exec']],
 ];
