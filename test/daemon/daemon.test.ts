@@ -302,6 +302,26 @@ describe('daemon @integration', function () {
     });
   }
 
+  it('the namespace helper dying loses nothing: its instances are watched through /proc, and the next start has a new helper', async () => {
+    const d = await newDaemon();
+    const c = await client(d);
+    const { instance } = await c.request('spawn', { name: 'survivor', tag, argv: ['sleep', '600'] });
+    const helperPid = Number(execFileSync('pgrep', ['-P', String(d.pid), '-x', 'perl'], { encoding: 'utf8' }).trim());
+    assert.ok(helperPid > 0, 'the daemon runs a perl helper');
+    assert.equal(execFileSync('ps', ['-o', 'ppid=', '-p', String(instance.pid)], { encoding: 'utf8' }).trim(), String(helperPid));
+    process.kill(helperPid, 'SIGKILL');
+    await waitUntil(async () => (await c.request('status', { name: 'survivor' })).instance!.adopted, 'the survivor to be watched through /proc');
+    assert.equal((await c.request('status', { name: 'survivor' })).instance!.state, 'running');
+    process.kill(instance.pid!, 'SIGKILL');
+    await waitUntil(async () => (await c.request('status', { name: 'survivor' })).instance!.state === 'exited', 'its end to be seen');
+    const { instance: next } = await c.request('spawn', { name: 'after', tag, argv: ['sh', '-c', 'exit 4'] });
+    await waitUntil(async () => (await c.request('status', { name: 'after' })).instance!.state === 'exited', 'the next instance to end');
+    assert.equal((await c.request('status', { name: 'after' })).instance!.exitCode, 4, 'a new helper reports exit codes again');
+    const newHelper = Number(execFileSync('pgrep', ['-P', String(d.pid), '-x', 'perl'], { encoding: 'utf8' }).trim());
+    assert.ok(newHelper > 0 && newHelper !== helperPid, `a new helper runs (pid ${newHelper})`);
+    assert.ok(next.pid);
+  });
+
   it('a graceful stop of a process that ignores SIGTERM ends with SIGKILL after the timeout', async () => {
     const d = await newDaemon();
     const c = await client(d);
