@@ -8,6 +8,7 @@ import { acquireLock } from './lock.js';
 import { ManifestStore } from './manifests.js';
 import type { DaemonInfo } from './methods.js';
 import { Connection } from './server.js';
+import { reportReady } from './ready.js';
 import { Supervisor } from './supervisor.js';
 
 export interface DaemonOptions {
@@ -18,6 +19,8 @@ export interface DaemonOptions {
   tokenFile?: string;
   logCheckMs?: number;
   adoptPollMs?: number;
+  /** Written "ready" once listening, then closed (see ready.ts). */
+  readyFd?: number;
 }
 
 function log(msg: string): void {
@@ -197,6 +200,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       log(`listening on tcp ${opts.listen} (token required)`);
     }
     log(`listening on ${opts.socket}, state in ${opts.stateDir}, build ${info.build.slice(0, 19)}, ${supervisor.list().length} instance(s) on record`);
+    if (opts.readyFd !== undefined) reportReady(opts.readyFd, 'ready');
     process.on('SIGTERM', () => close('SIGTERM'));
     process.on('SIGINT', () => close('SIGINT'));
     process.on('SIGHUP', () => {}); // the SSH session that started us may go away

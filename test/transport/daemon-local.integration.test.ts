@@ -1,10 +1,11 @@
 // The embedded default: the controller's own machine as server `local`,
 // daemon started and reached without SSH (LocalTransport).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { InstanceInfo } from '../../src/daemon/protocol.js';
+import type { MyikeError } from '../../src/errors.js';
 import { loadBundle } from '../../src/transport/bundle.js';
 import { connectServer } from '../../src/transport/connect.js';
 import { connectDaemon, DaemonLink, ensureDaemon, type WatchUpdate } from '../../src/transport/ensure-daemon.js';
@@ -53,6 +54,20 @@ describe('daemon on the local transport @integration', function () {
       await a.client.close();
       await b.client.close();
     }
+  });
+
+  it('a daemon that cannot start is reported with its exit and last log lines, at once', async () => {
+    const t = await connectServer({ name: 'local', connection: 'local' } as never);
+    const broken = path.join(tmp, 'broken-bundle.mjs');
+    writeFileSync(broken, "console.error('daemon cannot start: no such thing'); process.exit(5);\n");
+    const o = { socketPath: path.join(tmp, 'broken.sock'), stateDir: path.join(tmp, 'state-broken'), bundlesDir: path.join(tmp, 'bundles-broken') };
+    const started = Date.now();
+    await assert.rejects(ensureDaemon(t, { localPath: broken, sha256: 'b'.repeat(64) }, o), (e: MyikeError) => {
+      assert.equal(e.code, 'E_DAEMON_START');
+      assert.match(e.message, /daemon cannot start: no such thing/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 5000, 'no retrying a start that failed for another reason than the lock');
   });
 
   it('preflight, start, spawn, lose the connection, resync from the snapshot, clean up', async () => {

@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { action } from '../action.js';
 import type { DaemonOptions } from '../../daemon/daemon.js';
+import { reportReady } from '../../daemon/ready.js';
+import { asMyikeError } from '../../errors.js';
 import { DEFAULT_SOCKET, DEFAULT_STATE_DIR } from '../../daemon/protocol.js';
 
 interface CliOptions {
@@ -12,6 +14,7 @@ interface CliOptions {
   tokenFile?: string;
   logCheckInterval?: number;
   adoptPollInterval?: number;
+  readyFd?: number;
 }
 
 /** The options a detached parent passes on to the daemon it starts. */
@@ -35,6 +38,8 @@ export function registerDaemon(program: Command): void {
     .option('--token-file <file>', 'token that TCP clients must present in hello')
     .addOption(new Option('--log-check-interval <ms>', 'how often log sizes are checked').argParser(Number).hideHelp())
     .addOption(new Option('--adopt-poll-interval <ms>', 'how often re-adopted pids are checked').argParser(Number).hideHelp())
+    // For starters that wait on a pipe instead of polling: "ready" or "fail CODE" is written to this fd, which is then closed.
+    .addOption(new Option('--ready-fd <fd>', 'file descriptor to report readiness on').argParser(Number).hideHelp())
     .action(
       action(async (o: CliOptions) => {
         // Absolute paths: the detached daemon runs from /.
@@ -48,6 +53,7 @@ export function registerDaemon(program: Command): void {
           tokenFile: o.tokenFile,
           logCheckMs: o.logCheckInterval,
           adoptPollMs: o.adoptPollInterval,
+          readyFd: o.readyFd,
         };
         const { parseListen, readToken, runDaemon } = await import('../../daemon/daemon.js');
         if (o.detach) {
@@ -61,7 +67,10 @@ export function registerDaemon(program: Command): void {
           process.stdout.write(`daemon running (pid ${pid}, socket ${o.socket})\n`);
           return 0;
         }
-        const code = await runDaemon(opts);
+        const code = await runDaemon(opts).catch((e: unknown) => {
+          if (o.readyFd !== undefined) reportReady(o.readyFd, `fail ${asMyikeError(e).exitCode}`);
+          throw e;
+        });
         // A client that never closes its half of a connection must not keep
         // the process alive; the log is written synchronously, so exit is safe.
         setTimeout(() => process.exit(code), 250);
