@@ -29,7 +29,7 @@ use constant { CLONE_NEWNET => 0x40000000, CLONE_NEWNS => 0x20000, MS_RDONLY => 
 open(my $home, '<', '/proc/self/ns/net') or die "/proc/self/ns/net: $!\n";
 
 sub dec { my $s = shift; $s =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/ge; $s }
-sub enc { my $s = shift; $s =~ s/([%\s\x00-\x1f])/sprintf('%%%02X', ord($1))/ge; $s }
+sub enc { my $s = shift; $s =~ s/([%\x00-\x20])/sprintf('%%%02X', ord($1))/ge; $s }
 
 sub setns_path {
   my $path = shift;
@@ -271,7 +271,8 @@ export interface HelperSpawn {
 
 type ExitStatus = { code: number | null; signal: NodeJS.Signals | null };
 
-const enc = (s: string) => s.replace(/[%\s\x00-\x1f]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
+// Fields are %-encoded where they would break a line or a split: ASCII only, so UTF-8 passes as is.
+const enc = (s: string) => s.replace(/[%\x00-\x20]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 const dec = (s: string) => s.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
 const signalName = (n: number) => (Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? `SIG${n}`) as NodeJS.Signals;
 

@@ -280,13 +280,13 @@ describe('daemon @integration', function () {
 
         const out = join(dir, 'probe.out');
         const probe = `readlink /proc/self/ns/net; ls /sys/class/net; cat /etc/hosts; pwd; echo "FOO=$FOO"; echo oops >&2; exit 3`;
-        const { instance } = await c.request('spawn', { name: `probe-${helper}`, tag, argv: ['sh', '-c', `(${probe}) > ${out}`], netns: ns, env: { FOO: 'a b' }, cwd: dir });
+        const { instance } = await c.request('spawn', { name: `probe-${helper}`, tag, argv: ['sh', '-c', `(${probe}) > ${out}`], netns: ns, env: { FOO: 'a b\u00a0ü%41\n' }, cwd: dir });
         await waitUntil(async () => (await c.request('list', { tag })).instances.some((i) => i.name === instance.name && i.state === 'exited'), 'the probe to exit');
         const done = (await c.request('list', { tag })).instances.find((i) => i.name === instance.name)!;
         assert.equal(done.exitCode, 3);
-        const [netLink, ...lines] = readFileSync(out, 'utf8').trim().split('\n');
+        const [netLink, ...lines] = readFileSync(out, 'utf8').trim().split('\n').filter(Boolean);
         assert.equal(netLink, `net:[${statSync(`/run/netns/${ns}`).ino}]`);
-        assert.deepEqual(lines, ['dummy0', 'dummy1', 'lo', '# hosts of the namespace', dir, 'FOO=a b']);
+        assert.deepEqual(lines, ['dummy0', 'dummy1', 'lo', '# hosts of the namespace', dir, 'FOO=a b\u00a0ü%41']);
         assert.equal(readFileSync(done.stderrPath, 'utf8'), 'oops\n');
 
         const { instance: sleeper } = await c.request('spawn', { name: `sleeper-${helper}`, tag, argv: ['sleep', '600'], netns: ns });
