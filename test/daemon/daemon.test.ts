@@ -437,6 +437,8 @@ describe('daemon @integration', function () {
     await waitUntil(() => starts.length >= 4, 'four restarts');
     const want = [100, 200, 400, 400];
     want.forEach((w, i) => assert.ok(starts[i] - exits[i] >= w - 2, `restart ${i + 1} came ${starts[i] - exits[i]} ms after the exit, want >= ${w}`));
+    // Just after a restart the new run has not exited yet: wait for its exit (in backoff again).
+    await waitUntil(async () => (await c.request('status', { name: 'flaky' })).instance!.state === 'backoff', 'the restarted run to exit');
     const s = await c.request('status', { name: 'flaky' });
     assert.ok(s.instance!.restarts >= 4);
     assert.equal(s.instance!.exitCode, 3);
