@@ -206,7 +206,11 @@ sub spawn_child {
   die "fork: $!\n" unless defined $pid;
   close $w;
   my $msg = '';
-  1 while sysread($r, $msg, 4096, length $msg);
+  for (;;) {   # until EOF: a read interrupted by a signal is not the end
+    my $got = sysread($r, $msg, 4096, length $msg);
+    last if defined $got && $got == 0;
+    last if !defined $got && !$!{EINTR};
+  }
   if ($msg ne '') { waitpid($pid, 0); die "$msg\n"; }
   $live{$pid} = 1;
   $pid;
@@ -231,14 +235,16 @@ for my $fh ($sigr, $sigw) { fcntl($fh, F_SETFL, fcntl($fh, F_GETFL, 0) | O_NONBL
 $SIG{CHLD} = sub { syswrite($sigw, 'x') };
 print "READY\n";
 my $buf = '';
-# waitpid(-1) walks every child: called only when one ended (or once a second), not per request.
+# Reaping every turn (and at least every 0.1 s) bounds how late an exit is
+# reported even if a wake-up were missed; waitpid(WNOHANG) is cheap.
 for (;;) {
+  reap();
   my $rin = '';
   vec($rin, fileno(STDIN), 1) = 1;
   vec($rin, fileno($sigr), 1) = 1;
-  my $n = select(my $rout = $rin, undef, undef, 1);
-  if ($n <= 0) { reap(); next; }
-  if (vec($rout, fileno($sigr), 1)) { 1 while sysread($sigr, my $drain, 512); reap(); }
+  my $n = select(my $rout = $rin, undef, undef, 0.1);
+  next if $n <= 0;
+  if (vec($rout, fileno($sigr), 1)) { 1 while sysread($sigr, my $drain, 512); }
   next unless vec($rout, fileno(STDIN), 1);
   my $got = sysread(STDIN, $buf, 65536, length $buf);
   next if !defined $got && $!{EINTR};
