@@ -10,7 +10,7 @@ import { rotateIfOver } from './logs.js';
 
 const START_TIMEOUT_MS = 15_000;
 const POLL_MS = 15;
-const DAEMON_LOG_MAX_BYTES = 10 * 1024 * 1024;
+export const DAEMON_LOG_MAX_BYTES = 10 * 1024 * 1024;
 
 function readFrom(path: string, offset: number): string {
   const fd = openSync(path, 'r');

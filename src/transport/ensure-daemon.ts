@@ -2,6 +2,7 @@
 // hand back a connected client; reconnect after a lost connection.
 import { EventEmitter } from 'node:events';
 import { DaemonClient } from '../daemon/client.js';
+import { DAEMON_LOG_MAX_BYTES } from '../daemon/detach.js';
 import { DEFAULT_SOCKET, DEFAULT_STATE_DIR, type InstanceEvent, type InstanceInfo } from '../daemon/protocol.js';
 import { MyikeError } from '../errors.js';
 import { DEFAULT_BUNDLES_DIR, pushBundle, type Bundle } from './bundle.js';
@@ -81,7 +82,6 @@ export function daemonStartCommand(remoteBundle: string, opts: Pick<EnsureDaemon
   ].join('\n');
 }
 
-const DAEMON_LOG_MAX_BYTES = 10 * 1024 * 1024;
 
 async function startDaemon(t: Transport, remoteBundle: string, opts: EnsureDaemonOptions): Promise<void> {
   const cmd = daemonStartCommand(remoteBundle, opts);
