@@ -138,8 +138,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       socket: opts.socket,
       stateDir: opts.stateDir,
     };
-    // MYIKEV2_NS_HELPER=off: start instances with `ip netns exec` (tests of that path).
-    const nsHelper = process.env.MYIKEV2_NS_HELPER !== 'off';
+    // MYIKEV2_NS_HELPER=perl|off: the slower ways of starting instances (tests of those paths).
+    const nsHelper = (['perl', 'off'] as const).find((m) => m === process.env.MYIKEV2_NS_HELPER) ?? 'auto';
     sup = new Supervisor({ stateDir: opts.stateDir, logCheckMs: opts.logCheckMs, adoptPollMs: opts.adoptPollMs, nsHelper, log });
     const manifests = new ManifestStore(opts.stateDir, log);
     const supervisor = sup;

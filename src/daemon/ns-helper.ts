@@ -282,6 +282,16 @@ const enc = (s: string) => s.replace(/[%\x00-\x20]/g, (c) => '%' + c.charCodeAt(
 const dec = (s: string) => s.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
 const signalName = (n: number) => (Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? `SIG${n}`) as NodeJS.Signals;
 
+/** A helper program speaking the protocol above (the perl helper, or the python3 spawner of ns-spawner.ts). */
+export interface HelperProgram {
+  command: string;
+  args: string[];
+  /** How logs name it. */
+  label: string;
+}
+
+export const PERL_HELPER: HelperProgram = { command: 'perl', args: ['-e', NS_HELPER_PERL], label: 'namespace helper (perl)' };
+
 export class NsHelper {
   private proc?: ChildProcessWithoutNullStreams;
   private started?: Promise<boolean>;
@@ -292,25 +302,27 @@ export class NsHelper {
 
   /** onLost: the helper died; the pids it was watching are no longer reported. */
   constructor(
+    private readonly program: HelperProgram,
     private readonly log: (msg: string) => void,
     private readonly onLost: (pids: number[]) => void,
   ) {}
 
-  /** Starts perl once; false when it cannot run here (then use the fallbacks). */
+  /** Starts the program once; false when it cannot run here (then use the fallbacks). */
   available(): Promise<boolean> {
+    const { command, args, label } = this.program;
     this.started ??= new Promise<boolean>((resolve) => {
-      const proc = spawn('perl', ['-e', NS_HELPER_PERL], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
       proc.once('error', (e) => {
-        this.log(`namespace helper unavailable (${e.message}); using ip netns exec / ip -n`);
+        this.log(`${label} unavailable (${e.message})`);
         resolve(false);
       });
-      createInterface({ input: proc.stderr }).on('line', (l) => this.log(`namespace helper: ${l}`));
+      createInterface({ input: proc.stderr }).on('line', (l) => this.log(`${label}: ${l}`));
       createInterface({ input: proc.stdout }).on('line', (line) => {
         if (line === 'READY') {
           this.proc = proc;
           resolve(true);
         } else if (line.startsWith('UNSUPPORTED')) {
-          this.log(`namespace helper: ${line}; using ip netns exec / ip -n`);
+          this.log(`${label}: ${line}`);
         } else this.onLine(line);
       });
       proc.once('exit', (code, signal) => {
@@ -318,7 +330,7 @@ export class NsHelper {
         if (this.proc !== proc) return;
         this.proc = undefined;
         this.started = undefined; // started again on next use
-        this.log(`namespace helper exited (${signal ?? code})`);
+        this.log(`${label} exited (${signal ?? code})`);
         for (const p of this.pending.values()) p.reject(new Error('the namespace helper exited'));
         this.pending.clear();
         const pids = [...this.exitWatchers.keys()];

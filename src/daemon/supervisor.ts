@@ -8,7 +8,8 @@ import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, stat
 import { join } from 'node:path';
 import { readJsonFile, writeFileAtomic } from './atomic-file.js';
 import { rotateIfOver } from './logs.js';
-import { NsHelper } from './ns-helper.js';
+import { NsHelper, PERL_HELPER } from './ns-helper.js';
+import { PYTHON_SPAWNER } from './ns-spawner.js';
 import { isSameLiveProcess, readProcStat, sessionMembers } from './proc.js';
 import {
   DEFAULT_BACKOFF,
@@ -28,8 +29,12 @@ export interface SupervisorOptions {
   logCheckMs?: number;
   /** How often re-adopted processes (not our children) are checked in /proc. */
   adoptPollMs?: number;
-  /** Start instances through the perl namespace helper when it runs here (default true). */
-  nsHelper?: boolean;
+  /**
+   * How instances enter their namespace: 'auto' (default) spawns through the
+   * python3 spawner, else the perl helper, else `ip netns exec`; 'perl' skips
+   * python3; 'off' uses neither helper.
+   */
+  nsHelper?: 'auto' | 'perl' | 'off';
   log?: (msg: string) => void;
 }
 
@@ -91,14 +96,19 @@ export class Supervisor extends EventEmitter {
   private readonly afterSave: (() => void)[] = [];
   private readonly log: (msg: string) => void;
   readonly defaultLogdir: string;
+  /** The perl helper: namespace configuration, and spawns where python3 is missing. */
   readonly helper?: NsHelper;
+  private readonly spawner?: NsHelper;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
     this.statePath = join(opts.stateDir, 'state.json');
     this.defaultLogdir = join(opts.stateDir, 'logs');
     this.log = opts.log ?? (() => {});
-    if (opts.nsHelper !== false) this.helper = new NsHelper(this.log, (pids) => this.helperLost(pids));
+    const mode = opts.nsHelper ?? 'auto';
+    const lost = (pids: number[]) => this.helperLost(pids);
+    if (mode !== 'off') this.helper = new NsHelper(PERL_HELPER, this.log, lost);
+    if (mode === 'auto') this.spawner = new NsHelper(PYTHON_SPAWNER, this.log, lost);
   }
 
   /** Loads the state file and re-adopts what is still alive; starts the periodic checks. */
@@ -117,6 +127,7 @@ export class Supervisor extends EventEmitter {
   /** Stops the timers and writes the state; instances keep running. */
   close(): void {
     this.helper?.close();
+    this.spawner?.close();
     clearTimeout(this.saveTimer);
     for (const t of this.timers) clearInterval(t);
     for (const rt of this.runtime.values()) {
@@ -303,9 +314,10 @@ export class Supervisor extends EventEmitter {
       if (rt.watchedPid === pid) this.exited(inst, rt, status.code, status.signal);
     };
     let pid = 0;
-    if (this.helper && (await this.helper.available())) {
+    const helper = await this.spawnHelper();
+    if (helper) {
       // The exit callback runs on a later turn, after pid is set.
-      pid = await this.helper
+      pid = await helper
         .spawn({ netns: inst.netns, cwd: inst.cwd, stdoutPath: inst.stdoutPath, stderrPath: inst.stderrPath, env, argv: inst.argv }, (st) => watch(pid)(st))
         .catch((e: Error) => {
           throw fail(e.message);
@@ -325,6 +337,11 @@ export class Supervisor extends EventEmitter {
     inst.error = null;
     // Arguments may carry secrets: the log names the program only.
     this.log(`started ${inst.name} pid ${inst.pid}${inst.netns ? ` in netns ${inst.netns}` : ''}: ${inst.argv[0]} (+${inst.argv.length - 1} args)`);
+  }
+
+  private async spawnHelper(): Promise<NsHelper | undefined> {
+    for (const h of [this.spawner, this.helper]) if (h && (await h.available())) return h;
+    return undefined;
   }
 
   /** Starts the process from Node, through `ip netns exec` (without the helper). */

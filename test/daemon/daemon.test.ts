@@ -252,9 +252,10 @@ describe('daemon @integration', function () {
     await c2.request('stop', { name: 'ticker' });
   });
 
-  // Both ways of starting an instance behave the same: the namespace helper
-  // (perl) and, where it cannot run, `ip netns exec` from Node.
-  for (const helper of ['on', 'off'] as const) {
+  // Every way of starting an instance behaves the same: the python3 spawner
+  // (default), the perl helper (no python3) and `ip netns exec` from Node.
+  const parentOf = { auto: 'python3', perl: 'perl', off: 'node' } as const;
+  for (const helper of ['auto', 'perl', 'off'] as const) {
     it(`namespace helper ${helper}: configures namespaces, starts in the namespace as 'ip netns exec' does, reports exit codes and signals`, async () => {
       const ns = `mkd${process.pid}h${helper}`;
       namespaces.push(ns);
@@ -263,11 +264,11 @@ describe('daemon @integration', function () {
       execFileSync('mkdir', ['-p', etc]);
       writeFileSync(join(etc, 'hosts'), '# hosts of the namespace\n');
       try {
-        const d = await newDaemon([], helper === 'off' ? { MYIKEV2_NS_HELPER: 'off' } : {});
+        const d = await newDaemon([], helper === 'auto' ? {} : { MYIKEV2_NS_HELPER: helper });
         const c = await client(d);
         const batch = 'link set lo up\nlink add dummy0 type veth peer name dummy1\nlink set dummy0 up\naddr add fd00:77::5/64 dev dummy0 nodad\nroute add ::/0 via fd00:77::1 dev dummy0\nxfrm state flush\nxfrm policy flush\n';
         const res = await c.request('netns.configure', { batches: [{ netns: ns, commands: batch }] });
-        assert.deepEqual(res, { configured: 1, via: helper === 'on' ? 'helper' : 'ip' });
+        assert.deepEqual(res, { configured: 1, via: helper === 'off' ? 'ip' : 'helper' });
         const ip = (args: string) => execFileSync('ip', ['-n', ns, ...args.split(' ')], { encoding: 'utf8' });
         assert.match(ip('-6 addr show dev dummy0'), /inet6 fd00:77::5\/64 scope global nodad/);
         assert.match(ip('-6 route show default'), /default via fd00:77::1 dev dummy0/);
@@ -291,7 +292,14 @@ describe('daemon @integration', function () {
 
         const { instance: sleeper } = await c.request('spawn', { name: `sleeper-${helper}`, tag, argv: ['sleep', '600'], netns: ns });
         assert.equal(readProcStat(sleeper.pid!)?.state !== undefined, true);
-        assert.equal(execFileSync('ps', ['-o', 'sid=', '-p', String(sleeper.pid)], { encoding: 'utf8' }).trim(), String(sleeper.pid), 'leads its own session');
+        const ps = (field: string, pid: number) => execFileSync('ps', ['-o', `${field}=`, '-p', String(pid)], { encoding: 'utf8' }).trim();
+        assert.equal(ps('sid', sleeper.pid!), String(sleeper.pid), 'leads its own session');
+        assert.equal(ps('comm', Number(ps('ppid', sleeper.pid!))), parentOf[helper], 'started by the expected helper');
+        const status = readFileSync(`/proc/${sleeper.pid}/status`, 'utf8');
+        // Signals 1-31: glibc's posix_spawn always leaves its own internal signals (32, 33) ignored, harmlessly.
+        const ignored = BigInt('0x' + /^SigIgn:\s+(\w+)$/m.exec(status)![1]) & 0x7fffffffn;
+        assert.equal(ignored, 0n, 'no signal ignored (python ignores SIGPIPE itself)');
+        assert.match(status, /^SigBlk:\s+0+$/m, 'no signal blocked');
         process.kill(sleeper.pid!, 'SIGKILL');
         await waitUntil(async () => (await c.request('list', { tag })).instances.some((i) => i.name === sleeper.name && i.signal === 'SIGKILL'), 'the kill to be reported');
 
@@ -306,8 +314,8 @@ describe('daemon @integration', function () {
     const d = await newDaemon();
     const c = await client(d);
     const { instance } = await c.request('spawn', { name: 'survivor', tag, argv: ['sleep', '600'] });
-    const helperPid = Number(execFileSync('pgrep', ['-P', String(d.pid), '-x', 'perl'], { encoding: 'utf8' }).trim());
-    assert.ok(helperPid > 0, 'the daemon runs a perl helper');
+    const helperPid = Number(execFileSync('pgrep', ['-P', String(d.pid), '-x', 'python3'], { encoding: 'utf8' }).trim());
+    assert.ok(helperPid > 0, 'the daemon runs the python3 spawner');
     assert.equal(execFileSync('ps', ['-o', 'ppid=', '-p', String(instance.pid)], { encoding: 'utf8' }).trim(), String(helperPid));
     process.kill(helperPid, 'SIGKILL');
     await waitUntil(async () => (await c.request('status', { name: 'survivor' })).instance!.adopted, 'the survivor to be watched through /proc');
@@ -317,7 +325,7 @@ describe('daemon @integration', function () {
     const { instance: next } = await c.request('spawn', { name: 'after', tag, argv: ['sh', '-c', 'exit 4'] });
     await waitUntil(async () => (await c.request('status', { name: 'after' })).instance!.state === 'exited', 'the next instance to end');
     assert.equal((await c.request('status', { name: 'after' })).instance!.exitCode, 4, 'a new helper reports exit codes again');
-    const newHelper = Number(execFileSync('pgrep', ['-P', String(d.pid), '-x', 'perl'], { encoding: 'utf8' }).trim());
+    const newHelper = Number(execFileSync('pgrep', ['-P', String(d.pid), '-x', 'python3'], { encoding: 'utf8' }).trim());
     assert.ok(newHelper > 0 && newHelper !== helperPid, `a new helper runs (pid ${newHelper})`);
     assert.ok(next.pid);
   });
