@@ -4,6 +4,15 @@
 import { createHash } from 'node:crypto';
 
 export const MGMT_BRIDGE = 'myikev2mgmtbrg';
+
+/**
+ * The link group of a run's host veth ends ("my" + the tag's hex digits), so
+ * teardown deletes them all in one kernel operation: one by one each costs
+ * an RCU grace period, and waiting for namespace cleanup to do it is slower.
+ */
+export function runLinkGroup(tag: string): number {
+  return 0x6d790000 + parseInt(tag.slice(1), 16);
+}
 /** The management veth's end inside an instance's namespace. */
 export const MGMT_IF_IN_NS = 'mgmt0';
 /** Link-local address on the bridge: the namespaces' default gateway. */

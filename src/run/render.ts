@@ -1,7 +1,7 @@
 // Pure script generators: plan → the shell scripts run on each server.
 import { parseCidr } from '../model/address.js';
 import type { InstanceRecord } from './manifest.js';
-import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, SERVER_RUNS_DIR } from './names.js';
+import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, runLinkGroup, SERVER_RUNS_DIR } from './names.js';
 import { shq as shellQuote } from '../transport/transport.js';
 import { render } from './templates.js';
 
@@ -22,7 +22,8 @@ function instanceValues(r: InstanceRecord, mgmtPrefixLen: number) {
 /** The script that creates the namespaces, veths, routes and data interfaces of instances on one server. */
 export function renderPlumbScript(tag: string, server: string, mgmtPrefix: string, instances: InstanceRecord[]): string {
   const prefixLen = parseCidr(mgmtPrefix)?.prefixLen ?? 64;
-  const baseBatch = instances.map((r) => render('run/base-instance.batch', instanceValues(r, prefixLen)).trim()).join('\n');
+  const group = runLinkGroup(tag);
+  const baseBatch = instances.map((r) => render('run/base-instance.batch', { ...instanceValues(r, prefixLen), group }).trim()).join('\n');
   const runDirs = instances.map((r) => shellQuote(r.runDir)).join(' ');
   return render('run/plumb.sh', { tag, server, count: instances.length, bridge: MGMT_BRIDGE, gateway: BRIDGE_LINK_LOCAL }, { baseBatch, runDirs });
 }
@@ -39,8 +40,12 @@ export function renderNamespaceScript(tag: string, server: string, batches: { ne
   return render('run/ns-config.sh', { tag, server, count: batches.length }, { nsJobs });
 }
 
-/** The script that removes instances of a run from one server and gives data interfaces back. */
-export function renderTeardownScript(tag: string, server: string, instances: InstanceRecord[]): string {
+/**
+ * The script that removes instances of a run from one server and gives data
+ * interfaces back. wholeRun: these are all the run's instances on the server,
+ * so its veths may go by link group.
+ */
+export function renderTeardownScript(tag: string, server: string, instances: InstanceRecord[], wholeRun = false): string {
   const baseBatch = instances.map((r) => render('run/teardown-instance.batch', instanceValues(r, 0)).trim()).join('\n');
   const dataIfReturns = instances
     .filter((r) => r.dataIf)
@@ -58,7 +63,7 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
   const emptyDirs = [`${SERVER_RUNS_DIR}/${tag}`, SERVER_RUNS_DIR, logRoot, DEFAULT_LOG_ROOT];
   return render(
     'run/teardown.sh',
-    { tag, server, count: instances.length, bridge: MGMT_BRIDGE },
+    { tag, server, count: instances.length, bridge: MGMT_BRIDGE, group: wholeRun ? runLinkGroup(tag) : '' },
     {
       ids: instances.map((r) => r.id).join('|') || 'none',
       netnsList: instances.map((r) => shellQuote(r.netns)).join(' ') || '.none',

@@ -85,10 +85,10 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 const s = await servers.session(name);
                 ctx.sessions.set(name, s);
                 t.title = `${name}: daemon ready`;
-                const [list, stored] = await Promise.all([
+                const [list, stored] = await timing(`${name} list`, () => Promise.all([
                   s.daemon.request('list', { tag }),
                   s.daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null),
-                ]);
+                ]));
                 daemonInstances[name] = list.instances.map((i) => ({ name: i.name, state: i.state }));
                 if (stored && (!ctx.previous || stored.updatedAt > ctx.previous.updatedAt)) ctx.previous = stored;
                 // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
@@ -97,7 +97,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   t.title = `${name}: setupcmds`;
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
                 }
-                const facts = await s.transport.exec(FACTS_COMMAND);
+                const facts = await timing(`${name} facts`, () => s.transport.exec(FACTS_COMMAND));
                 ctx.facts[name] = { ...parseFacts(name, facts.stdout), daemonInstances: daemonInstances[name] };
                 t.title = `${name}: ready`;
               },

@@ -6,6 +6,7 @@ import { loadBundle, type Bundle } from '../transport/bundle.js';
 import { ConnectionPool } from '../transport/connect.js';
 import { connectDaemon, ensureDaemon } from '../transport/ensure-daemon.js';
 import type { Transport } from '../transport/transport.js';
+import { timing } from './progress.js';
 
 export interface ServerSession {
   conf: ServerConf;
@@ -28,10 +29,10 @@ export class Servers {
     let s = this.sessions.get(name);
     if (!s) {
       s = (async () => {
-        const transport = await this.pool.get(name);
+        const transport = await timing(`${name} ssh`, () => this.pool.get(name));
         this.bundle ??= loadBundle();
         const conf = this.config.servers[name];
-        const d = await ensureDaemon(transport, await this.bundle, { stateDir: conf.statedir });
+        const d = await timing(`${name} daemon`, async () => ensureDaemon(transport, await this.bundle!, { stateDir: conf.statedir }));
         return { conf, transport, daemon: d.client, bundlePath: d.bundle.remotePath };
       })();
       s.catch(() => this.sessions.delete(name));

@@ -32,7 +32,7 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
   await opts.afterStop?.();
   // Removal and verification in one round trip; verification's lines follow the marker.
-  const script = renderTeardownScript(m.tag, server, records) + `\necho ${VERIFY_MARKER}\n` + renderVerifyScript(m.tag, server, records);
+  const script = renderTeardownScript(m.tag, server, records, true) + `\necho ${VERIFY_MARKER}\n` + renderVerifyScript(m.tag, server, records);
   const out = await timing(`${server} teardown script`, () => runScript(s.transport, script, 'teardown'));
   const [removal, verification = ''] = out.split(`${VERIFY_MARKER}\n`);
   const leftovers = [...removal.split('\n').filter(Boolean), ...verification.split('\n').filter(Boolean), ...(await daemonLeftovers(s, m.tag))];

@@ -6,12 +6,13 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTag } from '../../src/run/names.js';
+import { runLinkGroup, runTag } from '../../src/run/names.js';
 import { controllerCli, sh } from '../support/machine.js';
 import { FIXTURES } from '../support/paths.js';
 
 const dir = join(FIXTURES, 'run');
 const namespacesOf = (tag: string) => sh(`ip netns list | awk '{print $1}' | grep '^${tag}-' | sort`).trim();
+const vethsInGroup = (group: number) => Number(sh(`ip -o link show group ${group} | wc -l`).trim());
 const processesOf = (tag: string) => Number(sh(`grep -l -a 'MYIKEV2_TAG=${tag}' /proc/[0-9]*/environ 2>/dev/null | wc -l`).trim());
 
 describe('run: failure, rollback, drift, teardown by name @integration', function () {
@@ -42,10 +43,22 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     const r = myikev2('run', '--plain', '--keep-on-failure', join(dir, 'failing.yaml'));
     assert.equal(r.status, 1);
     assert.equal(namespacesOf(rollbackTag), `${rollbackTag}-bad\n${rollbackTag}-good`);
-    const td = myikev2('teardown', '--name', 'rollback-test');
-    assert.equal(td.status, 0, td.stderr + td.stdout);
-    assert.equal(namespacesOf(rollbackTag), '');
-    assert.equal(processesOf(rollbackTag), 0);
+    // The host veth ends carry the run's link group (teardown deletes them by it), but a
+    // link of someone else in that group makes teardown leave the group alone.
+    const group = runLinkGroup(rollbackTag);
+    assert.equal(vethsInGroup(group), 2);
+    const foreign = `zfg${process.pid % 100000}`;
+    sh(`ip link add ${foreign} group ${group} type veth peer name ${foreign}p`);
+    try {
+      const td = myikev2('teardown', '--name', 'rollback-test');
+      assert.equal(td.status, 0, td.stderr + td.stdout);
+      assert.equal(namespacesOf(rollbackTag), '');
+      assert.equal(processesOf(rollbackTag), 0);
+      assert.equal(sh(`ip -o link show group ${group} | awk -F': ' '{ print $2 }' | sed 's/@.*//'`).trim(), foreign, 'only the foreign link is left');
+    } finally {
+      sh(`ip link del ${foreign} 2>/dev/null || true`);
+    }
+    assert.equal(vethsInGroup(group), 0);
   });
 
   it('an upcmds that daemonises and exits 0 counts as running (detached); teardown stops what it left', () => {

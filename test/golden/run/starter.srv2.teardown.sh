@@ -3,8 +3,8 @@ set +e
 # 1. Stop whatever still runs inside the namespaces (e.g. what `upcmds` daemonised).
 ino=$(cd /run/netns 2>/dev/null && stat -L -c %i m4ff9-gateway 2>/dev/null)
 if [ -n "$ino" ]; then
-  find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -printf '%l %h\n' 2>/dev/null \
-    | awk -v ino="$ino" 'BEGIN { n = split(ino, a, "\n"); for (i = 1; i <= n; i++) s["net:[" a[i] "]"] = 1 }
+  stat -L -c '%i %n' /proc/[0-9]*/ns/net 2>/dev/null \
+    | awk -v ino="$ino" 'BEGIN { n = split(ino, a, "\n"); for (i = 1; i <= n; i++) s[a[i]] = 1 }
                          ($1 in s) { split($2, p, "/"); print p[3] }' \
     | xargs -r kill -KILL 2>/dev/null
 fi
@@ -15,8 +15,12 @@ if ip -n m4ff9-gateway link set data0 netns $$ 2>/dev/null; then
 elif ip -n m4ff9-gateway link show data0 >/dev/null 2>&1; then
   echo "dataif-not-returned data0"
 fi
-# 3. Namespaces and host routes. The kernel removes each namespace's veth
-#    pair with it, all in one batch (deleting veths one by one costs ~35 ms each).
+# 3. The run's veths in one kernel operation by link group, when every link
+#    of the group is the run's; then namespaces and host routes. Namespace
+#    cleanup removes any veth left (older runs), but later and slower.
+if ! ip -o link show group 1836666873 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -qvE '^m4ff9h[0-9]+$'; then
+  ip link del group 1836666873 2>/dev/null
+fi
 ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
 netns del m4ff9-gateway
 route del 2001:db8:2::1:1/128 dev myikev2mgmtbrg
