@@ -10,10 +10,13 @@
 import type { HelperProgram } from './ns-helper.js';
 
 export const NS_SPAWNER_PYTHON = String.raw`
-import ctypes, os, re, select, signal, sys
-libc = ctypes.CDLL(None, use_errno=True)
-if not hasattr(os, 'posix_spawn') or not hasattr(libc, 'setns'):
-    os.write(1, b'UNSUPPORTED no posix_spawn or setns\n'); sys.exit(3)
+import os, re, select, signal, sys
+try:   # python3-minimal has no ctypes; an old python no posix_spawn
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.setns, os.posix_spawn, os.POSIX_SPAWN_DUP2
+except Exception as e:
+    os.write(1, ('UNSUPPORTED %s\n' % e).encode()); sys.exit(3)
 CLONE_NEWNET, CLONE_NEWNS = 0x40000000, 0x20000
 MS_RDONLY, MS_BIND, MS_REC, MS_SLAVE, MNT_DETACH = 1, 4096, 16384, 1 << 19, 2
 home_net = os.open('/proc/self/ns/net', os.O_RDONLY)
