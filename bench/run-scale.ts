@@ -2,6 +2,8 @@
 //   1. bring-up and teardown of 100 instances per server (other instances
 //      that just sleep), from `myikev2 run` start to its summary, and from
 //      `teardown` start to verified-clean;
+//      then one server's share alone (100 instances on one server), which is
+//      what each server does when the servers do not share 2 cores;
 //   2. the same plumbing for 20 instances per server done by myikev2 and by
 //      an Ansible playbook written the way a typical user writes one (loop
 //      tasks), and the ratio.
@@ -23,10 +25,10 @@ const PER_SERVER = arg('--per-server', 100);
 const ANSIBLE_PER_SERVER = arg('--ansible-per-server', 20);
 const SERVERS = 3;
 
-function recipe(name: string, perServer: number): string {
+function recipe(name: string, perServer: number, servers = SERVERS): string {
   const lines = [`name: ${name}`, 'instancelist:'];
   let id = 1;
-  for (let s = 1; s <= SERVERS; s++)
+  for (let s = 1; s <= servers; s++)
     for (let k = 0; k < perServer; k++, id++)
       lines.push(`  ${id}:`, `    name: i${id}`, `    daemonname: srv${s}`, '    other:', '      upcmds: exec sleep 3600');
   return lines.join('\n') + '\n';
@@ -109,6 +111,12 @@ async function main(): Promise<void> {
       console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} instances: ${up.toFixed(2)} s  (${(n / up).toFixed(0)} instances/s; target <= 3 s; ${round})`);
       console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} instances: ${down.toFixed(2)} s  (verified clean; target <= 1.5 s)`);
     }
+    // One server's share alone: the lab's servers share this machine's cores; real servers would not.
+    const single = join(tmp, 'single.yaml');
+    writeFileSync(single, recipe('bench-single', PER_SERVER, 1));
+    const upOne = timed('run (one server)', [...myikev2, 'run', '--json', '-c', cfg, single], env);
+    const downOne = timed('teardown (one server)', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, single], env);
+    console.log(`one server's share alone, 1 x ${PER_SERVER} instances (as each of 3 servers with their own 2 cores): run ${upOne.toFixed(2)} s, teardown ${downOne.toFixed(2)} s`);
     // The machine's own floor: the same number of processes started from one shell, nothing else.
     const floor = timed('process floor', ['bash', '-c', `for i in $(seq ${n}); do sleep 30 & done; kill $(jobs -p); wait; exit 0`], env);
     console.log(`floor: ${n} sleep processes started from one bash loop: ${floor.toFixed(2)} s (run / floor: ${(up / floor).toFixed(1)}x)`);
