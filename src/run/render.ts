@@ -66,7 +66,7 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
     { tag, server, count: instances.length, bridge: MGMT_BRIDGE, group: wholeRun ? runLinkGroup(tag) : '' },
     {
       ids: instances.map((r) => r.id).join('|') || 'none',
-      netnsList: instances.map((r) => shellQuote(r.netns)).join(' ') || '.none',
+      netnsPaths: instances.map((r) => shellQuote(`/run/netns/${r.netns}`)).join(' '),
       dataIfReturns: dataIfReturns || ':',
       baseBatch,
       instanceDirs: instanceDirs.map(shellQuote).join(' '),
@@ -79,7 +79,7 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
 export function renderVerifyScript(tag: string, server: string, instances: InstanceRecord[]): string {
   const addrs = instances.map((r) => r.mgmtAddr).filter(Boolean);
   const routeChecks = addrs.length
-    ? `ip -6 route show 2>/dev/null | awk '{ print $1 }' | grep -xF ${addrs.map((a) => `-e ${shellQuote(a)}`).join(' ')} | sed 's/^/route /'`
+    ? `ip -6 route show 2>/dev/null | awk -v a=${shellQuote(addrs.join(' '))} 'BEGIN { n = split(a, x, " "); for (i = 1; i <= n; i++) s[x[i]] = 1 } ($1 in s) { print "route " $1 }'`
     : ':';
   const dirs = [`${SERVER_RUNS_DIR}/${tag}`, ...instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`) ? [r.logdir] : [])])];
   return render('run/verify.sh', { tag, server }, { routeChecks, dirs: dirs.map(shellQuote).join(' ') || '/.none' });

@@ -1,27 +1,27 @@
 # myikev2 run {{tag}}: remove {{count}} instance(s) on server {{server}}
 set +e
-# 1. Stop whatever still runs inside the namespaces (e.g. what `upcmds` daemonised).
-ino=$(cd /run/netns 2>/dev/null && stat -L -c %i {{netnsList}} 2>/dev/null)
-if [ -n "$ino" ]; then
-  stat -L -c '%i %n' /proc/[0-9]*/ns/net 2>/dev/null \
-    | awk -v ino="$ino" 'BEGIN { n = split(ino, a, "\n"); for (i = 1; i <= n; i++) s[a[i]] = 1 }
-                         ($1 in s) { split($2, p, "/"); print p[3] }' \
-    | xargs -r kill -KILL 2>/dev/null
-fi
+# 1. Stop whatever still runs inside the namespaces (e.g. what `upcmds`
+#    daemonised): one stat gives the namespaces' inodes and every process's.
+stat -L -c '%i %n' {{netnsPaths}} /proc/[0-9]*/ns/net 2>/dev/null | awk '
+  $2 ~ /^\/run\/netns\// { ns[$1] = 1; next }
+  ($1 in ns) { split($2, p, "/"); pids = pids " " p[3] }
+  END { if (pids != "") system("kill -KILL" pids " 2>/dev/null") }'
 # 2. Give the data interfaces back to this namespace, as they were.
 {{dataIfReturns}}
 # 3. The run's veths in one kernel operation by link group, when every link
-#    of the group is the run's; then namespaces and host routes. Namespace
-#    cleanup removes any veth left (older runs), but later and slower.
-?group if ! ip -o link show group {{group}} 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -qvE '^{{tag}}h[0-9]+$'; then
+#    of the group is the run's; then namespaces and host routes.
+?group if ip -o link show group {{group}} 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 !~ /^{{tag}}h[0-9]+$/ { foreign = 1 } END { exit foreign || NR == 0 }'; then
 ?group   ip link del group {{group}} 2>/dev/null
 ?group fi
 ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
 {{baseBatch}}
 MYIKEV2_BATCH
+# Veths left (a run made before link groups, or not the whole run) go with
+# their namespace, later: wait for that, then delete any still there.
+left() { ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /^{{tag}}h({{ids}})$/ { print $2 }'; }
 i=0
-while [ $i -lt 100 ] && ip -o link show 2>/dev/null | grep -q -E ': {{tag}}h({{ids}})@'; do sleep 0.05; i=$((i+1)); done
-for v in $(ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*//' | grep -E '^{{tag}}h({{ids}})$'); do ip link del "$v" 2>/dev/null; done
+while v=$(left); [ -n "$v" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+for x in $v; do ip link del "$x" 2>/dev/null; done
 # 4. The bridge, once no run has an instance on it; the run's files.
 if [ -z "$(ip -o link show master {{bridge}} 2>/dev/null)" ]; then ip link del {{bridge}} 2>/dev/null; fi
 ?instanceDirs rm -rf {{instanceDirs}}
