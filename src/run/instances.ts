@@ -176,6 +176,13 @@ export async function stopInstances(s: ServerSession, tag: string, records: Inst
   }
   const known = new Set((await s.daemon.request('list', { tag })).instances.map((i) => i.name));
   const mine = records.filter((r) => known.has(r.daemonName));
-  await Promise.all(mine.map((r) => s.daemon.request('stop', { name: r.daemonName, mode: force ? 'hard' : 'graceful', wait: true }, { timeoutMs: 60_000 })));
+  const mode = force ? 'hard' : 'graceful';
+  if (mine.length > 0 && mine.length === known.size) {
+    // All the run's instances on this server: two requests, not two per instance.
+    await s.daemon.request('stop', { tag, mode, wait: true }, { timeoutMs: 60_000 });
+    await s.daemon.request('remove', { tag });
+    return;
+  }
+  await Promise.all(mine.map((r) => s.daemon.request('stop', { name: r.daemonName, mode, wait: true }, { timeoutMs: 60_000 })));
   await Promise.all(mine.map((r) => s.daemon.request('remove', { name: r.daemonName })));
 }
