@@ -3,9 +3,10 @@
 // things that would otherwise cost a process start (~6-10 ms here) each:
 //   - runs an `ip -batch` text inside a namespace by speaking netlink itself
 //     (the lines the run's templates produce; anything else goes to `ip -n`);
-//   - starts instances: fork (cheap: perl is small, Node is not), enter the
-//     namespace the way `ip netns exec` does (own mount namespace, /sys of
-//     the namespace, /etc/netns/NAME bound over /etc), exec.
+//   - starts instances where python3 is missing (the spawner of
+//     ns-spawner.ts does it cheaper): fork, enter the namespace the way
+//     `ip netns exec` does (own mount namespace, /sys of the namespace,
+//     /etc/netns/NAME bound over /etc), exec.
 // perl-base is Essential on Debian; without perl (or on another machine
 // type) the daemon falls back to `ip -n` and `ip netns exec`.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
