@@ -22,10 +22,11 @@ import {
   type HelloResult,
   type LogLine,
   type MethodName,
+  type NetnsBatch,
   type ResultOf,
   type SpawnParams,
 } from './protocol.js';
-import { configureNamespaces, type NetnsBatch } from './netns.js';
+import { configureNamespaces } from './netns.js';
 import { RpcError } from './rpc-error.js';
 import type { Supervisor } from './supervisor.js';
 

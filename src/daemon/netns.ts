@@ -3,13 +3,8 @@
 // with one `ip -n NS -batch` process each where the helper cannot run.
 import { spawn } from 'node:child_process';
 import type { NsHelper } from './ns-helper.js';
-import { ErrorCodes } from './protocol.js';
+import { ErrorCodes, type NetnsBatch } from './protocol.js';
 import { RpcError } from './rpc-error.js';
-
-export interface NetnsBatch {
-  netns: string;
-  commands: string;
-}
 
 const IP_PARALLEL = 8;
 

@@ -161,6 +161,12 @@ export interface LogsResult {
 }
 
 /** Every method: its params and result. */
+/** An `ip -batch` text to run inside one network namespace (`netns.configure`). */
+export interface NetnsBatch {
+  netns: string;
+  commands: string;
+}
+
 export interface DaemonMethods {
   hello: { params: HelloParams; result: HelloResult };
   spawn: { params: SpawnParams; result: { instance: InstanceInfo } };
@@ -176,7 +182,7 @@ export interface DaemonMethods {
   unsubscribe: { params: { subscription: number }; result: { ok: true } };
   shutdown: { params: { stopInstances?: boolean }; result: { ok: true } };
   'netns.configure': {
-    params: { batches: { netns: string; commands: string }[] };
+    params: { batches: NetnsBatch[] };
     result: { configured: number; via: 'helper' | 'ip' };
   };
   'manifest.put': { params: { key: string; value: unknown }; result: { ok: true } };

@@ -13,6 +13,7 @@ export const MGMT_BRIDGE = 'myikev2mgmtbrg';
 export function runLinkGroup(tag: string): number {
   return 0x6d790000 + parseInt(tag.slice(1), 16);
 }
+
 /** The management veth's end inside an instance's namespace. */
 export const MGMT_IF_IN_NS = 'mgmt0';
 /** Link-local address on the bridge: the namespaces' default gateway. */

@@ -1,4 +1,5 @@
 // Pure script generators: plan → the shell scripts run on each server.
+import type { NetnsBatch } from '../daemon/protocol.js';
 import { parseCidr } from '../model/address.js';
 import type { InstanceRecord } from './manifest.js';
 import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, runLinkGroup, SERVER_RUNS_DIR } from './names.js';
@@ -29,13 +30,13 @@ export function renderPlumbScript(tag: string, server: string, mgmtPrefix: strin
 }
 
 /** What each namespace needs inside it (an `ip -batch` text each); the daemon runs them after the plumbing script. */
-export function renderNamespaceBatches(instances: InstanceRecord[], mgmtPrefix: string): { netns: string; commands: string }[] {
+export function renderNamespaceBatches(instances: InstanceRecord[], mgmtPrefix: string): NetnsBatch[] {
   const prefixLen = parseCidr(mgmtPrefix)?.prefixLen ?? 64;
   return instances.map((r) => ({ netns: r.netns, commands: render('run/ns-instance.batch', instanceValues(r, prefixLen)).trim() + '\n' }));
 }
 
 /** The same as a script, one `ip -n` process per namespace: for daemons without `netns.configure`, and for --dry-run. */
-export function renderNamespaceScript(tag: string, server: string, batches: { netns: string; commands: string }[]): string {
+export function renderNamespaceScript(tag: string, server: string, batches: NetnsBatch[]): string {
   const nsJobs = batches.map((b) => render('run/ns-job.sh', { netns: b.netns }, { nsBatch: b.commands.trim() }).trim()).join('\n');
   return render('run/ns-config.sh', { tag, server, count: batches.length }, { nsJobs });
 }

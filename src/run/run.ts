@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asMyikeError, MyikeError } from '../errors.js';
+import type { NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
 import { startInstance, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
@@ -204,7 +205,7 @@ function status(r: InstanceRecord, state: UpState | 'failed'): InstanceStatus {
 }
 
 /** Inside each new namespace: by the daemon in one request, or (an older daemon) by a script. */
-export async function configureNamespaces(s: ServerSession, tag: string, batches: { netns: string; commands: string }[]): Promise<void> {
+export async function configureNamespaces(s: ServerSession, tag: string, batches: NetnsBatch[]): Promise<void> {
   if (!s.daemon.server.features.includes('netns.configure')) {
     await runScript(s.transport, renderNamespaceScript(tag, s.conf.name, batches), 'configure namespaces');
     return;

@@ -82,7 +82,6 @@ export function daemonStartCommand(remoteBundle: string, opts: Pick<EnsureDaemon
   ].join('\n');
 }
 
-
 async function startDaemon(t: Transport, remoteBundle: string, opts: EnsureDaemonOptions): Promise<void> {
   const cmd = daemonStartCommand(remoteBundle, opts);
   // Exit 2 = another daemon holds the lock (a parallel start, or an old one still exiting).

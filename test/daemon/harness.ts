@@ -46,7 +46,7 @@ while (my $line = <STDIN>) {
       open(STDIN, '<', '/dev/null');
       open(STDOUT, '>>', $log) or POSIX::_exit(126);
       open(STDERR, '>&', \*STDOUT);
-      exec { $argv[0] } @argv;
+      { no warnings 'exec'; exec { $argv[0] } @argv; }
       POSIX::_exit(127);
     }
     print "$pid\n";
