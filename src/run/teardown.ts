@@ -54,10 +54,10 @@ export async function stopIdleDaemon(s: ServerSession): Promise<boolean> {
   const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
   if (instances.length > 0 || keys.length > 0) return false;
   await s.daemon.request('shutdown', {});
-  // The directories the run and the daemon made, once empty (the bundle cache under /var/lib/myikev2 stays).
-  // The daemon removes its socket as it exits; then its directory can go.
+  // Once the daemon has exited (the server then runs nothing of ours), the
+  // directories the run and the daemon made, if empty (the bundle cache under /var/lib/myikev2 stays).
   await s.transport.exec(
-    'i=0; while [ -e /run/myikev2/daemon.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null',
+    `i=0; while kill -0 ${s.daemon.server.pid} 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null`,
   );
   return true;
 }

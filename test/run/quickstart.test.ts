@@ -3,6 +3,7 @@
 // the client's 10 tunnels come up and every one carries pings (read from the
 // engine's API with `myikev2 cli`); teardown leaves the machine as it was.
 import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { controllerCli, localRunState, sh } from '../support/machine.js';
 
@@ -48,10 +49,13 @@ describe('run/teardown: the quick start (engine pair on the local machine) @inte
     assert.match(s.stdout, /live 10/);
   });
 
-  it('teardown stops the engines, removes everything and verifies it', () => {
+  it('teardown stops the engines, removes everything and verifies it, and the idle daemon is gone when it returns', () => {
+    const daemonPid = sh("pgrep -f '[m]yikev2-server.mjs daemon --state-dir /var/lib/myikev2/daemon' || true").trim();
+    assert.match(daemonPid, /^\d+$/, 'the run\'s daemon runs');
     const r = myikev2('teardown', '--json', RECIPE);
     assert.equal(r.status, 0, r.stderr + r.stdout);
     assert.deepEqual(JSON.parse(r.stdout).servers, [{ server: 'local', leftovers: [] }]);
     assert.equal(machineState(), baseline);
+    assert.equal(existsSync(`/proc/${daemonPid}`), false, 'the daemon has exited, not just closed its socket');
   });
 });

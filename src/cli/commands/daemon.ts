@@ -72,8 +72,8 @@ export function registerDaemon(program: Command): void {
           throw e;
         });
         // A client that never closes its half of a connection must not keep
-        // the process alive; the log is written synchronously, so exit is safe.
-        setTimeout(() => process.exit(code), 250);
+        // the process alive (250 ms at most); the log is written synchronously, so exit is safe.
+        setTimeout(() => process.exit(code), 250).unref();
         return code;
       }),
     );
