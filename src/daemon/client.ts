@@ -136,6 +136,7 @@ export type LogSubscription = Subscription<LogLine[], LogEvent>;
 export class DaemonClient extends EventEmitter {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly outbox: string[] = [];
   private readonly subs = new Map<number, Subscription<unknown, DaemonEvent>>();
   private readonly timeoutMs: number;
   private readonly label: string;
@@ -226,8 +227,23 @@ export class DaemonClient extends EventEmitter {
         reject(this.err('E_DAEMON_TIMEOUT', `the ${this.label} did not answer ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, method });
-      this.stream.write(encodeLine({ id, method, params }));
+      this.send(encodeLine({ id, method, params }));
     });
+  }
+
+  /**
+   * Requests made in one turn of the event loop leave in one write: over SSH
+   * each write is a packet to encrypt, forward and decrypt, so the hundred
+   * spawns of a run cost a few packets, not a hundred.
+   */
+  private send(line: string): void {
+    this.outbox.push(line);
+    if (this.outbox.length === 1) process.nextTick(() => this.flushOutbox());
+  }
+
+  private flushOutbox(): void {
+    const lines = this.outbox.splice(0);
+    if (lines.length && !this.stream.destroyed) this.stream.write(lines.join(''));
   }
 
   /** Snapshot of all instances (or those with a tag), then every change as an 'event'. */
@@ -254,6 +270,7 @@ export class DaemonClient extends EventEmitter {
     if (this.closed) return;
     await new Promise<void>((resolve) => {
       this.stream.once('close', () => resolve());
+      this.flushOutbox();
       this.stream.end();
       setTimeout(() => resolve(), 1000).unref();
     });

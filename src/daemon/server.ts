@@ -178,8 +178,9 @@ export class Connection implements Session {
 
   private drain(): void {
     const msgs = this.outbox.splice(0);
-    if (this.socket.destroyed || !this.socket.writable) return;
-    for (const msg of msgs) this.socket.write(encodeLine(msg));
+    if (!msgs.length || this.socket.destroyed || !this.socket.writable) return;
+    // One write for all: each write to a client over SSH becomes a packet.
+    this.socket.write(msgs.map(encodeLine).join(''));
     if (this.socket.writableLength > MAX_BUFFERED_BYTES) {
       this.shared.log('dropping a client that does not read its events');
       this.socket.destroy();

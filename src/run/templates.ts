@@ -10,11 +10,30 @@ import { MyikeError } from '../errors.js';
 
 const TEMPLATE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'templates');
 const cache = new Map<string, string>();
+const parsed = new Map<string, TemplateLine[]>();
+
+interface TemplateLine {
+  cond: string | null; // `?key ` lines: kept only when key has a value
+  text: string;
+}
 
 export function template(name: string): string {
   let t = cache.get(name);
   if (t === undefined) cache.set(name, (t = readFileSync(join(TEMPLATE_DIR, name), 'utf8')));
   return t;
+}
+
+/** A template's lines, split once: a run renders the same few templates hundreds of times. */
+function templateLines(name: string): TemplateLine[] {
+  let lines = parsed.get(name);
+  if (!lines) {
+    lines = template(name).split('\n').map((line) => {
+      const cond = /^\?(\w+) (.*)$/.exec(line);
+      return cond ? { cond: cond[1], text: cond[2] } : { cond: null, text: line };
+    });
+    parsed.set(name, lines);
+  }
+  return lines;
 }
 
 const PLAIN = /^[A-Za-z0-9_.:@/%-]*$/;
@@ -23,17 +42,24 @@ export type Values = Record<string, string | number>;
 
 /** Renders a template; `raw` values (already rendered text) skip the plainness check. */
 export function render(name: string, values: Values, raw: Record<string, string> = {}): string {
-  for (const [k, v] of Object.entries(values))
-    if (!PLAIN.test(String(v))) throw new MyikeError('E_INTERNAL', `refusing to render ${name}: value of ${k} is not plain: ${JSON.stringify(v)}`);
-  const all: Record<string, string> = { ...Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)])), ...raw };
-  const lines: string[] = [];
-  for (const line of template(name).split('\n')) {
-    const cond = /^\?(\w+) (.*)$/.exec(line);
-    if (cond && !all[cond[1]]) continue;
-    lines.push((cond ? cond[2] : line).replace(/\{\{(\w+)\}\}/g, (_m, k: string) => {
-      if (!(k in all)) throw new MyikeError('E_INTERNAL', `template ${name} uses {{${k}}} but no value was given`);
-      return all[k];
-    }));
+  const all: Record<string, string> = {};
+  for (const k in values) {
+    const v = String(values[k]);
+    if (!PLAIN.test(v)) throw new MyikeError('E_INTERNAL', `refusing to render ${name}: value of ${k} is not plain: ${JSON.stringify(values[k])}`);
+    all[k] = v;
   }
-  return lines.join('\n');
+  Object.assign(all, raw);
+  const out: string[] = [];
+  for (const { cond, text } of templateLines(name)) {
+    if (cond !== null && !all[cond]) continue;
+    out.push(
+      text.includes('{{')
+        ? text.replace(/\{\{(\w+)\}\}/g, (_m, k: string) => {
+            if (!(k in all)) throw new MyikeError('E_INTERNAL', `template ${name} uses {{${k}}} but no value was given`);
+            return all[k];
+          })
+        : text,
+    );
+  }
+  return out.join('\n');
 }

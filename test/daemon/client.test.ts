@@ -58,6 +58,21 @@ describe('daemon client (in-memory peer)', () => {
     assert.equal(c.closed, true);
   });
 
+  it('sends the requests of one turn in one write (one SSH packet, not one per request)', async () => {
+    const [a, b] = streamPair();
+    const chunks: string[] = [];
+    const write = a.write.bind(a);
+    a.write = ((chunk: string, ...rest: never[]) => (chunks.push(String(chunk)), write(chunk, ...rest))) as typeof a.write;
+    fakeDaemon(b, [1], (m) => (m.method === 'list' || m.method === 'hello' ? [{ type: 'response', id: m.id, result: m.method === 'hello' ? { version: 1 } : { instances: [] } }] : []));
+    const c = await DaemonClient.connect(a);
+    chunks.length = 0;
+    const results = await Promise.all(Array.from({ length: 50 }, () => c.request('list', {})));
+    assert.equal(results.length, 50);
+    assert.equal(chunks.length, 1, `${chunks.length} writes`);
+    assert.equal(chunks[0].trimEnd().split('\n').length, 50);
+    await c.close();
+  });
+
   it('refuses a daemon with no common version', async () => {
     const [a, b] = streamPair();
     fakeDaemon(b, [9], () => []);
