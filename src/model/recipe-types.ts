@@ -33,6 +33,7 @@ export interface InstanceConf {
 
 export interface Recipe {
   file: string; // absolute path
+  sha256: string; // of the file's text
   name: string;
   setupcmds: ServerCommands[];
   cleancmds: ServerCommands[];

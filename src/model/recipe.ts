@@ -8,7 +8,7 @@ import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import type { InstanceConf, Recipe, ServerCommands } from './recipe-types.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
 import { readSetup } from './setup.js';
-import { Diagnostics, displayPath, readYaml, type KeyPath, type SourceDoc } from './source.js';
+import { Diagnostics, displayPath, readYaml, textSha256, type KeyPath, type SourceDoc } from './source.js';
 import { substituteVars } from './vars.js';
 
 /** Instance names become parts of names and paths: keep them boring. */
@@ -119,7 +119,7 @@ function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, d
   ctx.checkDataInterfaces(instances);
   ctx.assignMgmtAddresses(instances);
   if (diag.errors.length > before) return null;
-  return { file: resolvePath(file), name: raw.name, setupcmds, cleancmds, instances };
+  return { file: resolvePath(file), sha256: textSha256(src.text), name: raw.name, setupcmds, cleancmds, instances };
 }
 
 const SAFE_PATH = /^[A-Za-z0-9/._-]+$/;

@@ -1,6 +1,7 @@
 // YAML documents with their source positions, and a collector of errors that
 // point back into them (file:line:col and the key path), so every problem in
 // the input is reported at once before anything runs.
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
@@ -172,4 +173,9 @@ export function isReadableByOthers(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Hash of a file's text: a run records its recipe's, so `teardown RECIPE` of the same file needs no parsing. */
+export function textSha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

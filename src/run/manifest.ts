@@ -34,6 +34,7 @@ export interface RunManifest {
   tag: string;
   name: string; // recipe name
   recipeFile: string;
+  recipeSha256?: string; // of the recipe's text (absent in manifests of older runs)
   createdAt: string;
   updatedAt: string;
   servers: string[];

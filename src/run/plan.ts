@@ -134,6 +134,7 @@ export function planRun(
     tag,
     name: recipe.name,
     recipeFile: recipe.file,
+    recipeSha256: recipe.sha256,
     createdAt: previous?.createdAt ?? opts.now,
     updatedAt: opts.now,
     servers: [...new Set([...records.map((r) => r.server), ...recipe.cleancmds.map((c) => c.server)])].sort(),

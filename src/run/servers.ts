@@ -2,7 +2,7 @@
 // daemon client each, set up in parallel.
 import type { DaemonClient } from '../daemon/client.js';
 import type { ControllerConf, ServerConf } from '../model/config-types.js';
-import { loadBundle, type Bundle } from '../transport/bundle.js';
+import { loadBundle, remoteBundlePath, type Bundle } from '../transport/bundle.js';
 import { ConnectionPool } from '../transport/connect.js';
 import { connectDaemon, ensureDaemon } from '../transport/ensure-daemon.js';
 import type { Transport } from '../transport/transport.js';
@@ -24,15 +24,22 @@ export class Servers {
     this.pool = new ConnectionPool(config.servers);
   }
 
-  /** Connect, push the bundle if needed and make sure the daemon runs. */
-  session(name: string): Promise<ServerSession> {
+  /**
+   * Connect, push the bundle if needed and make sure the daemon runs. With
+   * anyRunningDaemon, a daemon that answers is used whatever its build, and
+   * the bundle is neither checked nor pushed (teardown: it only talks to it).
+   */
+  session(name: string, opts: { anyRunningDaemon?: boolean } = {}): Promise<ServerSession> {
     let s = this.sessions.get(name);
     if (!s) {
       s = (async () => {
         const transport = await timing(`${name} ssh`, () => this.pool.get(name));
         this.bundle ??= loadBundle();
         const conf = this.config.servers[name];
-        const d = await timing(`${name} daemon`, async () => ensureDaemon(transport, await this.bundle!, { stateDir: conf.statedir }));
+        const bundle = await this.bundle;
+        const running = opts.anyRunningDaemon ? await timing(`${name} daemon`, () => connectDaemon(transport)) : undefined;
+        if (running) return { conf, transport, daemon: running, bundlePath: remoteBundlePath(bundle) };
+        const d = await timing(`${name} daemon`, async () => ensureDaemon(transport, bundle, { stateDir: conf.statedir }));
         return { conf, transport, daemon: d.client, bundlePath: d.bundle.remotePath };
       })();
       s.catch(() => this.sessions.delete(name));
@@ -45,6 +52,18 @@ export class Servers {
   async existingDaemon(name: string): Promise<{ transport: Transport; daemon: DaemonClient | undefined }> {
     const transport = await this.pool.get(name);
     return { transport, daemon: await connectDaemon(transport) };
+  }
+
+  /** Runs fn against a freshly ensured daemon (the session's one has exited), then closes it. */
+  async withNewDaemon<T>(name: string, fn: (d: DaemonClient) => Promise<T>): Promise<T> {
+    const transport = await this.pool.get(name);
+    this.bundle ??= loadBundle();
+    const d = await ensureDaemon(transport, await this.bundle, { stateDir: this.config.servers[name].statedir });
+    try {
+      return await fn(d.client);
+    } finally {
+      await d.client.close();
+    }
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../daemon/atomic-file.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { textSha256 } from '../model/source.js';
 import type { RunManifest } from './manifest.js';
 
 export function controllerStateDir(): string {
@@ -41,4 +42,16 @@ export function listManifests(): RunManifest[] {
     return [];
   }
   return files.map((f) => readManifest(f.slice(0, -5))).filter((m): m is RunManifest => m !== null);
+}
+
+/** The name of the run this controller started from a recipe with exactly this file's text, if any. */
+export function runNameOfRecipeFile(file: string): string | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const sha = textSha256(text);
+  return listManifests().find((m) => m.recipeSha256 === sha)?.name ?? null;
 }

@@ -10,7 +10,7 @@ import { DEFAULT_LOG_ROOT, manifestKey } from './names.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
 import { Servers } from './servers.js';
 import { controllerStateDir, deleteManifest, readManifest } from './store.js';
-import { stopIdleDaemon, teardownServer } from './teardown.js';
+import { teardownServer } from './teardown.js';
 import { shq, type Transport } from '../transport/transport.js';
 
 export interface TeardownRunOptions {
@@ -66,15 +66,22 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
               m.servers.map((name) => ({
                 title: name,
                 task: async (_c2, t) => {
-                  const s = await timing(`${name} connect`, () => servers.session(name));
+                  // Any daemon that answers will do: it has the run's instances (no bundle check first).
+                  const s = await timing(`${name} connect`, () => servers.session(name, { anyRunningDaemon: true }));
                   const mine = m.instances.filter((r) => r.server === name).map((r) => r.name);
                   const afterStop = async () => {
                     if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
                   };
                   t.title = `${name}: stopping instances`;
-                  const leftovers = await teardownServer(s, m, { force: opts.force, warn: opts.warn, onOutput: (x) => (t.output = x.trimEnd()), afterStop });
+                  const leftovers = await teardownServer(s, m, {
+                    force: opts.force,
+                    warn: opts.warn,
+                    onOutput: (x) => (t.output = x.trimEnd()),
+                    afterStop,
+                    stopIdleDaemon: !opts.keepDaemon,
+                    restoreManifest: (key, value) => servers.withNewDaemon(name, (d) => d.request('manifest.put', { key, value })),
+                  });
                   result.servers.push({ server: name, leftovers });
-                  if (!opts.keepDaemon && leftovers.length === 0) await timing(`${name} stop daemon`, () => stopIdleDaemon(s));
                   t.title = leftovers.length ? `${name}: ${leftovers.length} thing(s) left` : `${name}: clean`;
                 },
               })),

@@ -16,6 +16,10 @@ export interface TeardownOptions {
   onOutput?: (text: string) => void;
   /** Runs once the instances stopped, before their files are removed (e.g. to save their logs). */
   afterStop?: () => Promise<void>;
+  /** Shut the daemon down when the run was all it had (teardown, unless --keep-daemon). */
+  stopIdleDaemon?: boolean;
+  /** Puts the manifest back on the server (through a new daemon) when the daemon was shut down but something is left. */
+  restoreManifest?: (key: string, m: RunManifest) => Promise<unknown>;
 }
 
 /** Stops and removes the given instances of a run on one server (not the whole run). */
@@ -28,16 +32,33 @@ export async function removeInstances(s: ServerSession, tag: string, records: In
 /** Removes everything of a run from one server; returns what is still there afterwards. */
 export async function teardownServer(s: ServerSession, m: RunManifest, opts: TeardownOptions): Promise<string[]> {
   const server = s.conf.name;
+  const key = manifestKey(m.tag);
   const records = m.instances.filter((r) => r.server === server);
   await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
   await opts.afterStop?.();
+  const known = await daemonLeftovers(s, m.tag);
+  // A daemon that will have nothing left exits while the removal runs (its
+  // exit takes ~50 ms, longer on a busy server); the script waits for it at the end.
+  const daemonExits = !!opts.stopIdleDaemon && known.length === 0 && (await idleWithout(s, key));
+  if (daemonExits) {
+    await s.daemon.request('manifest.delete', { key });
+    await s.daemon.request('shutdown', {});
+  }
   // Removal and verification in one round trip; verification's lines follow the marker.
-  const script = renderTeardownScript(m.tag, server, records, true) + `\necho ${VERIFY_MARKER}\n` + renderVerifyScript(m.tag, server, records);
+  const script = [
+    renderTeardownScript(m.tag, server, records, true),
+    ...(daemonExits ? [daemonExitScript(s.daemon.server.pid)] : []),
+    `echo ${VERIFY_MARKER}`,
+    renderVerifyScript(m.tag, server, records),
+  ].join('\n');
   const out = await timing(`${server} teardown script`, () => runScript(s.transport, script, 'teardown'));
   const [removal, verification = ''] = out.split(`${VERIFY_MARKER}\n`);
-  const leftovers = [...removal.split('\n').filter(Boolean), ...verification.split('\n').filter(Boolean), ...(await daemonLeftovers(s, m.tag))];
+  const leftovers = [...removal.split('\n').filter(Boolean), ...verification.split('\n').filter(Boolean), ...known];
   await runCommands(s.transport, m.cleancmds.filter((c) => c.server === server), 'cleancmds', opts.onOutput, opts.warn);
-  if (leftovers.length === 0) await s.daemon.request('manifest.delete', { key: manifestKey(m.tag) });
+  if (daemonExits) {
+    // Something is left: the server keeps the manifest, so a later teardown (from any controller) finds the run.
+    if (leftovers.length) await opts.restoreManifest?.(key, m).catch((e: Error) => opts.warn(`${server}: could not keep the run's manifest on the server: ${e.message}`));
+  } else if (leftovers.length === 0) await s.daemon.request('manifest.delete', { key });
   return leftovers;
 }
 
@@ -49,17 +70,23 @@ async function daemonLeftovers(s: ServerSession, tag: string): Promise<string[]>
   return instances.map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
 }
 
-/** Shuts the daemon down when no run uses it any more, so the server is as before. */
-export async function stopIdleDaemon(s: ServerSession): Promise<boolean> {
+/** The daemon runs no instance, and keeps no manifest but (maybe) `key`. */
+async function idleWithout(s: ServerSession, key: string): Promise<boolean> {
   const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
-  if (instances.length > 0 || keys.length > 0) return false;
-  await s.daemon.request('shutdown', {});
-  // Once the daemon has exited (the server then runs nothing of ours), the
-  // directories the run and the daemon made, if empty (the bundle cache under /var/lib/myikev2 stays).
-  await s.transport.exec(
-    `i=0; while kill -0 ${s.daemon.server.pid} 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null`,
-  );
-  return true;
+  return instances.length === 0 && keys.every((k) => k === key);
+}
+
+/**
+ * Waits for the daemon's process to exit (checked every 10 ms, 5 s at most;
+ * still running is a leftover), then removes the directories the run and the
+ * daemon made, if empty (the bundle cache under /var/lib/myikev2 stays).
+ */
+function daemonExitScript(pid: number): string {
+  return [
+    `i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done`,
+    `if kill -0 ${pid} 2>/dev/null; then echo "process ${pid} (the daemon) still running 5 s after its shutdown"; fi`,
+    'rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null; true',
+  ].join('\n');
 }
 
 export async function runScript(t: Transport, script: string, step: string): Promise<string> {

@@ -3,10 +3,11 @@
 // inspection; a changed recipe is reported as drift and replaced only with
 // --override; teardown --name works without the recipe.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLinkGroup, runTag } from '../../src/run/names.js';
+import { DEFAULT_SOCKET } from '../../src/daemon/protocol.js';
+import { SERVER_RUNS_DIR, runLinkGroup, runTag } from '../../src/run/names.js';
 import { controllerCli, sh } from '../support/machine.js';
 import { FIXTURES } from '../support/paths.js';
 
@@ -91,6 +92,32 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     const td = myikev2('teardown', '--name', 'drift-test');
     assert.equal(td.status, 0, td.stderr + td.stdout);
     assert.equal(namespacesOf(driftTag), '');
+  });
+
+  it('a teardown that cannot remove something lists it and exits 1; the server keeps the manifest, so any controller can finish later', () => {
+    assert.equal(myikev2('run', '--json', join(dir, 'drift-v1.yaml')).status, 0);
+    const runDir = `${SERVER_RUNS_DIR}/${driftTag}`;
+    const blocker = `${runDir}/a/blocker`; // a mount point: rm -rf cannot remove it
+    sh(`mkdir -p ${blocker} && mount -t tmpfs myikev2-test-blocker ${blocker}`);
+    try {
+      const td = myikev2('teardown', '--no-logs', '--name', 'drift-test');
+      assert.equal(td.status, 1, td.stderr + td.stdout);
+      assert.match(td.stdout, new RegExp(`files ${runDir}`));
+      assert.match(td.stdout, /teardown of "drift-test" incomplete/);
+      assert.equal(namespacesOf(driftTag), '', 'the rest is gone');
+    } finally {
+      sh(`umount ${blocker}`);
+    }
+    const other = controllerCli(); // knows nothing of the run: only the server's manifest can tell
+    try {
+      const td = other.myikev2('teardown', '--no-logs', '--name', 'drift-test');
+      assert.equal(td.status, 0, td.stderr + td.stdout);
+      assert.match(td.stdout, /verified clean on 1 server/);
+      assert.equal(existsSync(runDir), false);
+      assert.equal(existsSync(DEFAULT_SOCKET), false, 'the daemon exited: nothing was left for it');
+    } finally {
+      other.cleanup();
+    }
   });
 
   it('teardown RECIPE needs only the recipe\'s name: a recipe broken since the run still tears its run down', () => {

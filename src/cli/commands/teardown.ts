@@ -3,6 +3,7 @@ import { action } from '../action.js';
 import { EXIT_FAILED, EXIT_USAGE, MyikeError } from '../../errors.js';
 import { loadConfig, loadConfigAndRecipeName } from '../../model/load.js';
 import { runTag } from '../../run/names.js';
+import { runNameOfRecipeFile } from '../../run/store.js';
 
 export function registerTeardown(program: Command): void {
   program
@@ -20,14 +21,14 @@ export function registerTeardown(program: Command): void {
       action(async (recipeFile: string | undefined, opts: { config?: string; name?: string; force?: boolean; logs: boolean; keepDaemon?: boolean; json?: boolean; plain?: boolean }) => {
         if (!recipeFile === !opts.name)
           throw new MyikeError('E_USAGE', 'give either a recipe file or --name NAME', { hint: 'myikev2 teardown recipe.yaml, or myikev2 teardown --name "my test"', exitCode: EXIT_USAGE });
-        let name = opts.name;
+        // Only the recipe's name matters: a recipe edited (even broken) since the run still tears it down.
+        // A file this controller ran as it is now needs no parsing: its run's name is on record.
+        let name = opts.name ?? runNameOfRecipeFile(recipeFile!);
         let config;
-        if (recipeFile) {
-          // Only the recipe's name matters: a recipe edited (even broken) since the run still tears it down.
-          ({ config, name } = loadConfigAndRecipeName(recipeFile, opts.config));
-        } else config = loadConfig(opts.config).config;
+        if (name) config = loadConfig(opts.config).config;
+        else ({ config, name } = loadConfigAndRecipeName(recipeFile!, opts.config));
         const { teardownRun } = await import('../../run/teardown-run.js');
-        const result = await teardownRun(config, runTag(name!), {
+        const result = await teardownRun(config, runTag(name), {
           force: !!opts.force,
           saveLogs: opts.logs,
           keepDaemon: !!opts.keepDaemon,
