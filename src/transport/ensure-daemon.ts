@@ -5,7 +5,7 @@ import { DaemonClient } from '../daemon/client.js';
 import { DAEMON_LOG_MAX_BYTES } from '../daemon/detach.js';
 import { DEFAULT_SOCKET, DEFAULT_STATE_DIR, type InstanceEvent, type InstanceInfo } from '../daemon/protocol.js';
 import { MyikeError } from '../errors.js';
-import { DEFAULT_BUNDLES_DIR, pushBundle, type Bundle } from './bundle.js';
+import { DEFAULT_BUNDLES_DIR, pushBundle, remoteBundlePath, type Bundle } from './bundle.js';
 import { shq, type Transport } from './transport.js';
 
 export interface EnsureDaemonOptions {
@@ -82,14 +82,19 @@ export function daemonStartCommand(remoteBundle: string, opts: Pick<EnsureDaemon
   ].join('\n');
 }
 
-async function startDaemon(t: Transport, remoteBundle: string, opts: EnsureDaemonOptions): Promise<void> {
-  const cmd = daemonStartCommand(remoteBundle, opts);
+/** Exit code of the start command when the bundle is not on the server yet. */
+const NO_BUNDLE = 97;
+
+/** Starts the daemon from remoteBundle; false when the bundle is not there (nothing started). */
+async function startDaemon(t: Transport, remoteBundle: string, opts: EnsureDaemonOptions): Promise<boolean> {
+  const cmd = `[ -f ${shq(remoteBundle)} ] || exit ${NO_BUNDLE}\n${daemonStartCommand(remoteBundle, opts)}`;
   // Exit 2 = another daemon holds the lock (a parallel start, or an old one still exiting).
   for (let attempt = 0; ; attempt++) {
     const r = await t.exec(cmd, { timeoutMs: 30_000 });
-    if (r.code === 0) return;
+    if (r.code === 0) return true;
+    if (r.code === NO_BUNDLE) return false;
     if (r.code === 2 && attempt < 10) {
-      if (await connectDaemon(t, opts).then((c) => (c ? (c.close(), true) : false))) return;
+      if (await connectDaemon(t, opts).then((c) => (c ? (c.close(), true) : false))) return true;
       await new Promise((res) => setTimeout(res, 200));
       continue;
     }
@@ -102,14 +107,15 @@ async function startDaemon(t: Transport, remoteBundle: string, opts: EnsureDaemo
 }
 
 /**
- * Push our bundle (skipped when already there), then connect to the daemon;
- * start it if nothing answers. A daemon of another build is replaced only
- * when it runs no instances; otherwise it is kept and spoken to in the
- * newest protocol version both understand.
+ * Connect to the daemon; start it if nothing answers, pushing our bundle
+ * first if it is not on the server (one exec when it is). A daemon of
+ * another build is replaced only when it runs no instances; otherwise it is
+ * kept and spoken to in the newest protocol version both understand.
  */
 export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDaemonOptions = {}): Promise<DaemonSession> {
-  const pushed = await pushBundle(t, bundle, opts.bundlesDir ?? DEFAULT_BUNDLES_DIR);
   const ours = `sha256:${bundle.sha256}`;
+  const baseDir = opts.bundlesDir ?? DEFAULT_BUNDLES_DIR;
+  let pushed = { uploaded: false, remotePath: remoteBundlePath(bundle, baseDir) };
   let replaced = false;
   let client = await connectDaemon(t, opts);
   if (client && client.server.build !== ours) {
@@ -117,7 +123,8 @@ export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDae
     const active = instances.filter((i) => ACTIVE.has(i.state));
     if (active.length) {
       opts.log?.(`${t.server}: daemon build ${client.server.build} differs from ours; kept (it runs ${active.length} instance(s)), protocol v${client.session.version}`);
-      return { client, bundle: pushed, started: false, replaced: false, olderKept: true };
+      // Instances it starts run our engine: our bundle must be there too.
+      return { client, bundle: await pushBundle(t, bundle, baseDir), started: false, replaced: false, olderKept: true };
     }
     opts.log?.(`${t.server}: replacing idle daemon build ${client.server.build} with ${ours}`);
     await client.request('shutdown', {});
@@ -126,7 +133,10 @@ export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDae
     replaced = true;
   }
   if (client) return { client, bundle: pushed, started: false, replaced: false, olderKept: false };
-  await startDaemon(t, pushed.remotePath, opts);
+  if (!(await startDaemon(t, pushed.remotePath, opts))) {
+    pushed = await pushBundle(t, bundle, baseDir);
+    await startDaemon(t, pushed.remotePath, opts);
+  }
   client = await connectDaemon(t, opts);
   if (!client) {
     throw new MyikeError('E_DAEMON_UNREACHABLE', `the daemon started but its socket ${opts.socketPath ?? DEFAULT_SOCKET} does not answer`, {
