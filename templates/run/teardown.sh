@@ -6,24 +6,30 @@ stat -L -c '%i %n' {{netnsPaths}} /proc/[0-9]*/ns/net 2>/dev/null | awk '
   $2 ~ /^\/run\/netns\// { ns[$1] = 1; next }
   ($1 in ns) { split($2, p, "/"); pids = pids " " p[3] }
   END { if (pids != "") system("kill -KILL" pids " 2>/dev/null") }'
+# The run's files go in the background, while the kernel removes the links.
+?instanceDirs rm -rf {{instanceDirs}} &
 # 2. Give the data interfaces back to this namespace, as they were.
 {{dataIfReturns}}
 # 3. The run's veths in one kernel operation by link group, when every link
 #    of the group is the run's; then namespaces and host routes.
+bygroup=
 ?group if ip -o link show group {{group}} 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 !~ /^{{tag}}h[0-9]+$/ { foreign = 1 } END { exit foreign || NR == 0 }'; then
-?group   ip link del group {{group}} 2>/dev/null
+?group   ip link del group {{group}} 2>/dev/null && bygroup=1
 ?group fi
 ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
 {{baseBatch}}
 MYIKEV2_BATCH
-# Veths left (a run made before link groups, or not the whole run) go with
-# their namespace, later: wait for that, then delete any still there.
-left() { ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /^{{tag}}h({{ids}})$/ { print $2 }'; }
-i=0
-while v=$(left); [ -n "$v" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-for x in $v; do ip link del "$x" 2>/dev/null; done
-# 4. The bridge, once no run has an instance on it; the run's files.
+# Veths left (not deleted by group: a run made before link groups, or not
+# the whole run) go with their namespace, later: wait for that, then delete
+# any still there.
+if [ -z "$bygroup" ]; then
+  left() { ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /^{{tag}}h({{ids}})$/ { print $2 }'; }
+  i=0
+  while v=$(left); [ -n "$v" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  for x in $v; do ip link del "$x" 2>/dev/null; done
+fi
+# 4. The bridge, once no run has an instance on it.
 if [ -z "$(ip -o link show master {{bridge}} 2>/dev/null)" ]; then ip link del {{bridge}} 2>/dev/null; fi
-?instanceDirs rm -rf {{instanceDirs}}
+wait
 # Parents only once empty (servers may share /var/log, like lab servers do).
 rmdir {{emptyDirs}} 2>/dev/null || true

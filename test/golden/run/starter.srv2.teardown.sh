@@ -6,6 +6,8 @@ stat -L -c '%i %n' /run/netns/m4ff9-gateway /proc/[0-9]*/ns/net 2>/dev/null | aw
   $2 ~ /^\/run\/netns\// { ns[$1] = 1; next }
   ($1 in ns) { split($2, p, "/"); pids = pids " " p[3] }
   END { if (pids != "") system("kill -KILL" pids " 2>/dev/null") }'
+# The run's files go in the background, while the kernel removes the links.
+rm -rf /run/myikev2/runs/m4ff9/gateway /var/log/myikev2/m4ff9/gateway &
 # 2. Give the data interfaces back to this namespace, as they were.
 if ip -n m4ff9-gateway link set data0 netns $$ 2>/dev/null; then
   ip addr add 10.99.0.2/24 dev data0
@@ -15,21 +17,25 @@ elif ip -n m4ff9-gateway link show data0 >/dev/null 2>&1; then
 fi
 # 3. The run's veths in one kernel operation by link group, when every link
 #    of the group is the run's; then namespaces and host routes.
+bygroup=
 if ip -o link show group 1836666873 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 !~ /^m4ff9h[0-9]+$/ { foreign = 1 } END { exit foreign || NR == 0 }'; then
-  ip link del group 1836666873 2>/dev/null
+  ip link del group 1836666873 2>/dev/null && bygroup=1
 fi
 ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
 netns del m4ff9-gateway
 route del 2001:db8:2::1:1/128 dev myikev2mgmtbrg
 MYIKEV2_BATCH
-# Veths left (a run made before link groups, or not the whole run) go with
-# their namespace, later: wait for that, then delete any still there.
-left() { ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /^m4ff9h(1)$/ { print $2 }'; }
-i=0
-while v=$(left); [ -n "$v" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-for x in $v; do ip link del "$x" 2>/dev/null; done
-# 4. The bridge, once no run has an instance on it; the run's files.
+# Veths left (not deleted by group: a run made before link groups, or not
+# the whole run) go with their namespace, later: wait for that, then delete
+# any still there.
+if [ -z "$bygroup" ]; then
+  left() { ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /^m4ff9h(1)$/ { print $2 }'; }
+  i=0
+  while v=$(left); [ -n "$v" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  for x in $v; do ip link del "$x" 2>/dev/null; done
+fi
+# 4. The bridge, once no run has an instance on it.
 if [ -z "$(ip -o link show master myikev2mgmtbrg 2>/dev/null)" ]; then ip link del myikev2mgmtbrg 2>/dev/null; fi
-rm -rf /run/myikev2/runs/m4ff9/gateway /var/log/myikev2/m4ff9/gateway
+wait
 # Parents only once empty (servers may share /var/log, like lab servers do).
 rmdir /run/myikev2/runs/m4ff9 /run/myikev2/runs /var/log/myikev2/m4ff9 /var/log/myikev2 2>/dev/null || true
