@@ -64,7 +64,7 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
   const emptyDirs = [`${SERVER_RUNS_DIR}/${tag}`, SERVER_RUNS_DIR, logRoot, DEFAULT_LOG_ROOT];
   return render(
     'run/teardown.sh',
-    { tag, server, count: instances.length, bridge: MGMT_BRIDGE, group: wholeRun ? runLinkGroup(tag) : '' },
+    { tag, server, count: instances.length, bridge: MGMT_BRIDGE, group: wholeRun ? runLinkGroup(tag) : '', whole: wholeRun ? 'yes' : '' },
     {
       ids: instances.map((r) => r.id).join('|') || 'none',
       netnsPaths: instances.map((r) => shellQuote(`/run/netns/${r.netns}`)).join(' '),
@@ -78,10 +78,8 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
 
 /** The script that prints what is left of a run on one server, one `KIND NAME` line each. */
 export function renderVerifyScript(tag: string, server: string, instances: InstanceRecord[]): string {
-  const addrs = instances.map((r) => r.mgmtAddr).filter(Boolean);
-  const routeChecks = addrs.length
-    ? `ip -6 route show 2>/dev/null | awk -v a=${shellQuote(addrs.join(' '))} 'BEGIN { n = split(a, x, " "); for (i = 1; i <= n; i++) s[x[i]] = 1 } ($1 in s) { print "route " $1 }'`
-    : ':';
+  const mgmtAddrs = instances.map((r) => r.mgmtAddr).filter(Boolean);
+  const runAddrs = [...mgmtAddrs, ...instances.map((r) => r.dataIfAddr.replace(/\/\d+$/, '')).filter(Boolean)];
   const dirs = [`${SERVER_RUNS_DIR}/${tag}`, ...instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`) ? [r.logdir] : [])])];
-  return render('run/verify.sh', { tag, server }, { routeChecks, dirs: dirs.map(shellQuote).join(' ') || '/.none' });
+  return render('run/verify.sh', { tag, server }, { mgmtAddrs: shellQuote(mgmtAddrs.join(' ')), runAddrs: shellQuote(runAddrs.join(' ')), dirs: dirs.map(shellQuote).join(' ') || '/.none' });
 }

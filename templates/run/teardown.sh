@@ -2,8 +2,14 @@
 set +e
 # 1. Stop whatever still runs inside the namespaces (e.g. what `upcmds`
 #    daemonised): one stat gives the namespaces' inodes and every process's.
-stat -L -c '%i %n' {{netnsPaths}} /proc/[0-9]*/ns/net 2>/dev/null | awk '
+#    The whole run: also what carries its tag anywhere (instances' children
+#    inherit MYIKEV2_TAG), e.g. a process that left its namespace.
+{
+  stat -L -c '%i %n' {{netnsPaths}} /proc/[0-9]*/ns/net
+?whole   grep -lszxF 'MYIKEV2_TAG={{tag}}' /proc/[0-9]*/environ
+} 2>/dev/null | awk '
   $2 ~ /^\/run\/netns\// { ns[$1] = 1; next }
+  /^\/proc\/[0-9]+\/environ$/ { split($1, p, "/"); pids = pids " " p[3]; next }
   ($1 in ns) { split($2, p, "/"); pids = pids " " p[3] }
   END { if (pids != "") system("kill -KILL" pids " 2>/dev/null") }'
 # The run's files go in the background, while the kernel removes the links.

@@ -1,6 +1,23 @@
 # myikev2 run {{tag}}: list what is left on server {{server}} (one line each)
-ip netns list 2>/dev/null | awk '$1 ~ /^{{tag}}-/ { print "netns " $1 }'
-ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /^{{tag}}h[0-9]+$/ { print "link " $2 }'
-{{routeChecks}}
+for f in /run/netns/{{tag}}-*; do if [ -e "$f" ]; then echo "netns ${f##*/}"; fi; done
+# One awk over everything else: links, host routes to the management
+# addresses, xfrm state and policies naming the run's addresses, processes
+# carrying its tag, Unix sockets under its paths.
+{
+  echo @link; ip -o link show
+  echo @route; ip -6 route show
+  echo @xfrm; ip -o xfrm state; ip -o xfrm policy
+  echo @process; grep -lszxF 'MYIKEV2_TAG={{tag}}' /proc/[0-9]*/environ
+} 2>/dev/null | awk -v tag='{{tag}}' -v mgmt={{mgmtAddrs}} -v addrs={{runAddrs}} '
+  BEGIN {
+    n = split(mgmt, x, " "); for (i = 1; i <= n; i++) m[x[i]] = 1
+    n = split(addrs, x, " "); for (i = 1; i <= n; i++) a[x[i]] = 1
+    while ((getline l < "/proc/net/unix") > 0) { k = split(l, u, " "); if (k >= 8 && index(u[k], "/" tag "/")) print "socket " u[k] }
+  }
+  /^@/ { sec = $0; next }
+  sec == "@link" { split($0, p, ": "); sub(/@.*/, "", p[2]); if (p[2] ~ ("^" tag "h[0-9]+$")) print "link " p[2]; next }
+  sec == "@route" { if ($1 in m) print "route " $1; next }
+  sec == "@xfrm" { for (i = 1; i < NF; i++) if ($i == "src" || $i == "dst") { v = $(i + 1); sub(/\/[0-9]+$/, "", v); if (v in a) { print "xfrm " $0; next } } next }
+  sec == "@process" { split($0, p, "/"); c = ""; f = "/proc/" p[3] "/comm"; getline c < f; close(f); print "process " p[3] " (" c ")" }' || echo "check failed: awk exited $? (nothing above can be trusted)"
 for f in {{dirs}}; do if [ -e "$f" ]; then echo "files $f"; fi; done
 exit 0

@@ -24,6 +24,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
 
   after(() => {
     myikev2('teardown', '--force', '--no-logs', '--name', 'detached-test');
+    myikev2('teardown', '--force', '--no-logs', '--name', 'escape-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'rollback-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'drift-test');
     cleanup();
@@ -72,6 +73,19 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(td.status, 0, td.stderr + td.stdout);
     assert.equal(sh("pgrep -f '^sleep 603$' || true").trim(), '', 'the daemonised process was stopped');
     assert.equal(namespacesOf(tag), '');
+  });
+
+  it('teardown also stops a process of the run that left its namespace (it carries the run\'s tag)', () => {
+    const r = myikev2('run', '--json', join(dir, 'escape.yaml'));
+    assert.equal(r.status, 0, r.stderr);
+    const tag = runTag('escape-test');
+    const escaped = sh("pgrep -f '^sleep 604$' || true").trim();
+    assert.ok(escaped, 'the child runs');
+    assert.equal(sh(`ip netns identify ${escaped}`).trim(), '', 'in the base namespace');
+    const td = myikev2('teardown', '--name', 'escape-test');
+    assert.equal(td.status, 0, td.stderr + td.stdout);
+    assert.equal(sh("pgrep -f '^sleep 60[45]$' || true").trim(), '', 'both were stopped');
+    assert.equal(processesOf(tag), 0);
   });
 
   it('a changed recipe is drift: reported, and replaced only with --override', () => {

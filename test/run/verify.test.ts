@@ -2,7 +2,9 @@
 // run the generated script against real leftovers of a run and check that
 // it names each of them, and nothing once they are gone.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InstanceRecord } from '../../src/run/manifest.js';
@@ -32,20 +34,44 @@ describe('run: the teardown verification @integration', () => {
     hash: '',
   } satisfies InstanceRecord;
   const verify = () => sh(renderVerifyScript(tag, 'local', [record])).split('\n').filter(Boolean).sort();
-  const removeAll = () => {
-    sh(`ip -6 route del ${addr}/128 2>/dev/null; ip link del ${tag}h7 2>/dev/null; ip netns del ${tag}-probe 2>/dev/null; true`);
+  const policy = `src ${addr}/128 dst fd00:7e57::1/128 dir out`;
+  let stray: ChildProcess | undefined;
+  let listener: Server | undefined;
+  const removeAll = async () => {
+    sh(`ip -6 route del ${addr}/128 2>/dev/null; ip link del ${tag}h7 2>/dev/null; ip netns del ${tag}-probe 2>/dev/null; ip xfrm policy del ${policy} 2>/dev/null; true`);
+    if (stray && stray.exitCode === null && stray.signalCode === null) {
+      const gone = new Promise((r) => stray!.once('exit', r));
+      stray.kill('SIGKILL');
+      await gone;
+    }
+    await new Promise((r) => (listener ? listener.close(r) : r(undefined)));
     rmSync(runDir, { recursive: true, force: true });
   };
 
-  after(() => {
-    removeAll();
-    assert.equal(sh(`ip netns list | grep '^${tag}-'; ip -o link show | grep ': ${tag}'; ip -6 route show | grep '^${addr} '`), '');
+  after(async () => {
+    await removeAll();
+    assert.equal(sh(`ip netns list | grep '^${tag}-'; ip -o link show | grep ': ${tag}'; ip -6 route show | grep '^${addr} '; ip xfrm policy | grep '${addr}'; true`), '');
   });
 
-  it('names each namespace, link, host route and directory of the run left behind, and nothing once they are gone', () => {
+  it('names each namespace, link, host route, xfrm policy, tagged process, socket and directory of the run left behind, and nothing once they are gone', async () => {
     sh(`ip netns add ${tag}-probe && ip link add ${tag}h7 type veth peer name ${tag}p7 && ip link set ${tag}h7 up && ip -6 route add ${addr}/128 dev ${tag}h7`);
-    assert.deepEqual(verify(), [`files ${runDir}`, `link ${tag}h7`, `netns ${tag}-probe`, `route ${addr}`]);
-    removeAll();
+    sh(`ip xfrm policy add ${policy}`);
+    // A process of the run outside its namespace (it carries the run's tag), and a socket under a path of the run.
+    stray = spawn('sleep', ['300'], { env: { ...process.env, MYIKEV2_TAG: tag }, stdio: 'ignore' });
+    await new Promise((r) => stray!.once('spawn', r));
+    mkdirSync(join(runDir, tag));
+    const sock = join(runDir, tag, 's.sock');
+    listener = createServer();
+    await new Promise<void>((r) => listener!.listen(sock, r));
+    const found = verify();
+    const xfrm = found.filter((l) => l.startsWith('xfrm '));
+    assert.equal(xfrm.length, 1, found.join('\n'));
+    assert.match(xfrm[0], new RegExp(`^xfrm src ${addr}/128 dst fd00:7e57::1/128`));
+    assert.deepEqual(
+      found.filter((l) => !l.startsWith('xfrm ')),
+      [`files ${runDir}`, `link ${tag}h7`, `netns ${tag}-probe`, `process ${stray.pid} (sleep)`, `route ${addr}`, `socket ${sock}`],
+    );
+    await removeAll();
     assert.deepEqual(verify(), []);
   });
 });

@@ -1,6 +1,23 @@
 # myikev2 run m4ff9: list what is left on server srv2 (one line each)
-ip netns list 2>/dev/null | awk '$1 ~ /^m4ff9-/ { print "netns " $1 }'
-ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /^m4ff9h[0-9]+$/ { print "link " $2 }'
-ip -6 route show 2>/dev/null | awk -v a=2001:db8:2::1:1 'BEGIN { n = split(a, x, " "); for (i = 1; i <= n; i++) s[x[i]] = 1 } ($1 in s) { print "route " $1 }'
+for f in /run/netns/m4ff9-*; do if [ -e "$f" ]; then echo "netns ${f##*/}"; fi; done
+# One awk over everything else: links, host routes to the management
+# addresses, xfrm state and policies naming the run's addresses, processes
+# carrying its tag, Unix sockets under its paths.
+{
+  echo @link; ip -o link show
+  echo @route; ip -6 route show
+  echo @xfrm; ip -o xfrm state; ip -o xfrm policy
+  echo @process; grep -lszxF 'MYIKEV2_TAG=m4ff9' /proc/[0-9]*/environ
+} 2>/dev/null | awk -v tag='m4ff9' -v mgmt=2001:db8:2::1:1 -v addrs=2001:db8:2::1:1 '
+  BEGIN {
+    n = split(mgmt, x, " "); for (i = 1; i <= n; i++) m[x[i]] = 1
+    n = split(addrs, x, " "); for (i = 1; i <= n; i++) a[x[i]] = 1
+    while ((getline l < "/proc/net/unix") > 0) { k = split(l, u, " "); if (k >= 8 && index(u[k], "/" tag "/")) print "socket " u[k] }
+  }
+  /^@/ { sec = $0; next }
+  sec == "@link" { split($0, p, ": "); sub(/@.*/, "", p[2]); if (p[2] ~ ("^" tag "h[0-9]+$")) print "link " p[2]; next }
+  sec == "@route" { if ($1 in m) print "route " $1; next }
+  sec == "@xfrm" { for (i = 1; i < NF; i++) if ($i == "src" || $i == "dst") { v = $(i + 1); sub(/\/[0-9]+$/, "", v); if (v in a) { print "xfrm " $0; next } } next }
+  sec == "@process" { split($0, p, "/"); c = ""; f = "/proc/" p[3] "/comm"; getline c < f; close(f); print "process " p[3] " (" c ")" }' || echo "check failed: awk exited $? (nothing above can be trusted)"
 for f in /run/myikev2/runs/m4ff9 /run/myikev2/runs/m4ff9/gateway /var/log/myikev2/m4ff9/gateway; do if [ -e "$f" ]; then echo "files $f"; fi; done
 exit 0
