@@ -83,6 +83,9 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
             names.map((name) => ({
               title: name,
               task: async (_c2, t) => {
+                // Without setupcmds (which may change them) the facts are read while the daemon starts.
+                const early = recipe.setupcmds.some((c) => c.server === name) ? null : servers.transport(name).then((tr) => timing(`${name} facts`, () => tr.exec(FACTS_COMMAND)));
+                early?.catch(() => undefined); // awaited below; a failure of the session comes first
                 const s = await servers.session(name);
                 ctx.sessions.set(name, s);
                 t.title = `${name}: daemon ready`;
@@ -98,7 +101,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   t.title = `${name}: setupcmds`;
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
                 }
-                const facts = await timing(`${name} facts`, () => s.transport.exec(FACTS_COMMAND));
+                const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(FACTS_COMMAND)));
                 ctx.facts[name] = { ...parseFacts(name, facts.stdout), daemonInstances: daemonInstances[name] };
                 t.title = `${name}: ready`;
               },

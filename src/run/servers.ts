@@ -48,6 +48,11 @@ export class Servers {
     return s;
   }
 
+  /** The server's SSH (or local) transport, shared with its session. */
+  transport(name: string): Promise<Transport> {
+    return this.pool.get(name);
+  }
+
   /** The daemon if one answers, without starting one (teardown of a server that has none). */
   async existingDaemon(name: string): Promise<{ transport: Transport; daemon: DaemonClient | undefined }> {
     const transport = await this.pool.get(name);
