@@ -97,6 +97,7 @@ export class ShellSession {
       const ww = w;
       await w.link.watch((u) => this.onUpdate(server, ww, u));
     } catch (e) {
+      if (w?.closing) return; // the shell is leaving: nothing to report
       this.notify(`server ${server}: cannot watch its daemon: ${asMyikeError(e).message}`, 'warn');
       if (w) void this.reconnect(server, w);
     }

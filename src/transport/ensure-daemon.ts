@@ -163,6 +163,7 @@ export class DaemonLink extends EventEmitter {
   /** Reconnections so far (observable for tests). */
   reconnects = 0;
   session?: DaemonSession;
+  private closed = false;
 
   constructor(
     readonly transport: Transport,
@@ -173,6 +174,7 @@ export class DaemonLink extends EventEmitter {
   }
 
   async client(): Promise<DaemonClient> {
+    if (this.closed) throw new MyikeError('E_DAEMON_CLOSED', `the link to the daemon on ${this.transport.server} is closed`);
     if (this.current && !this.current.closed) return this.current;
     this.connecting ??= this.reconnect().finally(() => (this.connecting = undefined));
     return this.connecting;
@@ -184,6 +186,11 @@ export class DaemonLink extends EventEmitter {
     if (!c) {
       this.session = await ensureDaemon(this.transport, this.bundle, this.opts);
       c = this.session.client;
+    }
+    if (this.closed) {
+      // Closed while connecting: what the connection opened is closed too.
+      await c.close();
+      throw new MyikeError('E_DAEMON_CLOSED', `the link to the daemon on ${this.transport.server} is closed`);
     }
     if (!first) this.reconnects++;
     c.once('close', (e: Error) => {
@@ -210,9 +217,11 @@ export class DaemonLink extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.watches.clear();
     const c = this.current;
     this.current = undefined;
     await c?.close();
+    await this.connecting?.catch(() => undefined);
   }
 }

@@ -79,6 +79,8 @@ export class SshTransport implements Transport {
   private readonly queue: ExecQueue;
   /** Number of SSH connections made so far (1 + reconnects); observable for tests. */
   connects = 0;
+  /** close() was called: a lost connection is made again, a closed transport is not. */
+  private shut = false;
 
   constructor(
     private readonly conf: SshConf,
@@ -112,6 +114,7 @@ export class SshTransport implements Transport {
   }
 
   private async connection(): Promise<Conn> {
+    if (this.shut) throw this.err('E_SSH_CLOSED', `the connection to ${this.where()} was closed by this program`, 'connect', 'this is a bug: an operation ran after its transport was closed');
     if (!this.conn || this.conn.closed) this.conn = this.open();
     const c = this.conn;
     await c.ready;
@@ -456,6 +459,7 @@ export class SshTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.shut = true;
     const c = this.conn;
     this.conn = undefined;
     if (!c || c.closed) return;

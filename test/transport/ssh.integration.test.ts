@@ -174,6 +174,15 @@ describe('SSH transport @integration', function () {
     assert.equal(t.connects, before + 1);
   });
 
+  it('a closed transport refuses operations instead of connecting again (nothing is left open behind a close)', async () => {
+    const own = new SshTransport(srv.conf());
+    assert.equal((await own.exec('echo up')).stdout, 'up\n');
+    await own.close();
+    await rejectsWith(own.exec('echo again'), 'E_SSH_CLOSED');
+    await rejectsWith(own.openUnixStream('/nonexistent.sock'), 'E_SSH_CLOSED');
+    assert.equal(own.connects, 1);
+  });
+
   it('no private key material in our log lines or the sshd log', async () => {
     const body = readFileSync(srv.clientKey, 'utf8').split('\n').filter((l) => l && !l.startsWith('-----'));
     assert.ok(body.length > 0 && logLines.length > 0);
