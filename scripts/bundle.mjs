@@ -1,7 +1,11 @@
 // Builds the single-file bundle that the controller pushes to servers
 // (daemon, engine and engine CLI). Runs after tsc, from its output.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+
+// The CLI is the package's bin: executable even when npx runs it through an
+// older link of its own cache (npm makes it executable only when it links it).
+if (existsSync('dist/src/cli/main.js')) chmodSync('dist/src/cli/main.js', 0o755);
 
 const entry = 'dist/src/cli/server-main.js';
 if (!existsSync(entry)) {
