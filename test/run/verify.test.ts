@@ -3,12 +3,13 @@
 // it names each of them, and nothing once they are gone.
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InstanceRecord } from '../../src/run/manifest.js';
 import { renderVerifyScript } from '../../src/run/render.js';
+import { spawnSync } from 'node:child_process';
 import { sh } from '../support/machine.js';
 
 describe('run: the teardown verification @integration', () => {
@@ -64,14 +65,31 @@ describe('run: the teardown verification @integration', () => {
     listener = createServer();
     await new Promise<void>((r) => listener!.listen(sock, r));
     const found = verify();
-    const xfrm = found.filter((l) => l.startsWith('xfrm '));
-    assert.equal(xfrm.length, 1, found.join('\n'));
-    assert.match(xfrm[0], new RegExp(`^xfrm src ${addr}/128 dst fd00:7e57::1/128`));
-    assert.deepEqual(
-      found.filter((l) => !l.startsWith('xfrm ')),
-      [`files ${runDir}`, `link ${tag}h7`, `netns ${tag}-probe`, `process ${stray.pid} (sleep)`, `route ${addr}`, `socket ${sock}`],
-    );
+    assert.deepEqual(found, [
+      `files ${runDir}`,
+      `link ${tag}h7`,
+      `netns ${tag}-probe`,
+      `process ${stray.pid} (sleep)`,
+      `route ${addr}`,
+      `socket ${sock}`,
+      `xfrm policy src ${addr}/128 dst fd00:7e57::1/128 dir out`,
+    ]);
     await removeAll();
     assert.deepEqual(verify(), []);
+  });
+
+  it('names a leftover xfrm state by its selectors, never by its keys', () => {
+    // This kernel has no ESP, so no state can be added: a stand-in `ip` prints
+    // one (as `ip -o xfrm state` does) and runs the real ip for the rest.
+    const bin = join(runDir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const key = '0x00112233445566778899aabbccddeeff';
+    const line = `src ${addr} dst fd00:7e57::1\\tproto esp spi 0x00000100 reqid 1 mode tunnel\\treplay-window 0 \\tauth-trunc hmac(sha256) ${key}${key.slice(2)} 128\\tenc cbc(aes) ${key}\\tsel src ::/0 dst ::/0 `;
+    writeFileSync(join(bin, 'ip'), `#!/bin/sh\nif [ "$*" = "-o xfrm state" ]; then printf '%b\\n' '${line}'; exit 0; fi\nexec /usr/sbin/ip "$@"\n`, { mode: 0o755 });
+    const r = spawnSync('sh', ['-c', renderVerifyScript(tag, 'local', [record])], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    rmSync(bin, { recursive: true, force: true });
+    const found = r.stdout.split('\n').filter((l) => l.startsWith('xfrm '));
+    assert.deepEqual(found, [`xfrm state src ${addr} dst fd00:7e57::1 proto esp spi 0x00000100`]);
+    assert.ok(!r.stdout.includes(key.slice(2)), 'no key material in the output');
   });
 });

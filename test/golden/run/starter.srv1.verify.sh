@@ -6,7 +6,8 @@ for f in /run/netns/m4ff9-*; do if [ -e "$f" ]; then echo "netns ${f##*/}"; fi; 
 {
   echo @link; ip -o link show
   echo @route; ip -6 route show
-  echo @xfrm; ip -o xfrm state; ip -o xfrm policy
+  echo @state; ip -o xfrm state
+  echo @policy; ip -o xfrm policy
   echo @process; grep -lszxF 'MYIKEV2_TAG=m4ff9' /proc/[0-9]*/environ
 } 2>/dev/null | awk -v tag='m4ff9' -v mgmt=2001:db8:1::1:2 -v addrs=2001:db8:1::1:2 '
   BEGIN {
@@ -17,7 +18,16 @@ for f in /run/netns/m4ff9-*; do if [ -e "$f" ]; then echo "netns ${f##*/}"; fi; 
   /^@/ { sec = $0; next }
   sec == "@link" { split($0, p, ": "); sub(/@.*/, "", p[2]); if (p[2] ~ ("^" tag "h[0-9]+$")) print "link " p[2]; next }
   sec == "@route" { if ($1 in m) print "route " $1; next }
-  sec == "@xfrm" { for (i = 1; i < NF; i++) if ($i == "src" || $i == "dst") { v = $(i + 1); sub(/\/[0-9]+$/, "", v); if (v in a) { print "xfrm " $0; next } } next }
+  # Named by their selectors only: the line of a state also holds its keys.
+  sec == "@state" || sec == "@policy" {
+    hit = 0; w = ""; split("", seen)
+    for (i = 1; i < NF; i++) {
+      if ($i == "src" || $i == "dst") { v = $(i + 1); sub(/\/[0-9]+$/, "", v); if (v in a) hit = 1 }
+      if (($i == "src" || $i == "dst" || $i == "proto" || $i == "spi" || $i == "dir") && !($i in seen)) { seen[$i] = 1; w = w " " $i " " $(i + 1) }
+    }
+    if (hit) print "xfrm " substr(sec, 2) w
+    next
+  }
   sec == "@process" { split($0, p, "/"); c = ""; f = "/proc/" p[3] "/comm"; getline c < f; close(f); print "process " p[3] " (" c ")" }' || echo "check failed: awk exited $? (nothing above can be trusted)"
 for f in /run/myikev2/runs/m4ff9 /run/myikev2/runs/m4ff9/client /var/log/myikev2/m4ff9/client; do if [ -e "$f" ]; then echo "files $f"; fi; done
 exit 0
