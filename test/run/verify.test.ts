@@ -58,7 +58,7 @@ describe('run: the teardown verification @integration', () => {
     sh(`ip netns add ${tag}-probe && ip link add ${tag}h7 type veth peer name ${tag}p7 && ip link set ${tag}h7 up && ip -6 route add ${addr}/128 dev ${tag}h7`);
     sh(`ip xfrm policy add ${policy}`);
     // A process of the run outside its namespace (it carries the run's tag), and a socket under a path of the run.
-    stray = spawn('sleep', ['300'], { env: { ...process.env, MYIKEV2_TAG: tag }, stdio: 'ignore' });
+    stray = spawn('sleep', ['300'], { env: { ...process.env, MYIKEV2_TAG: tag }, stdio: 'ignore', detached: true }); // its own session, as instances have
     await new Promise((r) => stray!.once('spawn', r));
     mkdirSync(join(runDir, tag));
     const sock = join(runDir, tag, 's.sock');
@@ -76,6 +76,9 @@ describe('run: the teardown verification @integration', () => {
     ]);
     await removeAll();
     assert.deepEqual(verify(), []);
+    // Run from an environment carrying the tag (a controller started inside an instance's), the script does not name itself.
+    const tagged = spawnSync('sh', ['-c', renderVerifyScript(tag, 'local', [record])], { encoding: 'utf8', env: { ...process.env, MYIKEV2_TAG: tag } });
+    assert.equal(tagged.stdout, '');
   });
 
   it('names a leftover xfrm state by its selectors, never by its keys', () => {
