@@ -1,6 +1,8 @@
 // The planner and script generators are pure: golden files show exactly what
 // a run would do on each server.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MyikeError } from '../../src/errors.js';
 import { loadInputs } from '../../src/model/load.js';
@@ -39,6 +41,16 @@ describe('run: planner and scripts', () => {
       assertGolden(`run/starter.${sp.server}.ns-config.sh`, renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(recs, prefix)));
       assertGolden(`run/starter.${sp.server}.teardown.sh`, renderTeardownScript(plan.tag, sp.server, recs, true));
       assertGolden(`run/starter.${sp.server}.verify.sh`, renderVerifyScript(plan.tag, sp.server, recs));
+    }
+  });
+
+  it('generates scripts sh accepts (sh -n over every golden script)', () => {
+    const golden = join(PROJECT_ROOT, 'test', 'golden', 'run');
+    const scripts = readdirSync(golden).filter((f) => f.endsWith('.sh'));
+    assert.ok(scripts.length >= 8);
+    for (const f of scripts) {
+      const r = spawnSync('sh', ['-n', join(golden, f)], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${f}: ${r.stderr}`);
     }
   });
 
