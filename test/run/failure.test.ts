@@ -134,6 +134,23 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     }
   });
 
+  it('teardown --keep-daemon leaves the idle daemon running (with no manifest of the run); a later teardown stops it', () => {
+    assert.equal(myikev2('run', '--json', join(dir, 'drift-v1.yaml')).status, 0);
+    const kept = myikev2('teardown', '--no-logs', '--keep-daemon', '--name', 'drift-test');
+    assert.equal(kept.status, 0, kept.stderr + kept.stdout);
+    assert.equal(namespacesOf(driftTag), '');
+    assert.equal(existsSync(DEFAULT_SOCKET), true, 'the daemon still runs');
+    const other = controllerCli(); // only the server could know of the run now: it does not
+    try {
+      assert.match(other.myikev2('teardown', '--no-logs', '--name', 'drift-test').stdout, /nothing to tear down/);
+    } finally {
+      other.cleanup();
+    }
+    assert.equal(myikev2('run', '--json', join(dir, 'drift-v1.yaml')).status, 0);
+    assert.equal(myikev2('teardown', '--no-logs', '--name', 'drift-test').status, 0);
+    assert.equal(existsSync(DEFAULT_SOCKET), false, 'the daemon exited with the last run');
+  });
+
   it('teardown RECIPE needs only the recipe\'s name: a recipe broken since the run still tears its run down', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'myikev2-broken-'));
     try {
