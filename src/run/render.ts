@@ -4,7 +4,10 @@ import { parseCidr } from '../model/address.js';
 import type { InstanceRecord } from './manifest.js';
 import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, runLinkGroup, SERVER_RUNS_DIR } from './names.js';
 import { shq as shellQuote } from '../transport/transport.js';
-import { render } from './templates.js';
+import { render, template } from './templates.js';
+
+/** The awk functions both teardown and its verification use to leave their own processes alone. */
+const NOT_THIS_SCRIPT = () => template('run/not-this-script.awk').trimEnd();
 
 function instanceValues(r: InstanceRecord, mgmtPrefixLen: number) {
   return {
@@ -71,6 +74,7 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
       dataIfReturns: dataIfReturns || ':',
       baseBatch,
       instanceDirs: instanceDirs.map(shellQuote).join(' '),
+      notThisScript: NOT_THIS_SCRIPT(),
       emptyDirs: emptyDirs.join(' '),
     },
   );
@@ -81,5 +85,5 @@ export function renderVerifyScript(tag: string, server: string, instances: Insta
   const mgmtAddrs = instances.map((r) => r.mgmtAddr).filter(Boolean);
   const runAddrs = [...mgmtAddrs, ...instances.map((r) => r.dataIfAddr.replace(/\/\d+$/, '')).filter(Boolean)];
   const dirs = [`${SERVER_RUNS_DIR}/${tag}`, ...instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`) ? [r.logdir] : [])])];
-  return render('run/verify.sh', { tag, server }, { mgmtAddrs: shellQuote(mgmtAddrs.join(' ')), runAddrs: shellQuote(runAddrs.join(' ')), dirs: dirs.map(shellQuote).join(' ') || '/.none' });
+  return render('run/verify.sh', { tag, server }, { mgmtAddrs: shellQuote(mgmtAddrs.join(' ')), runAddrs: shellQuote(runAddrs.join(' ')), notThisScript: NOT_THIS_SCRIPT(), dirs: dirs.map(shellQuote).join(' ') || '/.none' });
 }

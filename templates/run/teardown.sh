@@ -10,10 +10,9 @@ set +e
   stat -L -c '%i %n' {{netnsPaths}} /proc/[0-9]*/ns/net
 ?whole   grep -lszxF 'MYIKEV2_TAG={{tag}}' /proc/[0-9]*/environ
 } 2>/dev/null | awk '
-  function st(pid, n,    s, q, f) { s = ""; f = "/proc/" pid "/stat"; getline s < f; close(f); sub(/^.*\) /, "", s); split(s, q, " "); return q[n - 2] }
-  BEGIN { sess = st("self", 6); for (up = st("self", 4); up > 1; up = st(up, 4)) mine[up] = 1 }
+{{notThisScript}}
   $2 ~ /^\/run\/netns\// { ns[$1] = 1; next }
-  /^\/proc\/[0-9]+\/environ$/ { split($1, p, "/"); if (!(p[3] in mine) && st(p[3], 6) != sess) pids = pids " " p[3]; next }
+  /^\/proc\/[0-9]+\/environ$/ { split($1, p, "/"); if (theirs(p[3])) pids = pids " " p[3]; next }
   ($1 in ns) { split($2, p, "/"); pids = pids " " p[3] }
   END { if (pids != "") system("kill -KILL" pids " 2>/dev/null") }'
 # The run's files go in the background, while the kernel removes the links.

@@ -10,10 +10,8 @@ for f in /run/netns/{{tag}}-*; do if [ -e "$f" ]; then echo "netns ${f##*/}"; fi
   echo @policy; ip -o xfrm policy
   echo @process; grep -lszxF 'MYIKEV2_TAG={{tag}}' /proc/[0-9]*/environ
 } 2>/dev/null | awk -v tag='{{tag}}' -v mgmt={{mgmtAddrs}} -v addrs={{runAddrs}} '
-  function st(pid, n,    s, q, f) { s = ""; f = "/proc/" pid "/stat"; getline s < f; close(f); sub(/^.*\) /, "", s); split(s, q, " "); return q[n - 2] }
+{{notThisScript}}
   BEGIN {
-    # Not the processes of this script and their ancestors (they may carry the tag: see teardown).
-    sess = st("self", 6); for (up = st("self", 4); up > 1; up = st(up, 4)) mine[up] = 1
     n = split(mgmt, x, " "); for (i = 1; i <= n; i++) m[x[i]] = 1
     n = split(addrs, x, " "); for (i = 1; i <= n; i++) a[x[i]] = 1
     while ((getline l < "/proc/net/unix") > 0) { k = split(l, u, " "); if (k >= 8 && index(u[k], "/" tag "/")) print "socket " u[k] }
@@ -31,6 +29,6 @@ for f in /run/netns/{{tag}}-*; do if [ -e "$f" ]; then echo "netns ${f##*/}"; fi
     if (hit) print "xfrm " substr(sec, 2) w
     next
   }
-  sec == "@process" { split($0, p, "/"); ps = st(p[3], 6); if ((p[3] in mine) || ps == sess || ps == "") next; c = ""; f = "/proc/" p[3] "/comm"; getline c < f; close(f); print "process " p[3] " (" c ")" }' || echo "check failed: awk exited $? (nothing above can be trusted)"
+  sec == "@process" { split($0, p, "/"); if (!theirs(p[3])) next; c = ""; f = "/proc/" p[3] "/comm"; getline c < f; close(f); print "process " p[3] " (" c ")" }' || echo "check failed: awk exited $? (nothing above can be trusted)"
 for f in {{dirs}}; do if [ -e "$f" ]; then echo "files $f"; fi; done
 exit 0

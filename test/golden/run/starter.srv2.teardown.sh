@@ -10,10 +10,14 @@ set +e
   stat -L -c '%i %n' /run/netns/m4ff9-gateway /proc/[0-9]*/ns/net
   grep -lszxF 'MYIKEV2_TAG=m4ff9' /proc/[0-9]*/environ
 } 2>/dev/null | awk '
+  # theirs(pid): a process that is neither this script (its session) nor one
+  # of its ancestors, which carry the run tag too when the controller was
+  # started from an instance environment, and that has not exited meanwhile.
   function st(pid, n,    s, q, f) { s = ""; f = "/proc/" pid "/stat"; getline s < f; close(f); sub(/^.*\) /, "", s); split(s, q, " "); return q[n - 2] }
+  function theirs(pid,    ps) { ps = st(pid, 6); return !(pid in mine) && ps != sess && ps != "" }
   BEGIN { sess = st("self", 6); for (up = st("self", 4); up > 1; up = st(up, 4)) mine[up] = 1 }
   $2 ~ /^\/run\/netns\// { ns[$1] = 1; next }
-  /^\/proc\/[0-9]+\/environ$/ { split($1, p, "/"); if (!(p[3] in mine) && st(p[3], 6) != sess) pids = pids " " p[3]; next }
+  /^\/proc\/[0-9]+\/environ$/ { split($1, p, "/"); if (theirs(p[3])) pids = pids " " p[3]; next }
   ($1 in ns) { split($2, p, "/"); pids = pids " " p[3] }
   END { if (pids != "") system("kill -KILL" pids " 2>/dev/null") }'
 # The run's files go in the background, while the kernel removes the links.
