@@ -4,7 +4,7 @@ import type { DaemonClient } from '../daemon/client.js';
 import type { ControllerConf, ServerConf } from '../model/config-types.js';
 import { loadBundle, remoteBundlePath, type Bundle } from '../transport/bundle.js';
 import { ConnectionPool } from '../transport/connect.js';
-import { connectDaemon, ensureDaemon } from '../transport/ensure-daemon.js';
+import { connectDaemon, ensureDaemon, type DaemonSession } from '../transport/ensure-daemon.js';
 import type { Transport } from '../transport/transport.js';
 import { timing } from './progress.js';
 
@@ -34,12 +34,10 @@ export class Servers {
     if (!s) {
       s = (async () => {
         const transport = await timing(`${name} ssh`, () => this.pool.get(name));
-        this.bundle ??= loadBundle();
         const conf = this.config.servers[name];
-        const bundle = await this.bundle;
         const running = opts.anyRunningDaemon ? await timing(`${name} daemon`, () => connectDaemon(transport)) : undefined;
-        if (running) return { conf, transport, daemon: running, bundlePath: remoteBundlePath(bundle) };
-        const d = await timing(`${name} daemon`, async () => ensureDaemon(transport, bundle, { stateDir: conf.statedir }));
+        if (running) return { conf, transport, daemon: running, bundlePath: remoteBundlePath(await this.loadBundle()) };
+        const d = await timing(`${name} daemon`, () => this.ensureDaemon(name, transport));
         return { conf, transport, daemon: d.client, bundlePath: d.bundle.remotePath };
       })();
       s.catch(() => this.sessions.delete(name));
@@ -61,14 +59,20 @@ export class Servers {
 
   /** Runs fn against a freshly ensured daemon (the session's one has exited), then closes it. */
   async withNewDaemon<T>(name: string, fn: (d: DaemonClient) => Promise<T>): Promise<T> {
-    const transport = await this.pool.get(name);
-    this.bundle ??= loadBundle();
-    const d = await ensureDaemon(transport, await this.bundle, { stateDir: this.config.servers[name].statedir });
+    const d = await this.ensureDaemon(name, await this.pool.get(name));
     try {
       return await fn(d.client);
     } finally {
       await d.client.close();
     }
+  }
+
+  private loadBundle(): Promise<Bundle> {
+    return (this.bundle ??= loadBundle());
+  }
+
+  private async ensureDaemon(name: string, transport: Transport): Promise<DaemonSession> {
+    return ensureDaemon(transport, await this.loadBundle(), { stateDir: this.config.servers[name].statedir });
   }
 
   async close(): Promise<void> {
