@@ -160,13 +160,13 @@ export interface LogsResult {
   subscription?: number;
 }
 
-/** Every method: its params and result. */
 /** An `ip -batch` text to run inside one network namespace (`netns.configure`). */
 export interface NetnsBatch {
   netns: string;
   commands: string;
 }
 
+/** Every method: its params and result. */
 export interface DaemonMethods {
   hello: { params: HelloParams; result: HelloResult };
   spawn: { params: SpawnParams; result: { instance: InstanceInfo } };
