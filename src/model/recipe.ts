@@ -211,6 +211,15 @@ class RecipeContext {
           });
           continue;
         }
+        if (a.family !== 6) {
+          // The management network is IPv6: a bridge with fe80::1 as every namespace's gateway, /128 host routes.
+          this.diag.error(this.src, [...at, 'myikev2'], {
+            message: `the setup file ${setup.file} has apilistenaddr ${a.addr}, an IPv4 address; with autoassignmgmtip false it is the instance's management address, and the management network is IPv6`,
+            expected: 'an IPv6 apilistenaddr',
+            hint: 'set apilistenaddr to an IPv6 address (e.g. one of the server\'s mgmtaddrprefix), or autoassignmgmtip: true in the controller config',
+          });
+          continue;
+        }
         inst.mgmtAddr = a.addr;
       }
       if (!inst.mgmtAddr) continue;
