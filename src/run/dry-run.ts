@@ -6,7 +6,7 @@ import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript, rende
 
 export function dryRunText(inputs: Inputs): string {
   const facts: Record<string, ServerFacts> = {};
-  for (const name of Object.keys(inputs.config.servers)) facts[name] = { netns: [], links: {}, daemonInstances: [] };
+  for (const name of Object.keys(inputs.config.servers)) facts[name] = { netns: [], links: {}, daemonInstances: [], mgmtRoutes: [] };
   for (const i of inputs.recipe.instances) if (i.dataIf) facts[i.server].links[i.dataIf] = { exists: true, addrs: [], up: false };
   const plan = planRun(inputs.recipe, inputs.config, facts, null, { override: false, now: new Date(0).toISOString() });
   const out: string[] = [`# dry run of "${plan.name}" (tag ${plan.tag}); assumes fresh servers; nothing was contacted`];

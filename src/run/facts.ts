@@ -1,10 +1,13 @@
-// What is on a server before planning: its namespaces and the interfaces in
+// What is on a server before planning: its namespaces, the interfaces in
 // its base namespace (with their addresses, so data interfaces can be given
-// back as they were). One command; the parsing is pure.
+// back as they were), and the host routes on the management bridge (the
+// management addresses in use). One command; the parsing is pure.
 import { MyikeError } from '../errors.js';
+import { MGMT_BRIDGE } from './names.js';
 import type { ServerFacts } from './plan.js';
 
-export const FACTS_COMMAND = "ip -j netns list 2>/dev/null; echo; echo '@@myikev2@@'; ip -j addr show";
+const MARK = '@@myikev2@@';
+export const FACTS_COMMAND = `ip -j netns list 2>/dev/null; echo; echo '${MARK}'; ip -j addr show; echo '${MARK}'; ip -j -6 route show dev ${MGMT_BRIDGE} 2>/dev/null; echo`;
 
 interface IpAddrJson {
   ifname: string;
@@ -14,7 +17,7 @@ interface IpAddrJson {
 }
 
 export function parseFacts(server: string, stdout: string): Omit<ServerFacts, 'daemonInstances'> {
-  const [nsPart, addrPart] = stdout.split('@@myikev2@@');
+  const [nsPart, addrPart, routePart = ''] = stdout.split(MARK);
   try {
     const ns = nsPart.trim() ? (JSON.parse(nsPart) as { name: string }[]) : [];
     const links: ServerFacts['links'] = {};
@@ -25,7 +28,8 @@ export function parseFacts(server: string, stdout: string): Omit<ServerFacts, 'd
         addrs: (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`),
       };
     }
-    return { netns: ns.map((n) => n.name), links };
+    const routes = routePart.trim() ? (JSON.parse(routePart) as { dst: string }[]) : [];
+    return { netns: ns.map((n) => n.name), links, mgmtRoutes: routes.map((r) => r.dst).filter((d) => !d.includes('/')) };
   } catch (err) {
     throw new MyikeError('E_FACTS', `cannot read the network state of the server: ${(err as Error).message}`, {
       server,

@@ -6,13 +6,15 @@ import { MyikeError, EXIT_FAILED } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
 import type { InstanceConf, Recipe } from '../model/recipe-types.js';
 import { instanceHash, MANIFEST_VERSION, type DataIfState, type InstanceRecord, type RunManifest } from './manifest.js';
-import { DEFAULT_LOG_ROOT, instanceNames, MGMT_IF_IN_NS, runTag } from './names.js';
+import { parseAddress } from '../model/address.js';
+import { DEFAULT_LOG_ROOT, instanceNames, MGMT_BRIDGE, MGMT_IF_IN_NS, runTag } from './names.js';
 
 /** What was found on a server before planning. */
 export interface ServerFacts {
   netns: string[];
   links: Record<string, DataIfState & { exists: true }>; // interfaces in the base namespace
   daemonInstances: { name: string; state: string }[]; // the daemon's instances with this run's tag
+  mgmtRoutes: string[]; // addresses with a host route on the management bridge (in use by some run's instance)
 }
 
 export interface PlannedInstance {
@@ -68,6 +70,9 @@ export function planRun(
   const drift: string[] = [];
   const planned: PlannedInstance[] = [];
   const problems: string[] = [];
+  const clashes: string[] = [];
+  // This run's own management addresses are in use by this run only.
+  const ours = new Set((previous?.instances ?? []).filter((r) => r.mgmtAddr).map((r) => `${r.server} ${normalAddr(r.mgmtAddr)}`));
   for (const conf of recipe.instances) {
     const sp = serverPlan(conf.server);
     const f = facts[conf.server];
@@ -97,6 +102,8 @@ export function planRun(
       }
       record.dataIfOrig = old.dataIfOrig; // the namespace is gone; recreate it
     }
+    if (record.mgmtAddr && !ours.has(`${conf.server} ${normalAddr(record.mgmtAddr)}`) && f.mgmtRoutes.some((a) => normalAddr(a) === normalAddr(record.mgmtAddr)))
+      clashes.push(`management address ${record.mgmtAddr} of instance ${conf.name} is already in use on server ${conf.server} (a host route to it on ${MGMT_BRIDGE}): another run has an instance with the same id there, or left its route behind`);
     if (conf.dataIf) {
       if (conf.dataIf === MGMT_IF_IN_NS) problems.push(`instance ${conf.name}: its data interface cannot be called ${MGMT_IF_IN_NS} (the management interface in every namespace)`);
       const link = f.links[conf.dataIf];
@@ -115,6 +122,11 @@ export function planRun(
   if (drift.length)
     throw new MyikeError('E_DRIFT', `the run of "${recipe.name}" differs from the recipe:\n  ${drift.join('\n  ')}`, {
       hint: 'run again with -o/--override to replace the changed instances, or tear the run down first',
+      exitCode: EXIT_FAILED,
+    });
+  if (clashes.length)
+    throw new MyikeError('E_MGMT_ADDR_IN_USE', clashes.join('\n'), {
+      hint: 'give this recipe\'s instances ids no other run on the server uses (the management address comes from the id), tear the other run down, or use another mgmtaddrprefix',
       exitCode: EXIT_FAILED,
     });
   if (problems.length)
@@ -170,3 +182,5 @@ function toRecord(tag: string, conf: InstanceConf, facts: ServerFacts, old: Inst
     hash: instanceHash(conf),
   };
 }
+
+const normalAddr = (a: string) => parseAddress(a)?.addr ?? a;

@@ -50,7 +50,8 @@ export function renderNamespaceScript(tag: string, server: string, batches: Netn
  * so its veths may go by link group.
  */
 export function renderTeardownScript(tag: string, server: string, instances: InstanceRecord[], wholeRun = false): string {
-  const baseBatch = instances.map((r) => render('run/teardown-instance.batch', instanceValues(r, 0)).trim()).join('\n');
+  const netnsBatch = instances.map((r) => `netns del ${r.netns}`).join('\n');
+  const routeBatch = instances.map((r) => render('run/teardown-route.batch', instanceValues(r, 0)).trim()).filter(Boolean).join('\n');
   const dataIfReturns = instances
     .filter((r) => r.dataIf)
     .map((r) => {
@@ -72,7 +73,8 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
       ids: instances.map((r) => r.id).join('|') || 'none',
       netnsPaths: instances.map((r) => shellQuote(`/run/netns/${r.netns}`)).join(' '),
       dataIfReturns: dataIfReturns || ':',
-      baseBatch,
+      netnsBatch,
+      routeBatch,
       instanceDirs: instanceDirs.map(shellQuote).join(' '),
       notThisScript: NOT_THIS_SCRIPT(),
       emptyDirs: emptyDirs.join(' '),

@@ -19,15 +19,28 @@ set +e
 ?instanceDirs rm -rf {{instanceDirs}} &
 # 2. Give the data interfaces back to this namespace, as they were.
 {{dataIfReturns}}
-# 3. The run's veths in one kernel operation by link group, when every link
-#    of the group is the run's; then namespaces and host routes.
+# 3. The bridge first, when nothing but these instances' veths is on it:
+#    their host routes go with it, and the veths leave it in one operation
+#    (~55 ms less kernel time per 100 instances than route by route).
+#    Then the run's veths in one kernel operation by link group, when every
+#    link of the group is the run's; then the namespaces (and the host
+#    routes, if the bridge stays).
+brgone=
+if ip -o link show master {{bridge}} 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 !~ /^{{tag}}h({{ids}})$/ { other = 1 } END { exit other }'; then
+  ip link del {{bridge}} 2>/dev/null && brgone=1
+fi
 bygroup=
 ?group if ip -o link show group {{group}} 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 !~ /^{{tag}}h[0-9]+$/ { foreign = 1 } END { exit foreign || NR == 0 }'; then
 ?group   ip link del group {{group}} 2>/dev/null && bygroup=1
 ?group fi
-ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
-{{baseBatch}}
+{
+  cat <<'MYIKEV2_BATCH'
+{{netnsBatch}}
 MYIKEV2_BATCH
+  [ -n "$brgone" ] || cat <<'MYIKEV2_BATCH'
+{{routeBatch}}
+MYIKEV2_BATCH
+} | ip -force -batch - 2>/dev/null
 # Veths left (not deleted by group: a run made before link groups, or not
 # the whole run) go with their namespace, later: wait for that, then delete
 # any still there.
@@ -37,8 +50,6 @@ if [ -z "$bygroup" ]; then
   while v=$(left); [ -n "$v" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
   for x in $v; do ip link del "$x" 2>/dev/null; done
 fi
-# 4. The bridge, once no run has an instance on it.
-if [ -z "$(ip -o link show master {{bridge}} 2>/dev/null)" ]; then ip link del {{bridge}} 2>/dev/null; fi
 wait
 # Parents only once empty (servers may share /var/log, like lab servers do).
 rmdir {{emptyDirs}} 2>/dev/null || true

@@ -17,8 +17,8 @@ const NOW = '2026-11-24T00:00:00.000Z';
 function facts(): Record<string, ServerFacts> {
   const data0 = { exists: true as const, addrs: ['10.99.0.1/24', 'fd00:99::1/64'], up: true };
   return {
-    srv1: { netns: [], links: { data0 }, daemonInstances: [] },
-    srv2: { netns: [], links: { data0: { ...data0, addrs: ['10.99.0.2/24'] } }, daemonInstances: [] },
+    srv1: { netns: [], links: { data0 }, daemonInstances: [], mgmtRoutes: [] },
+    srv2: { netns: [], links: { data0: { ...data0, addrs: ['10.99.0.2/24'] } }, daemonInstances: [], mgmtRoutes: [] },
   };
 }
 
@@ -61,6 +61,7 @@ describe('run: planner and scripts', () => {
       f[r.server].netns.push(r.netns);
       delete f[r.server].links.data0; // now inside the namespace
       f[r.server].daemonInstances.push({ name: r.daemonName, state: 'running' });
+      f[r.server].mgmtRoutes.push(r.mgmtAddr); // its own: no clash
     }
     const again = planRun(recipe, config, f, first.manifest, { override: false, now: NOW });
     assert.deepEqual(again.servers.map((s) => [s.create.length, s.keep.length, s.remove.length]), [[0, 1, 0], [0, 1, 0]]);
@@ -78,6 +79,20 @@ describe('run: planner and scripts', () => {
     const replaced = planRun(changed, config, facts(), first.manifest, { override: true, now: NOW });
     const srv1 = replaced.servers.find((s) => s.server === 'srv1')!;
     assert.deepEqual([srv1.remove.map((r) => r.name), srv1.create.map((p) => p.conf.name)], [['client'], ['client']]);
+  });
+
+  it('refuses a management address another run uses on the server (same id), before touching anything', () => {
+    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    const client = first.manifest.instances.find((r) => r.name === 'client')!;
+    const f = facts();
+    f[client.server].mgmtRoutes.push(client.mgmtAddr.replace('::', ':0:0::')); // written differently by ip: same address
+    assert.throws(
+      () => planRun(recipe, config, f, null, { override: false, now: NOW }),
+      (e: MyikeError) =>
+        e.code === 'E_MGMT_ADDR_IN_USE' && e.message.includes(`management address ${client.mgmtAddr} of instance client is already in use on server ${client.server}`) && /ids no other run/.test(e.hint!),
+    );
+    // The same run's own address (its namespace is gone, recreated) is no clash.
+    assert.equal(planRun(recipe, config, f, first.manifest, { override: false, now: NOW }).servers.find((s) => s.server === client.server)!.create.length, 1);
   });
 
   it('refuses a data interface the server does not have', () => {

@@ -29,16 +29,28 @@ if ip -n m4ff9-gateway link set data0 netns $$ 2>/dev/null; then
 elif ip -n m4ff9-gateway link show data0 >/dev/null 2>&1; then
   echo "dataif-not-returned data0"
 fi
-# 3. The run's veths in one kernel operation by link group, when every link
-#    of the group is the run's; then namespaces and host routes.
+# 3. The bridge first, when nothing but these instances' veths is on it:
+#    their host routes go with it, and the veths leave it in one operation
+#    (~55 ms less kernel time per 100 instances than route by route).
+#    Then the run's veths in one kernel operation by link group, when every
+#    link of the group is the run's; then the namespaces (and the host
+#    routes, if the bridge stays).
+brgone=
+if ip -o link show master myikev2mgmtbrg 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 !~ /^m4ff9h(1)$/ { other = 1 } END { exit other }'; then
+  ip link del myikev2mgmtbrg 2>/dev/null && brgone=1
+fi
 bygroup=
 if ip -o link show group 1836666873 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 !~ /^m4ff9h[0-9]+$/ { foreign = 1 } END { exit foreign || NR == 0 }'; then
   ip link del group 1836666873 2>/dev/null && bygroup=1
 fi
-ip -force -batch - <<'MYIKEV2_BATCH' 2>/dev/null
+{
+  cat <<'MYIKEV2_BATCH'
 netns del m4ff9-gateway
+MYIKEV2_BATCH
+  [ -n "$brgone" ] || cat <<'MYIKEV2_BATCH'
 route del 2001:db8:2::1:1/128 dev myikev2mgmtbrg
 MYIKEV2_BATCH
+} | ip -force -batch - 2>/dev/null
 # Veths left (not deleted by group: a run made before link groups, or not
 # the whole run) go with their namespace, later: wait for that, then delete
 # any still there.
@@ -48,8 +60,6 @@ if [ -z "$bygroup" ]; then
   while v=$(left); [ -n "$v" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
   for x in $v; do ip link del "$x" 2>/dev/null; done
 fi
-# 4. The bridge, once no run has an instance on it.
-if [ -z "$(ip -o link show master myikev2mgmtbrg 2>/dev/null)" ]; then ip link del myikev2mgmtbrg 2>/dev/null; fi
 wait
 # Parents only once empty (servers may share /var/log, like lab servers do).
 rmdir /run/myikev2/runs/m4ff9 /run/myikev2/runs /var/log/myikev2/m4ff9 /var/log/myikev2 2>/dev/null || true

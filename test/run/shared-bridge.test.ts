@@ -1,0 +1,58 @@
+// Two runs on one server share its management bridge: a run whose instance
+// would take a management address another run uses is refused before
+// anything is touched; tearing one run down keeps the bridge and the other
+// run's host routes (its instances still answer); the last one removes the
+// bridge, leaving the machine as it was.
+import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
+import { MGMT_BRIDGE, runTag } from '../../src/run/names.js';
+import { controllerCli, sh } from '../support/machine.js';
+import { FIXTURES } from '../support/paths.js';
+
+const dir = join(FIXTURES, 'run');
+const bridgeExists = () => sh(`ip link show ${MGMT_BRIDGE} >/dev/null 2>&1 && echo yes`).trim() === 'yes';
+const hostRoute = (addr: string) => sh(`ip -6 route show ${addr}/128`).trim();
+const namespacesOf = (tag: string) => sh(`ip netns list | awk '{print $1}' | grep '^${tag}-' | sort`).trim();
+
+describe('run: two runs on one server share the management bridge @integration', function () {
+  this.timeout(120_000);
+  const { myikev2, cleanup } = controllerCli();
+  const bridgeBefore = bridgeExists();
+
+  after(() => {
+    for (const name of ['shared-a', 'shared-b', 'shared-clash']) myikev2('teardown', '--force', '--no-logs', '--name', name);
+    cleanup();
+    for (const name of ['shared-a', 'shared-b', 'shared-clash']) assert.equal(namespacesOf(runTag(name)), '');
+    assert.equal(bridgeExists(), bridgeBefore, 'the bridge is as it was before the test');
+  });
+
+  it('refuses an instance whose management address another run uses; tearing one run down keeps the other reachable; the last removes the bridge', () => {
+    const a = myikev2('run', '--json', join(dir, 'shared-a.yaml'));
+    assert.equal(a.status, 0, a.stderr);
+    const b = myikev2('run', '--json', join(dir, 'shared-b.yaml'));
+    assert.equal(b.status, 0, b.stderr);
+    const addrOf = (out: string) => (JSON.parse(out).instances as { mgmtAddr: string }[]).map((i) => i.mgmtAddr);
+    const [a1, a2] = addrOf(a.stdout);
+    const [b3] = addrOf(b.stdout);
+
+    const clash = myikev2('run', join(dir, 'shared-clash.yaml'));
+    assert.equal(clash.status, 1, clash.stderr);
+    assert.match(clash.stderr, new RegExp(`management address ${a2} of instance c2 is already in use on server local`));
+    assert.match(clash.stderr, /ids no other run on the server uses/);
+    assert.equal(namespacesOf(runTag('shared-clash')), '', 'nothing of the refused run was created');
+    assert.equal(sh("pgrep -f '^sleep 623$' || true").trim(), '');
+    assert.match(hostRoute(a2), new RegExp(`dev ${MGMT_BRIDGE}`), 'shared-a keeps its route');
+
+    const tdA = myikev2('teardown', '--no-logs', '--name', 'shared-a');
+    assert.equal(tdA.status, 0, tdA.stderr + tdA.stdout);
+    assert.equal(hostRoute(a1) + hostRoute(a2), '', "shared-a's host routes are gone");
+    assert.ok(bridgeExists(), 'the bridge stays: shared-b is on it');
+    assert.match(hostRoute(b3), new RegExp(`dev ${MGMT_BRIDGE}`), "shared-b's host route stays");
+    assert.equal(sh(`ping -6 -c 1 -W 2 ${b3} >/dev/null 2>&1 && echo ok`).trim(), 'ok', "shared-b's instance still answers on its management address");
+
+    const tdB = myikev2('teardown', '--no-logs', '--name', 'shared-b');
+    assert.equal(tdB.status, 0, tdB.stderr + tdB.stdout);
+    assert.equal(hostRoute(b3), '');
+    if (!bridgeBefore) assert.equal(bridgeExists(), false, 'the last run on the bridge removed it');
+  });
+});
