@@ -36,10 +36,13 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const records = m.instances.filter((r) => r.server === server);
   await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
   await opts.afterStop?.();
-  const known = await daemonLeftovers(s, m.tag);
-  // A daemon that will have nothing left exits while the removal runs (its
-  // exit takes ~50 ms, longer on a busy server); the script waits for it at the end.
-  const daemonExits = !!opts.stopIdleDaemon && known.length === 0 && (await idleWithout(s, key));
+  const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
+  // Instances of the run the daemon still has are leftovers.
+  const known = instances.filter((i) => i.tag === m.tag).map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
+  // A daemon that will have nothing left (no instance, no manifest but this
+  // run's) exits while the removal runs (its exit takes ~50 ms, longer on a
+  // busy server); the script waits for it at the end.
+  const daemonExits = !!opts.stopIdleDaemon && instances.length === 0 && keys.every((k) => k === key);
   if (daemonExits) {
     await s.daemon.request('manifest.delete', { key });
     await s.daemon.request('shutdown', {});
@@ -63,18 +66,6 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
 }
 
 const VERIFY_MARKER = '@@myikev2-verify@@';
-
-/** Instances of the run the daemon still has, as `KIND NAME` lines. */
-async function daemonLeftovers(s: ServerSession, tag: string): Promise<string[]> {
-  const { instances } = await s.daemon.request('list', { tag });
-  return instances.map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
-}
-
-/** The daemon runs no instance, and keeps no manifest but (maybe) `key`. */
-async function idleWithout(s: ServerSession, key: string): Promise<boolean> {
-  const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
-  return instances.length === 0 && keys.every((k) => k === key);
-}
 
 /**
  * Waits for the daemon's process to exit (checked every 10 ms, 5 s at most;
