@@ -10,8 +10,8 @@
 // Run as root after `npm run build`: node dist/bench/run-scale.js [--per-server N] [--ansible-per-server M (0: skip)]
 // Everything happens inside the lab's namespaces; the lab is removed at the end.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { labDown, labUp, type Lab } from '../src/lab/index.js';
@@ -34,13 +34,26 @@ function recipe(name: string, perServer: number, servers = SERVERS): string {
   return lines.join('\n') + '\n';
 }
 
+/** CPU seconds the whole machine has spent busy (all cores, every process and the kernel), from /proc/stat. */
+function machineBusySeconds(): number {
+  const [user, nice, system, _idle, _iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + steal) / 100; // USER_HZ
+}
+
+let lastCpu = 0; // busy CPU seconds of the last timed command
+
 function timed(label: string, cmd: string[], env: NodeJS.ProcessEnv): number {
   const start = performance.now();
+  const busy = machineBusySeconds();
   const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', env, timeout: 1_800_000, maxBuffer: 64 << 20 });
   const s = (performance.now() - start) / 1000;
+  lastCpu = machineBusySeconds() - busy;
   if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status ?? r.signal}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   return s;
 }
+
+/** How much of the machine a command used: when it is near all of it, the wall time cannot drop below cpu / cores. */
+const cpuUse = (wall: number) => `machine busy ${lastCpu.toFixed(1)} CPU-s of ${(wall * cpus().length).toFixed(1)}, floor at full use ${(lastCpu / cpus().length).toFixed(2)} s`;
 
 /** A playbook as users typically write it: one loop task per step. */
 function ansiblePlaybook(n: number): string {
@@ -97,7 +110,7 @@ async function main(): Promise<void> {
   try {
     lab = await labUp({ servers: SERVERS, dir: join(tmp, 'lab') });
     const cfg = lab.controllerConfigPath;
-    console.log(`lab: ${SERVERS} servers up (load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    console.log(`lab: ${SERVERS} servers up (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
 
     const big = join(tmp, 'big.yaml');
     writeFileSync(big, recipe('bench-big', PER_SERVER));
@@ -107,16 +120,18 @@ async function main(): Promise<void> {
     let down = 0;
     for (const round of ['first run, uploads the bundle', 'second run']) {
       up = timed('run', [...myikev2, 'run', '--json', '-c', cfg, big], env);
+      const upCpu = cpuUse(up);
       down = timed('teardown', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, big], env);
-      console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} instances: ${up.toFixed(2)} s  (${(n / up).toFixed(0)} instances/s; target <= 3 s; ${round})`);
-      console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} instances: ${down.toFixed(2)} s  (verified clean; target <= 1.5 s)`);
+      console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} instances: ${up.toFixed(2)} s  (${(n / up).toFixed(0)} instances/s; target <= 3 s; ${round}; ${upCpu})`);
+      console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} instances: ${down.toFixed(2)} s  (verified clean; target <= 1.5 s; ${cpuUse(down)})`);
     }
     // One server's share alone: the lab's servers share this machine's cores; real servers would not.
     const single = join(tmp, 'single.yaml');
     writeFileSync(single, recipe('bench-single', PER_SERVER, 1));
     const upOne = timed('run (one server)', [...myikev2, 'run', '--json', '-c', cfg, single], env);
+    const upOneCpu = cpuUse(upOne);
     const downOne = timed('teardown (one server)', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, single], env);
-    console.log(`one server's share alone, 1 x ${PER_SERVER} instances (as each of 3 servers with their own 2 cores): run ${upOne.toFixed(2)} s, teardown ${downOne.toFixed(2)} s`);
+    console.log(`one server's share alone, 1 x ${PER_SERVER} instances (as each of 3 servers with their own 2 cores): run ${upOne.toFixed(2)} s (${upOneCpu}), teardown ${downOne.toFixed(2)} s (${cpuUse(downOne)})`);
     // The machine's own floor: the same number of processes started from one shell, nothing else.
     const floor = timed('process floor', ['bash', '-c', `for i in $(seq ${n}); do sleep 30 & done; kill $(jobs -p); wait; exit 0`], env);
     console.log(`floor: ${n} sleep processes started from one bash loop: ${floor.toFixed(2)} s (run / floor: ${(up / floor).toFixed(1)}x)`);
