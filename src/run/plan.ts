@@ -126,7 +126,7 @@ export function planRun(
     });
   if (clashes.length)
     throw new MyikeError('E_MGMT_ADDR_IN_USE', clashes.join('\n'), {
-      hint: 'give this recipe\'s instances ids no other run on the server uses (the management address comes from the id), tear the other run down, or use another mgmtaddrprefix',
+      hint: `give this recipe's instances ids no other run on the server uses (the management address comes from the id), tear the other run down, or use another mgmtaddrprefix; a route no run owns any more can go with \`ip -6 route del ADDRESS/128 dev ${MGMT_BRIDGE}\``,
       exitCode: EXIT_FAILED,
     });
   if (problems.length)
