@@ -21,6 +21,12 @@ export const BRIDGE_LINK_LOCAL = 'fe80::1';
 /** Where runs keep per-instance files on a server (setup files, API sockets). */
 export const SERVER_RUNS_DIR = '/run/myikev2/runs';
 export const DEFAULT_LOG_ROOT = '/var/log/myikev2';
+/**
+ * Runs sharing a server's bridge take turns (flock) creating it, attaching
+ * to it and deleting it. The lock is on /run itself: it exists on every
+ * server, so no lock file is left behind, and a lab server has its own.
+ */
+export const SERVER_LOCK_DIR = '/run';
 
 /** "m" + 4 hex digits of the recipe name's SHA-256: short, stable, a valid name prefix. */
 export function runTag(recipeName: string): string {

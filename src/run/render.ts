@@ -2,7 +2,7 @@
 import type { NetnsBatch } from '../daemon/protocol.js';
 import { parseCidr } from '../model/address.js';
 import type { InstanceRecord } from './manifest.js';
-import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, runLinkGroup, SERVER_RUNS_DIR } from './names.js';
+import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, runLinkGroup, SERVER_LOCK_DIR, SERVER_RUNS_DIR } from './names.js';
 import { shq as shellQuote } from '../transport/transport.js';
 import { render, template } from './templates.js';
 
@@ -29,7 +29,7 @@ export function renderPlumbScript(tag: string, server: string, mgmtPrefix: strin
   const group = runLinkGroup(tag);
   const baseBatch = instances.map((r) => render('run/base-instance.batch', { ...instanceValues(r, prefixLen), group }).trim()).join('\n');
   const runDirs = instances.map((r) => shellQuote(r.runDir)).join(' ');
-  return render('run/plumb.sh', { tag, server, count: instances.length, bridge: MGMT_BRIDGE, gateway: BRIDGE_LINK_LOCAL }, { baseBatch, runDirs });
+  return render('run/plumb.sh', { tag, server, count: instances.length, bridge: MGMT_BRIDGE, gateway: BRIDGE_LINK_LOCAL, lockDir: SERVER_LOCK_DIR }, { baseBatch, runDirs });
 }
 
 /** What each namespace needs inside it (an `ip -batch` text each); the daemon runs them after the plumbing script. */
@@ -68,7 +68,7 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
   const emptyDirs = [`${SERVER_RUNS_DIR}/${tag}`, SERVER_RUNS_DIR, logRoot, DEFAULT_LOG_ROOT];
   return render(
     'run/teardown.sh',
-    { tag, server, count: instances.length, bridge: MGMT_BRIDGE, group: wholeRun ? runLinkGroup(tag) : '', whole: wholeRun ? 'yes' : '' },
+    { tag, server, count: instances.length, bridge: MGMT_BRIDGE, lockDir: SERVER_LOCK_DIR, group: wholeRun ? runLinkGroup(tag) : '', whole: wholeRun ? 'yes' : '' },
     {
       ids: instances.map((r) => r.id).join('|') || 'none',
       netnsPaths: instances.map((r) => shellQuote(`/run/netns/${r.netns}`)).join(' '),

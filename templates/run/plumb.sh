@@ -1,5 +1,8 @@
 # myikev2 run {{tag}}: plumb {{count}} instance(s) on server {{server}}
 set -e
+# Other runs on this server wait while this one creates or joins the bridge
+# (and a teardown deleting it waits for this one).
+if command -v flock >/dev/null; then exec 9<{{lockDir}}; flock 9; fi
 if ! ip link show {{bridge}} >/dev/null 2>&1; then
   ip link add {{bridge}} type bridge
   ip addr add {{gateway}}/64 dev {{bridge}} nodad

@@ -2,12 +2,15 @@
 // would take a management address another run uses is refused before
 // anything is touched; tearing one run down keeps the bridge and the other
 // run's host routes (its instances still answer); the last one removes the
-// bridge, leaving the machine as it was.
+// bridge, leaving the machine as it was. Runs take turns on the bridge: a
+// run creating or joining it and a teardown deleting it wait for each other.
 import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { MGMT_BRIDGE, runTag } from '../../src/run/names.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MGMT_BRIDGE, runTag, SERVER_LOCK_DIR } from '../../src/run/names.js';
 import { controllerCli, sh } from '../support/machine.js';
-import { FIXTURES } from '../support/paths.js';
+import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
 
 const dir = join(FIXTURES, 'run');
 const bridgeExists = () => sh(`ip link show ${MGMT_BRIDGE} >/dev/null 2>&1 && echo yes`).trim() === 'yes';
@@ -16,10 +19,31 @@ const namespacesOf = (tag: string) => sh(`ip netns list | awk '{print $1}' | gre
 
 describe('run: two runs on one server share the management bridge @integration', function () {
   this.timeout(120_000);
-  const { myikev2, cleanup } = controllerCli();
+  const { myikev2, stateDir, cleanup } = controllerCli();
   const bridgeBefore = bridgeExists();
+  const started: ChildProcess[] = [];
+  const lockHolders: number[] = []; // process groups
+
+  /** Holds the bridge lock (as another run's plumbing would) until released. */
+  async function holdBridgeLock(): Promise<() => void> {
+    // Its own process group: flock's child (the sleep) holds the lock too.
+    const holder = spawn('flock', [SERVER_LOCK_DIR, 'sleep', '30'], { stdio: 'ignore', detached: true });
+    lockHolders.push(holder.pid!);
+    for (let i = 0; i < 50 && sh(`flock -n ${SERVER_LOCK_DIR} true && echo free`).trim() === 'free'; i++) await sleep(20);
+    return () => process.kill(-holder.pid!, 'SIGKILL');
+  }
+  /** The CLI in the background; resolves with its exit code. */
+  function background(...args: string[]): { exited: Promise<number | null>; done: () => boolean } {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: 'ignore' });
+    started.push(child);
+    let finished = false;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => ((finished = true), resolve(code))));
+    return { exited, done: () => finished };
+  }
 
   after(() => {
+    for (const c of started) c.kill('SIGKILL');
+    for (const pid of lockHolders) sh(`kill -KILL -- -${pid} 2>/dev/null`);
     for (const name of ['shared-a', 'shared-b', 'shared-clash']) myikev2('teardown', '--force', '--no-logs', '--name', name);
     cleanup();
     for (const name of ['shared-a', 'shared-b', 'shared-clash']) assert.equal(namespacesOf(runTag(name)), '');
@@ -54,5 +78,26 @@ describe('run: two runs on one server share the management bridge @integration',
     assert.equal(tdB.status, 0, tdB.stderr + tdB.stdout);
     assert.equal(hostRoute(b3), '');
     if (!bridgeBefore) assert.equal(bridgeExists(), false, 'the last run on the bridge removed it');
+  });
+
+  it('takes turns on the bridge: a run waits to plumb, and a teardown to delete the bridge, while another run holds it', async () => {
+    let release = await holdBridgeLock();
+    const run = background('run', '--json', join(dir, 'shared-b.yaml'));
+    await sleep(1500);
+    assert.equal(run.done(), false, 'the run waits for the lock');
+    assert.equal(namespacesOf(runTag('shared-b')), '', 'and has created nothing yet');
+    release();
+    assert.equal(await run.exited, 0);
+    assert.equal(namespacesOf(runTag('shared-b')), `${runTag('shared-b')}-b3`);
+
+    release = await holdBridgeLock();
+    const td = background('teardown', '--no-logs', '--name', 'shared-b');
+    await sleep(1500);
+    assert.equal(td.done(), false, 'the teardown waits for the lock');
+    assert.ok(bridgeExists(), 'and has not deleted the bridge');
+    release();
+    assert.equal(await td.exited, 0);
+    if (!bridgeBefore) assert.equal(bridgeExists(), false);
+    assert.equal(namespacesOf(runTag('shared-b')), '');
   });
 });

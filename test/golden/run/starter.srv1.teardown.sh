@@ -36,6 +36,8 @@ fi
 #    Then the run's veths in one kernel operation by link group, when every
 #    link of the group is the run's; then the namespaces (and the host
 #    routes, if the bridge stays).
+#    Runs sharing the bridge take turns (a run joining it waits).
+if command -v flock >/dev/null; then exec 9</run; flock 9; fi
 brgone=
 if ip -o link show master myikev2mgmtbrg 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 !~ /^m4ff9h(2)$/ { other = 1 } END { exit other }'; then
   ip link del myikev2mgmtbrg 2>/dev/null && brgone=1
@@ -52,6 +54,7 @@ MYIKEV2_BATCH
 route del 2001:db8:1::1:2/128 dev myikev2mgmtbrg
 MYIKEV2_BATCH
 } | ip -force -batch - 2>/dev/null
+exec 9<&-
 # Veths left (not deleted by group: a run made before link groups, or not
 # the whole run) go with their namespace, later: wait for that, then delete
 # any still there.
