@@ -4,6 +4,7 @@
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1; // the run or test failed
 export const EXIT_USAGE = 2; // bad usage or invalid input
+export const EXIT_INTERRUPTED = 130; // stopped by Ctrl-C (128 + SIGINT), as shells report it
 
 export interface SourceLocation {
   file: string;

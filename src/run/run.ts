@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, mkdirSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asMyikeError, MyikeError } from '../errors.js';
+import { asMyikeError, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
 import type { NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
 import { startInstance, waitUp, type UpState } from './instances.js';
@@ -31,7 +31,7 @@ export interface RunOptions {
 
 function checkCancelled(signal: AbortSignal | undefined): void {
   if (signal?.aborted)
-    throw new MyikeError('E_CANCELLED', 'cancelled', { hint: 'what this run had created was rolled back; run it again when ready' });
+    throw new MyikeError('E_CANCELLED', 'cancelled', { hint: 'what this run had created was rolled back (unless --keep-on-failure); run it again when ready', exitCode: EXIT_INTERRUPTED });
 }
 
 export interface InstanceStatus {
@@ -157,7 +157,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
               title: `${wave.waitMs ? `after ${wave.waitMs} ms: ` : ''}${wave.instances.map((p) => p.conf.name).join(', ')}`,
               task: async (_c2, t) => {
                 checkCancelled(opts.signal);
-                if (wave.waitMs) await sleep(wave.waitMs);
+                if (wave.waitMs) await sleep(wave.waitMs, undefined, { signal: opts.signal }).catch(() => {}); // cut short by a cancel
                 checkCancelled(opts.signal);
                 const keep = new Set(ctx.plan!.servers.flatMap((s) => s.keep.map((r) => r.name)));
                 // allSettled: a rollback must not race with starts still in flight.
@@ -180,6 +180,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
                 if (failures.length) throw failures[0];
                 t.title = `wave ${i + 1}: ${wave.instances.length} instance(s) up`;
+                checkCancelled(opts.signal); // cancelled while the last wave started: roll it back too
               },
             })),
             { concurrent: false, exitOnError: true },
@@ -189,7 +190,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   } catch (err) {
     const e = asMyikeError(err);
     if (ctx.plan && plumbed && !opts.keepOnFailure) {
-      opts.warn(`run failed; rolling back what it created (use --keep-on-failure to keep it for inspection)`);
+      opts.warn(`run ${e.code === 'E_CANCELLED' ? 'cancelled' : 'failed'}; rolling back what it created (use --keep-on-failure to keep it for inspection)`);
       await rollback(ctx, servers, tag, opts).catch((re) => opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));
     }
     await servers.close();

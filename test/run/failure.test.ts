@@ -1,15 +1,18 @@
 // Failure, drift and teardown by name, on the local machine: a run whose
 // instance fails rolls back what it created; --keep-on-failure keeps it for
-// inspection; a changed recipe is reported as drift and replaced only with
-// --override; teardown --name works without the recipe.
+// inspection; Ctrl-C stops a run and rolls it back; a changed recipe is
+// reported as drift and replaced only with --override; teardown --name works
+// without the recipe.
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SOCKET } from '../../src/daemon/protocol.js';
 import { SERVER_RUNS_DIR, runLinkGroup, runTag } from '../../src/run/names.js';
 import { controllerCli, sh } from '../support/machine.js';
-import { FIXTURES } from '../support/paths.js';
+import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
 
 const dir = join(FIXTURES, 'run');
 const namespacesOf = (tag: string) => sh(`ip netns list | awk '{print $1}' | grep '^${tag}-' | sort`).trim();
@@ -18,7 +21,7 @@ const processesOf = (tag: string) => Number(sh(`grep -l -a 'MYIKEV2_TAG=${tag}' 
 
 describe('run: failure, rollback, drift, teardown by name @integration', function () {
   this.timeout(120_000);
-  const { myikev2, cleanup } = controllerCli();
+  const { myikev2, stateDir, cleanup } = controllerCli();
   const rollbackTag = runTag('rollback-test');
   const driftTag = runTag('drift-test');
 
@@ -27,6 +30,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     myikev2('teardown', '--force', '--no-logs', '--name', 'escape-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'rollback-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'drift-test');
+    myikev2('teardown', '--force', '--no-logs', '--name', 'interrupt-test');
     cleanup();
     assert.equal(namespacesOf(rollbackTag) + namespacesOf(driftTag), '');
   });
@@ -61,6 +65,29 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
       sh(`ip link del ${foreign} 2>/dev/null || true`);
     }
     assert.equal(vethsInGroup(group), 0);
+  });
+
+  it('Ctrl-C stops a run after its current step and rolls back what it created (exit 130)', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', '--plain', join(dir, 'interrupt.yaml')], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      // The first instance runs; the second waits 10 s (its waitinterval).
+      for (let i = 0; i < 150 && !sh("pgrep -f '^sleep 640$' || true").trim(); i++) await sleep(100);
+      assert.ok(sh("pgrep -f '^sleep 640$' || true").trim(), 'the first instance started');
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    assert.match(stderr, /interrupted: stopping after the current step, then rolling back/);
+    assert.match(stderr, /run cancelled; rolling back what it created/);
+    assert.match(stderr, /error: cancelled/);
+    const tag = runTag('interrupt-test');
+    assert.equal(namespacesOf(tag), '');
+    assert.equal(processesOf(tag), 0);
+    assert.equal(sh("pgrep -f '^sleep 64[01]$' || true").trim(), '', 'neither instance runs');
   });
 
   it('an upcmds that daemonises and exits 0 counts as running (detached); teardown stops what it left', () => {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action } from '../action.js';
 import { table } from '../table.js';
 import { loadInputs } from '../../model/load.js';
-import { EXIT_FAILED } from '../../errors.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED } from '../../errors.js';
 import type { RunResult } from '../../run/run.js';
 import type { ControllerConf } from '../../model/config-types.js';
 
@@ -41,12 +41,22 @@ export function registerRun(program: Command): void {
           return;
         }
         const { runRecipe } = await import('../../run/run.js');
+        // Ctrl-C stops the run after its current step, which then rolls back
+        // what it created (as after a failure); a second Ctrl-C quits at once.
+        const interrupt = new AbortController();
+        const onSignal = () => {
+          if (interrupt.signal.aborted) process.exit(EXIT_INTERRUPTED);
+          process.stderr.write('\ninterrupted: stopping after the current step, then rolling back (Ctrl-C again to quit at once)\n');
+          interrupt.abort();
+        };
+        process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
         const result = await runRecipe(inputs, {
           override: !!opts.override,
           keepOnFailure: !!opts.keepOnFailure,
           progress: opts.json ? 'silent' : opts.plain ? 'plain' : 'auto',
           warn: (w) => process.stderr.write(`warning: ${w}\n`),
-        });
+          signal: interrupt.signal,
+        }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
         if (opts.json) {
           process.stdout.write(JSON.stringify(result, null, 2) + '\n');
         } else {
