@@ -31,6 +31,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     myikev2('teardown', '--force', '--no-logs', '--name', 'rollback-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'drift-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'interrupt-test');
+    myikev2('teardown', '--force', '--no-logs', '--name', 'slow-destroy-test');
     cleanup();
     assert.equal(namespacesOf(rollbackTag) + namespacesOf(driftTag), '');
   });
@@ -88,6 +89,26 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(namespacesOf(tag), '');
     assert.equal(processesOf(tag), 0);
     assert.equal(sh("pgrep -f '^sleep 64[01]$' || true").trim(), '', 'neither instance runs');
+  });
+
+  it('Ctrl-C during a teardown lets it finish: nothing is left half removed', async () => {
+    assert.equal(myikev2('run', '--json', join(dir, 'slow-destroy.yaml')).status, 0);
+    const child = spawn(process.execPath, [CLI, 'teardown', '--plain', '--no-logs', '--name', 'slow-destroy-test'], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      for (let i = 0; i < 150 && !sh("pgrep -f '^sleep 2.5$' || true").trim(); i++) await sleep(100);
+      assert.ok(sh("pgrep -f '^sleep 2.5$' || true").trim(), 'the teardown is running destroycmds');
+      child.kill('SIGINT');
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    assert.match(stderr, /interrupted: the teardown finishes/);
+    const tag = runTag('slow-destroy-test');
+    assert.equal(namespacesOf(tag), '');
+    assert.equal(processesOf(tag), 0);
   });
 
   it('an upcmds that daemonises and exits 0 counts as running (detached); teardown stops what it left', () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../action.js';
-import { EXIT_FAILED, EXIT_USAGE, MyikeError } from '../../errors.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MyikeError } from '../../errors.js';
 import { loadConfig, loadConfigAndRecipeName } from '../../model/load.js';
 import { runTag } from '../../run/names.js';
 import { runNameOfRecipeFile } from '../../run/store.js';
@@ -28,13 +28,21 @@ export function registerTeardown(program: Command): void {
         if (name) config = loadConfig(opts.config).config;
         else ({ config, name } = loadConfigAndRecipeName(recipeFile!, opts.config));
         const { teardownRun } = await import('../../run/teardown-run.js');
+        // A teardown cut off midway leaves a run half removed: the first Ctrl-C lets it finish.
+        let interrupted = false;
+        const onSignal = () => {
+          if (interrupted) process.exit(EXIT_INTERRUPTED);
+          interrupted = true;
+          process.stderr.write('\ninterrupted: the teardown finishes, so nothing is left half removed (Ctrl-C again to quit at once)\n');
+        };
+        process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
         const result = await teardownRun(config, runTag(name), {
           force: !!opts.force,
           saveLogs: opts.logs,
           keepDaemon: !!opts.keepDaemon,
           progress: opts.json ? 'silent' : opts.plain ? 'plain' : 'auto',
           warn: (w) => process.stderr.write(`warning: ${w}\n`),
-        });
+        }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
         const left = result.servers.filter((s) => s.leftovers.length);
         if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
         else if (!result.name) process.stdout.write(`nothing to tear down: no run of "${name}"\n`);
