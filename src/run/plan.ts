@@ -109,7 +109,7 @@ export function planRun(
       const link = f.links[conf.dataIf];
       const freedByRemove = sp.remove.some((r) => r.dataIf === conf.dataIf);
       if (!link && !freedByRemove && !record.dataIfOrig)
-        problems.push(`server ${conf.server} has no interface ${conf.dataIf} in its base namespace (data interface of instance ${conf.name})`);
+        problems.push(`server ${conf.server} has no interface ${conf.dataIf} in its base namespace (data interface of instance ${conf.name}; an instance of another run may have it in its namespace)`);
       else if (link) record.dataIfOrig ??= { addrs: link.addrs, up: link.up };
     }
     sp.create.push(p);
