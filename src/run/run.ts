@@ -154,7 +154,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
         task: (_c, task) =>
           task.newListr(
             ctx.plan!.waves.map((wave, i) => ({
-              title: `${wave.waitMs ? `after ${wave.waitMs} ms: ` : ''}${wave.instances.map((p) => p.conf.name).join(', ')}`,
+              title: `${wave.waitMs ? `after ${wave.waitMs} ms: ` : ''}${listNames(wave.instances.map((p) => p.conf.name))}`,
               task: async (_c2, t) => {
                 checkCancelled(opts.signal);
                 if (wave.waitMs) await sleep(wave.waitMs, undefined, { signal: opts.signal }).catch(() => {}); // cut short by a cancel
@@ -202,6 +202,11 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     tag,
     instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed')),
   };
+}
+
+/** A few names, then how many more: a wave of hundreds of instances fits on a line. */
+export function listNames(names: string[], max = 6): string {
+  return names.length <= max ? names.join(', ') : `${names.slice(0, max - 1).join(', ')} and ${names.length - max + 1} more (${names.length} instances)`;
 }
 
 function status(r: InstanceRecord, state: UpState | 'failed'): InstanceStatus {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { MyikeError } from '../../src/errors.js';
-import { configureNamespaces } from '../../src/run/run.js';
+import { configureNamespaces, listNames } from '../../src/run/run.js';
 import type { ServerSession } from '../../src/run/servers.js';
 
 // The code above the daemon: which way the namespaces get configured. The
@@ -53,5 +53,13 @@ describe('run: configuring namespaces', () => {
       assert.match(e.describe(), /srv9/);
       return true;
     });
+  });
+});
+
+describe('run: progress titles', () => {
+  it('names a few instances of a wave, then counts the rest', () => {
+    assert.equal(listNames(['a', 'b']), 'a, b');
+    assert.equal(listNames(Array.from({ length: 6 }, (_, i) => `i${i + 1}`)), 'i1, i2, i3, i4, i5, i6');
+    assert.equal(listNames(Array.from({ length: 300 }, (_, i) => `i${i + 1}`)), 'i1, i2, i3, i4, i5 and 295 more (300 instances)');
   });
 });
