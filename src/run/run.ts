@@ -193,6 +193,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       opts.warn(`run ${e.code === 'E_CANCELLED' ? 'cancelled' : 'failed'}; rolling back what it created (use --keep-on-failure to keep it for inspection)`);
       await rollback(ctx, servers, tag, opts).catch((re) => opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));
     }
+    if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx);
     await servers.close();
     throw e;
   }
@@ -250,6 +251,19 @@ async function pushSetupFiles(s: ServerSession, tag: string, instances: PlannedI
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** After a failed run: the daemons it started go again when they have nothing (no instance, no manifest). */
+async function stopIdleDaemonsWeStarted(ctx: Ctx): Promise<void> {
+  await Promise.all(
+    [...ctx.sessions.values()]
+      .filter((s) => s.daemonStarted)
+      .map(async (s) => {
+        const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
+        if (instances.length === 0 && keys.length === 0) await s.daemon.request('shutdown', {});
+      })
+      .map((p) => p.catch(() => {})), // best effort: the run's own error is what the user needs to see
+  );
 }
 
 /** Removes what a failed run created: the whole run if it was new, else the instances it created. */

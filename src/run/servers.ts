@@ -13,6 +13,7 @@ export interface ServerSession {
   transport: Transport;
   daemon: DaemonClient;
   bundlePath: string; // the bundle on the server
+  daemonStarted: boolean; // this session started the daemon (none answered, or an older idle one was replaced)
 }
 
 export class Servers {
@@ -36,9 +37,9 @@ export class Servers {
         const transport = await timing(`${name} ssh`, () => this.pool.get(name));
         const conf = this.config.servers[name];
         const running = opts.anyRunningDaemon ? await timing(`${name} daemon`, () => connectDaemon(transport)) : undefined;
-        if (running) return { conf, transport, daemon: running, bundlePath: remoteBundlePath(await this.loadBundle()) };
+        if (running) return { conf, transport, daemon: running, bundlePath: remoteBundlePath(await this.loadBundle()), daemonStarted: false };
         const d = await timing(`${name} daemon`, () => this.ensureDaemon(name, transport));
-        return { conf, transport, daemon: d.client, bundlePath: d.bundle.remotePath };
+        return { conf, transport, daemon: d.client, bundlePath: d.bundle.remotePath, daemonStarted: d.started };
       })();
       s.catch(() => this.sessions.delete(name));
       this.sessions.set(name, s);

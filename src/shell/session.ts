@@ -78,7 +78,7 @@ export class ShellSession {
   async server(name: string): Promise<ServerSession> {
     const w = await this.link(name);
     const daemon: DaemonClient = await w.link.client();
-    return { conf: this.config.servers[name], transport: w.link.transport, daemon, bundlePath: w.link.session!.bundle.remotePath };
+    return { conf: this.config.servers[name], transport: w.link.transport, daemon, bundlePath: w.link.session!.bundle.remotePath, daemonStarted: w.link.session!.started };
   }
 
   /** Watches every server of the known runs (in the background: failures become event lines). */

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { useLab, sshRun, type Lab } from '../support/lab.js';
+import { useLab, sshRun, serverState, type Lab } from '../support/lab.js';
 import { controllerCli } from '../support/machine.js';
 import { PROJECT_ROOT } from '../support/paths.js';
 import { inNamespace } from '../../src/run/instances.js';
@@ -18,18 +18,6 @@ interface Check {
   cmd: string;
   expect: string;
 }
-
-/** What a run may change on a server. The daemon's statedir and bundle cache are meant to stay. */
-const SERVER_STATE = [
-  "ip -all netns list 2>/dev/null | awk '{print $1}' | sort",
-  "ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort",
-  "ip -o addr show | awk '{print $2, $4}' | sort",
-  'ip -4 route show | sort; ip -6 route show | sort',
-  "ps -eo args= | grep -v -E '^(ps|sort|sh -c|bash -c|\\[)' | grep -v 'sshd' | sort",
-  // /run is the server's own; /var/log is shared with this machine, so only the run's part of it is compared.
-  'find /run -path /run/myikev2/daemon -prune -o -path /run/sshd -prune -o -print 2>/dev/null | grep -vx /run/myikev2 | sort',
-  'ls -d /var/log/myikev2/TAG 2>/dev/null',
-].join("; echo '---'; ");
 
 const playbooks = readdirSync(join(PROJECT_ROOT, 'playbooks')).sort();
 
@@ -46,7 +34,7 @@ describe('playbooks on the lab @integration', function () {
       const recipeFile = join(dir, 'recipe.yaml');
       const recipe = parse(readFileSync(recipeFile, 'utf8'));
       const checks: Check[] = parse(readFileSync(join(dir, 'expect.yaml'), 'utf8')).checks;
-      const stateOf = async () => Promise.all(lab.servers.map(async (s) => (await sshRun(lab, s, SERVER_STATE.replace('TAG', runTag(recipe.name)))).stdout));
+      const stateOf = () => Promise.all(lab.servers.map((s) => serverState(lab, s, runTag(recipe.name))));
       const before = await stateOf();
       try {
         const run = myikev2('run', '--json', '-c', lab.controllerConfigPath, recipeFile);

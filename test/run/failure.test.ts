@@ -36,7 +36,8 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(namespacesOf(rollbackTag) + namespacesOf(driftTag), '');
   });
 
-  it('a failing instance stops the run with the server, step and output, and rolls back', () => {
+  it('a failing instance stops the run with the server, step and output, and rolls back (the daemon it started goes too)', () => {
+    const daemonBefore = existsSync(DEFAULT_SOCKET);
     const r = myikev2('run', '--plain', join(dir, 'failing.yaml'));
     assert.equal(r.status, 1);
     assert.match(r.stderr, /error: \[server local, step start bad\] instance bad did not start: its process exited with 3/);
@@ -44,6 +45,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.match(r.stderr, /rolling back/);
     assert.equal(namespacesOf(rollbackTag), '');
     assert.equal(processesOf(rollbackTag), 0);
+    if (!daemonBefore) assert.equal(existsSync(DEFAULT_SOCKET), false, 'the daemon the run started has nothing left: it exited');
   });
 
   it('--keep-on-failure keeps what was created; teardown --name removes it', () => {

@@ -66,3 +66,20 @@ export function sshRun(lab: Lab, server: LabServer, command: string): Promise<{ 
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }
+
+/** What a run may change on a server. The daemon's statedir and bundle cache are meant to stay. */
+const SERVER_STATE = [
+  "ip -all netns list 2>/dev/null | awk '{print $1}' | sort",
+  "ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort",
+  "ip -o addr show | awk '{print $2, $4}' | sort",
+  'ip -4 route show | sort; ip -6 route show | sort',
+  "ps -eo args= | grep -v -E '^(ps|sort|sh -c|bash -c|\\[)' | grep -v 'sshd' | sort",
+  // /run is the server's own; /var/log is shared with this machine, so only the run's part of it is compared.
+  'find /run -path /run/myikev2/daemon -prune -o -path /run/sshd -prune -o -print 2>/dev/null | grep -vx /run/myikev2 | sort',
+  'ls -d /var/log/myikev2/TAG 2>/dev/null',
+].join("; echo '---'; ");
+
+/** A snapshot of a lab server's namespaces, links, addresses, routes, processes and files (compare before and after). */
+export async function serverState(lab: Lab, server: LabServer, tag: string): Promise<string> {
+  return (await sshRun(lab, server, SERVER_STATE.replace('TAG', tag))).stdout;
+}

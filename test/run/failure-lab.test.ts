@@ -1,0 +1,69 @@
+// A run across several servers that cannot finish: an unreachable server
+// stops it before anything is created, an instance failing on one server
+// rolls the run back on every server; either way each server is left as it
+// was (no namespace, link, route, file, nor the daemon the run started).
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { runTag } from '../../src/run/names.js';
+import { serverState, useLab } from '../support/lab.js';
+import { controllerCli } from '../support/machine.js';
+
+function recipe(name: string, instances: { server: string; upcmds: string }[]): string {
+  const list = Object.fromEntries(instances.map((i, k) => [String(k + 1), { name: `i${k + 1}`, daemonname: i.server, other: { upcmds: i.upcmds } }]));
+  return stringify({ name, instancelist: list });
+}
+
+describe('run on the lab: an unreachable server, a failing instance @integration', function () {
+  this.timeout(120_000);
+  const { myikev2, cleanup } = controllerCli();
+  const labRef = useLab({ servers: 2 });
+  const tmp = mkdtempSync(join(tmpdir(), 'myikev2-failure-lab-'));
+  const names = ['lab-unreachable-test', 'lab-failing-test'];
+
+  after(() => {
+    for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
+    cleanup();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const states = (tag: string) => Promise.all(labRef.lab.servers.map((s) => serverState(labRef.lab, s, tag)));
+
+  it('a server that cannot be reached stops the run, naming it; the others are left as they were', async () => {
+    const { lab } = labRef;
+    // A fourth server at an address of the lab's network where nothing answers.
+    const config = parse(readFileSync(lab.controllerConfigPath, 'utf8'));
+    const srv1 = config.daemonlist[lab.servers[0].name];
+    config.daemonlist.gone = { ...srv1, sshaddr: srv1.sshaddr.replace(/:[0-9a-f]+$/, ':1ee'), mgmtaddrprefix: 'fd00:6d79:ee::/64' };
+    const cfg = join(tmp, 'controller.yaml');
+    writeFileSync(cfg, stringify(config), { mode: 0o600 });
+    const file = join(tmp, 'unreachable.yaml');
+    writeFileSync(file, recipe(names[0], [{ server: lab.servers[0].name, upcmds: 'exec sleep 660' }, { server: 'gone', upcmds: 'exec sleep 661' }]));
+    const before = await states(runTag(names[0]));
+    const r = myikev2('run', '--plain', '-c', cfg, file);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /error: \[server gone, step connect\] cannot connect to root@/);
+    assert.deepEqual(await states(runTag(names[0])), before, 'nothing is left on the reachable servers, not even the daemon the run started');
+  });
+
+  it('an instance that fails on one server rolls the run back on every server', async () => {
+    const { lab } = labRef;
+    const file = join(tmp, 'failing.yaml');
+    writeFileSync(
+      file,
+      recipe(names[1], [
+        { server: lab.servers[0].name, upcmds: 'exec sleep 662' },
+        { server: lab.servers[1].name, upcmds: 'echo cannot start, missing config >&2; exit 3' },
+      ]),
+    );
+    const before = await states(runTag(names[1]));
+    const r = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`error: \\[server ${lab.servers[1].name}, step start i2\\] instance i2 did not start: its process exited with 3`));
+    assert.match(r.stderr, /cannot start, missing config/);
+    assert.match(r.stderr, /run failed; rolling back what it created/);
+    assert.deepEqual(await states(runTag(names[1])), before, 'every server is as it was');
+  });
+});
