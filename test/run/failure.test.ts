@@ -70,20 +70,27 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(vethsInGroup(group), 0);
   });
 
-  it('Ctrl-C stops a run after its current step and rolls back what it created (exit 130)', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', '--plain', join(dir, 'interrupt.yaml')], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir } });
+  /** Runs the CLI, sends it Ctrl-C (SIGINT) once a process matching `pattern` runs, and waits for it to exit. */
+  async function interruptWhenRunning(pattern: string, what: string, ...args: string[]): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir } });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
-      // The first instance runs; the second waits 10 s (its waitinterval).
-      for (let i = 0; i < 150 && !sh("pgrep -f '^sleep 640$' || true").trim(); i++) await sleep(100);
-      assert.ok(sh("pgrep -f '^sleep 640$' || true").trim(), 'the first instance started');
+      const running = () => sh(`pgrep -f '${pattern}' || true`).trim();
+      for (let i = 0; i < 150 && !running(); i++) await sleep(100);
+      assert.ok(running(), what);
       child.kill('SIGINT');
-      assert.equal(await exited, 130, stderr);
+      return { code: await exited, stderr };
     } finally {
       child.kill('SIGKILL');
     }
+  }
+
+  it('Ctrl-C stops a run after its current step and rolls back what it created (exit 130)', async () => {
+    // The first instance runs; the second waits 10 s (its waitinterval).
+    const { code, stderr } = await interruptWhenRunning('^sleep 640$', 'the first instance started', 'run', '--plain', join(dir, 'interrupt.yaml'));
+    assert.equal(code, 130, stderr);
     assert.match(stderr, /interrupted: stopping after the current step, then rolling back/);
     assert.match(stderr, /run cancelled; rolling back what it created/);
     assert.match(stderr, /error: cancelled/);
@@ -95,18 +102,8 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
 
   it('Ctrl-C during a teardown lets it finish: nothing is left half removed', async () => {
     assert.equal(myikev2('run', '--json', join(dir, 'slow-destroy.yaml')).status, 0);
-    const child = spawn(process.execPath, [CLI, 'teardown', '--plain', '--no-logs', '--name', 'slow-destroy-test'], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir } });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    try {
-      for (let i = 0; i < 150 && !sh("pgrep -f '^sleep 2.5$' || true").trim(); i++) await sleep(100);
-      assert.ok(sh("pgrep -f '^sleep 2.5$' || true").trim(), 'the teardown is running destroycmds');
-      child.kill('SIGINT');
-      assert.equal(await exited, 0, stderr);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    const { code, stderr } = await interruptWhenRunning('^sleep 2.5$', 'the teardown is running destroycmds', 'teardown', '--plain', '--no-logs', '--name', 'slow-destroy-test');
+    assert.equal(code, 0, stderr);
     assert.match(stderr, /interrupted: the teardown finishes/);
     const tag = runTag('slow-destroy-test');
     assert.equal(namespacesOf(tag), '');
