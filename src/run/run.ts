@@ -17,7 +17,7 @@ import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from
 import { FACTS_COMMAND, parseFacts } from './facts.js';
 import { Servers, type ServerSession } from './servers.js';
 import { deleteManifest, readManifest, writeManifest } from './store.js';
-import { removeInstances, runCommands, runScript, teardownServer } from './teardown.js';
+import { holdings, removeInstances, runCommands, runScript, teardownServer } from './teardown.js';
 import { logsDirFor, saveLogs } from './teardown-run.js';
 
 export interface RunOptions {
@@ -259,7 +259,7 @@ async function stopIdleDaemonsWeStarted(ctx: Ctx): Promise<void> {
     [...ctx.sessions.values()]
       .filter((s) => s.daemonStarted)
       .map(async (s) => {
-        const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
+        const { instances, keys } = await holdings(s);
         if (instances.length === 0 && keys.length === 0) await s.daemon.request('shutdown', {});
       })
       .map((p) => p.catch(() => {})), // best effort: the run's own error is what the user needs to see

@@ -1,5 +1,6 @@
 // Removing a run, or some of its instances, from a server, and checking that
 // nothing carrying the run's tag is left.
+import type { InstanceInfo } from '../daemon/protocol.js';
 import { MyikeError } from '../errors.js';
 import type { ServerCommands } from '../model/recipe-types.js';
 import { shq, type Transport } from '../transport/transport.js';
@@ -36,7 +37,7 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const records = m.instances.filter((r) => r.server === server);
   await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
   await opts.afterStop?.();
-  const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
+  const { instances, keys } = await holdings(s);
   // Instances of the run the daemon still has are leftovers.
   const known = instances.filter((i) => i.tag === m.tag).map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
   // A daemon that will have nothing left (no instance, no manifest but this
@@ -61,8 +62,20 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   if (daemonExits) {
     // Something is left: the server keeps the manifest, so a later teardown (from any controller) finds the run.
     if (leftovers.length) await opts.restoreManifest?.(key, m).catch((e: Error) => opts.warn(`${server}: could not keep the run's manifest on the server: ${e.message}`));
-  } else if (leftovers.length === 0) await s.daemon.request('manifest.delete', { key });
+  } else if (leftovers.length === 0) {
+    await s.daemon.request('manifest.delete', { key });
+    // Another run's teardown may have finished meanwhile (it saw this run and
+    // let the daemon be): whichever is last finds the daemon idle and stops it.
+    const now = opts.stopIdleDaemon ? await holdings(s) : undefined;
+    if (now && now.instances.length === 0 && now.keys.length === 0) await s.daemon.request('shutdown', {}).catch(() => {});
+  }
   return leftovers;
+}
+
+/** What the daemon still has: its instances, and the keys of the manifests it keeps (one write, one round trip). */
+export async function holdings(s: ServerSession): Promise<{ instances: InstanceInfo[]; keys: string[] }> {
+  const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
+  return { instances, keys };
 }
 
 const VERIFY_MARKER = '@@myikev2-verify@@';

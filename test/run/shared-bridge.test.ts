@@ -6,8 +6,10 @@
 // run creating or joining it and a teardown deleting it wait for each other.
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_SOCKET } from '../../src/daemon/protocol.js';
 import { MGMT_BRIDGE, runTag, SERVER_LOCK_DIR } from '../../src/run/names.js';
 import { controllerCli, sh } from '../support/machine.js';
 import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
@@ -78,6 +80,17 @@ describe('run: two runs on one server share the management bridge @integration',
     assert.equal(tdB.status, 0, tdB.stderr + tdB.stdout);
     assert.equal(hostRoute(b3), '');
     if (!bridgeBefore) assert.equal(bridgeExists(), false, 'the last run on the bridge removed it');
+  });
+
+  it('two teardowns at once both finish clean, and the last one stops the idle daemon', async () => {
+    const daemonBefore = existsSync(DEFAULT_SOCKET);
+    for (const f of ['shared-a.yaml', 'shared-b.yaml']) assert.equal(myikev2('run', '--json', join(dir, f)).status, 0);
+    const [a, b] = [background('teardown', '--no-logs', '--name', 'shared-a'), background('teardown', '--no-logs', '--name', 'shared-b')];
+    assert.deepEqual(await Promise.all([a.exited, b.exited]), [0, 0]);
+    assert.equal(namespacesOf(runTag('shared-a')) + namespacesOf(runTag('shared-b')), '');
+    if (!bridgeBefore) assert.equal(bridgeExists(), false);
+    // Each saw the other's run when it began; whichever finished last found the daemon idle.
+    if (!daemonBefore) assert.equal(existsSync(DEFAULT_SOCKET), false, 'the idle daemon exited');
   });
 
   it('takes turns on the bridge: a run waits to plumb, and a teardown to delete the bridge, while another run holds it', async () => {
