@@ -17,7 +17,7 @@ import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from
 import { FACTS_COMMAND, parseFacts } from './facts.js';
 import { Servers, type ServerSession } from './servers.js';
 import { deleteManifest, readManifest, writeManifest } from './store.js';
-import { holdings, removeInstances, runCommands, runScript, teardownServer } from './teardown.js';
+import { removeInstances, runCommands, runScript, stopDaemonIfIdle, teardownServer } from './teardown.js';
 import { logsDirFor, saveLogs } from './teardown-run.js';
 
 export interface RunOptions {
@@ -255,15 +255,8 @@ async function pushSetupFiles(s: ServerSession, tag: string, instances: PlannedI
 
 /** After a failed run: the daemons it started go again when they have nothing (no instance, no manifest). */
 async function stopIdleDaemonsWeStarted(ctx: Ctx): Promise<void> {
-  await Promise.all(
-    [...ctx.sessions.values()]
-      .filter((s) => s.daemonStarted)
-      .map(async (s) => {
-        const { instances, keys } = await holdings(s);
-        if (instances.length === 0 && keys.length === 0) await s.daemon.request('shutdown', {});
-      })
-      .map((p) => p.catch(() => {})), // best effort: the run's own error is what the user needs to see
-  );
+  // Best effort: the run's own error is what the user needs to see.
+  await Promise.all([...ctx.sessions.values()].filter((s) => s.daemonStarted).map((s) => stopDaemonIfIdle(s).catch(() => {})));
 }
 
 /** Removes what a failed run created: the whole run if it was new, else the instances it created. */

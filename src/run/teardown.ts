@@ -66,19 +66,26 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
     await s.daemon.request('manifest.delete', { key });
     // Another run's teardown may have finished meanwhile (it saw this run and
     // let the daemon be): whichever is last finds the daemon idle and stops it.
-    const now = opts.stopIdleDaemon ? await holdings(s) : undefined;
-    if (now && now.instances.length === 0 && now.keys.length === 0) await s.daemon.request('shutdown', {}).catch(() => {});
+    if (opts.stopIdleDaemon) await stopDaemonIfIdle(s).catch(() => {});
   }
   return leftovers;
 }
 
 /** What the daemon still has: its instances, and the keys of the manifests it keeps (one write, one round trip). */
-export async function holdings(s: ServerSession): Promise<{ instances: InstanceInfo[]; keys: string[] }> {
+async function holdings(s: ServerSession): Promise<{ instances: InstanceInfo[]; keys: string[] }> {
   const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
   return { instances, keys };
 }
 
 const VERIFY_MARKER = '@@myikev2-verify@@';
+
+/** Shuts the daemon down when it has nothing left (no instance, no manifest), and removes its empty directories. */
+export async function stopDaemonIfIdle(s: ServerSession): Promise<void> {
+  const { instances, keys } = await holdings(s);
+  if (instances.length || keys.length) return;
+  await s.daemon.request('shutdown', {});
+  await runScript(s.transport, daemonExitScript(s.daemon.server.pid), 'stop the daemon');
+}
 
 /**
  * Waits for the daemon's process to exit (checked every 10 ms, 5 s at most;

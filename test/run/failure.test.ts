@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SOCKET } from '../../src/daemon/protocol.js';
 import { SERVER_RUNS_DIR, runLinkGroup, runTag } from '../../src/run/names.js';
@@ -45,7 +45,10 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.match(r.stderr, /rolling back/);
     assert.equal(namespacesOf(rollbackTag), '');
     assert.equal(processesOf(rollbackTag), 0);
-    if (!daemonBefore) assert.equal(existsSync(DEFAULT_SOCKET), false, 'the daemon the run started has nothing left: it exited');
+    if (!daemonBefore) {
+      assert.equal(existsSync(DEFAULT_SOCKET), false, 'the daemon the run started has nothing left: it exited');
+      assert.equal(existsSync(dirname(DEFAULT_SOCKET)), false, 'with its directory');
+    }
   });
 
   it('--keep-on-failure keeps what was created; teardown --name removes it', () => {
