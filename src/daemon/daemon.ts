@@ -5,6 +5,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
 import { acquireLock } from './lock.js';
+import { Locks } from './locks.js';
 import { ManifestStore } from './manifests.js';
 import type { DaemonInfo } from './methods.js';
 import { Connection } from './server.js';
@@ -142,11 +143,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const nsHelper = (['perl', 'off'] as const).find((m) => m === process.env.MYIKEV2_NS_HELPER) ?? 'auto';
     sup = new Supervisor({ stateDir: opts.stateDir, logCheckMs: opts.logCheckMs, adoptPollMs: opts.adoptPollMs, nsHelper, log });
     const manifests = new ManifestStore(opts.stateDir, log);
+    const locks = new Locks();
     const supervisor = sup;
     sup.start();
     const shared = {
       sup: supervisor,
       manifests,
+      locks,
       info,
       log,
       shuttingDown: () => closing,

@@ -1,4 +1,5 @@
 // The method table: one small handler per protocol method (docs/daemon-protocol.md).
+import type { Locks } from './locks.js';
 import type { ManifestStore } from './manifests.js';
 import { tailLines } from './logs.js';
 import {
@@ -51,6 +52,7 @@ export interface Session {
 export interface MethodContext {
   sup: Supervisor;
   manifests: ManifestStore;
+  locks: Locks;
   info: DaemonInfo;
   session: Session;
   shutdown(stopInstances: boolean): Promise<void>;
@@ -182,6 +184,14 @@ export const methods: { [M in MethodName]: Handler<M> } = {
   'manifest.delete': (p, { manifests }) => ({
     deleted: manifests.delete(reqString(p, 'key', KEY_RE, 'a manifest key')),
   }),
+
+  // Held by the asking connection until unlock or until it closes.
+  lock: (p, { locks, session }) => {
+    locks.acquire(reqString(p, 'key', KEY_RE, 'a lock name'), session, optString(p, 'owner')?.slice(0, 200) || 'another client');
+    return { ok: true };
+  },
+
+  unlock: (p, { locks, session }) => ({ released: locks.release(reqString(p, 'key', KEY_RE, 'a lock name'), session) }),
 };
 
 export const FEATURES = Object.keys(methods);

@@ -189,6 +189,8 @@ export interface DaemonMethods {
   'manifest.get': { params: { key: string }; result: { value: unknown } };
   'manifest.list': { params: { prefix?: string }; result: { keys: string[] } };
   'manifest.delete': { params: { key: string }; result: { deleted: boolean } };
+  lock: { params: { key: string; owner?: string }; result: { ok: true } };
+  unlock: { params: { key: string }; result: { released: boolean } };
 }
 export type MethodName = keyof DaemonMethods;
 export type ParamsOf<M extends MethodName> = DaemonMethods[M]['params'];
@@ -243,6 +245,7 @@ export const ErrorCodes = {
   SPAWN: 'E_SPAWN',
   NETNS: 'E_NETNS',
   SHUTTING_DOWN: 'E_SHUTTING_DOWN',
+  LOCKED: 'E_LOCKED',
   INTERNAL: 'E_INTERNAL',
 } as const;
 

@@ -189,6 +189,7 @@ export class Connection implements Session {
 
   private gone(): void {
     for (const id of [...this.subs.keys()]) this.unsubscribe(id);
+    this.shared.locks.releaseAll(this);
     this.onGone(this);
   }
 }

@@ -15,7 +15,7 @@ import { planRun, type RunPlan, type ServerFacts, type PlannedInstance } from '.
 import { runTasks, timing, type ProgressMode } from './progress.js';
 import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
 import { FACTS_COMMAND, parseFacts } from './facts.js';
-import { Servers, type ServerSession } from './servers.js';
+import { holdRun, Servers, type ServerSession } from './servers.js';
 import { deleteManifest, readManifest, writeManifest } from './store.js';
 import { removeInstances, runCommands, runScript, stopDaemonIfIdle, teardownServer } from './teardown.js';
 import { logsDirFor, saveLogs } from './teardown-run.js';
@@ -89,7 +89,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 const s = await servers.session(name);
                 ctx.sessions.set(name, s);
                 t.title = `${name}: daemon ready`;
-                const [list, stored] = await timing(`${name} list`, () => Promise.all([
+                const [, list, stored] = await timing(`${name} list`, () => Promise.all([
+                  holdRun(s, tag, 'run'), // first: the reads below must not race another run of this recipe
                   s.daemon.request('list', { tag }),
                   s.daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null),
                 ]));

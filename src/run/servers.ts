@@ -1,6 +1,8 @@
 // Connections to the servers of a run: transport, the pushed bundle, and a
 // daemon client each, set up in parallel.
+import { hostname } from 'node:os';
 import type { DaemonClient } from '../daemon/client.js';
+import { EXIT_FAILED, MyikeError } from '../errors.js';
 import type { ControllerConf, ServerConf } from '../model/config-types.js';
 import { loadBundle, remoteBundlePath, type Bundle } from '../transport/bundle.js';
 import { ConnectionPool } from '../transport/connect.js';
@@ -81,4 +83,22 @@ export class Servers {
     for (const r of all) if (r.status === 'fulfilled') await r.value.daemon.close().catch(() => {});
     await this.pool.closeAll();
   }
+}
+
+/**
+ * Holds the run's lock on a server's daemon for as long as this session's
+ * connection lasts, so two controllers (or two commands of one) cannot bring
+ * up or tear down the same run at once; a daemon without locks is let be.
+ */
+export async function holdRun(s: ServerSession, tag: string, command: 'run' | 'teardown'): Promise<void> {
+  if (!s.daemon.server.features.includes('lock')) return;
+  await s.daemon.request('lock', { key: `run:${tag}`, owner: `myikev2 ${command} on ${hostname()} (pid ${process.pid})` }).catch((e: MyikeError) => {
+    if (e.code !== 'E_LOCKED') throw e;
+    throw new MyikeError('E_RUN_BUSY', `run ${tag} is busy: ${e.message.match(/held by .*$/)?.[0] ?? e.message}`, {
+      server: s.conf.name,
+      step: 'lock the run',
+      hint: 'another myikev2 is bringing this run up or tearing it down; wait until it is done, then try again',
+      exitCode: EXIT_FAILED,
+    });
+  });
 }

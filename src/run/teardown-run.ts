@@ -8,7 +8,7 @@ import type { ControllerConf } from '../model/config-types.js';
 import type { RunManifest } from './manifest.js';
 import { DEFAULT_LOG_ROOT, manifestKey } from './names.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
-import { Servers } from './servers.js';
+import { holdRun, Servers } from './servers.js';
 import { controllerStateDir, deleteManifest, readManifest } from './store.js';
 import { teardownServer } from './teardown.js';
 import { shq, type Transport } from '../transport/transport.js';
@@ -55,6 +55,13 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     const m = await findManifest(config, tag, servers);
     if (!m) return { name: null, tag, servers: [], logs: null };
     const result: TeardownResult = { name: m.name, tag, servers: [], logs: null };
+    /** A server that could not be reached or locked: its error is told once, and it is what is left there. */
+    const notTornDown = (name: string) => (err: unknown): never => {
+      const e = asMyikeError(err);
+      opts.warn(e.describe());
+      result.servers.push({ server: name, leftovers: [`not torn down: ${e.message}`] });
+      throw e;
+    };
     const logsDir = logsDirFor(m.name);
     await runTasks(
       {},
@@ -67,7 +74,8 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
                 title: name,
                 task: async (_c2, t) => {
                   // Any daemon that answers will do: it has the run's instances (no bundle check first).
-                  const s = await timing(`${name} connect`, () => servers.session(name, { anyRunningDaemon: true }));
+                  const s = await timing(`${name} connect`, () => servers.session(name, { anyRunningDaemon: true })).catch(notTornDown(name));
+                  await holdRun(s, tag, 'teardown').catch(notTornDown(name));
                   const mine = m.instances.filter((r) => r.server === name).map((r) => r.name);
                   const afterStop = async () => {
                     if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
@@ -95,7 +103,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       opts.warn(asMyikeError(err).describe());
     });
     for (const name of m.servers)
-      if (!result.servers.some((s) => s.server === name)) result.servers.push({ server: name, leftovers: ['unreachable: could not tear down or verify'] });
+      if (!result.servers.some((s) => s.server === name)) result.servers.push({ server: name, leftovers: ['not torn down or verified: see the error above'] });
     if (result.servers.every((s) => s.leftovers.length === 0)) deleteManifest(tag);
     return result;
   } finally {

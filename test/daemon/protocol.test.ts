@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Duplex, PassThrough } from 'node:stream';
 import { DaemonClient } from '../../src/daemon/client.js';
+import { Locks } from '../../src/daemon/locks.js';
 import { ManifestStore } from '../../src/daemon/manifests.js';
 import { Connection, type SharedContext } from '../../src/daemon/server.js';
 import { Supervisor } from '../../src/daemon/supervisor.js';
@@ -17,15 +18,26 @@ describe('daemon protocol (client and daemon in one process)', () => {
   let dir: string;
   let sup: Supervisor;
   let client: DaemonClient;
+  let shared: SharedContext;
   const pids: number[] = [];
+
+  /** Another client of the same daemon, on its own connection. */
+  async function connectClient(): Promise<DaemonClient> {
+    const [a, b] = streamPair();
+    b.on('error', () => {});
+    b.once('end', () => b.destroy()); // as a socket closes when its peer does
+    new Connection(b, shared, undefined, () => {});
+    return DaemonClient.connect(a);
+  }
 
   beforeEach(async () => {
     dir = tempDir('myikev2-daemon-proto');
     sup = new Supervisor({ stateDir: dir, adoptPollMs: 50, logCheckMs: 100 });
     sup.start();
-    const shared: SharedContext = {
+    shared = {
       sup,
       manifests: new ManifestStore(dir),
+      locks: new Locks(),
       info: { pid: process.pid, build: 'sha256:test', startedAt: new Date().toISOString(), socket: '-', stateDir: dir },
       log: () => {},
       shuttingDown: () => false,
@@ -66,6 +78,23 @@ describe('daemon protocol (client and daemon in one process)', () => {
     assert.equal(stopped.instances[0].signal, 'SIGTERM');
     assert.equal((await sub.waitFor((e) => e.event === 'exited')).instance.state, 'stopped');
     await sub.close();
+  });
+
+  it('lock: one connection holds a name until it unlocks or goes; others are told who holds it', async () => {
+    const other = await connectClient();
+    try {
+      assert.deepEqual(await client.request('lock', { key: 'run:m1234', owner: 'myikev2 run on ctl (pid 7)' }), { ok: true });
+      assert.deepEqual(await client.request('lock', { key: 'run:m1234' }), { ok: true }, 'the holder may ask again');
+      await assert.rejects(other.request('lock', { key: 'run:m1234', owner: 'myikev2 teardown' }), (e: Error & { code?: string }) => e.code === 'E_LOCKED' && /run:m1234 is held by myikev2 run on ctl \(pid 7\) since /.test(e.message));
+      assert.deepEqual(await other.request('unlock', { key: 'run:m1234' }), { released: false }, 'only the holder can unlock');
+      assert.deepEqual(await client.request('unlock', { key: 'run:m1234' }), { released: true });
+      assert.deepEqual(await other.request('lock', { key: 'run:m1234' }), { ok: true });
+      await other.close(); // its locks go with its connection
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(await client.request('lock', { key: 'run:m1234' }), { ok: true });
+    } finally {
+      await other.close();
+    }
   });
 
   it('answers bad params with E_BAD_REQUEST naming the field, and changes nothing', async () => {

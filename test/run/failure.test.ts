@@ -32,6 +32,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     myikev2('teardown', '--force', '--no-logs', '--name', 'drift-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'interrupt-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'slow-destroy-test');
+    myikev2('teardown', '--force', '--no-logs', '--name', 'busy-test');
     cleanup();
     assert.equal(namespacesOf(rollbackTag) + namespacesOf(driftTag), '');
   });
@@ -111,6 +112,30 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     const tag = runTag('slow-destroy-test');
     assert.equal(namespacesOf(tag), '');
     assert.equal(processesOf(tag), 0);
+  });
+
+  it('a run being brought up is busy: the same run or its teardown from another command is refused, naming who holds it', async () => {
+    const first = spawn(process.execPath, [CLI, 'run', '--json', join(dir, 'busy.yaml')], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => first.once('exit', resolve));
+    try {
+      for (let i = 0; i < 150 && !sh("pgrep -f '^sleep 670$' || true").trim(); i++) await sleep(100);
+      const other = controllerCli(); // another controller: only the server can tell
+      try {
+        for (const args of [['run', join(dir, 'busy.yaml')], ['teardown', '--no-logs', '--name', 'busy-test']]) {
+          const r = other.myikev2(...args);
+          assert.equal(r.status, 1, r.stderr + r.stdout);
+          assert.match(r.stderr, new RegExp(`\\[server local, step lock the run\\] run ${runTag('busy-test')} is busy: held by myikev2 run on \\S+ \\(pid ${first.pid}\\) since `));
+        }
+      } finally {
+        other.cleanup();
+      }
+      assert.equal(await exited, 0, 'the first run was not disturbed');
+    } finally {
+      first.kill('SIGKILL');
+    }
+    assert.equal(namespacesOf(runTag('busy-test')), `${runTag('busy-test')}-first\n${runTag('busy-test')}-second`);
+    assert.equal(myikev2('teardown', '--no-logs', '--name', 'busy-test').status, 0, 'its lock went with its connection');
+    assert.equal(namespacesOf(runTag('busy-test')), '');
   });
 
   it('an upcmds that daemonises and exits 0 counts as running (detached); teardown stops what it left', () => {
