@@ -25,8 +25,9 @@ set +e
 #    Then the run's veths in one kernel operation by link group, when every
 #    link of the group is the run's; then the namespaces (and the host
 #    routes, if the bridge stays).
-#    Runs sharing the bridge take turns (a run joining it waits).
-if command -v flock >/dev/null; then exec 9<{{lockDir}}; flock 9; fi
+#    Runs sharing the bridge take turns (a run joining it waits; after a
+#    minute this goes on without the lock rather than leave the run).
+if command -v flock >/dev/null; then exec 9<{{lockDir}}; flock -w 60 9; fi
 brgone=
 if ip -o link show master {{bridge}} 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 !~ /^{{tag}}h({{ids}})$/ { other = 1 } END { exit other }'; then
   ip link del {{bridge}} 2>/dev/null && brgone=1

@@ -36,8 +36,9 @@ fi
 #    Then the run's veths in one kernel operation by link group, when every
 #    link of the group is the run's; then the namespaces (and the host
 #    routes, if the bridge stays).
-#    Runs sharing the bridge take turns (a run joining it waits).
-if command -v flock >/dev/null; then exec 9</run; flock 9; fi
+#    Runs sharing the bridge take turns (a run joining it waits; after a
+#    minute this goes on without the lock rather than leave the run).
+if command -v flock >/dev/null; then exec 9</run; flock -w 60 9; fi
 brgone=
 if ip -o link show master myikev2mgmtbrg 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2) } $2 !~ /^m4ff9h(2)$/ { other = 1 } END { exit other }'; then
   ip link del myikev2mgmtbrg 2>/dev/null && brgone=1

@@ -1,8 +1,11 @@
 # myikev2 run m4ff9: plumb 1 instance(s) on server srv2
 set -e
 # Other runs on this server wait while this one creates or joins the bridge
-# (and a teardown deleting it waits for this one).
-if command -v flock >/dev/null; then exec 9</run; flock 9; fi
+# (and a teardown deleting it waits for this one), for a minute at most.
+if command -v flock >/dev/null; then
+  exec 9</run
+  flock -w 60 9 || { echo "another run has held the bridge lock (flock on /run) for 60 s; nothing was created" >&2; exit 1; }
+fi
 if ! ip link show myikev2mgmtbrg >/dev/null 2>&1; then
   ip link add myikev2mgmtbrg type bridge
   ip addr add fe80::1/64 dev myikev2mgmtbrg nodad
