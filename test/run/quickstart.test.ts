@@ -32,6 +32,7 @@ describe('run/teardown: the quick start (engine pair on the local machine) @inte
     const r = myikev2('run', RECIPE);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /gateway\s+local\s+med4f-gateway\s+\S+\s+running/);
+    assert.match(r.stdout, /run "quickstart" \(tag med4f\) is up: 2 instance\(s\) on 1 server\(s\) in \d+\.\d s\./);
     assert.match(r.stdout, /myikev2 cli --run-dir \/run\/myikev2\/runs\/med4f\/client/);
     let ping: { total: { sent: number; received: number }; tunnels: { received: number }[] } | undefined;
     for (let i = 0; i < 60; i++) {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../action.js';
-import { table } from '../table.js';
+import { elapsed, table } from '../table.js';
 import { loadInputs } from '../../model/load.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED } from '../../errors.js';
 import type { RunResult } from '../../run/run.js';
@@ -67,7 +67,8 @@ export function registerRun(program: Command): void {
                 result.instances.map((i) => [i.instance, i.server, i.namespace, i.mgmtAddr || '-', i.state]),
               ),
           );
-          process.stdout.write(`\nrun "${result.name}" (tag ${result.tag}) is up.\n${howToInspect(result, inputs.config, opts.config, recipeFile)}`);
+          const servers = new Set(result.instances.map((i) => i.server)).size;
+          process.stdout.write(`\nrun "${result.name}" (tag ${result.tag}) is up: ${result.instances.length} instance(s) on ${servers} server(s) in ${elapsed()}.\n${howToInspect(result, inputs.config, opts.config, recipeFile)}`);
         }
         return result.instances.every((i) => i.state !== 'failed') ? 0 : EXIT_FAILED;
       }),

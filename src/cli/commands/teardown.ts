@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../action.js';
+import { elapsed } from '../table.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MyikeError } from '../../errors.js';
 import { loadConfig, loadConfigAndRecipeName } from '../../model/load.js';
 import { runTag } from '../../run/names.js';
@@ -49,7 +50,7 @@ export function registerTeardown(program: Command): void {
         else {
           for (const s of left) process.stdout.write(`${s.server}: could not remove:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}\n`);
           if (result.logs) process.stdout.write(`logs saved in ${result.logs}\n`);
-          process.stdout.write(left.length ? `teardown of "${result.name}" incomplete: once what is listed above is fixed (or the server is reachable again), run the same teardown again; the run stays on record until then\n` : `run "${result.name}" torn down; verified clean on ${result.servers.length} server(s)\n`);
+          process.stdout.write(left.length ? `teardown of "${result.name}" incomplete: once what is listed above is fixed (or the server is reachable again), run the same teardown again; the run stays on record until then\n` : `run "${result.name}" torn down; verified clean on ${result.servers.length} server(s) in ${elapsed()}\n`);
         }
         return left.length ? EXIT_FAILED : 0;
       }),
