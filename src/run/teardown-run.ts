@@ -55,7 +55,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     const m = await findManifest(config, tag, servers);
     if (!m) return { name: null, tag, servers: [], logs: null };
     const result: TeardownResult = { name: m.name, tag, servers: [], logs: null };
-    /** A server that could not be reached or locked: its error is told once, and it is what is left there. */
+    /** A server whose teardown failed (unreachable, busy, a script that failed): its error is told once, and it is what is left there. */
     const notTornDown = (name: string) => (err: unknown): never => {
       const e = asMyikeError(err);
       opts.warn(e.describe());
@@ -63,6 +63,26 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       throw e;
     };
     const logsDir = logsDirFor(m.name);
+    const tearDownOn = async (name: string, t: { title: string; output: string }): Promise<void> => {
+      // Any daemon that answers will do: it has the run's instances (no bundle check first).
+      const s = await timing(`${name} connect`, () => servers.session(name, { anyRunningDaemon: true }));
+      await holdRun(s, tag, 'teardown');
+      const mine = m.instances.filter((r) => r.server === name).map((r) => r.name);
+      const afterStop = async () => {
+        if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
+      };
+      t.title = `${name}: stopping instances`;
+      const leftovers = await teardownServer(s, m, {
+        force: opts.force,
+        warn: opts.warn,
+        onOutput: (x) => (t.output = x.trimEnd()),
+        afterStop,
+        stopIdleDaemon: !opts.keepDaemon,
+        restoreManifest: (key, value) => servers.withNewDaemon(name, (d) => d.request('manifest.put', { key, value })),
+      });
+      result.servers.push({ server: name, leftovers });
+      t.title = leftovers.length ? `${name}: ${leftovers.length} thing(s) left` : `${name}: clean`;
+    };
     await runTasks(
       {},
       [
@@ -72,36 +92,14 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
             task.newListr(
               m.servers.map((name) => ({
                 title: name,
-                task: async (_c2, t) => {
-                  // Any daemon that answers will do: it has the run's instances (no bundle check first).
-                  const s = await timing(`${name} connect`, () => servers.session(name, { anyRunningDaemon: true })).catch(notTornDown(name));
-                  await holdRun(s, tag, 'teardown').catch(notTornDown(name));
-                  const mine = m.instances.filter((r) => r.server === name).map((r) => r.name);
-                  const afterStop = async () => {
-                    if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
-                  };
-                  t.title = `${name}: stopping instances`;
-                  const leftovers = await teardownServer(s, m, {
-                    force: opts.force,
-                    warn: opts.warn,
-                    onOutput: (x) => (t.output = x.trimEnd()),
-                    afterStop,
-                    stopIdleDaemon: !opts.keepDaemon,
-                    restoreManifest: (key, value) => servers.withNewDaemon(name, (d) => d.request('manifest.put', { key, value })),
-                  });
-                  result.servers.push({ server: name, leftovers });
-                  t.title = leftovers.length ? `${name}: ${leftovers.length} thing(s) left` : `${name}: clean`;
-                },
+                task: (_c2, t) => tearDownOn(name, t).catch(notTornDown(name)),
               })),
               { concurrent: true, exitOnError: false },
             ),
         },
       ],
       opts.progress,
-    ).catch((err) => {
-      // Per-server failures are reported through the results below.
-      opts.warn(asMyikeError(err).describe());
-    });
+    ).catch((err) => opts.warn(asMyikeError(err).describe())); // each server's own failure is told by notTornDown
     for (const name of m.servers)
       if (!result.servers.some((s) => s.server === name)) result.servers.push({ server: name, leftovers: ['not torn down or verified: see the error above'] });
     if (result.servers.every((s) => s.leftovers.length === 0)) deleteManifest(tag);
