@@ -40,20 +40,24 @@ function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / 100; // USER_HZ
 }
 
-let lastCpu = 0; // busy CPU seconds of the last timed command
+/** A command's wall time, and the machine's busy CPU time meanwhile (seconds). */
+interface Timed {
+  wall: number;
+  cpu: number;
+}
 
-function timed(label: string, cmd: string[], env: NodeJS.ProcessEnv): number {
+function timed(label: string, cmd: string[], env: NodeJS.ProcessEnv): Timed {
   const start = performance.now();
   const busy = machineBusySeconds();
   const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', env, timeout: 1_800_000, maxBuffer: 64 << 20 });
   const s = (performance.now() - start) / 1000;
-  lastCpu = machineBusySeconds() - busy;
+  const cpu = machineBusySeconds() - busy;
   if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status ?? r.signal}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
-  return s;
+  return { wall: s, cpu };
 }
 
 /** How much of the machine a command used: when it is near all of it, the wall time cannot drop below cpu / cores. */
-const cpuUse = (wall: number) => `machine busy ${lastCpu.toFixed(1)} CPU-s of ${(wall * cpus().length).toFixed(1)}, floor at full use ${(lastCpu / cpus().length).toFixed(2)} s`;
+const cpuUse = (t: Timed) => `machine busy ${t.cpu.toFixed(1)} CPU-s of ${(t.wall * cpus().length).toFixed(1)}, floor at full use ${(t.cpu / cpus().length).toFixed(2)} s`;
 
 /** A playbook as users typically write it: one loop task per step. */
 function ansiblePlaybook(n: number): string {
@@ -117,29 +121,27 @@ async function main(): Promise<void> {
     const n = SERVERS * PER_SERVER;
     // First with the bundle uploaded to each server; then as it usually is (bundle there, no daemon running).
     let up = 0;
-    let down = 0;
     for (const round of ['first run, uploads the bundle', 'second run']) {
-      up = timed('run', [...myikev2, 'run', '--json', '-c', cfg, big], env);
-      const upCpu = cpuUse(up);
-      down = timed('teardown', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, big], env);
-      console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} instances: ${up.toFixed(2)} s  (${(n / up).toFixed(0)} instances/s; target <= 3 s; ${round}; ${upCpu})`);
-      console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} instances: ${down.toFixed(2)} s  (verified clean; target <= 1.5 s; ${cpuUse(down)})`);
+      const upT = timed('run', [...myikev2, 'run', '--json', '-c', cfg, big], env);
+      const downT = timed('teardown', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, big], env);
+      up = upT.wall;
+      console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} instances: ${up.toFixed(2)} s  (${(n / up).toFixed(0)} instances/s; target <= 3 s; ${round}; ${cpuUse(upT)})`);
+      console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} instances: ${downT.wall.toFixed(2)} s  (verified clean; target <= 1.5 s; ${cpuUse(downT)})`);
     }
     // One server's share alone: the lab's servers share this machine's cores; real servers would not.
     const single = join(tmp, 'single.yaml');
     writeFileSync(single, recipe('bench-single', PER_SERVER, 1));
     const upOne = timed('run (one server)', [...myikev2, 'run', '--json', '-c', cfg, single], env);
-    const upOneCpu = cpuUse(upOne);
     const downOne = timed('teardown (one server)', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, single], env);
-    console.log(`one server's share alone, 1 x ${PER_SERVER} instances (as each of 3 servers with their own 2 cores): run ${upOne.toFixed(2)} s (${upOneCpu}), teardown ${downOne.toFixed(2)} s (${cpuUse(downOne)})`);
+    console.log(`one server's share alone, 1 x ${PER_SERVER} instances (as each of 3 servers with their own 2 cores): run ${upOne.wall.toFixed(2)} s (${cpuUse(upOne)}), teardown ${downOne.wall.toFixed(2)} s (${cpuUse(downOne)})`);
     // The machine's own floor: the same number of processes started from one shell, nothing else.
-    const floor = timed('process floor', ['bash', '-c', `for i in $(seq ${n}); do sleep 30 & done; kill $(jobs -p); wait; exit 0`], env);
+    const floor = timed('process floor', ['bash', '-c', `for i in $(seq ${n}); do sleep 30 & done; kill $(jobs -p); wait; exit 0`], env).wall;
     console.log(`floor: ${n} sleep processes started from one bash loop: ${floor.toFixed(2)} s (run / floor: ${(up / floor).toFixed(1)}x)`);
 
     if (ANSIBLE_PER_SERVER === 0) return; // --ansible-per-server 0: no comparison
     const small = join(tmp, 'small.yaml');
     writeFileSync(small, recipe('bench-small', ANSIBLE_PER_SERVER));
-    const ours = timed('run (small)', [...myikev2, 'run', '--json', '-c', cfg, small], env);
+    const ours = timed('run (small)', [...myikev2, 'run', '--json', '-c', cfg, small], env).wall;
     timed('teardown (small)', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, small], env);
     const which = spawnSync('sh', ['-c', 'command -v ansible-playbook']);
     if (which.status !== 0) {
@@ -149,7 +151,7 @@ async function main(): Promise<void> {
     writeFileSync(join(tmp, 'inventory.ini'), inventory(lab));
     writeFileSync(join(tmp, 'plumb.yml'), ansiblePlaybook(ANSIBLE_PER_SERVER));
     const ansEnv = { ...env, ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_FORKS: String(SERVERS), ANSIBLE_LOCAL_TEMP: join(tmp, 'ansible-local'), ANSIBLE_REMOTE_TEMP: '/tmp/.ansible-bench' };
-    const ansible = timed('ansible', ['ansible-playbook', '-i', join(tmp, 'inventory.ini'), join(tmp, 'plumb.yml')], ansEnv);
+    const ansible = timed('ansible', ['ansible-playbook', '-i', join(tmp, 'inventory.ini'), join(tmp, 'plumb.yml')], ansEnv).wall;
     console.log(`same plumbing, ${SERVERS} x ${ANSIBLE_PER_SERVER} namespaces: myikev2 ${ours.toFixed(2)} s (incl. starting the instances), Ansible loop playbook ${ansible.toFixed(2)} s`);
     console.log(`ratio Ansible / myikev2: ${(ansible / ours).toFixed(1)}x (target >= 50x)`);
   } finally {
