@@ -4,6 +4,8 @@
 //      `teardown` start to verified-clean;
 //      then one server's share alone (100 instances on one server), which is
 //      what each server does when the servers do not share 2 cores;
+//      then the floor: the same kernel work and process starts by one
+//      plain script per server, no tool;
 //   2. the same plumbing for 20 instances per server done by myikev2 and by
 //      an Ansible playbook written the way a typical user writes one (loop
 //      tasks), and the ratio.
@@ -99,6 +101,87 @@ function ansiblePlaybook(n: number): string {
 `;
 }
 
+/**
+ * The work of a run with no tool: per server, the bridge, namespaces, veths
+ * and host routes by one `ip -batch`, then a `sleep` started in each
+ * namespace the cheapest way (one python3: setns, a private mount namespace
+ * with the namespace's /sys as `ip netns exec` does, posix_spawn). Nothing
+ * is configured inside the namespaces and nothing is checked, so this is a
+ * lower bound of what any tool spends here. All names carry BARE.
+ */
+const BARE = `bare${process.pid % 10000}`;
+const BARE_GROUP = 0x62610000 + (process.pid % 10000); // the veths' link group: deleted in one operation
+const BARE_SPAWN = `
+import os, sys, ctypes
+tag, n = sys.argv[1], int(sys.argv[2])
+libc = ctypes.CDLL(None, use_errno=True)
+home_net, home_mnt = os.open('/proc/self/ns/net', os.O_RDONLY), os.open('/proc/self/ns/mnt', os.O_RDONLY)
+null = os.open('/dev/null', os.O_RDWR)
+quiet = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
+pids = []
+for i in range(1, n + 1):
+    fd = os.open('/run/netns/%s-%d' % (tag, i), os.O_RDONLY)
+    if libc.setns(fd, 0x40000000) or libc.unshare(0x20000) or libc.mount(b'', b'/', b'none', (1 << 19) | 16384, None):
+        sys.exit('cannot enter %s-%d: %s' % (tag, i, os.strerror(ctypes.get_errno())))
+    os.close(fd)
+    libc.umount2(b'/sys', 2)
+    libc.mount(b'sysfs', b'/sys', b'sysfs', 0, None)
+    pids.append(os.posix_spawn('/usr/bin/sleep', ['sleep', '3600'], {}, setsid=True, file_actions=quiet))
+    libc.setns(home_net, 0x40000000); libc.setns(home_mnt, 0x20000)
+open('/run/%s.pids' % tag, 'w').write(' '.join(map(str, pids)))
+`;
+
+function bareUpScript(n: number, mgmtPrefix: string): string {
+  const prefix = mgmtPrefix.replace(/::\/64$/, '::');
+  return `set -e
+ip link add ${BARE}br type bridge
+ip addr add fe80::1/64 dev ${BARE}br nodad
+ip link set ${BARE}br up
+for i in $(seq ${n}); do
+  echo "netns add ${BARE}-$i"
+  echo "link add ${BARE}h$i group ${BARE_GROUP} type veth peer name mgmt0 netns ${BARE}-$i"
+  echo "link set ${BARE}h$i master ${BARE}br up"
+  printf 'route replace ${prefix}2:%x/128 dev ${BARE}br\n' $i
+done | ip -batch -
+python3 -I -S -c '${BARE_SPAWN.replace(/'/g, "'\\''")}' ${BARE} ${n}
+`;
+}
+
+function bareDownScript(n: number): string {
+  return `kill -KILL $(cat /run/${BARE}.pids) 2>/dev/null; rm -f /run/${BARE}.pids
+ip link del ${BARE}br
+ip link del group ${BARE_GROUP}
+for i in $(seq ${n}); do echo "netns del ${BARE}-$i"; done | ip -batch -
+left=$({ ls /run/netns | grep '^${BARE}-'; ip -o link show | grep -o '${BARE}[^:@]*'; } 2>/dev/null)
+[ -z "$left" ] || { echo "left:" $left >&2; exit 1; }
+`;
+}
+
+/** Runs one script per lab server over plain ssh, all at once. */
+function onEveryServer(lab: Lab, tmp: string, label: string, script: (s: Lab['servers'][number]) => string, env: NodeJS.ProcessEnv): Timed {
+  const ssh = lab.servers.map((s) => {
+    const file = join(tmp, `${label}-${s.name}.sh`);
+    writeFileSync(file, script(s));
+    return `ssh -i ${lab.keyPath} -o UserKnownHostsFile=${lab.knownHostsPath} -o StrictHostKeyChecking=yes -o BatchMode=yes -p ${s.sshPort} root@${s.sshAddr} bash -s < ${file} & pids="$pids $!"`;
+  });
+  return timed(label, ['bash', '-c', `pids=\n${ssh.join('\n')}\nfail=0; for p in $pids; do wait $p || fail=1; done; exit $fail`], env);
+}
+
+function bareWork(lab: Lab, tmp: string, env: NodeJS.ProcessEnv): { up: Timed; down: Timed } {
+  let up: Timed;
+  try {
+    up = onEveryServer(lab, tmp, 'bare-up', (s) => bareUpScript(PER_SERVER, s.mgmtPrefix), env);
+  } catch (e) {
+    try {
+      onEveryServer(lab, tmp, 'bare-down', () => bareDownScript(PER_SERVER), env);
+    } catch {
+      /* lab down removes the servers and whatever is left in them */
+    }
+    throw e;
+  }
+  return { up, down: onEveryServer(lab, tmp, 'bare-down', () => bareDownScript(PER_SERVER), env) };
+}
+
 function inventory(lab: Lab): string {
   const hosts = lab.servers
     .map((s) => `${s.name} ansible_host=${s.sshAddr} prefix=${s.mgmtPrefix.replace(/::\/64$/, '::')}`)
@@ -121,10 +204,12 @@ async function main(): Promise<void> {
     const n = SERVERS * PER_SERVER;
     // First with the bundle uploaded to each server; then as it usually is (bundle there, no daemon running).
     let up = 0;
+    let down = 0;
     for (const round of ['first run, uploads the bundle', 'second run']) {
       const upT = timed('run', [...myikev2, 'run', '--json', '-c', cfg, big], env);
       const downT = timed('teardown', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, big], env);
       up = upT.wall;
+      down = downT.wall;
       console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} instances: ${up.toFixed(2)} s  (${(n / up).toFixed(0)} instances/s; target <= 3 s; ${round}; ${cpuUse(upT)})`);
       console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} instances: ${downT.wall.toFixed(2)} s  (verified clean; target <= 1.5 s; ${cpuUse(downT)})`);
     }
@@ -134,9 +219,10 @@ async function main(): Promise<void> {
     const upOne = timed('run (one server)', [...myikev2, 'run', '--json', '-c', cfg, single], env);
     const downOne = timed('teardown (one server)', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, single], env);
     console.log(`one server's share alone, 1 x ${PER_SERVER} instances (as each of 3 servers with their own 2 cores): run ${upOne.wall.toFixed(2)} s (${cpuUse(upOne)}), teardown ${downOne.wall.toFixed(2)} s (${cpuUse(downOne)})`);
-    // The machine's own floor: the same number of processes started from one shell, nothing else.
-    const floor = timed('process floor', ['bash', '-c', `for i in $(seq ${n}); do sleep 30 & done; kill $(jobs -p); wait; exit 0`], env).wall;
-    console.log(`floor: ${n} sleep processes started from one bash loop: ${floor.toFixed(2)} s (run / floor: ${(up / floor).toFixed(1)}x)`);
+    // The machine's own floor: the kernel's work and the process starts of a run, without any tool.
+    const bare = bareWork(lab, tmp, env);
+    console.log(`floor, the bare work with no tool (one script per server over plain ssh: ${n} namespaces, veths on a bridge, host routes, a sleep started in each namespace; nothing configured inside, nothing checked): ${bare.up.wall.toFixed(2)} s (${cpuUse(bare.up)}); run / bare: ${(up / bare.up.wall).toFixed(2)}x`);
+    console.log(`floor, removing it (kill -KILL, delete the bridge, veths and namespaces; nothing stopped gracefully, nothing verified): ${bare.down.wall.toFixed(2)} s (${cpuUse(bare.down)}); teardown / bare: ${(down / bare.down.wall).toFixed(2)}x`);
 
     if (ANSIBLE_PER_SERVER === 0) return; // --ansible-per-server 0: no comparison
     const small = join(tmp, 'small.yaml');
