@@ -10,7 +10,8 @@ import { DEFAULT_LOG_ROOT, manifestKey } from './names.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
 import { holdRun, Servers } from './servers.js';
 import { controllerStateDir, deleteManifest, readManifest } from './store.js';
-import { teardownServer } from './teardown.js';
+import { stopDaemonIfIdle, teardownServer } from './teardown.js';
+import type { DaemonClient } from '../daemon/client.js';
 import { shq, type Transport } from '../transport/transport.js';
 
 export interface TeardownRunOptions {
@@ -26,20 +27,24 @@ export interface TeardownResult {
   tag: string;
   servers: { server: string; leftovers: string[] }[];
   logs: string | null; // where the instances' logs were saved on the controller
+  idleDaemonsStopped: string[]; // servers whose idle daemon a teardown of no run stopped
 }
 
-/** Finds the run's manifest: the controller's copy, else the newest one a server keeps. */
-async function findManifest(config: ControllerConf, tag: string, servers: Servers): Promise<RunManifest | null> {
+/** A server's daemon that answered while the run's manifest was looked for. */
+type Met = { server: string; transport: Transport; daemon: DaemonClient };
+
+/** Finds the run's manifest: the controller's copy, else the newest one a server keeps (the daemons asked are in `met`, open). */
+async function findManifest(config: ControllerConf, tag: string, servers: Servers, met: Met[]): Promise<RunManifest | null> {
   const local = readManifest(tag);
   if (local) return local;
   let found: RunManifest | null = null;
   await Promise.all(
     Object.keys(config.servers).map(async (name) => {
       try {
-        const { daemon } = await servers.existingDaemon(name);
+        const { transport, daemon } = await servers.existingDaemon(name);
         if (!daemon) return;
+        met.push({ server: name, transport, daemon });
         const m = await daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null);
-        await daemon.close();
         if (m && (!found || m.updatedAt > found.updatedAt)) found = m;
       } catch {
         // An unreachable server cannot hold the manifest we need; the run's own servers are checked below.
@@ -51,10 +56,15 @@ async function findManifest(config: ControllerConf, tag: string, servers: Server
 
 export async function teardownRun(config: ControllerConf, tag: string, opts: TeardownRunOptions): Promise<TeardownResult> {
   const servers = new Servers(config);
+  const met: Met[] = [];
   try {
-    const m = await findManifest(config, tag, servers);
-    if (!m) return { name: null, tag, servers: [], logs: null };
-    const result: TeardownResult = { name: m.name, tag, servers: [], logs: null };
+    const m = await findManifest(config, tag, servers, met);
+    if (!m) {
+      // No such run; idle daemons (kept by an earlier `teardown --keep-daemon`) go unless kept again.
+      const stopped = opts.keepDaemon ? [] : await Promise.all(met.map((d) => stopDaemonIfIdle(d).then((yes) => (yes ? [d.server] : []), () => [])));
+      return { name: null, tag, servers: [], logs: null, idleDaemonsStopped: stopped.flat().sort() };
+    }
+    const result: TeardownResult = { name: m.name, tag, servers: [], logs: null, idleDaemonsStopped: [] };
     /** A server whose teardown failed (unreachable, busy, a script that failed): its error is told once, and it is what is left there. */
     const notTornDown = (name: string) => (err: unknown): never => {
       const e = asMyikeError(err);
@@ -105,6 +115,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     if (result.servers.every((s) => s.leftovers.length === 0)) deleteManifest(tag);
     return result;
   } finally {
+    await Promise.all(met.map((d) => d.daemon.close().catch(() => {})));
     await servers.close();
   }
 }

@@ -72,19 +72,20 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
 }
 
 /** What the daemon still has: its instances, and the keys of the manifests it keeps (one write, one round trip). */
-async function holdings(s: ServerSession): Promise<{ instances: InstanceInfo[]; keys: string[] }> {
+async function holdings(s: Pick<ServerSession, 'daemon'>): Promise<{ instances: InstanceInfo[]; keys: string[] }> {
   const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
   return { instances, keys };
 }
 
 const VERIFY_MARKER = '@@myikev2-verify@@';
 
-/** Shuts the daemon down when it has nothing left (no instance, no manifest), and removes its empty directories. */
-export async function stopDaemonIfIdle(s: ServerSession): Promise<void> {
+/** Shuts the daemon down when it has nothing left (no instance, no manifest), and removes its empty directories; true if it did. */
+export async function stopDaemonIfIdle(s: Pick<ServerSession, 'daemon' | 'transport'>): Promise<boolean> {
   const { instances, keys } = await holdings(s);
-  if (instances.length || keys.length) return;
+  if (instances.length || keys.length) return false;
   await s.daemon.request('shutdown', {});
   await runScript(s.transport, daemonExitScript(s.daemon.server.pid), 'stop the daemon');
+  return true;
 }
 
 /**

@@ -320,7 +320,7 @@ async function teardownCommand({ session, io }: CommandContext, p: Parsed): Prom
     result = await teardownRun(session.config, runTag(name), {
       force: !!p.flags.force,
       saveLogs: true,
-      keepDaemon: false,
+      keepDaemon: !m, // a run this shell does not know: the daemons it watches stay
       progress: io.terminal ? 'auto' : 'plain',
       warn: (w) => io.error(`warning: ${w}`),
     });

@@ -209,7 +209,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     }
   });
 
-  it('teardown --keep-daemon leaves the idle daemon running (with no manifest of the run); a later teardown stops it', () => {
+  it('teardown --keep-daemon leaves the idle daemon running (with no manifest of the run); a later teardown stops it, even of no run', () => {
     assert.equal(myikev2('run', '--json', join(dir, 'drift-v1.yaml')).status, 0);
     const kept = myikev2('teardown', '--no-logs', '--keep-daemon', '--name', 'drift-test');
     assert.equal(kept.status, 0, kept.stderr + kept.stdout);
@@ -217,7 +217,14 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(existsSync(DEFAULT_SOCKET), true, 'the daemon still runs');
     const other = controllerCli(); // only the server could know of the run now: it does not
     try {
-      assert.match(other.myikev2('teardown', '--no-logs', '--name', 'drift-test').stdout, /nothing to tear down/);
+      const keptAgain = other.myikev2('teardown', '--no-logs', '--keep-daemon', '--name', 'drift-test');
+      assert.equal(keptAgain.stdout, 'nothing to tear down: no run of "drift-test"\n');
+      assert.equal(existsSync(DEFAULT_SOCKET), true, 'kept again');
+      const none = other.myikev2('teardown', '--no-logs', '--name', 'drift-test');
+      assert.equal(none.status, 0, none.stderr + none.stdout);
+      assert.equal(none.stdout, 'nothing to tear down: no run of "drift-test"; stopped the idle daemon on local\n');
+      assert.equal(existsSync(DEFAULT_SOCKET), false, 'the idle daemon is gone');
+      assert.equal(existsSync('/run/myikev2'), false, 'and its directories');
     } finally {
       other.cleanup();
     }

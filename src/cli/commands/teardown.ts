@@ -15,7 +15,7 @@ export function registerTeardown(program: Command): void {
     .option('--name <name>', 'the recipe name of the run (works after the recipe was edited or deleted)')
     .option('--force', 'kill instances at once instead of stopping them gracefully')
     .option('--no-logs', 'do not copy the instances\' logs to the controller before removing them')
-    .option('--keep-daemon', 'leave the daemon running on servers that have nothing left')
+    .option('--keep-daemon', 'leave the daemon running on servers that have nothing left (a later teardown without it stops it, even of no run)')
     .option('--json', 'print the result as JSON')
     .option('--plain', 'plain progress lines even on a terminal')
     .action(
@@ -46,7 +46,8 @@ export function registerTeardown(program: Command): void {
         }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
         const left = result.servers.filter((s) => s.leftovers.length);
         if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-        else if (!result.name) process.stdout.write(`nothing to tear down: no run of "${name}"\n`);
+        else if (!result.name)
+          process.stdout.write(`nothing to tear down: no run of "${name}"${result.idleDaemonsStopped.length ? `; stopped the idle daemon on ${result.idleDaemonsStopped.join(', ')}` : ''}\n`);
         else {
           for (const s of left) process.stdout.write(`${s.server}: could not remove:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}\n`);
           if (result.logs) process.stdout.write(`logs saved in ${result.logs}\n`);
