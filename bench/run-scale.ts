@@ -131,8 +131,10 @@ for i in range(1, n + 1):
 open('/run/%s.pids' % tag, 'w').write(' '.join(map(str, pids)))
 `;
 
-function bareUpScript(n: number, mgmtPrefix: string): string {
-  const prefix = mgmtPrefix.replace(/::\/64$/, '::');
+/** A server's management prefix as the start of an address ('fd00:1::/64' → 'fd00:1::'). */
+const addressStart = (s: Lab['servers'][number]) => s.mgmtPrefix.replace(/::\/64$/, '::');
+
+function bareUpScript(n: number, prefix: string): string {
   return `set -e
 ip link add ${BARE}br type bridge
 ip addr add fe80::1/64 dev ${BARE}br nodad
@@ -170,7 +172,7 @@ function onEveryServer(lab: Lab, tmp: string, label: string, script: (s: Lab['se
 function bareWork(lab: Lab, tmp: string, env: NodeJS.ProcessEnv): { up: Timed; down: Timed } {
   let up: Timed;
   try {
-    up = onEveryServer(lab, tmp, 'bare-up', (s) => bareUpScript(PER_SERVER, s.mgmtPrefix), env);
+    up = onEveryServer(lab, tmp, 'bare-up', (s) => bareUpScript(PER_SERVER, addressStart(s)), env);
   } catch (e) {
     try {
       onEveryServer(lab, tmp, 'bare-down', () => bareDownScript(PER_SERVER), env);
@@ -184,7 +186,7 @@ function bareWork(lab: Lab, tmp: string, env: NodeJS.ProcessEnv): { up: Timed; d
 
 function inventory(lab: Lab): string {
   const hosts = lab.servers
-    .map((s) => `${s.name} ansible_host=${s.sshAddr} prefix=${s.mgmtPrefix.replace(/::\/64$/, '::')}`)
+    .map((s) => `${s.name} ansible_host=${s.sshAddr} prefix=${addressStart(s)}`)
     .join('\n');
   return `[servers]\n${hosts}\n[servers:vars]\nansible_user=root\nansible_ssh_private_key_file=${lab.keyPath}\nansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHostsPath} -o StrictHostKeyChecking=yes'\nansible_python_interpreter=/usr/bin/python3\n`;
 }

@@ -33,10 +33,11 @@ export interface TeardownResult {
 /** A server's daemon that answered while the run's manifest was looked for. */
 type Met = { server: string; transport: Transport; daemon: DaemonClient };
 
-/** Finds the run's manifest: the controller's copy, else the newest one a server keeps (the daemons asked are in `met`, open). */
-async function findManifest(config: ControllerConf, tag: string, servers: Servers, met: Met[]): Promise<RunManifest | null> {
+/** Finds the run's manifest: the controller's copy, else the newest one a server keeps; `met`: the daemons asked, still open. */
+async function findManifest(config: ControllerConf, tag: string, servers: Servers): Promise<{ manifest: RunManifest | null; met: Met[] }> {
+  const met: Met[] = [];
   const local = readManifest(tag);
-  if (local) return local;
+  if (local) return { manifest: local, met };
   let found: RunManifest | null = null;
   await Promise.all(
     Object.keys(config.servers).map(async (name) => {
@@ -51,18 +52,21 @@ async function findManifest(config: ControllerConf, tag: string, servers: Server
       }
     }),
   );
-  return found;
+  return { manifest: found, met };
 }
 
 export async function teardownRun(config: ControllerConf, tag: string, opts: TeardownRunOptions): Promise<TeardownResult> {
   const servers = new Servers(config);
-  const met: Met[] = [];
+  let met: Met[] = [];
   try {
-    const m = await findManifest(config, tag, servers, met);
+    const found = await findManifest(config, tag, servers);
+    met = found.met;
+    const m = found.manifest;
     if (!m) {
       // No such run; idle daemons (kept by an earlier `teardown --keep-daemon`) go unless kept again.
-      const stopped = opts.keepDaemon ? [] : await Promise.all(met.map((d) => stopDaemonIfIdle(d).then((yes) => (yes ? [d.server] : []), () => [])));
-      return { name: null, tag, servers: [], logs: null, idleDaemonsStopped: stopped.flat().sort() };
+      const stopped: string[] = [];
+      if (!opts.keepDaemon) await Promise.all(met.map((d) => stopDaemonIfIdle(d).then((yes) => yes && stopped.push(d.server), () => {})));
+      return { name: null, tag, servers: [], logs: null, idleDaemonsStopped: stopped.sort() };
     }
     const result: TeardownResult = { name: m.name, tag, servers: [], logs: null, idleDaemonsStopped: [] };
     /** A server whose teardown failed (unreachable, busy, a script that failed): its error is told once, and it is what is left there. */
