@@ -160,6 +160,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         }
         setImmediate(() => close('shutdown requested'));
       },
+      otherClients: (session: object) => [...connections].filter((c) => c !== session).length,
     };
     supervisor.on('change', (event, instance) => {
       for (const c of connections) c.instanceChanged(event, instance);

@@ -56,6 +56,8 @@ export interface MethodContext {
   info: DaemonInfo;
   session: Session;
   shutdown(stopInstances: boolean): Promise<void>;
+  /** How many clients besides `session` are connected. */
+  otherClients(session: Session): number;
 }
 
 type Handler<M extends MethodName> = (p: Params, ctx: MethodContext) => ResultOf<M> | Promise<ResultOf<M>>;
@@ -163,6 +165,16 @@ export const methods: { [M in MethodName]: Handler<M> } = {
   shutdown: async (p, ctx) => {
     await ctx.shutdown(optBool(p, 'stopInstances') ?? false);
     return { ok: true };
+  },
+
+  'shutdown.ifIdle': async (_p, ctx) => {
+    const instances = ctx.sup.list().length;
+    const manifests = ctx.manifests.keys('').length;
+    const clients = ctx.otherClients(ctx.session);
+    const busy = [instances && `${instances} instance(s)`, manifests && `${manifests} run manifest(s)`, clients && `${clients} other client(s) connected`].filter(Boolean).join(', ');
+    if (busy) return { stopped: false, busy };
+    await ctx.shutdown(false);
+    return { stopped: true, busy: null };
   },
 
   'netns.configure': (p, { sup }) => configureNamespaces(sup.helper, netnsBatches(p)),

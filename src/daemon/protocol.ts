@@ -181,6 +181,8 @@ export interface DaemonMethods {
   subscribe: { params: { tag?: string }; result: { subscription: number; instances: InstanceInfo[] } };
   unsubscribe: { params: { subscription: number }; result: { ok: true } };
   shutdown: { params: { stopInstances?: boolean }; result: { ok: true } };
+  /** Shuts down only when nothing would be lost: no instance, no manifest, no other client (the check and the shutdown are one step). */
+  'shutdown.ifIdle': { params: Record<string, never>; result: { stopped: boolean; busy: string | null } };
   'netns.configure': {
     params: { batches: NetnsBatch[] };
     result: { configured: number; via: 'helper' | 'ip' };

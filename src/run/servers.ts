@@ -54,10 +54,22 @@ export class Servers {
     return this.pool.get(name);
   }
 
-  /** The daemon if one answers, without starting one (teardown of a server that has none). */
+  /**
+   * The daemon if one answers, without starting one (teardown of a server
+   * that has none); it becomes the server's session, so this controller
+   * speaks to a daemon over one connection (a daemon with another client
+   * connected is not idle).
+   */
   async existingDaemon(name: string): Promise<{ transport: Transport; daemon: DaemonClient | undefined }> {
+    const known = this.sessions.get(name);
+    if (known) return known;
     const transport = await this.pool.get(name);
-    return { transport, daemon: await connectDaemon(transport) };
+    const daemon = await connectDaemon(transport);
+    if (daemon) {
+      const bundlePath = remoteBundlePath(await this.loadBundle());
+      this.sessions.set(name, Promise.resolve({ conf: this.config.servers[name], transport, daemon, bundlePath, daemonStarted: false }));
+    }
+    return { transport, daemon };
   }
 
   /** Runs fn against a freshly ensured daemon (the session's one has exited), then closes it. */

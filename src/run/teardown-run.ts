@@ -33,7 +33,7 @@ export interface TeardownResult {
 /** A server's daemon that answered while the run's manifest was looked for. */
 type Met = { server: string; transport: Transport; daemon: DaemonClient };
 
-/** Finds the run's manifest: the controller's copy, else the newest one a server keeps; `met`: the daemons asked, still open. */
+/** Finds the run's manifest: the controller's copy, else the newest one a server keeps; `met`: the daemons asked (the servers' sessions now). */
 async function findManifest(config: ControllerConf, tag: string, servers: Servers): Promise<{ manifest: RunManifest | null; met: Met[] }> {
   const met: Met[] = [];
   const local = readManifest(tag);
@@ -57,11 +57,8 @@ async function findManifest(config: ControllerConf, tag: string, servers: Server
 
 export async function teardownRun(config: ControllerConf, tag: string, opts: TeardownRunOptions): Promise<TeardownResult> {
   const servers = new Servers(config);
-  let met: Met[] = [];
   try {
-    const found = await findManifest(config, tag, servers);
-    met = found.met;
-    const m = found.manifest;
+    const { manifest: m, met } = await findManifest(config, tag, servers);
     if (!m) {
       // No such run; idle daemons (kept by an earlier `teardown --keep-daemon`) go unless kept again.
       const stopped: string[] = [];
@@ -119,8 +116,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     if (result.servers.every((s) => s.leftovers.length === 0)) deleteManifest(tag);
     return result;
   } finally {
-    await Promise.all(met.map((d) => d.daemon.close().catch(() => {})));
-    await servers.close();
+    await servers.close(); // the daemons met too: they are the servers' sessions
   }
 }
 

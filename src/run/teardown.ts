@@ -43,10 +43,11 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   // A daemon that will have nothing left (no instance, no manifest but this
   // run's) exits while the removal runs (its exit takes ~50 ms, longer on a
   // busy server); the script waits for it at the end.
-  const daemonExits = !!opts.stopIdleDaemon && instances.length === 0 && keys.every((k) => k === key);
-  if (daemonExits) {
+  let daemonExits = false;
+  if (opts.stopIdleDaemon && instances.length === 0 && keys.every((k) => k === key)) {
     await s.daemon.request('manifest.delete', { key });
-    await s.daemon.request('shutdown', {});
+    daemonExits = await shutdownIfIdle(s);
+    if (!daemonExits) await s.daemon.request('manifest.put', { key, value: m }); // another client came meanwhile
   }
   // Removal and verification in one round trip; verification's lines follow the marker.
   const script = [
@@ -79,11 +80,23 @@ async function holdings(s: Pick<ServerSession, 'daemon'>): Promise<{ instances: 
 
 const VERIFY_MARKER = '@@myikev2-verify@@';
 
-/** Shuts the daemon down when it has nothing left (no instance, no manifest), and removes its empty directories; true if it did. */
-export async function stopDaemonIfIdle(s: Pick<ServerSession, 'daemon' | 'transport'>): Promise<boolean> {
+/**
+ * Shuts the daemon down if it has nothing left: no instance, no manifest, and
+ * no other client (a run of another recipe may be connecting, not yet
+ * recorded); the daemon checks and stops in one step. A daemon of an older
+ * build is checked from here, without the clients.
+ */
+async function shutdownIfIdle(s: Pick<ServerSession, 'daemon'>): Promise<boolean> {
+  if (s.daemon.server.features.includes('shutdown.ifIdle')) return (await s.daemon.request('shutdown.ifIdle', {})).stopped;
   const { instances, keys } = await holdings(s);
   if (instances.length || keys.length) return false;
   await s.daemon.request('shutdown', {});
+  return true;
+}
+
+/** Stops the daemon if it is idle (see shutdownIfIdle), and removes its empty directories; true if it did. */
+export async function stopDaemonIfIdle(s: Pick<ServerSession, 'daemon' | 'transport'>): Promise<boolean> {
+  if (!(await shutdownIfIdle(s))) return false;
   await runScript(s.transport, daemonExitScript(s.daemon.server.pid), 'stop the daemon');
   return true;
 }

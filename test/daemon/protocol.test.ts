@@ -19,14 +19,22 @@ describe('daemon protocol (client and daemon in one process)', () => {
   let sup: Supervisor;
   let client: DaemonClient;
   let shared: SharedContext;
+  let connections: Set<Connection>;
+  let shutdowns: number;
   const pids: number[] = [];
+
+  function connection(stream: Duplex): Connection {
+    const c = new Connection(stream, shared, undefined, (gone) => connections.delete(gone));
+    connections.add(c);
+    return c;
+  }
 
   /** Another client of the same daemon, on its own connection. */
   async function connectClient(): Promise<DaemonClient> {
     const [a, b] = streamPair();
     b.on('error', () => {});
     b.once('end', () => b.destroy()); // as a socket closes when its peer does
-    new Connection(b, shared, undefined, () => {});
+    connection(b);
     return DaemonClient.connect(a);
   }
 
@@ -41,11 +49,15 @@ describe('daemon protocol (client and daemon in one process)', () => {
       info: { pid: process.pid, build: 'sha256:test', startedAt: new Date().toISOString(), socket: '-', stateDir: dir },
       log: () => {},
       shuttingDown: () => false,
-      shutdown: async () => {},
+      shutdown: async () => void shutdowns++,
+      otherClients: (session) => [...connections].filter((c) => c !== session).length,
     };
+    connections = new Set();
+    shutdowns = 0;
     const [a, b] = streamPair();
     b.on('error', () => {});
-    const conn = new Connection(b, shared, undefined, () => {});
+    b.once('end', () => b.destroy());
+    const conn = connection(b);
     sup.on('change', (ev, inst) => conn.instanceChanged(ev, inst));
     client = await DaemonClient.connect(a);
   });
@@ -95,6 +107,32 @@ describe('daemon protocol (client and daemon in one process)', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('shutdown.ifIdle: refused while the daemon has an instance, a manifest or another client (saying which); done when idle', async () => {
+    const busy = async (why: RegExp) => {
+      const r = await client.request('shutdown.ifIdle', {});
+      assert.equal(r.stopped, false);
+      assert.match(r.busy!, why);
+    };
+    const { instance } = await client.request('spawn', { name: 'p1', tag: 't', argv: ['sleep', '600'] });
+    pids.push(instance.pid!);
+    await client.request('manifest.put', { key: 'run:m1', value: {} });
+    const other = await connectClient(); // e.g. a run of another recipe, still in its setupcmds
+    try {
+      await busy(/^1 instance\(s\), 1 run manifest\(s\), 1 other client\(s\) connected$/);
+      await client.request('stop', { name: 'p1', wait: true });
+      await client.request('remove', { name: 'p1' });
+      await client.request('manifest.delete', { key: 'run:m1' });
+      await busy(/^1 other client\(s\) connected$/);
+      assert.match((await other.request('shutdown.ifIdle', {})).busy!, /^1 other client/, 'the other client is told the same of this one');
+    } finally {
+      await other.close();
+    }
+    for (let i = 0; i < 50 && connections.size > 1; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(shutdowns, 0);
+    assert.deepEqual(await client.request('shutdown.ifIdle', {}), { stopped: true, busy: null });
+    assert.equal(shutdowns, 1);
   });
 
   it('answers bad params with E_BAD_REQUEST naming the field, and changes nothing', async () => {

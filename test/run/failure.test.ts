@@ -33,6 +33,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     myikev2('teardown', '--force', '--no-logs', '--name', 'interrupt-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'slow-destroy-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'busy-test');
+    myikev2('teardown', '--force', '--no-logs', '--name', 'slow-setup-test');
     cleanup();
     assert.equal(namespacesOf(rollbackTag) + namespacesOf(driftTag), '');
   });
@@ -136,6 +137,34 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(namespacesOf(runTag('busy-test')), `${runTag('busy-test')}-first\n${runTag('busy-test')}-second`);
     assert.equal(myikev2('teardown', '--no-logs', '--name', 'busy-test').status, 0, 'its lock went with its connection');
     assert.equal(namespacesOf(runTag('busy-test')), '');
+  });
+
+  it('a teardown that finds no run does not stop a daemon that another run is using, before that run recorded anything', async () => {
+    if (existsSync(DEFAULT_SOCKET)) myikev2('teardown', '--no-logs', '--name', 'no-such-run'); // the test starts with no daemon
+    assert.equal(existsSync(DEFAULT_SOCKET), false, 'no daemon before');
+    const first = spawn(process.execPath, [CLI, 'run', '--json', join(dir, 'slow-setup.yaml')], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    first.stderr!.on('data', (d: Buffer) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => first.once('exit', resolve));
+    try {
+      for (let i = 0; i < 150 && !sh("pgrep -f '^sleep 2.6$' || true").trim(); i++) await sleep(100);
+      assert.ok(sh("pgrep -f '^sleep 2.6$' || true").trim(), 'the run is in its setupcmds');
+      const other = controllerCli();
+      try {
+        const none = other.myikev2('teardown', '--no-logs', '--name', 'no-such-run');
+        assert.equal(none.status, 0, none.stderr + none.stdout);
+        assert.equal(none.stdout, 'nothing to tear down: no run of "no-such-run"\n', 'the daemon is not idle: the run is connected to it');
+      } finally {
+        other.cleanup();
+      }
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      first.kill('SIGKILL');
+    }
+    assert.equal(namespacesOf(runTag('slow-setup-test')), `${runTag('slow-setup-test')}-only`);
+    assert.equal(myikev2('teardown', '--no-logs', '--name', 'slow-setup-test').status, 0);
+    assert.equal(namespacesOf(runTag('slow-setup-test')), '');
+    assert.equal(existsSync(DEFAULT_SOCKET), false, 'the daemon went with the last run');
   });
 
   it('an upcmds that daemonises and exits 0 counts as running (detached); teardown stops what it left', () => {
