@@ -51,8 +51,8 @@ export function commandArgv(cmd: string): string[] {
   return ['sh', '-c', cmd];
 }
 
-/** Runs other.setupcmds, then spawns the instance's program under the daemon. */
-export async function startInstance(s: ServerSession, tag: string, conf: InstanceConf, r: InstanceRecord, onOutput?: (text: string) => void): Promise<void> {
+/** Runs other.setupcmds, then spawns the instance's program under the daemon; resolves with the time (Date.now()) it was running. */
+export async function startInstance(s: ServerSession, tag: string, conf: InstanceConf, r: InstanceRecord, onOutput?: (text: string) => void): Promise<number> {
   let argv: string[];
   if (conf.kind === 'other') {
     const other = conf.other!;
@@ -81,18 +81,27 @@ export async function startInstance(s: ServerSession, tag: string, conf: Instanc
     stopTimeoutMs: 10_000,
     replace: true,
   });
+  return Date.now();
 }
 
 /**
- * Waits until instances on one server are up: the process runs (or, for an
- * `upcmds` that daemonised and exited 0, something runs in its namespace);
- * for an engine, its API socket answers. One `list` per round for all of
- * them, so hundreds of instances cost a few requests, not hundreds.
+ * How long an `other` instance must have been running to count as up: an
+ * upcmds that fails at once (a typo, a missing file or program) has exited
+ * well within it.
  */
-export async function waitUp(s: ServerSession, tag: string, records: InstanceRecord[], timeoutMs = 30_000): Promise<Map<string, UpState>> {
+const SETTLE_MS = 150;
+
+/**
+ * Waits until instances on one server are up: the process runs (since
+ * SETTLE_MS at least, counted from `startedAt`, by instance name; one not in
+ * it was started earlier) or, for an `upcmds` that daemonised and exited 0,
+ * something runs in its namespace; for an engine, its API socket answers.
+ * One `list` per round for all of them, so hundreds of instances cost a few
+ * requests, not hundreds.
+ */
+export async function waitUp(s: ServerSession, tag: string, records: InstanceRecord[], startedAt: ReadonlyMap<string, number>, timeoutMs = 30_000): Promise<Map<string, UpState>> {
   const deadline = Date.now() + timeoutMs;
-  const settleMs = 300; // an upcmds that fails at once (typo, missing file) is caught here
-  const startedAt = Date.now();
+  const settledAt = (r: InstanceRecord) => (startedAt.get(r.name) ?? 0) + SETTLE_MS;
   const up = new Map<string, UpState>();
   const pending = new Map(records.map((r) => [r.daemonName, r]));
   while (pending.size) {
@@ -112,7 +121,7 @@ export async function waitUp(s: ServerSession, tag: string, records: InstanceRec
             throw failed(r, `its process ${why}`, await logTail(s, r));
           }
         } else if (inst.state === 'running') {
-          if (r.kind === 'other' && Date.now() - startedAt >= settleMs) up.set(r.name, 'running');
+          if (r.kind === 'other' && Date.now() >= settledAt(r)) up.set(r.name, 'running');
           if (r.kind === 'myikev2' && (await apiAnswers(s, r))) up.set(r.name, 'running');
         }
         if (up.has(r.name)) pending.delete(r.daemonName);
@@ -123,7 +132,9 @@ export async function waitUp(s: ServerSession, tag: string, records: InstanceRec
       const r = pending.values().next().value!;
       throw failed(r, `it did not come up within ${timeoutMs / 1000}s${pending.size > 1 ? ` (nor did ${pending.size - 1} other(s))` : ''}`, await logTail(s, r));
     }
-    await sleep(100);
+    // Every 100 ms, or sooner when the first `other` instance will have settled.
+    const next = Math.min(...[...pending.values()].map((r) => (r.kind === 'other' ? settledAt(r) : Infinity)));
+    await sleep(Math.max(5, Math.min(100, next - Date.now())));
   }
   return up;
 }

@@ -163,10 +163,11 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 const keep = new Set(ctx.plan!.servers.flatMap((s) => s.keep.map((r) => r.name)));
                 // allSettled: a rollback must not race with starts still in flight.
                 const spawnStart = performance.now();
+                const startedAt = new Map<string, number>();
                 const spawned = await Promise.allSettled(
                   wave.instances
                     .filter((p) => !keep.has(p.conf.name))
-                    .map((p) => startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, (text) => (t.output = text.trimEnd()))),
+                    .map(async (p) => startedAt.set(p.record.name, await startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, (text) => (t.output = text.trimEnd())))),
                 );
                 if (process.env.MYIKEV2_TIMING) process.stderr.write(`timing:   spawned ${spawned.length}: ${Math.round(performance.now() - spawnStart)} ms\n`);
                 let failures = spawned.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
@@ -175,7 +176,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 for (const p of wave.instances) byServer.set(p.conf.server, [...(byServer.get(p.conf.server) ?? []), p.record]);
                 const results = await Promise.allSettled(
                   [...byServer].map(async ([server, records]) => {
-                    for (const [name, state] of await waitUp(ctx.sessions.get(server)!, tag, records)) ctx.started.set(name, state);
+                    for (const [name, state] of await waitUp(ctx.sessions.get(server)!, tag, records, startedAt)) ctx.started.set(name, state);
                   }),
                 );
                 failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));

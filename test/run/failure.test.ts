@@ -34,6 +34,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     myikev2('teardown', '--force', '--no-logs', '--name', 'slow-destroy-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'busy-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'slow-setup-test');
+    myikev2('teardown', '--force', '--no-logs', '--name', 'late-fail-test');
     cleanup();
     assert.equal(namespacesOf(rollbackTag) + namespacesOf(driftTag), '');
   });
@@ -51,6 +52,13 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
       assert.equal(existsSync(DEFAULT_SOCKET), false, 'the daemon the run started has nothing left: it exited');
       assert.equal(existsSync(dirname(DEFAULT_SOCKET)), false, 'with its directory');
     }
+  });
+
+  it('an instance that runs a moment and then fails is not called up: the run fails and rolls back', () => {
+    const r = myikev2('run', '--plain', join(dir, 'late-fail.yaml'));
+    assert.equal(r.status, 1, r.stderr + r.stdout);
+    assert.match(r.stderr, /instance late did not start: its process exited with 4\nlast output:\nstderr: config error/);
+    assert.equal(namespacesOf(runTag('late-fail-test')), '');
   });
 
   it('--keep-on-failure keeps what was created; teardown --name removes it', () => {
