@@ -133,11 +133,14 @@ export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDae
     replaced = true;
   }
   if (client) return { client, bundle: pushed, started: false, replaced: false, olderKept: false };
-  if (!(await startDaemon(t, pushed.remotePath, opts))) {
-    pushed = await pushBundle(t, bundle, baseDir);
-    await startDaemon(t, pushed.remotePath, opts);
+  // Twice: another controller's teardown may find the new daemon idle and stop it before we connect.
+  for (let attempt = 1; !client && attempt <= 2; attempt++) {
+    if (!(await startDaemon(t, pushed.remotePath, opts))) {
+      pushed = await pushBundle(t, bundle, baseDir);
+      await startDaemon(t, pushed.remotePath, opts);
+    }
+    client = await connectDaemon(t, opts);
   }
-  client = await connectDaemon(t, opts);
   if (!client) {
     throw new MyikeError('E_DAEMON_UNREACHABLE', `the daemon started but its socket ${opts.socketPath ?? DEFAULT_SOCKET} does not answer`, {
       server: t.server,

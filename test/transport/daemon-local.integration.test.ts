@@ -56,6 +56,37 @@ describe('daemon on the local transport @integration', function () {
     }
   });
 
+  it('a daemon stopped between its start and our connect (another controller found it idle) is started again', async () => {
+    const t = await connectServer({ name: 'local', connection: 'local' } as never);
+    const o = { socketPath: path.join(tmp, 'idle.sock'), stateDir: path.join(tmp, 'state-idle'), bundlesDir: path.join(tmp, 'bundles-idle') };
+    let starts = 0;
+    // The real transport; after the first start, another client stops the new daemon as a teardown would.
+    const racing = new Proxy(t, {
+      get: (target, prop) =>
+        prop !== 'exec'
+          ? Reflect.get(target, prop)
+          : async (command: string, eo?: object) => {
+              const r = await target.exec(command, eo);
+              if (command.includes('--ready-fd') && r.code === 0 && ++starts === 1) {
+                const other = (await connectDaemon(target, o))!;
+                assert.equal((await other.request('shutdown.ifIdle', {})).stopped, true);
+                await other.close();
+                for (let i = 0; i < 100 && existsSync(o.socketPath); i++) await new Promise((res) => setTimeout(res, 20));
+              }
+              return r;
+            },
+    });
+    const d = await ensureDaemon(racing, await loadBundle(), o);
+    try {
+      assert.equal(starts, 2, 'started again');
+      assert.equal(d.started, true);
+      assert.deepEqual((await d.client.request('list', {})).instances, []);
+    } finally {
+      await d.client.request('shutdown', {}).catch(() => undefined);
+      await d.client.close();
+    }
+  });
+
   it('a daemon that cannot start is reported with its exit and last log lines, at once', async () => {
     const t = await connectServer({ name: 'local', connection: 'local' } as never);
     const broken = path.join(tmp, 'broken-bundle.mjs');
