@@ -2,7 +2,7 @@
 // checks (servers exist, names and ids unique, setup files valid, data
 // interfaces and management addresses not shared), then the Recipe model.
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
-import { isValidIfName, mgmtAddressFor, parseAddress, parseCidr } from './address.js';
+import { isValidIfName, mgmtAddressesIn, parseAddress, parseCidr } from './address.js';
 import type { ControllerConf } from './config-types.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import type { InstanceConf, Recipe, ServerCommands } from './recipe-types.js';
@@ -184,13 +184,15 @@ class RecipeContext {
   assignMgmtAddresses(instances: InstanceConf[]): void {
     if (!this.config) return;
     const used = new Map<string, InstanceConf>();
+    const addressesOn = new Map<string, (id: number) => string | null>();
     for (const inst of instances) {
       const at: KeyPath = ['instancelist', String(inst.id)];
       const server = this.config.servers[inst.server];
       if (!server) continue;
-      const prefix = parseCidr(server.mgmtaddrprefix)!;
       if (this.config.autoassignmgmtip) {
-        const addr = mgmtAddressFor(prefix, inst.id);
+        let addressFor = addressesOn.get(inst.server);
+        if (!addressFor) addressesOn.set(inst.server, (addressFor = mgmtAddressesIn(parseCidr(server.mgmtaddrprefix)!)));
+        const addr = addressFor(inst.id);
         if (!addr) {
           this.diag.error(this.src, at, {
             message: `server ${inst.server}'s mgmtaddrprefix ${server.mgmtaddrprefix} has no room for instance id ${inst.id}`,
