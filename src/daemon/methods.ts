@@ -113,7 +113,9 @@ export const methods: { [M in MethodName]: Handler<M> } = {
   spawn: async (p, { sup }) => ({ instance: await sup.spawn(spawnParams(p)) }),
 
   stop: async (p, { sup }) => {
-    const names = sup.select(selector(p));
+    const sel = selector(p);
+    if (sel.name === undefined) await sup.startsOver(sel.tag!);
+    const names = sup.select(sel);
     const mode = optEnum(p, 'mode', ['graceful', 'hard'] as const) ?? 'graceful';
     const timeoutMs = optInt(p, 'timeoutMs', 0, MAX_TIMEOUT_MS);
     const down = Promise.all(names.map((n) => sup.stop(n, mode, timeoutMs)));

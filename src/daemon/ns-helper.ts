@@ -105,6 +105,9 @@ sub nl_line {
   my @w = split ' ', shift;
   if (@w == 4 && $w[0] eq 'link' && $w[1] eq 'set' && ($w[3] eq 'up' || $w[3] eq 'down')) {
     nl_talk(0, 19, 0, pack('C x S l L L', 0, 0, 0, $w[3] eq 'up' ? 1 : 0, 1) . attr(3, "$w[2]\0"));   # RTM_SETLINK by IFLA_IFNAME
+  } elsif (@w == 5 && $w[0] eq 'link' && $w[1] eq 'set' && $w[3] eq 'addrgenmode' && $w[4] eq 'none') {
+    # No IPv6 link-local address: IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE: NONE } }, as ip does.
+    nl_talk(0, 19, 0, pack('C x S l L L', 0, 0, 0, 0, 0) . attr(3, "$w[2]\0") . attr(26, attr(10, attr(8, pack('C', 1)))));
   } elsif (@w >= 5 && $w[0] eq 'addr' && $w[1] eq 'add' && $w[3] eq 'dev' && (@w == 5 || (@w == 6 && $w[5] eq 'nodad'))) {
     my ($fam, $bin, $len) = prefix_of($w[2]);
     my $body = pack('C C C C L', $fam, $len, @w == 6 ? 2 : 0, 0, ifindex($w[4])) . attr(2, $bin) . attr(1, $bin);   # IFA_LOCAL, IFA_ADDRESS
@@ -143,7 +146,7 @@ sub configure {
 }
 sub nl_line_known {
   my $l = shift;
-  $l =~ m{^\s*(link set \S+ (up|down)|addr add \S+ dev \S+( nodad)?|route add \S+ via \S+ dev \S+|xfrm (state|policy) flush)\s*$};
+  $l =~ m{^\s*(link set \S+ (up|down|addrgenmode none)|addr add \S+ dev \S+( nodad)?|route add \S+ via \S+ dev \S+|xfrm (state|policy) flush)\s*$};
 }
 sub run_ip {
   my ($netns, $batch) = @_;

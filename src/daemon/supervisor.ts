@@ -87,7 +87,8 @@ function resolveProgram(program: string, path: string): string | null {
 export class Supervisor extends EventEmitter {
   private readonly instances = new Map<string, Instance>();
   private readonly runtime = new Map<string, Runtime>();
-  private readonly reserved = new Set<string>();
+  /** Spawns under way, by name: their tag, and a promise settled when the spawn is over either way. */
+  private readonly reserved = new Map<string, { tag: string | null; over: Promise<void> }>();
   private readonly statePath: string;
   private readonly timers: NodeJS.Timeout[] = [];
   private dirty = false;
@@ -190,7 +191,8 @@ export class Supervisor extends EventEmitter {
       error: null,
       backoffStep: 0,
     };
-    this.reserved.add(p.name);
+    let over!: () => void;
+    this.reserved.set(p.name, { tag: inst.tag, over: new Promise<void>((r) => (over = r)) });
     try {
       const rt: Runtime = { waiters: [] };
       await this.startProcess(inst, rt);
@@ -200,9 +202,19 @@ export class Supervisor extends EventEmitter {
       this.runtime.set(p.name, rt);
     } finally {
       this.reserved.delete(p.name);
+      over();
     }
     this.changed('started', inst);
     return publicInfo(inst);
+  }
+
+  /**
+   * Resolves once the spawns of `tag` under way when called are over, so that
+   * a stop by tag also reaches an instance whose start was asked for before
+   * (by a controller that gave up waiting for the answer and rolls back).
+   */
+  async startsOver(tag: string): Promise<void> {
+    await Promise.all([...this.reserved.values()].filter((r) => r.tag === tag).map((r) => r.over));
   }
 
   /** Stops one instance; resolves once its process is gone. */

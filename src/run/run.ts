@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asMyikeError, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
+import { ExecQueue } from '../transport/exec-queue.js';
 import type { NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
 import { startInstance, waitUp, type UpState } from './instances.js';
@@ -57,6 +58,17 @@ interface Ctx {
   previous: RunManifest | null;
   plan?: RunPlan;
   started: Map<string, UpState>;
+}
+
+/**
+ * At most this many instance starts asked of one server's daemon at a time:
+ * it starts them one after another, and each request must be answered within
+ * the client's timeout (15 s), which a queue of a thousand would exceed.
+ */
+const SPAWNS_IN_FLIGHT = 128;
+
+function spawnWindow(): ExecQueue {
+  return new ExecQueue({ limit: SPAWNS_IN_FLIGHT, retries: 0, baseDelayMs: 0, isTransient: () => false });
 }
 
 /** All servers a recipe touches. */
@@ -164,10 +176,15 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 // allSettled: a rollback must not race with starts still in flight.
                 const spawnStart = performance.now();
                 const startedAt = new Map<string, number>();
+                const inFlight = new Map(ctx.plan!.servers.map((sp) => [sp.server, spawnWindow()]));
                 const spawned = await Promise.allSettled(
                   wave.instances
                     .filter((p) => !keep.has(p.conf.name))
-                    .map(async (p) => startedAt.set(p.record.name, await startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, (text) => (t.output = text.trimEnd())))),
+                    .map((p) =>
+                      inFlight.get(p.conf.server)!.run(async () => {
+                        startedAt.set(p.record.name, await startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, (text) => (t.output = text.trimEnd())));
+                      }),
+                    ),
                 );
                 if (process.env.MYIKEV2_TIMING) process.stderr.write(`timing:   spawned ${spawned.length}: ${Math.round(performance.now() - spawnStart)} ms\n`);
                 let failures = spawned.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));

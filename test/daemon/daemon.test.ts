@@ -266,11 +266,15 @@ describe('daemon @integration', function () {
       try {
         const d = await newDaemon([], helper === 'auto' ? {} : { MYIKEV2_NS_HELPER: helper });
         const c = await client(d);
-        const batch = 'link set lo up\nlink add dummy0 type veth peer name dummy1\nlink set dummy0 up\naddr add fd00:77::5/64 dev dummy0 nodad\nroute add ::/0 via fd00:77::1 dev dummy0\nxfrm state flush\nxfrm policy flush\n';
+        // A line the helper does not speak itself (link add) sends the batch through `ip`.
+        await c.request('netns.configure', { batches: [{ netns: ns, commands: 'link add dummy0 type veth peer name dummy1\n' }] });
+        const batch = 'link set lo up\nlink set dummy0 addrgenmode none\nlink set dummy0 up\nlink set dummy1 up\naddr add fd00:77::5/64 dev dummy0 nodad\nroute add ::/0 via fd00:77::1 dev dummy0\nxfrm state flush\nxfrm policy flush\n';
         const res = await c.request('netns.configure', { batches: [{ netns: ns, commands: batch }] });
         assert.deepEqual(res, { configured: 1, via: helper === 'off' ? 'ip' : 'helper' });
         const ip = (args: string) => execFileSync('ip', ['-n', ns, ...args.split(' ')], { encoding: 'utf8' });
         assert.match(ip('-6 addr show dev dummy0'), /inet6 fd00:77::5\/64 scope global nodad/);
+        assert.doesNotMatch(ip('-6 addr show dev dummy0'), /scope link/, 'addrgenmode none: no link-local address');
+        assert.match(ip('-6 addr show dev dummy1'), /scope link/, 'its peer (up, with the default mode) has one');
         assert.match(ip('-6 route show default'), /default via fd00:77::1 dev dummy0/);
         assert.match(ip('link show lo'), /<LOOPBACK,UP/);
         // A failing line is named with its namespace and error; nothing else is touched.

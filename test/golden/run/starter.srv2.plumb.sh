@@ -16,6 +16,7 @@ mkdir -p -m 0755 /run/myikev2/runs/m4ff9/gateway
 ip -batch - <<'MYIKEV2_BATCH'
 netns add m4ff9-gateway
 link add m4ff9h1 group 1836666873 type veth peer name mgmt0 netns m4ff9-gateway
+link set m4ff9h1 addrgenmode none
 link set m4ff9h1 master myikev2mgmtbrg up
 route replace 2001:db8:2::1:1/128 dev myikev2mgmtbrg
 link set data0 netns m4ff9-gateway
