@@ -135,6 +135,16 @@ describe('daemon protocol (client and daemon in one process)', () => {
     assert.equal(shutdowns, 1);
   });
 
+  it('stop by tag also reaches the starts of that tag still under way (a controller that gave up waiting rolls back)', async () => {
+    // Not awaited: the stop arrives while the spawner is still starting them.
+    const starts = Array.from({ length: 20 }, (_, i) => client.request('spawn', { name: `late${i}`, tag: 'rb', argv: ['sleep', '600'] }).catch((e: Error) => e));
+    const { instances: stopped } = await client.request('stop', { tag: 'rb', mode: 'hard' });
+    for (const r of await Promise.all(starts)) if (!(r instanceof Error)) pids.push(r.instance.pid!);
+    assert.equal(stopped.length, 20, 'every start asked for before the stop was stopped');
+    const left = (await client.request('list', { tag: 'rb' })).instances.filter((i) => i.state === 'running' || i.state === 'stopping');
+    assert.deepEqual(left.map((i) => i.name), []);
+  });
+
   it('answers bad params with E_BAD_REQUEST naming the field, and changes nothing', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ name: 'ok', argv: [] }, /params\.argv/],
