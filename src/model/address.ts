@@ -79,11 +79,8 @@ export function prefixSize(prefix: Cidr): bigint {
  * groups read ":1:<id in hex>" and id 0 is not the subnet-router anycast address.
  */
 export const MGMT_OFFSET = 0x10000;
-export function mgmtAddressFor(prefix: Cidr, instanceId: number): string | null {
-  return mgmtAddressesIn(prefix)(instanceId);
-}
 
-/** mgmtAddressFor for many instances of one prefix: the prefix is worked out once (10,000 instances). */
+/** The management addresses of a prefix, by instance id (null: no room): the prefix is worked out once, not per instance. */
 export function mgmtAddressesIn(prefix: Cidr): (instanceId: number) => string | null {
   const network = toBigInt(networkAddress(prefix));
   const size = prefixSize(prefix);

@@ -67,10 +67,6 @@ interface Ctx {
  */
 const SPAWNS_IN_FLIGHT = 128;
 
-function spawnWindow(): ExecQueue {
-  return new ExecQueue({ limit: SPAWNS_IN_FLIGHT, retries: 0, baseDelayMs: 0, isTransient: () => false });
-}
-
 /** All servers a recipe touches. */
 export function recipeServers(inputs: Inputs): string[] {
   const r = inputs.recipe;
@@ -176,7 +172,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 // allSettled: a rollback must not race with starts still in flight.
                 const spawnStart = performance.now();
                 const startedAt = new Map<string, number>();
-                const inFlight = new Map(ctx.plan!.servers.map((sp) => [sp.server, spawnWindow()]));
+                const inFlight = new Map(ctx.plan!.servers.map((sp) => [sp.server, new ExecQueue({ limit: SPAWNS_IN_FLIGHT })]));
                 const spawned = await Promise.allSettled(
                   wave.instances
                     .filter((p) => !keep.has(p.conf.name))

@@ -6,9 +6,9 @@
 
 export interface ExecQueueOptions {
   limit: number;
-  retries: number; // extra attempts after the first
-  baseDelayMs: number; // back-off: base * 2^attempt, plus up to 50 % jitter
-  isTransient: (err: unknown) => boolean;
+  retries?: number; // extra attempts after the first (default none: a plain bound on concurrency)
+  baseDelayMs?: number; // back-off: base * 2^attempt, plus up to 50 % jitter
+  isTransient?: (err: unknown) => boolean;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
 }
@@ -48,11 +48,11 @@ export class ExecQueue {
         try {
           return await task();
         } catch (err) {
-          if (attempt >= this.opts.retries || !this.opts.isTransient(err)) throw err;
+          if (attempt >= (this.opts.retries ?? 0) || !this.opts.isTransient?.(err)) throw err;
           this.retried++;
           // The server refused with running-1 others open: never ask for more again.
           this.limit = Math.max(1, Math.min(this.limit, this.running - 1));
-          const d = this.opts.baseDelayMs * 2 ** attempt;
+          const d = (this.opts.baseDelayMs ?? 0) * 2 ** attempt;
           await this.sleep(d + this.random() * d * 0.5);
         }
       }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { addToAddress, isValidIfName, mgmtAddressFor, parseAddress, parseCidr } from '../../src/model/address.js';
+import { addToAddress, isValidIfName, mgmtAddressesIn, parseAddress, parseCidr } from '../../src/model/address.js';
 import { parseDuration } from '../../src/model/duration.js';
 import { substituteVars } from '../../src/model/vars.js';
 
@@ -27,9 +27,9 @@ describe('model: addresses', () => {
   });
   it('derives management addresses from the prefix and instance id', () => {
     const p = parseCidr('2001:db8:1::/64')!;
-    assert.equal(mgmtAddressFor(p, 0), '2001:db8:1::1:0');
-    assert.equal(mgmtAddressFor(p, 10), '2001:db8:1::1:a');
-    assert.equal(mgmtAddressFor(parseCidr('2001:db8:1::/112')!, 5), null); // only 65536 addresses
+    assert.equal(mgmtAddressesIn(p)(0), '2001:db8:1::1:0');
+    assert.equal(mgmtAddressesIn(p)(10), '2001:db8:1::1:a');
+    assert.equal(mgmtAddressesIn(parseCidr('2001:db8:1::/112')!)(5), null); // only 65536 addresses
   });
   it('accepts only Linux interface names of at most 15 bytes', () => {
     for (const ok of ['eth0', 'data0', 'veth-a.1', 'a'.repeat(15)]) assert.ok(isValidIfName(ok), ok);
