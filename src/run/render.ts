@@ -44,12 +44,16 @@ export function renderNamespaceScript(tag: string, server: string, batches: Netn
   return render('run/ns-config.sh', { tag, server, count: batches.length }, { nsJobs });
 }
 
+/** Precedes the base64 .tar.gz of the instances' logs in a teardown script's output. */
+export const LOGS_MARKER = '@@myikev2-logs@@';
+
 /**
  * The script that removes instances of a run from one server and gives data
  * interfaces back. wholeRun: these are all the run's instances on the server,
- * so its veths may go by link group.
+ * so its veths may go by link group. saveLogs: first it prints LOGS_MARKER
+ * and the instances' default log directories as a base64 .tar.gz line.
  */
-export function renderTeardownScript(tag: string, server: string, instances: InstanceRecord[], wholeRun = false): string {
+export function renderTeardownScript(tag: string, server: string, instances: InstanceRecord[], wholeRun = false, saveLogs = false): string {
   const netnsBatch = instances.map((r) => `netns del ${r.netns}`).join('\n');
   const routeBatch = instances.map((r) => render('run/teardown-route.batch', instanceValues(r, 0)).trim()).filter(Boolean).join('\n');
   const dataIfReturns = instances
@@ -65,11 +69,13 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
     .join('\n');
   const logRoot = `${DEFAULT_LOG_ROOT}/${tag}`;
   const instanceDirs = instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${logRoot}/`) ? [r.logdir] : [])]);
+  const logNames = instances.filter((r) => r.logdir.startsWith(`${logRoot}/`)).map((r) => shellQuote(r.logdir.slice(logRoot.length + 1)));
   const emptyDirs = [`${SERVER_RUNS_DIR}/${tag}`, SERVER_RUNS_DIR, logRoot, DEFAULT_LOG_ROOT];
   return render(
     'run/teardown.sh',
-    { tag, server, count: instances.length, bridge: MGMT_BRIDGE, lockDir: SERVER_LOCK_DIR, group: wholeRun ? runLinkGroup(tag) : '', whole: wholeRun ? 'yes' : '' },
+    { tag, server, count: instances.length, bridge: MGMT_BRIDGE, lockDir: SERVER_LOCK_DIR, group: wholeRun ? runLinkGroup(tag) : '', whole: wholeRun ? 'yes' : '', logsMarker: LOGS_MARKER, logRoot },
     {
+      logNames: saveLogs ? logNames.join(' ') : '',
       ids: instances.map((r) => r.id).join('|') || 'none',
       netnsPaths: instances.map((r) => shellQuote(`/run/netns/${r.netns}`)).join(' '),
       dataIfReturns: dataIfReturns || ':',

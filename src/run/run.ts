@@ -19,7 +19,7 @@ import { FACTS_COMMAND, parseFacts } from './facts.js';
 import { holdRun, Servers, type ServerSession } from './servers.js';
 import { deleteManifest, readManifest, writeManifest } from './store.js';
 import { removeInstances, runCommands, runScript, stopDaemonIfIdle, teardownServer } from './teardown.js';
-import { logsDirFor, saveLogs } from './teardown-run.js';
+import { logsDirFor } from './teardown-run.js';
 
 export interface RunOptions {
   override: boolean;
@@ -283,11 +283,8 @@ async function rollback(ctx: Ctx, servers: Servers, tag: string, opts: RunOption
     await Promise.all(
       plan.manifest.servers.map(async (name) => {
         const s = ctx.sessions.get(name) ?? (await servers.session(name));
-        const mine = plan.manifest.instances.filter((r) => r.server === name).map((r) => r.name);
-        const afterStop = async () => {
-          if (await saveLogs(s.transport, tag, mine, join(logs, `${name}.tar.gz`))) opts.warn(`logs of the failed run saved in ${logs}`);
-        };
-        const left = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, { ...quiet, afterStop });
+        const { leftovers: left, logsSaved } = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, { ...quiet, logsFile: join(logs, `${name}.tar.gz`) });
+        if (logsSaved) opts.warn(`logs of the failed run saved in ${logs}`);
         if (left.length) opts.warn(`${name}: left after rollback: ${left.join(', ')}`);
       }),
     );

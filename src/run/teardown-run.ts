@@ -1,18 +1,17 @@
 // `myikev2 teardown`: from the run manifest (the controller's copy, or the
 // servers'), stop every instance, remove everything the run created, run
 // cleancmds, then verify nothing carrying the run's tag is left.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asMyikeError } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
 import type { RunManifest } from './manifest.js';
-import { DEFAULT_LOG_ROOT, manifestKey } from './names.js';
+import { manifestKey } from './names.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
 import { holdRun, Servers } from './servers.js';
 import { controllerStateDir, deleteManifest, readManifest } from './store.js';
 import { stopDaemonIfIdle, teardownServer } from './teardown.js';
 import type { DaemonClient } from '../daemon/client.js';
-import { shq, type Transport } from '../transport/transport.js';
+import type { Transport } from '../transport/transport.js';
 
 export interface TeardownRunOptions {
   force: boolean;
@@ -78,19 +77,16 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       // Any daemon that answers will do: it has the run's instances (no bundle check first).
       const s = await timing(`${name} connect`, () => servers.session(name, { anyRunningDaemon: true }));
       await holdRun(s, tag, 'teardown');
-      const mine = m.instances.filter((r) => r.server === name).map((r) => r.name);
-      const afterStop = async () => {
-        if (opts.saveLogs && (await timing(`${name} save logs`, () => saveLogs(s.transport, tag, mine, join(logsDir, `${name}.tar.gz`))))) result.logs = logsDir;
-      };
       t.title = `${name}: stopping instances`;
-      const leftovers = await teardownServer(s, m, {
+      const { leftovers, logsSaved } = await teardownServer(s, m, {
         force: opts.force,
         warn: opts.warn,
         onOutput: (x) => (t.output = x.trimEnd()),
-        afterStop,
+        logsFile: opts.saveLogs ? join(logsDir, `${name}.tar.gz`) : undefined,
         stopIdleDaemon: !opts.keepDaemon,
         restoreManifest: (key, value) => servers.withNewDaemon(name, (d) => d.request('manifest.put', { key, value })),
       });
+      if (logsSaved) result.logs = logsDir;
       result.servers.push({ server: name, leftovers });
       t.title = leftovers.length ? `${name}: ${leftovers.length} thing(s) left` : `${name}: clean`;
     };
@@ -125,14 +121,3 @@ export function logsDirFor(name: string): string {
   return join(controllerStateDir(), 'logs', `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 }
 
-/** Copies the instances' default log directories from a server as a .tar.gz; false when there are none. */
-export async function saveLogs(t: Transport, tag: string, instances: string[], file: string): Promise<boolean> {
-  const dir = `${DEFAULT_LOG_ROOT}/${tag}`;
-  if (instances.length === 0) return false;
-  const names = instances.map(shq).join(' ');
-  const r = await t.exec(`cd ${shq(dir)} 2>/dev/null && ls -d ${names} >/dev/null 2>&1 && tar -czf - $(ls -d ${names} 2>/dev/null) | base64 -w0`);
-  if (r.code !== 0 || !r.stdout) return false;
-  mkdirSync(join(file, '..'), { recursive: true });
-  writeFileSync(file, Buffer.from(r.stdout, 'base64'));
-  return true;
-}

@@ -1,12 +1,14 @@
 // Removing a run, or some of its instances, from a server, and checking that
 // nothing carrying the run's tag is left.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { InstanceInfo } from '../daemon/protocol.js';
 import { MyikeError } from '../errors.js';
 import type { ServerCommands } from '../model/recipe-types.js';
 import { shq, type Transport } from '../transport/transport.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
-import { renderTeardownScript, renderVerifyScript } from './render.js';
+import { LOGS_MARKER, renderTeardownScript, renderVerifyScript } from './render.js';
 import { stopInstances } from './instances.js';
 import { timing } from './progress.js';
 import type { ServerSession } from './servers.js';
@@ -15,8 +17,8 @@ export interface TeardownOptions {
   force: boolean;
   warn: (w: string) => void;
   onOutput?: (text: string) => void;
-  /** Runs once the instances stopped, before their files are removed (e.g. to save their logs). */
-  afterStop?: () => Promise<void>;
+  /** Saves the instances' default log directories there (.tar.gz), by the removal script, before their files go. */
+  logsFile?: string;
   /** Shut the daemon down when the run was all it had (teardown, unless --keep-daemon). */
   stopIdleDaemon?: boolean;
   /** Puts the manifest back on the server (through a new daemon) when the daemon was shut down but something is left. */
@@ -30,13 +32,12 @@ export async function removeInstances(s: ServerSession, tag: string, records: In
   await runScript(s.transport, renderTeardownScript(tag, s.conf.name, records), 'teardown');
 }
 
-/** Removes everything of a run from one server; returns what is still there afterwards. */
-export async function teardownServer(s: ServerSession, m: RunManifest, opts: TeardownOptions): Promise<string[]> {
+/** Removes everything of a run from one server: what is still there afterwards, and whether its logs were saved. */
+export async function teardownServer(s: ServerSession, m: RunManifest, opts: TeardownOptions): Promise<{ leftovers: string[]; logsSaved: boolean }> {
   const server = s.conf.name;
   const key = manifestKey(m.tag);
   const records = m.instances.filter((r) => r.server === server);
   await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
-  await opts.afterStop?.();
   const { instances, keys } = await holdings(s);
   // Instances of the run the daemon still has are leftovers.
   const known = instances.filter((i) => i.tag === m.tag).map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
@@ -51,12 +52,16 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   }
   // Removal and verification in one round trip; verification's lines follow the marker.
   const script = [
-    renderTeardownScript(m.tag, server, records, true),
+    renderTeardownScript(m.tag, server, records, true, !!opts.logsFile),
     ...(daemonExits ? [daemonExitScript(s.daemon.server.pid)] : []),
     `echo ${VERIFY_MARKER}`,
     renderVerifyScript(m.tag, server, records),
   ].join('\n');
-  const out = await timing(`${server} teardown script`, () => runScript(s.transport, script, 'teardown'));
+  const { logs, rest: out } = splitLogs(await timing(`${server} teardown script`, () => runScript(s.transport, script, 'teardown')));
+  if (logs && opts.logsFile) {
+    mkdirSync(dirname(opts.logsFile), { recursive: true });
+    writeFileSync(opts.logsFile, logs);
+  }
   const [removal, verification = ''] = out.split(`${VERIFY_MARKER}\n`);
   const leftovers = [...removal.split('\n').filter(Boolean), ...verification.split('\n').filter(Boolean), ...known];
   await runCommands(s.transport, m.cleancmds.filter((c) => c.server === server), 'cleancmds', opts.onOutput, opts.warn);
@@ -69,7 +74,15 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
     // let the daemon be): whichever is last finds the daemon idle and stops it.
     if (opts.stopIdleDaemon) await stopDaemonIfIdle(s).catch(() => {});
   }
-  return leftovers;
+  return { leftovers, logsSaved: !!logs };
+}
+
+/** A teardown script's output without its logs section, and the logs (.tar.gz) if it had them. */
+export function splitLogs(out: string): { logs: Buffer | null; rest: string } {
+  if (!out.startsWith(`${LOGS_MARKER}\n`)) return { logs: null, rest: out };
+  const end = out.indexOf('\n', LOGS_MARKER.length + 1);
+  const logs = Buffer.from(out.slice(LOGS_MARKER.length + 1, end < 0 ? undefined : end), 'base64');
+  return { logs: logs.length ? logs : null, rest: end < 0 ? '' : out.slice(end + 1) };
 }
 
 /** What the daemon still has: its instances, and the keys of the manifests it keeps (one write, one round trip). */

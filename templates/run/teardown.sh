@@ -15,6 +15,12 @@ set +e
   /^\/proc\/[0-9]+\/environ$/ { split($1, p, "/"); if (theirs(p[3])) pids = pids " " p[3]; next }
   ($1 in ns) { split($2, p, "/"); pids = pids " " p[3] }
   END { if (pids != "") system("kill -KILL" pids " 2>/dev/null") }'
+?logNames # The instances' logs, for the controller to keep, before their files go.
+?logNames if cd {{logRoot}} 2>/dev/null; then
+?logNames   set -- $(ls -d {{logNames}} 2>/dev/null)
+?logNames   [ $# -eq 0 ] || { echo '{{logsMarker}}'; tar -czf - "$@" 2>/dev/null | base64 -w0; echo; }
+?logNames   cd /
+?logNames fi
 # The run's files go in the background, while the kernel removes the links.
 ?instanceDirs rm -rf {{instanceDirs}} &
 # 2. Give the data interfaces back to this namespace, as they were.

@@ -4,7 +4,7 @@
 // reported as drift and replaced only with --override; teardown --name works
 // without the recipe.
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,8 @@ import { CLI, FIXTURES, PROJECT_ROOT } from '../support/paths.js';
 const dir = join(FIXTURES, 'run');
 const namespacesOf = (tag: string) => sh(`ip netns list | awk '{print $1}' | grep '^${tag}-' | sort`).trim();
 const vethsInGroup = (group: number) => Number(sh(`ip -o link show group ${group} | wc -l`).trim());
+/** Files of a .tar.gz of logs the controller saved, by pattern (fails if the archive or the files are missing). */
+const savedLog = (archive: string, pattern: string) => execFileSync('tar', ['-xzOf', archive, '--wildcards', pattern], { encoding: 'utf8' });
 const processesOf = (tag: string) => Number(sh(`grep -l -a 'MYIKEV2_TAG=${tag}' /proc/[0-9]*/environ 2>/dev/null | wc -l`).trim());
 
 describe('run: failure, rollback, drift, teardown by name @integration', function () {
@@ -46,6 +48,9 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.match(r.stderr, /error: \[server local, step start bad\] instance bad did not start: its process exited with 3/);
     assert.match(r.stderr, /cannot start, missing config/);
     assert.match(r.stderr, /rolling back/);
+    const logs = /logs of the failed run saved in (\S+)/.exec(r.stderr);
+    assert.ok(logs, r.stderr);
+    assert.match(savedLog(join(logs[1], 'local.tar.gz'), 'bad/*.stderr.log'), /cannot start, missing config/, 'the rollback kept the failing instance\'s output');
     assert.equal(namespacesOf(rollbackTag), '');
     assert.equal(processesOf(rollbackTag), 0);
     if (!daemonBefore) {
@@ -74,6 +79,10 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     try {
       const td = myikev2('teardown', '--name', 'rollback-test');
       assert.equal(td.status, 0, td.stderr + td.stdout);
+      const logs = /logs saved in (\S+)/.exec(td.stdout);
+      assert.ok(logs, td.stdout);
+      assert.match(savedLog(join(logs[1], 'local.tar.gz'), 'bad/*.stderr.log'), /cannot start, missing config/);
+      assert.equal(savedLog(join(logs[1], 'local.tar.gz'), 'good/*.stdout.log'), '', 'every instance\'s logs are kept');
       assert.equal(namespacesOf(rollbackTag), '');
       assert.equal(processesOf(rollbackTag), 0);
       assert.equal(sh(`ip -o link show group ${group} | awk -F': ' '{ print $2 }' | sed 's/@.*//'`).trim(), foreign, 'only the foreign link is left');

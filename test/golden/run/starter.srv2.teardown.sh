@@ -20,6 +20,12 @@ set +e
   /^\/proc\/[0-9]+\/environ$/ { split($1, p, "/"); if (theirs(p[3])) pids = pids " " p[3]; next }
   ($1 in ns) { split($2, p, "/"); pids = pids " " p[3] }
   END { if (pids != "") system("kill -KILL" pids " 2>/dev/null") }'
+# The instances' logs, for the controller to keep, before their files go.
+if cd /var/log/myikev2/m4ff9 2>/dev/null; then
+  set -- $(ls -d gateway 2>/dev/null)
+  [ $# -eq 0 ] || { echo '@@myikev2-logs@@'; tar -czf - "$@" 2>/dev/null | base64 -w0; echo; }
+  cd /
+fi
 # The run's files go in the background, while the kernel removes the links.
 rm -rf /run/myikev2/runs/m4ff9/gateway /var/log/myikev2/m4ff9/gateway &
 # 2. Give the data interfaces back to this namespace, as they were.
