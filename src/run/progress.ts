@@ -22,7 +22,7 @@ function timed<C>(tasks: ListrTask<C>[]): ListrTask<C>[] {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         if (sub && typeof (sub as any).run === 'function') await (sub as any).run(ctx);
       } finally {
-        process.stderr.write(`timing: ${String(t.title)}: ${Math.round(performance.now() - start)} ms\n`);
+        process.stderr.write(`timing: ${String(t.title)}: ${since(start)}\n`);
       }
     },
   }));
@@ -53,6 +53,11 @@ export async function timing<T>(label: string, fn: () => Promise<T>): Promise<T>
   try {
     return await fn();
   } finally {
-    process.stderr.write(`timing:   ${label}: ${Math.round(performance.now() - start)} ms\n`);
+    process.stderr.write(`timing:   ${label}: ${since(start)}\n`);
   }
+}
+
+/** A step's duration, and when it started (ms since the command started): where steps overlap, and where they wait. */
+export function since(start: number): string {
+  return `${Math.round(performance.now() - start)} ms (from ${Math.round(start)})`;
 }

@@ -13,7 +13,7 @@ import { startInstance, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
-import { runTasks, timing, type ProgressMode } from './progress.js';
+import { runTasks, since, timing, type ProgressMode } from './progress.js';
 import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
 import { FACTS_COMMAND, parseFacts } from './facts.js';
 import { holdRun, Servers, type ServerSession } from './servers.js';
@@ -182,7 +182,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                       }),
                     ),
                 );
-                if (process.env.MYIKEV2_TIMING) process.stderr.write(`timing:   spawned ${spawned.length}: ${Math.round(performance.now() - spawnStart)} ms\n`);
+                if (process.env.MYIKEV2_TIMING) process.stderr.write(`timing:   spawned ${spawned.length}: ${since(spawnStart)}\n`);
                 let failures = spawned.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
                 if (failures.length) throw failures[0];
                 const byServer = new Map<string, InstanceRecord[]>();
