@@ -59,6 +59,8 @@ interface Runtime {
 
 const LIVE = new Set(['running', 'stopping']);
 const SAVE_GAP_MS = 50;
+/** A save may take at most this share of the daemon's time: a thousand instances make a 0.7 MB state file. */
+const SAVE_SHARE = 0.1;
 const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export function publicInfo(inst: Instance): InstanceInfo {
@@ -93,6 +95,7 @@ export class Supervisor extends EventEmitter {
   private readonly timers: NodeJS.Timeout[] = [];
   private dirty = false;
   private lastSaveAt = 0;
+  private saveGapMs = SAVE_GAP_MS;
   private saveTimer?: NodeJS.Timeout;
   private readonly afterSave: (() => void)[] = [];
   private readonly log: (msg: string) => void;
@@ -279,8 +282,9 @@ export class Supervisor extends EventEmitter {
 
   /**
    * Runs fn once the state file holds every change so far (before a client
-   * hears of them). Saves are at least SAVE_GAP_MS apart, so a burst of
-   * changes (a hundred spawns) is written a few times, not a hundred.
+   * hears of them). Saves are at least SAVE_GAP_MS apart (more when a save
+   * takes long), so a burst of changes (a hundred spawns) is written a few
+   * times, not a hundred.
    */
   whenSaved(fn: () => void): void {
     if (!this.dirty) return fn();
@@ -290,7 +294,7 @@ export class Supervisor extends EventEmitter {
 
   private scheduleSave(): void {
     if (this.saveTimer) return;
-    const wait = Math.max(0, this.lastSaveAt + SAVE_GAP_MS - Date.now());
+    const wait = Math.max(0, this.lastSaveAt + this.saveGapMs - Date.now());
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       this.flush();
@@ -553,13 +557,16 @@ export class Supervisor extends EventEmitter {
 
   private save(): void {
     this.dirty = false;
-    this.lastSaveAt = Date.now();
+    const start = performance.now();
     const instances = [...this.instances.values()];
     // Not fsync'ed: it is written before every answer (hundreds per run), and it
     // matters only across a daemon restart, which the page cache survives. A
     // machine crash ends the instances too; re-adoption then finds them lost.
-    writeFileAtomic(this.statePath, JSON.stringify({ version: 1, savedAt: now(), instances }, null, 1) + '\n', 0o600, false);
+    writeFileAtomic(this.statePath, JSON.stringify({ version: 1, savedAt: now(), instances }) + '\n', 0o600, false);
+    this.lastSaveAt = Date.now();
+    this.saveGapMs = Math.max(SAVE_GAP_MS, (performance.now() - start) / SAVE_SHARE);
   }
+
 }
 
 function shouldRestart(policy: RestartPolicy, code: number | null, signal: string | null): boolean {
