@@ -8,6 +8,7 @@ import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import type { InstanceConf, Recipe, ServerCommands } from './recipe-types.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
 import { readSetup } from './setup.js';
+import type { EngineSetup } from './setup-types.js';
 import { Diagnostics, displayPath, readYaml, textSha256, type KeyPath, type SourceDoc } from './source.js';
 import { substituteVars } from './vars.js';
 
@@ -47,6 +48,8 @@ function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, d
   const setupcmds = ctx.serverCommands('setupcmds', raw.setupcmds ?? []);
   const cleancmds = ctx.serverCommands('cleancmds', raw.cleancmds ?? []);
   const instances: InstanceConf[] = [];
+  // A setup file that many instances share is read and checked once (and its errors told once).
+  const setups = new Map<string, EngineSetup | null>();
   const names = new Map<string, number>();
   for (const [idText, inst] of Object.entries(raw.instancelist as Record<string, Raw>)) {
     const id = Number(idText);
@@ -86,10 +89,12 @@ function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, d
       const logdir = ctx.vars([...at, 'myikev2', 'logdir'], m.logdir);
       if (logdir !== '' && (!isAbsolute(logdir) || !SAFE_PATH.test(logdir)))
         diag.error(src, [...at, 'myikev2', 'logdir'], { message: `"${logdir}" is not usable as a log directory`, expected: `an absolute path of letters, digits and "/._-"`, hint: 'or leave it empty for /var/log/myikev2/<run>/<instance>' });
+      const seen = setups.has(setupPath);
       const errorsBefore = diag.errors.length;
-      const setup = readSetup(displayPath(setupPath), diag);
+      const setup = seen ? setups.get(setupPath)! : readSetup(displayPath(setupPath), diag);
+      setups.set(setupPath, setup);
       if (!setup) {
-        if (diag.errors.length === errorsBefore) diag.error(src, [...at, 'myikev2', key], { message: 'the setup file is not valid' });
+        if (!seen && diag.errors.length === errorsBefore) diag.error(src, [...at, 'myikev2', key], { message: 'the setup file is not valid' });
         continue;
       }
       instances.push({ ...base, kind: 'myikev2', myikev2: { setupPath, logdir, setup }, dataIf: setup.bindifname, mgmtAddr: '' });
