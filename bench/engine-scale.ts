@@ -29,7 +29,7 @@ const PING_S = Math.min(Math.max(arg('ping-seconds', 10), 3), 60);
 const WITH_SWAN = !process.argv.includes('--no-strongswan');
 /** Node options the product launches the engine with (`myikev2 run`), so the figures are what users get. */
 const PRODUCT_NODE_ARGS = (() => {
-  const argv = engineArgv({ bundlePath: '\0bundle' } as ServerSession, { runDir: '/run' } as InstanceRecord);
+  const argv = engineArgv({ bundlePath: '\0bundle' } as ServerSession, { runDir: '/run' } as InstanceRecord, false);
   return argv.slice(1, argv.indexOf('\0bundle'));
 })();
 /** --node-args="..." replaces them (space-separated; e.g. to compare heap settings). */

@@ -183,6 +183,8 @@ export interface DaemonMethods {
   shutdown: { params: { stopInstances?: boolean }; result: { ok: true } };
   /** Shuts down only when nothing would be lost: no instance, no manifest, no other client (the check and the shutdown are one step). */
   'shutdown.ifIdle': { params: Record<string, never>; result: { stopped: boolean; busy: string | null } };
+  /** Which of these Unix sockets a process listens on (a file that is not a socket, or refuses, is not). */
+  'probe.unix': { params: { paths: string[] }; result: { answering: string[] } };
   'netns.configure': {
     params: { batches: NetnsBatch[] };
     result: { configured: number; via: 'helper' | 'ip' };

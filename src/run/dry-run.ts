@@ -17,7 +17,7 @@ export function dryRunText(inputs: Inputs): string {
     for (const c of sp.setupcmds) out.push(`# setupcmds: ${c}`);
     const prefix = inputs.config.servers[sp.server].mgmtaddrprefix;
     out.push('', renderPlumbScript(plan.tag, sp.server, prefix, recs));
-    out.push('', renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(recs, prefix)));
+    out.push('', renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(sp.create, prefix)));
     out.push('', `# at teardown:`, renderTeardownScript(plan.tag, sp.server, recs, true, true));
     out.push('', `# verification after teardown:`, renderVerifyScript(plan.tag, sp.server, recs));
   }

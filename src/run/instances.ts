@@ -26,9 +26,12 @@ export function inNamespace(tag: string, r: InstanceRecord, cmds: string): strin
   return `mkdir -p ${shq(r.runDir)} && cd ${shq(r.runDir)} && env ${env.join(' ')} ip netns exec ${shq(r.netns)} sh -e -c ${shq(cmds)}`;
 }
 
-export function engineArgv(s: ServerSession, r: InstanceRecord): string[] {
+/** addressesSet: its addresses were set with its namespace (renderNamespaceBatches), in this run. */
+export function engineArgv(s: ServerSession, r: InstanceRecord, addressesSet: boolean): string[] {
   // A 1 MB young generation halves the engine's peak RSS per tunnel (and its CPU) at 1,000 tunnels: bench/engine-scale.
-  return ['node', '--max-semi-space-size=1', s.bundlePath, 'exec', '-f', `${r.runDir}/setup.yaml`, '--run-dir', r.runDir];
+  const argv = ['node', '--max-semi-space-size=1', s.bundlePath, 'exec', '-f', `${r.runDir}/setup.yaml`, '--run-dir', r.runDir];
+  // A restarted engine adds any address missing (a namespace configured by an older myikev2) and removes only those.
+  return addressesSet ? [...argv, '--no-netconf'] : argv;
 }
 
 export const ENGINE_API_SOCKET = 'api.sock';
@@ -51,8 +54,12 @@ export function commandArgv(cmd: string): string[] {
   return ['sh', '-c', cmd];
 }
 
-/** Runs other.setupcmds, then spawns the instance's program under the daemon; resolves with the time (Date.now()) it was running. */
-export async function startInstance(s: ServerSession, tag: string, conf: InstanceConf, r: InstanceRecord, onOutput?: (text: string) => void): Promise<number> {
+/**
+ * Runs other.setupcmds, then spawns the instance's program under the daemon;
+ * resolves with the time (Date.now()) it was running. created: its namespace
+ * was created (and configured) by this run.
+ */
+export async function startInstance(s: ServerSession, tag: string, conf: InstanceConf, r: InstanceRecord, created: boolean, onOutput?: (text: string) => void): Promise<number> {
   let argv: string[];
   if (conf.kind === 'other') {
     const other = conf.other!;
@@ -67,7 +74,7 @@ export async function startInstance(s: ServerSession, tag: string, conf: Instanc
     }
     argv = commandArgv(other.upcmds);
   } else {
-    argv = engineArgv(s, r);
+    argv = engineArgv(s, r, created);
   }
   await s.daemon.request('spawn', {
     name: r.daemonName,
@@ -107,6 +114,8 @@ export async function waitUp(s: ServerSession, tag: string, records: InstanceRec
   while (pending.size) {
     const { instances } = await s.daemon.request('list', { tag });
     const byName = new Map(instances.map((i) => [i.name, i]));
+    const engines = [...pending.values()].filter((r) => r.kind === 'myikev2' && byName.get(r.daemonName)?.state === 'running');
+    const answering = await enginesAnswering(s, engines);
     await Promise.all(
       [...pending.values()].map(async (r) => {
         const inst = byName.get(r.daemonName);
@@ -122,7 +131,7 @@ export async function waitUp(s: ServerSession, tag: string, records: InstanceRec
           }
         } else if (inst.state === 'running') {
           if (r.kind === 'other' && Date.now() >= settledAt(r)) up.set(r.name, 'running');
-          if (r.kind === 'myikev2' && (await apiAnswers(s, r))) up.set(r.name, 'running');
+          if (r.kind === 'myikev2' && answering.has(r.name)) up.set(r.name, 'running');
         }
         if (up.has(r.name)) pending.delete(r.daemonName);
       }),
@@ -137,6 +146,19 @@ export async function waitUp(s: ServerSession, tag: string, records: InstanceRec
     await sleep(Math.max(5, Math.min(100, next - Date.now())));
   }
   return up;
+}
+
+/** The engines (by instance name) whose API answers: one request to a daemon that probes them, else one connection each. */
+async function enginesAnswering(s: ServerSession, engines: InstanceRecord[]): Promise<Set<string>> {
+  if (engines.length === 0) return new Set();
+  const socketOf = (r: InstanceRecord) => `${r.runDir}/${ENGINE_API_SOCKET}`;
+  if (s.daemon.server.features.includes('probe.unix')) {
+    const { answering } = await s.daemon.request('probe.unix', { paths: engines.map(socketOf) });
+    const yes = new Set(answering);
+    return new Set(engines.filter((r) => yes.has(socketOf(r))).map((r) => r.name));
+  }
+  const answers = await Promise.all(engines.map((r) => apiAnswers(s, r)));
+  return new Set(engines.filter((_, i) => answers[i]).map((r) => r.name));
 }
 
 async function apiAnswers(s: ServerSession, r: InstanceRecord): Promise<boolean> {

@@ -1,7 +1,9 @@
 // Pure script generators: plan → the shell scripts run on each server.
 import type { NetnsBatch } from '../daemon/protocol.js';
 import { parseCidr } from '../model/address.js';
+import { engineAddresses } from '../engine/program/policy.js';
 import type { InstanceRecord } from './manifest.js';
+import type { PlannedInstance } from './plan.js';
 import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, runLinkGroup, SERVER_LOCK_DIR, SERVER_RUNS_DIR } from './names.js';
 import { shq as shellQuote } from '../transport/transport.js';
 import { render, template } from './templates.js';
@@ -32,10 +34,23 @@ export function renderPlumbScript(tag: string, server: string, mgmtPrefix: strin
   return render('run/plumb.sh', { tag, server, count: instances.length, bridge: MGMT_BRIDGE, gateway: BRIDGE_LINK_LOCAL, lockDir: SERVER_LOCK_DIR }, { baseBatch, runDirs });
 }
 
-/** What each namespace needs inside it (an `ip -batch` text each); the daemon runs them after the plumbing script. */
-export function renderNamespaceBatches(instances: InstanceRecord[], mgmtPrefix: string): NetnsBatch[] {
+/**
+ * What each namespace needs inside it (an `ip -batch` text each); the daemon
+ * runs them after the plumbing script. An engine instance's addresses and
+ * static route are set here too (it runs with `--no-netconf`): no `ip`
+ * process of its own at start and stop.
+ */
+export function renderNamespaceBatches(instances: PlannedInstance[], mgmtPrefix: string): NetnsBatch[] {
   const prefixLen = parseCidr(mgmtPrefix)?.prefixLen ?? 64;
-  return instances.map((r) => ({ netns: r.netns, commands: render('run/ns-instance.batch', instanceValues(r, prefixLen)).trim() + '\n' }));
+  return instances.map(({ record: r, conf }) => {
+    const lines = [render('run/ns-instance.batch', instanceValues(r, prefixLen)).trim()];
+    const setup = conf.myikev2?.setup;
+    if (setup && r.dataIf) {
+      for (const a of engineAddresses(setup)) lines.push(`addr add ${a} dev ${r.dataIf}${a.includes(':') ? ' nodad' : ''}`);
+      if (setup.staticroute) lines.push(`route replace ${setup.staticroute}`);
+    }
+    return { netns: r.netns, commands: lines.join('\n') + '\n' };
+  });
 }
 
 /** The same as a script, one `ip -n` process per namespace: for daemons without `netns.configure`, and for --dry-run. */

@@ -149,7 +149,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   t.title = `${sp.server}: plumbing ${records.length} namespace(s)`;
                   plumbed = true;
                   await timing(`${sp.server} plumb`, () => runScript(s.transport, renderPlumbScript(tag, sp.server, s.conf.mgmtaddrprefix, records), 'plumb'));
-                  await timing(`${sp.server} configure namespaces`, () => configureNamespaces(s, tag, renderNamespaceBatches(records, s.conf.mgmtaddrprefix)));
+                  await timing(`${sp.server} configure namespaces`, () => configureNamespaces(s, tag, renderNamespaceBatches(sp.create, s.conf.mgmtaddrprefix)));
                 }
                 await pushSetupFiles(s, tag, [...sp.create, ...sp.restart]);
                 t.title = `${sp.server}: ready (${records.length} namespace(s) created)`;
@@ -169,6 +169,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 if (wave.waitMs) await sleep(wave.waitMs, undefined, { signal: opts.signal }).catch(() => {}); // cut short by a cancel
                 checkCancelled(opts.signal);
                 const keep = new Set(ctx.plan!.servers.flatMap((s) => s.keep.map((r) => r.name)));
+                const created = new Set(ctx.plan!.servers.flatMap((s) => s.create.map((p) => p.record.name)));
                 // allSettled: a rollback must not race with starts still in flight.
                 const spawnStart = performance.now();
                 const startedAt = new Map<string, number>();
@@ -178,7 +179,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                     .filter((p) => !keep.has(p.conf.name))
                     .map((p) =>
                       inFlight.get(p.conf.server)!.run(async () => {
-                        startedAt.set(p.record.name, await startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, (text) => (t.output = text.trimEnd())));
+                        startedAt.set(p.record.name, await startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, created.has(p.record.name), (text) => (t.output = text.trimEnd())));
                       }),
                     ),
                 );

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Duplex, PassThrough } from 'node:stream';
 import { DaemonClient } from '../../src/daemon/client.js';
 import { Locks } from '../../src/daemon/locks.js';
@@ -133,6 +137,25 @@ describe('daemon protocol (client and daemon in one process)', () => {
     assert.equal(shutdowns, 0);
     assert.deepEqual(await client.request('shutdown.ifIdle', {}), { stopped: true, busy: null });
     assert.equal(shutdowns, 1);
+  });
+
+  it('probe.unix: only a Unix socket something listens on answers (not a missing path, a regular file or a socket left by a dead process)', async () => {
+    const listening = join(dir, 'live.sock');
+    const stale = join(dir, 'stale.sock');
+    const file = join(dir, 'plain');
+    writeFileSync(file, 'x');
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(listening, r));
+    // A process killed while listening leaves its socket file behind.
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    try {
+      assert.ok(statSync(stale).isSocket(), 'the stale socket file is there');
+      const r = await client.request('probe.unix', { paths: [join(dir, 'missing.sock'), listening, stale, file] });
+      assert.deepEqual(r.answering, [listening]);
+      await assert.rejects(client.request('probe.unix', { paths: ['relative.sock'] }), /absolute/);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('stop by tag also reaches the starts of that tag still under way (a controller that gave up waiting rolls back)', async () => {

@@ -37,8 +37,8 @@ describe('run: planner and scripts', () => {
       for (const r of recs) assert.ok(Buffer.byteLength(r.vethHost) <= 15, r.vethHost);
       const prefix = config.servers[sp.server].mgmtaddrprefix;
       assertGolden(`run/starter.${sp.server}.plumb.sh`, renderPlumbScript(plan.tag, sp.server, prefix, recs));
-      assertGolden(`run/starter.${sp.server}.netns.json`, JSON.stringify(renderNamespaceBatches(recs, prefix), null, 2) + '\n');
-      assertGolden(`run/starter.${sp.server}.ns-config.sh`, renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(recs, prefix)));
+      assertGolden(`run/starter.${sp.server}.netns.json`, JSON.stringify(renderNamespaceBatches(sp.create, prefix), null, 2) + '\n');
+      assertGolden(`run/starter.${sp.server}.ns-config.sh`, renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(sp.create, prefix)));
       assertGolden(`run/starter.${sp.server}.teardown.sh`, renderTeardownScript(plan.tag, sp.server, recs, true, true));
       assertGolden(`run/starter.${sp.server}.verify.sh`, renderVerifyScript(plan.tag, sp.server, recs));
     }

@@ -10,9 +10,10 @@ export function registerExec(program: Command): void {
     .option('-j, --json', 'print the summary as JSON')
     .option('--run-dir <dir>', 'run directory holding the API socket (default /run/myikev2/engine/<setup name>)')
     .option('--no-tcp', 'do not listen on apilistenaddr:apilistenport (Unix socket only)')
+    .option('--no-netconf', 'the addresses (client tunnels, bindifaddr) and staticroute are set already: neither add nor remove them (myikev2 run sets them in the namespace)')
     .action(
-      action(async (opts: { file: string; json?: boolean; runDir?: string; tcp: boolean }) =>
-        (await import('../../engine/program/exec.js')).execEngine({ file: opts.file, json: !!opts.json, runDir: opts.runDir, noTcp: !opts.tcp }),
+      action(async (opts: { file: string; json?: boolean; runDir?: string; tcp: boolean; netconf: boolean }) =>
+        (await import('../../engine/program/exec.js')).execEngine({ file: opts.file, json: !!opts.json, runDir: opts.runDir, noTcp: !opts.tcp, noNetconf: !opts.netconf }),
       ),
     );
 }

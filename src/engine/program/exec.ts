@@ -19,6 +19,8 @@ export interface ExecOptions {
   runDir?: string;
   /** Skip the TCP listener (e.g. several engines in one namespace). */
   noTcp?: boolean;
+  /** The interface's addresses and staticroute are set already (by `myikev2 run`): neither add nor remove them. */
+  noNetconf?: boolean;
   out?: (text: string) => void;
 }
 
@@ -52,7 +54,7 @@ export async function execEngine(o: ExecOptions): Promise<number> {
   const setup = await loadSetupFile(o.file);
   const runDir = o.runDir ?? defaultRunDir(o.file);
   await mkdir(runDir, { recursive: true, mode: 0o700 });
-  const rt = new EngineRuntime({ setup });
+  const rt = new EngineRuntime({ setup, skipNetconf: o.noNetconf });
   const api = new ApiServer(rt);
   const sock = join(runDir, API_SOCKET);
   if (await answers(sock))

@@ -20,6 +20,22 @@ export function tunnelAddr(setup: EngineSetup, n: number): string {
   return addToAddr(splitCidr(setup.startclntaddr).addr, n - 1);
 }
 
+/**
+ * The addresses (CIDR) an engine needs on its interface: a client's tunnel
+ * addresses, then bindifaddr; each once. `exec` adds those missing, or
+ * `myikev2 run` sets them while configuring the namespace (`exec --no-netconf`).
+ */
+export function engineAddresses(setup: EngineSetup): string[] {
+  const out: string[] = [];
+  if (setup.role === 'client') {
+    const { prefix } = splitCidr(setup.startclntaddr);
+    for (let n = 1; n <= setup.numberoftunnels; n++) out.push(`${tunnelAddr(setup, n)}/${prefix}`);
+  }
+  const b = setup.bindifaddr;
+  if (b) out.push(b.includes('/') ? b : `${b}/${splitCidr(b).prefix}`);
+  return [...new Set(out)];
+}
+
 export function identity(myid: string, ownAddr: string): IdConf {
   const v = myid === 'client-src-addr' ? ownAddr : myid;
   if (isIP(v) === 4) return { type: IdType.IPV4_ADDR, data: own(toBytes(v)) };

@@ -11,7 +11,7 @@ import { IKE_PORT, type IkeHost, type IkePolicy, type SaEvent } from '../ike/typ
 import { DataPlane, type DataPlaneEvent } from '../esp/data-plane.js';
 import { KernelFastPath } from '../fastpath/fast-path.js';
 import { assertFastPathUsable } from '../fastpath/kernel-esp.js';
-import { clientPolicy, gatewayPolicy, splitCidr, tunnelAddr } from './policy.js';
+import { clientPolicy, engineAddresses, gatewayPolicy, splitCidr, tunnelAddr } from './policy.js';
 import { UdpIo } from './udp-io.js';
 import { addAddresses, addStaticRoute, removeAddresses } from './netconf.js';
 import { buildSummary, type EngineSummary } from './summary.js';
@@ -290,18 +290,9 @@ export class EngineRuntime {
         now: () => Date.now(),
       });
     }
-    const own: string[] = [];
-    if (s.role === 'client') {
-      const { prefix } = splitCidr(s.startclntaddr);
-      for (let n = 1; n <= s.numberoftunnels; n++) {
-        const addr = tunnelAddr(s, n);
-        own.push(`${addr}/${prefix}`);
-        this.tunnels.push({ n, addr, state: 'waiting', attempts: 0, reconnects: 0 });
-      }
-    }
-    if (s.bindifaddr) own.push(s.bindifaddr.includes('/') ? s.bindifaddr : `${s.bindifaddr}/${splitCidr(s.bindifaddr).prefix}`);
+    if (s.role === 'client') for (let n = 1; n <= s.numberoftunnels; n++) this.tunnels.push({ n, addr: tunnelAddr(s, n), state: 'waiting', attempts: 0, reconnects: 0 });
     if (!this.opts.skipNetconf) {
-      this.addedAddrs = await addAddresses(s.bindifname, own);
+      this.addedAddrs = await addAddresses(s.bindifname, engineAddresses(s));
       if (s.staticroute) await addStaticRoute(s.staticroute);
     }
     try {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { clientPolicy, gatewayPolicy, identity, shiftTs, tunnelAddr } from '../../../src/engine/program/policy.js';
+import { clientPolicy, engineAddresses, gatewayPolicy, identity, shiftTs, tunnelAddr } from '../../../src/engine/program/policy.js';
 import type { EngineSetup } from '../../../src/model/setup-types.js';
 import { IdType } from '../../../src/engine/ike/constants.js';
 
@@ -26,6 +26,13 @@ describe('engine policy from the setup file', () => {
   it('numbers tunnel addresses from startclntaddr across octets', () => {
     assert.equal(tunnelAddr(setup(), 1), '172.31.1.250');
     assert.equal(tunnelAddr(setup(), 10), '172.31.2.3');
+  });
+
+  it('lists the addresses an engine needs on its interface: the tunnels\', then bindifaddr, each once', () => {
+    assert.deepEqual(engineAddresses(setup()), ['172.31.1.250/16', '172.31.1.251/16', '172.31.1.252/16']);
+    assert.deepEqual(engineAddresses(setup({ bindifaddr: '172.31.1.251/16' })), ['172.31.1.250/16', '172.31.1.251/16', '172.31.1.252/16']);
+    assert.deepEqual(engineAddresses(setup({ role: 'gateway', bindifaddr: '172.31.0.1/16' })), ['172.31.0.1/16']);
+    assert.deepEqual(engineAddresses(setup({ role: 'gateway', bindifaddr: 'fd00::1' })), ['fd00::1/128']);
   });
 
   it('shifts selectors per tunnel but never the whole address space', () => {

@@ -11,6 +11,16 @@ route add ::/0 via fe80::1 dev mgmt0
 link set data0 up
 xfrm state flush
 xfrm policy flush
+addr add 172.31.1.1/16 dev data0
+addr add 172.31.1.2/16 dev data0
+addr add 172.31.1.3/16 dev data0
+addr add 172.31.1.4/16 dev data0
+addr add 172.31.1.5/16 dev data0
+addr add 172.31.1.6/16 dev data0
+addr add 172.31.1.7/16 dev data0
+addr add 172.31.1.8/16 dev data0
+addr add 172.31.1.9/16 dev data0
+addr add 172.31.1.10/16 dev data0
 MYIKEV2_BATCH
 pids="$pids $!"
 fail=0

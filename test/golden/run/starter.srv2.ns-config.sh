@@ -11,6 +11,7 @@ route add ::/0 via fe80::1 dev mgmt0
 link set data0 up
 xfrm state flush
 xfrm policy flush
+addr add 172.31.0.1/16 dev data0
 MYIKEV2_BATCH
 pids="$pids $!"
 fail=0
