@@ -12,12 +12,12 @@
 // Run as root after `npm run build`: node dist/bench/run-scale.js [--per-server N] [--ansible-per-server M (0: skip)]
 // Everything happens inside the lab's namespaces; the lab is removed at the end.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { labDown, labUp, type Lab } from '../src/lab/index.js';
 import { CLI } from '../test/support/paths.js';
+import { cpuUse, timed, type Timed } from './measure.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -35,31 +35,6 @@ function recipe(name: string, perServer: number, servers = SERVERS): string {
       lines.push(`  ${id}:`, `    name: i${id}`, `    daemonname: srv${s}`, '    other:', '      upcmds: exec sleep 3600');
   return lines.join('\n') + '\n';
 }
-
-/** CPU seconds the whole machine has spent busy (all cores, every process and the kernel), from /proc/stat. */
-function machineBusySeconds(): number {
-  const [user, nice, system, _idle, _iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  return (user + nice + system + irq + softirq + steal) / 100; // USER_HZ
-}
-
-/** A command's wall time, and the machine's busy CPU time meanwhile (seconds). */
-interface Timed {
-  wall: number;
-  cpu: number;
-}
-
-function timed(label: string, cmd: string[], env: NodeJS.ProcessEnv): Timed {
-  const start = performance.now();
-  const busy = machineBusySeconds();
-  const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', env, timeout: 1_800_000, maxBuffer: 64 << 20 });
-  const s = (performance.now() - start) / 1000;
-  const cpu = machineBusySeconds() - busy;
-  if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status ?? r.signal}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
-  return { wall: s, cpu };
-}
-
-/** How much of the machine a command used: when it is near all of it, the wall time cannot drop below cpu / cores. */
-const cpuUse = (t: Timed) => `machine busy ${t.cpu.toFixed(1)} CPU-s of ${(t.wall * cpus().length).toFixed(1)}, floor at full use ${(t.cpu / cpus().length).toFixed(2)} s`;
 
 /** A playbook as users typically write it: one loop task per step. */
 function ansiblePlaybook(n: number): string {
