@@ -7,6 +7,7 @@
 // namespace's /sys, /etc/netns/NAME over /etc), spawns (the child inherits
 // all of it), and returns to its own namespaces. It only spawns; namespace
 // configuration stays with the perl helper.
+import { existsSync } from 'node:fs';
 import type { HelperProgram } from './ns-helper.js';
 
 export const NS_SPAWNER_PYTHON = String.raw`
@@ -157,4 +158,12 @@ while True:
 reap()
 `;
 
-export const PYTHON_SPAWNER: HelperProgram = { command: 'python3', args: ['-I', '-S', '-c', NS_SPAWNER_PYTHON], label: 'namespace spawner (python3)' };
+/**
+ * The system's python3 when there is one: a python3 found first on PATH may
+ * be a version manager's shim (pyenv's takes ~0.5 s to start one).
+ */
+export const PYTHON_SPAWNER: HelperProgram = {
+  command: existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3',
+  args: ['-I', '-S', '-c', NS_SPAWNER_PYTHON],
+  label: 'namespace spawner (python3)',
+};
