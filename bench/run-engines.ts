@@ -9,13 +9,11 @@
 // Run as root after `npm run build`: node dist/bench/run-engines.js [--per-server N (default 20)]
 // Nothing is sent: the gateways wait for clients that never come.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { labDown, labUp, type Lab } from '../src/lab/index.js';
 import { runTag } from '../src/run/names.js';
-import { CLI, PROJECT_ROOT } from '../test/support/paths.js';
-import { cpuUse, timed } from './measure.js';
+import { PROJECT_ROOT } from '../test/support/paths.js';
+import { cpuUse, timed, withLab } from './measure.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -107,34 +105,18 @@ echo $(( ($(date +%s%N) - start) / 1000000 ))
 `;
 }
 
-async function main(): Promise<void> {
-  const tmp = mkdtempSync(join(tmpdir(), 'myikev2-bench-engines-'));
-  const env = { ...process.env, MYIKEV2_STATE_DIR: join(tmp, 'state') };
-  const myikev2 = [process.execPath, CLI];
+await withLab(SERVERS, async ({ lab, tmp, env, myikev2 }) => {
   const n = SERVERS * PER_SERVER;
-  let lab: Lab | undefined;
-  try {
-    lab = await labUp({ servers: SERVERS, dir: join(tmp, 'lab') });
-    const cfg = lab.controllerConfigPath;
-    console.log(`lab: ${SERVERS} servers up (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
-    const recipe = writeRecipe(tmp);
-    const up = timed('run', [...myikev2, 'run', '--json', '-c', cfg, recipe], env);
-    const mem = enginesRssMb();
-    const down = timed('teardown', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, recipe], env);
-    console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} engine gateways (own namespace and data interface each): ${up.wall.toFixed(2)} s, every API answering (${cpuUse(up)}; ${(up.cpu / n).toFixed(2)} CPU-s per engine)`);
-    console.log(`engines' memory: ${mem.count} engines, ${mem.mb.toFixed(0)} MB resident, ${(mem.mb / Math.max(mem.count, 1)).toFixed(1)} MB each`);
-    console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} engine gateways: ${down.wall.toFixed(2)} s, verified clean (${cpuUse(down)})`);
-    const script = join(tmp, 'floor.sh');
-    writeFileSync(script, floorScript(tmp, n));
-    const floor = timed('floor', ['bash', script], env);
-    console.log(`floor, the same ${n} engines started by a shell loop in one namespace (no namespaces, SSH or tool; until every API socket is there): ${floor.wall.toFixed(2)} s (${cpuUse(floor)}; ${(floor.cpu / n).toFixed(2)} CPU-s per engine); run / floor: ${(up.wall / floor.wall).toFixed(2)}x`);
-  } finally {
-    if (lab) {
-      const r = await labDown({ dir: lab.dir });
-      if (r.leftovers.length) console.log(`lab down left: ${r.leftovers.join(', ')}`);
-    }
-    rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-await main();
+  const cfg = lab.controllerConfigPath;
+  const recipe = writeRecipe(tmp);
+  const up = timed('run', [...myikev2, 'run', '--json', '-c', cfg, recipe], env);
+  const mem = enginesRssMb();
+  const down = timed('teardown', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, recipe], env);
+  console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} engine gateways (own namespace and data interface each): ${up.wall.toFixed(2)} s, every API answering (${cpuUse(up)}; ${(up.cpu / n).toFixed(2)} CPU-s per engine)`);
+  console.log(`engines' memory: ${mem.count} engines, ${mem.mb.toFixed(0)} MB resident, ${(mem.mb / Math.max(mem.count, 1)).toFixed(1)} MB each`);
+  console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} engine gateways: ${down.wall.toFixed(2)} s, verified clean (${cpuUse(down)})`);
+  const script = join(tmp, 'floor.sh');
+  writeFileSync(script, floorScript(tmp, n));
+  const floor = timed('floor', ['bash', script], env);
+  console.log(`floor, the same ${n} engines started by a shell loop in one namespace (no namespaces, SSH or tool; until every API socket is there): ${floor.wall.toFixed(2)} s (${cpuUse(floor)}; ${(floor.cpu / n).toFixed(2)} CPU-s per engine); run / floor: ${(up.wall / floor.wall).toFixed(2)}x`);
+});

@@ -12,12 +12,10 @@
 // Run as root after `npm run build`: node dist/bench/run-scale.js [--per-server N] [--ansible-per-server M (0: skip)]
 // Everything happens inside the lab's namespaces; the lab is removed at the end.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { labDown, labUp, type Lab } from '../src/lab/index.js';
-import { CLI } from '../test/support/paths.js';
-import { cpuUse, timed, type Timed } from './measure.js';
+import type { Lab } from '../src/lab/index.js';
+import { cpuUse, timed, withLab, type Timed } from './measure.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -166,71 +164,55 @@ function inventory(lab: Lab): string {
   return `[servers]\n${hosts}\n[servers:vars]\nansible_user=root\nansible_ssh_private_key_file=${lab.keyPath}\nansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHostsPath} -o StrictHostKeyChecking=yes'\nansible_python_interpreter=/usr/bin/python3\n`;
 }
 
-async function main(): Promise<void> {
-  const tmp = mkdtempSync(join(tmpdir(), 'myikev2-bench-'));
-  const env = { ...process.env, MYIKEV2_STATE_DIR: join(tmp, 'state') };
-  const myikev2 = [process.execPath, CLI];
-  let lab: Lab | undefined;
-  try {
-    lab = await labUp({ servers: SERVERS, dir: join(tmp, 'lab') });
-    const cfg = lab.controllerConfigPath;
-    console.log(`lab: ${SERVERS} servers up (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+await withLab(SERVERS, async ({ lab, tmp, env, myikev2 }) => {
+  const cfg = lab.controllerConfigPath;
 
-    const big = join(tmp, 'big.yaml');
-    writeFileSync(big, recipe('bench-big', PER_SERVER));
-    const n = SERVERS * PER_SERVER;
-    // First with the bundle uploaded to each server; then as it usually is
-    // (bundle there, no daemon running); then with the daemons left running
-    // by a `teardown --keep-daemon` (as in a session of repeated test cycles).
-    let up = 0;
-    let down = 0;
-    const rounds = [
-      { label: 'first run, uploads the bundle', keepDaemon: false },
-      { label: 'second run', keepDaemon: true },
-      { label: 'the daemons already running, kept by the last teardown --keep-daemon', keepDaemon: false },
-    ];
-    for (const [i, round] of rounds.entries()) {
-      const upT = timed('run', [...myikev2, 'run', '--json', '-c', cfg, big], env);
-      const downT = timed('teardown', [...myikev2, 'teardown', '--json', '--no-logs', ...(round.keepDaemon ? ['--keep-daemon'] : []), '-c', cfg, big], env);
-      if (i === 1) up = upT.wall; // the usual case: the bundle is there, no daemon runs
-      if (!round.keepDaemon) down = downT.wall;
-      console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} instances: ${upT.wall.toFixed(2)} s  (${(n / upT.wall).toFixed(0)} instances/s; target <= 3 s; ${round.label}; ${cpuUse(upT)})`);
-      console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} instances: ${downT.wall.toFixed(2)} s  (verified clean${round.keepDaemon ? ', --keep-daemon' : ''}; target <= 1.5 s; ${cpuUse(downT)})`);
-    }
-    // One server's share alone: the lab's servers share this machine's cores; real servers would not.
-    const single = join(tmp, 'single.yaml');
-    writeFileSync(single, recipe('bench-single', PER_SERVER, 1));
-    const upOne = timed('run (one server)', [...myikev2, 'run', '--json', '-c', cfg, single], env);
-    const downOne = timed('teardown (one server)', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, single], env);
-    console.log(`one server's share alone, 1 x ${PER_SERVER} instances (as each of 3 servers with their own 2 cores): run ${upOne.wall.toFixed(2)} s (${cpuUse(upOne)}), teardown ${downOne.wall.toFixed(2)} s (${cpuUse(downOne)})`);
-    // The machine's own floor: the kernel's work and the process starts of a run, without any tool.
-    const bare = bareWork(lab, tmp, env);
-    console.log(`floor, the bare work with no tool (one script per server over plain ssh: ${n} namespaces, veths on a bridge, host routes, a sleep started in each namespace; nothing configured inside, nothing checked): ${bare.up.wall.toFixed(2)} s (${cpuUse(bare.up)}); run / bare: ${(up / bare.up.wall).toFixed(2)}x`);
-    console.log(`floor, removing it (kill -KILL, delete the bridge, veths and namespaces; nothing stopped gracefully, nothing verified): ${bare.down.wall.toFixed(2)} s (${cpuUse(bare.down)}); teardown / bare: ${(down / bare.down.wall).toFixed(2)}x`);
-
-    if (ANSIBLE_PER_SERVER === 0) return; // --ansible-per-server 0: no comparison
-    const small = join(tmp, 'small.yaml');
-    writeFileSync(small, recipe('bench-small', ANSIBLE_PER_SERVER));
-    const ours = timed('run (small)', [...myikev2, 'run', '--json', '-c', cfg, small], env).wall;
-    timed('teardown (small)', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, small], env);
-    const which = spawnSync('sh', ['-c', 'command -v ansible-playbook']);
-    if (which.status !== 0) {
-      console.log(`myikev2 run      ${SERVERS} x ${ANSIBLE_PER_SERVER}: ${ours.toFixed(2)} s; Ansible comparison skipped: apt-get install ansible-core`);
-      return;
-    }
-    writeFileSync(join(tmp, 'inventory.ini'), inventory(lab));
-    writeFileSync(join(tmp, 'plumb.yml'), ansiblePlaybook(ANSIBLE_PER_SERVER));
-    const ansEnv = { ...env, ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_FORKS: String(SERVERS), ANSIBLE_LOCAL_TEMP: join(tmp, 'ansible-local'), ANSIBLE_REMOTE_TEMP: '/tmp/.ansible-bench' };
-    const ansible = timed('ansible', ['ansible-playbook', '-i', join(tmp, 'inventory.ini'), join(tmp, 'plumb.yml')], ansEnv).wall;
-    console.log(`same plumbing, ${SERVERS} x ${ANSIBLE_PER_SERVER} namespaces: myikev2 ${ours.toFixed(2)} s (incl. starting the instances), Ansible loop playbook ${ansible.toFixed(2)} s`);
-    console.log(`ratio Ansible / myikev2: ${(ansible / ours).toFixed(1)}x (target >= 50x)`);
-  } finally {
-    if (lab) {
-      const r = await labDown({ dir: lab.dir });
-      if (r.leftovers.length) console.log(`lab down left: ${r.leftovers.join(', ')}`);
-    }
-    rmSync(tmp, { recursive: true, force: true });
+  const big = join(tmp, 'big.yaml');
+  writeFileSync(big, recipe('bench-big', PER_SERVER));
+  const n = SERVERS * PER_SERVER;
+  // First with the bundle uploaded to each server; then as it usually is
+  // (bundle there, no daemon running); then with the daemons left running
+  // by a `teardown --keep-daemon` (as in a session of repeated test cycles).
+  let up = 0;
+  let down = 0;
+  const rounds = [
+    { label: 'first run, uploads the bundle', keepDaemon: false },
+    { label: 'second run', keepDaemon: true },
+    { label: 'the daemons already running, kept by the last teardown --keep-daemon', keepDaemon: false },
+  ];
+  for (const [i, round] of rounds.entries()) {
+    const upT = timed('run', [...myikev2, 'run', '--json', '-c', cfg, big], env);
+    const downT = timed('teardown', [...myikev2, 'teardown', '--json', '--no-logs', ...(round.keepDaemon ? ['--keep-daemon'] : []), '-c', cfg, big], env);
+    if (i === 1) up = upT.wall; // the usual case: the bundle is there, no daemon runs
+    if (!round.keepDaemon) down = downT.wall;
+    console.log(`myikev2 run      ${SERVERS} x ${PER_SERVER} instances: ${upT.wall.toFixed(2)} s  (${(n / upT.wall).toFixed(0)} instances/s; target <= 3 s; ${round.label}; ${cpuUse(upT)})`);
+    console.log(`myikev2 teardown ${SERVERS} x ${PER_SERVER} instances: ${downT.wall.toFixed(2)} s  (verified clean${round.keepDaemon ? ', --keep-daemon' : ''}; target <= 1.5 s; ${cpuUse(downT)})`);
   }
-}
+  // One server's share alone: the lab's servers share this machine's cores; real servers would not.
+  const single = join(tmp, 'single.yaml');
+  writeFileSync(single, recipe('bench-single', PER_SERVER, 1));
+  const upOne = timed('run (one server)', [...myikev2, 'run', '--json', '-c', cfg, single], env);
+  const downOne = timed('teardown (one server)', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, single], env);
+  console.log(`one server's share alone, 1 x ${PER_SERVER} instances (as each of 3 servers with their own 2 cores): run ${upOne.wall.toFixed(2)} s (${cpuUse(upOne)}), teardown ${downOne.wall.toFixed(2)} s (${cpuUse(downOne)})`);
+  // The machine's own floor: the kernel's work and the process starts of a run, without any tool.
+  const bare = bareWork(lab, tmp, env);
+  console.log(`floor, the bare work with no tool (one script per server over plain ssh: ${n} namespaces, veths on a bridge, host routes, a sleep started in each namespace; nothing configured inside, nothing checked): ${bare.up.wall.toFixed(2)} s (${cpuUse(bare.up)}); run / bare: ${(up / bare.up.wall).toFixed(2)}x`);
+  console.log(`floor, removing it (kill -KILL, delete the bridge, veths and namespaces; nothing stopped gracefully, nothing verified): ${bare.down.wall.toFixed(2)} s (${cpuUse(bare.down)}); teardown / bare: ${(down / bare.down.wall).toFixed(2)}x`);
 
-await main();
+  if (ANSIBLE_PER_SERVER === 0) return; // --ansible-per-server 0: no comparison
+  const small = join(tmp, 'small.yaml');
+  writeFileSync(small, recipe('bench-small', ANSIBLE_PER_SERVER));
+  const ours = timed('run (small)', [...myikev2, 'run', '--json', '-c', cfg, small], env).wall;
+  timed('teardown (small)', [...myikev2, 'teardown', '--json', '--no-logs', '-c', cfg, small], env);
+  const which = spawnSync('sh', ['-c', 'command -v ansible-playbook']);
+  if (which.status !== 0) {
+    console.log(`myikev2 run      ${SERVERS} x ${ANSIBLE_PER_SERVER}: ${ours.toFixed(2)} s; Ansible comparison skipped: apt-get install ansible-core`);
+    return;
+  }
+  writeFileSync(join(tmp, 'inventory.ini'), inventory(lab));
+  writeFileSync(join(tmp, 'plumb.yml'), ansiblePlaybook(ANSIBLE_PER_SERVER));
+  const ansEnv = { ...env, ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_FORKS: String(SERVERS), ANSIBLE_LOCAL_TEMP: join(tmp, 'ansible-local'), ANSIBLE_REMOTE_TEMP: '/tmp/.ansible-bench' };
+  const ansible = timed('ansible', ['ansible-playbook', '-i', join(tmp, 'inventory.ini'), join(tmp, 'plumb.yml')], ansEnv).wall;
+  console.log(`same plumbing, ${SERVERS} x ${ANSIBLE_PER_SERVER} namespaces: myikev2 ${ours.toFixed(2)} s (incl. starting the instances), Ansible loop playbook ${ansible.toFixed(2)} s`);
+  console.log(`ratio Ansible / myikev2: ${(ansible / ours).toFixed(1)}x (target >= 50x)`);
+});
