@@ -89,6 +89,10 @@ export class DataPlane {
   private readonly drops = zeroDrops();
   private readonly random: (b: Buffer) => void;
   private readonly ping?: PingTest;
+  /** A ping test runs: it wants a tick every ≤ 100 ms. */
+  get pinging(): boolean {
+    return this.ping !== undefined;
+  }
   private readonly answerEcho: boolean;
   private readonly onEvent: (e: DataPlaneEvent) => void;
   private answered = 0; // echo requests answered (any role, ping test or not)

@@ -47,6 +47,8 @@ ikeconf:
     gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
     cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
     await gw.start();
+    // A gateway with nothing to time looks at its timers once a second; clients that come then still get their tunnels.
+    await waitFor('the idle gateway to slow its tick', async () => gw.tickIntervalMs === 1000, 5000);
     api = new ApiServer(cl);
     await api.listenUnix(join(dir, 'api.sock'));
     await cl.start();
@@ -63,6 +65,7 @@ ikeconf:
 
   it('brings the tunnels up and moves ESP through them', async () => {
     await waitFor('3 live tunnels', async () => cl.summary().tunnels.live === 3 && gw.summary().tunnels.live === 3);
+    await waitFor('the gateway, busy again, to tick fast', async () => gw.tickIntervalMs === 50);
     await waitFor('ping replies', async () => (cl.summary().ping?.total.received ?? 0) >= 3);
     assert.equal(cl.io.size, 3, 'one NAT-T socket per tunnel address once floated (port 500 closed)');
     assert.ok(!logs.join('\n').includes('loopback-psk-secret'), 'the PSK is never logged');
