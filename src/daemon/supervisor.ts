@@ -566,7 +566,6 @@ export class Supervisor extends EventEmitter {
     this.lastSaveAt = Date.now();
     this.saveGapMs = Math.max(SAVE_GAP_MS, (performance.now() - start) / SAVE_SHARE);
   }
-
 }
 
 function shouldRestart(policy: RestartPolicy, code: number | null, signal: string | null): boolean {
