@@ -1,9 +1,10 @@
 // `myikev2 daemon` in the foreground: lock, state, listeners, signals.
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
+import { unixSocketAnswers } from '../unix-socket.js';
 import { acquireLock } from './lock.js';
 import { Locks } from './locks.js';
 import { ManifestStore } from './manifests.js';
@@ -72,20 +73,6 @@ export function readToken(tokenFile: string | undefined): string {
     });
   }
   return token;
-}
-
-/** True when something answers on the Unix socket path. */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    const done = (v: boolean) => {
-      s.destroy();
-      resolve(v);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    setTimeout(() => done(false), 1000).unref();
-  });
 }
 
 function listen(server: Server, ...args: unknown[]): Promise<void> {
@@ -173,7 +160,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const sockDir = dirname(opts.socket);
     if (!existsSync(sockDir)) mkdirSync(sockDir, { recursive: true, mode: 0o700 });
     if (existsSync(opts.socket)) {
-      if (await socketAnswers(opts.socket)) {
+      if (await unixSocketAnswers(opts.socket, 1000)) {
         throw new MyikeError('E_DAEMON_SOCKET', `something already answers on ${opts.socket} (another daemon with another --state-dir?)`, {
           hint: 'stop it, or give this daemon another --socket',
           exitCode: EXIT_USAGE,

@@ -1,7 +1,6 @@
 // The method table: one small handler per protocol method (docs/daemon-protocol.md).
-import { statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { isAbsolute } from 'node:path';
+import { unixSocketAnswers } from '../unix-socket.js';
 import type { Locks } from './locks.js';
 import type { ManifestStore } from './manifests.js';
 import { tailLines } from './logs.js';
@@ -185,7 +184,7 @@ export const methods: { [M in MethodName]: Handler<M> } = {
   'probe.unix': async (p) => {
     const paths = reqStringArray(p, 'paths');
     if (paths.some((x) => !isAbsolute(x))) throw new RpcError(ErrorCodes.BAD_REQUEST, 'params.paths must be absolute paths');
-    const answers = await Promise.all(paths.map(unixAnswers));
+    const answers = await Promise.all(paths.map((x) => unixSocketAnswers(x)));
     return { answering: paths.filter((_, i) => answers[i]) };
   },
 
@@ -219,23 +218,3 @@ export const methods: { [M in MethodName]: Handler<M> } = {
 };
 
 export const FEATURES = Object.keys(methods);
-
-/**
- * Whether a process listens on this Unix socket. Only an existing socket file
- * is tried: waiting engines are polled every 100 ms, and most have no socket
- * yet (a failed connect costs far more than a stat).
- */
-function unixAnswers(path: string): Promise<boolean> {
-  if (!statSync(path, { throwIfNoEntry: false })?.isSocket()) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const s = connect(path);
-    const done = (yes: boolean) => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(yes);
-    };
-    const timer = setTimeout(() => done(false), 2000);
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}

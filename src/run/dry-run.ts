@@ -18,7 +18,7 @@ export function dryRunText(inputs: Inputs): string {
     const prefix = inputs.config.servers[sp.server].mgmtaddrprefix;
     out.push('', renderPlumbScript(plan.tag, sp.server, prefix, recs));
     out.push('', renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(sp.create, prefix)));
-    out.push('', `# at teardown:`, renderTeardownScript(plan.tag, sp.server, recs, true, true));
+    out.push('', `# at teardown:`, renderTeardownScript(plan.tag, sp.server, recs, { wholeRun: true, saveLogs: true }));
     out.push('', `# verification after teardown:`, renderVerifyScript(plan.tag, sp.server, recs));
   }
   return out.join('\n') + '\n';

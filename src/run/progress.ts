@@ -58,6 +58,6 @@ export async function timing<T>(label: string, fn: () => Promise<T>): Promise<T>
 }
 
 /** A step's duration, and when it started (ms since the command started): where steps overlap, and where they wait. */
-export function since(start: number): string {
+function since(start: number): string {
   return `${Math.round(performance.now() - start)} ms (from ${Math.round(start)})`;
 }

@@ -1,7 +1,7 @@
 // Pure script generators: plan → the shell scripts run on each server.
 import type { NetnsBatch } from '../daemon/protocol.js';
 import { parseCidr } from '../model/address.js';
-import { engineAddresses } from '../engine/program/policy.js';
+import { addressBatch, engineAddresses } from '../engine/program/policy.js';
 import type { InstanceRecord } from './manifest.js';
 import type { PlannedInstance } from './plan.js';
 import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, runLinkGroup, SERVER_LOCK_DIR, SERVER_RUNS_DIR } from './names.js';
@@ -46,7 +46,8 @@ export function renderNamespaceBatches(instances: PlannedInstance[], mgmtPrefix:
     const lines = [render('run/ns-instance.batch', instanceValues(r, prefixLen)).trim()];
     const setup = conf.myikev2?.setup;
     if (setup && r.dataIf) {
-      for (const a of engineAddresses(setup)) lines.push(`addr add ${a} dev ${r.dataIf}${a.includes(':') ? ' nodad' : ''}`);
+      const adds = addressBatch('add', r.dataIf, engineAddresses(setup)).trimEnd();
+      if (adds) lines.push(adds);
       if (setup.staticroute) lines.push(`route replace ${setup.staticroute}`);
     }
     return { netns: r.netns, commands: lines.join('\n') + '\n' };
@@ -68,7 +69,7 @@ export const LOGS_MARKER = '@@myikev2-logs@@';
  * so its veths may go by link group. saveLogs: first it prints LOGS_MARKER
  * and the instances' default log directories as a base64 .tar.gz line.
  */
-export function renderTeardownScript(tag: string, server: string, instances: InstanceRecord[], wholeRun = false, saveLogs = false): string {
+export function renderTeardownScript(tag: string, server: string, instances: InstanceRecord[], { wholeRun = false, saveLogs = false } = {}): string {
   const netnsBatch = instances.map((r) => `netns del ${r.netns}`).join('\n');
   const routeBatch = instances.map((r) => render('run/teardown-route.batch', instanceValues(r, 0)).trim()).filter(Boolean).join('\n');
   const dataIfReturns = instances

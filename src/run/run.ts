@@ -13,7 +13,7 @@ import { startInstance, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
-import { runTasks, since, timing, type ProgressMode } from './progress.js';
+import { runTasks, timing, type ProgressMode } from './progress.js';
 import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
 import { FACTS_COMMAND, parseFacts } from './facts.js';
 import { holdRun, Servers, type ServerSession } from './servers.js';
@@ -170,20 +170,19 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 checkCancelled(opts.signal);
                 const keep = new Set(ctx.plan!.servers.flatMap((s) => s.keep.map((r) => r.name)));
                 const created = new Set(ctx.plan!.servers.flatMap((s) => s.create.map((p) => p.record.name)));
-                // allSettled: a rollback must not race with starts still in flight.
-                const spawnStart = performance.now();
                 const startedAt = new Map<string, number>();
                 const inFlight = new Map(ctx.plan!.servers.map((sp) => [sp.server, new ExecQueue({ limit: SPAWNS_IN_FLIGHT })]));
-                const spawned = await Promise.allSettled(
-                  wave.instances
-                    .filter((p) => !keep.has(p.conf.name))
-                    .map((p) =>
+                const starting = wave.instances.filter((p) => !keep.has(p.conf.name));
+                // allSettled: a rollback must not race with starts still in flight.
+                const spawned = await timing(`spawned ${starting.length}`, () =>
+                  Promise.allSettled(
+                    starting.map((p) =>
                       inFlight.get(p.conf.server)!.run(async () => {
                         startedAt.set(p.record.name, await startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, created.has(p.record.name), (text) => (t.output = text.trimEnd())));
                       }),
                     ),
+                  ),
                 );
-                if (process.env.MYIKEV2_TIMING) process.stderr.write(`timing:   spawned ${spawned.length}: ${since(spawnStart)}\n`);
                 let failures = spawned.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
                 if (failures.length) throw failures[0];
                 const byServer = new Map<string, InstanceRecord[]>();

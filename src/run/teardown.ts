@@ -52,7 +52,7 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   }
   // Removal and verification in one round trip; verification's lines follow the marker.
   const script = [
-    renderTeardownScript(m.tag, server, records, true, !!opts.logsFile),
+    renderTeardownScript(m.tag, server, records, { wholeRun: true, saveLogs: !!opts.logsFile }),
     ...(daemonExits ? [daemonExitScript(s.daemon.server.pid)] : []),
     `echo ${VERIFY_MARKER}`,
     renderVerifyScript(m.tag, server, records),

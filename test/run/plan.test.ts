@@ -39,7 +39,7 @@ describe('run: planner and scripts', () => {
       assertGolden(`run/starter.${sp.server}.plumb.sh`, renderPlumbScript(plan.tag, sp.server, prefix, recs));
       assertGolden(`run/starter.${sp.server}.netns.json`, JSON.stringify(renderNamespaceBatches(sp.create, prefix), null, 2) + '\n');
       assertGolden(`run/starter.${sp.server}.ns-config.sh`, renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(sp.create, prefix)));
-      assertGolden(`run/starter.${sp.server}.teardown.sh`, renderTeardownScript(plan.tag, sp.server, recs, true, true));
+      assertGolden(`run/starter.${sp.server}.teardown.sh`, renderTeardownScript(plan.tag, sp.server, recs, { wholeRun: true, saveLogs: true }));
       assertGolden(`run/starter.${sp.server}.verify.sh`, renderVerifyScript(plan.tag, sp.server, recs));
     }
   });

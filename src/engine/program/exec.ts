@@ -6,7 +6,7 @@ import v8 from 'node:v8';
 import { basename, extname, join } from 'node:path';
 import { loadSetupFile } from '../../model/setup.js';
 import { MyikeError, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../../errors.js';
-import { connect } from 'node:net';
+import { unixSocketAnswers } from '../../unix-socket.js';
 import { EngineRuntime } from './runtime.js';
 import { ApiServer } from '../api/server.js';
 import { formatSummary } from './summary.js';
@@ -30,15 +30,6 @@ export function defaultRunDir(file: string): string {
 
 export const API_SOCKET = 'api.sock';
 
-/** Whether something listens on that Unix socket (a live engine, not a stale file). */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
-
 /**
  * Thousands of small long-lived SAs: a young generation of 4 MB (V8's default
  * grows to 16 MB per semi-space) keeps ~20 KB per tunnel of RSS away at a
@@ -57,7 +48,7 @@ export async function execEngine(o: ExecOptions): Promise<number> {
   const rt = new EngineRuntime({ setup, skipNetconf: o.noNetconf });
   const api = new ApiServer(rt);
   const sock = join(runDir, API_SOCKET);
-  if (await answers(sock))
+  if (await unixSocketAnswers(sock))
     throw new MyikeError('E_RUN_DIR_BUSY', `another engine is running with the run directory ${runDir}`, {
       hint: 'give this instance its own --run-dir (the default is derived from the setup file name)',
       exitCode: EXIT_USAGE,

@@ -3,6 +3,7 @@
 // per address), and exactly those we added are removed at the end.
 import { spawn } from 'node:child_process';
 import { MyikeError } from '../../errors.js';
+import { addressBatch } from './policy.js';
 
 function run(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -27,12 +28,6 @@ export async function addressesOn(ifname: string): Promise<Set<string>> {
   const out = new Set<string>();
   for (const l of JSON.parse(r.stdout || '[]')) for (const a of l.addr_info ?? []) out.add(a.local);
   return out;
-}
-
-/** Pure: the batch adding (or deleting) these addresses. */
-export function addressBatch(op: 'add' | 'del', ifname: string, cidrs: string[]): string {
-  // IPv6: nodad, or the address stays tentative and cannot be bound for a second or two
-  return cidrs.map((c) => `address ${op} ${c} dev ${ifname}${op === 'add' && c.includes(':') ? ' nodad' : ''}\n`).join('');
 }
 
 export async function ipBatch(script: string): Promise<void> {

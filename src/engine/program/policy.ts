@@ -36,6 +36,12 @@ export function engineAddresses(setup: EngineSetup): string[] {
   return [...new Set(out)];
 }
 
+/** The `ip -batch` lines adding (or deleting) these addresses (also what the daemon's namespace helper runs). */
+export function addressBatch(op: 'add' | 'del', ifname: string, cidrs: string[]): string {
+  // IPv6: nodad, or the address stays tentative and cannot be bound for a second or two
+  return cidrs.map((c) => `addr ${op} ${c} dev ${ifname}${op === 'add' && c.includes(':') ? ' nodad' : ''}\n`).join('');
+}
+
 export function identity(myid: string, ownAddr: string): IdConf {
   const v = myid === 'client-src-addr' ? ownAddr : myid;
   if (isIP(v) === 4) return { type: IdType.IPV4_ADDR, data: own(toBytes(v)) };
