@@ -40,7 +40,7 @@ export function embeddedConfig(): ControllerConf {
 export function readControllerConfig(file: string | undefined, diag: Diagnostics): { config: ControllerConf | null; src: SourceDoc | null } {
   if (file === undefined) return { config: embeddedConfig(), src: null };
   const src = readYaml(file, diag);
-  if (!src.doc || src.doc.errors.length > 0) return { config: null, src };
+  if (!src.ok) return { config: null, src };
   const schema = validateAgainstSchema('controller', src, diag);
   if (!schema) return { config: null, src };
   return { config: semanticPass(schema, diag, (d) => toConfig(file, src, d)), src };

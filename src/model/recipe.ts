@@ -20,7 +20,7 @@ type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 /** config null: the config itself was invalid; check the recipe on its own. */
 export function readRecipe(file: string, config: ControllerConf | null, diag: Diagnostics): Recipe | null {
   const src = readYaml(file, diag);
-  if (!src.doc || src.doc.errors.length > 0) return null;
+  if (!src.ok) return null;
   const schema = validateAgainstSchema('recipe', src, diag);
   if (!schema) return null;
   return semanticPass(schema, diag, (d) => toRecipe(file, src, config, d));
@@ -32,7 +32,7 @@ export function readRecipe(file: string, config: ControllerConf | null, diag: Di
  */
 export function readRecipeName(file: string, diag: Diagnostics): string | null {
   const src = readYaml(file, diag);
-  if (!src.doc || src.doc.errors.length > 0) return null;
+  if (!src.ok) return null;
   const name = (src.data as Raw | null)?.name;
   if (typeof name === 'string' && name.length >= 1 && name.length <= 64) return name;
   diag.error(src, ['name'], { message: 'the recipe has no usable name', expected: 'a string of 1 to 64 characters', hint: 'or give the run\'s name: myikev2 teardown --name NAME' });

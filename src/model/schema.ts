@@ -66,7 +66,7 @@ export function semanticPass<T>(schema: SchemaResult, diag: Diagnostics, check: 
  */
 export function validateAgainstSchema(kind: SchemaKind, src: SourceDoc, diag: Diagnostics): SchemaResult | null {
   if (src.data === null || src.data === undefined || typeof src.data !== 'object' || Array.isArray(src.data)) {
-    if (src.doc) diag.error(src, [], { message: src.data == null ? 'the file is empty' : 'is not a mapping of keys', expected: `a ${kind} document (a YAML mapping)`, hint: 'run `myikev2 example` for a commented example' });
+    if (src.ok) diag.error(src, [], { message: src.data == null ? 'the file is empty' : 'is not a mapping of keys', expected: `a ${kind} document (a YAML mapping)`, hint: 'run `myikev2 example` for a commented example' });
     return null;
   }
   const validate = validator(kind);

@@ -28,7 +28,7 @@ export async function loadSetupFile(file: string): Promise<EngineSetup> {
 /** Reads a setup file, recording problems in diag; null when it is unusable. */
 export function readSetup(file: string, diag: Diagnostics): EngineSetup | null {
   const src = readYaml(file, diag);
-  if (!src.doc || src.doc.errors.length > 0) return null;
+  if (!src.ok) return null;
   const schema = validateAgainstSchema('setup', src, diag);
   if (!schema) return null;
   return semanticPass(schema, diag, (d) => toSetup(src, src.data as Raw, d));

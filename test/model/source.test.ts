@@ -1,0 +1,121 @@
+// Two YAML readers, one meaning: a plain document's value comes from js-yaml
+// (fast), anything else, and every position, from yaml. These tests hold the
+// fast path to yaml's reading, on every YAML file of the project and on the
+// scalars where YAML libraries tend to disagree.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { Diagnostics, locate, plainValue, readYaml } from '../../src/model/source.js';
+import { PROJECT_ROOT } from '../support/paths.js';
+
+/** yaml's value of a text, or undefined when yaml finds an error in it. */
+function yamlValue(text: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false });
+  return doc.errors.length > 0 ? undefined : doc.toJS({ maxAliasCount: 100 });
+}
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return yamlFiles(path);
+    return /\.ya?ml$/.test(name) ? [path] : [];
+  });
+}
+
+const SCALARS = [
+  '1', '-1', '+1', '0', '007', '0o17', '-0o17', '0x1F', '0X1F', '1_000', '1.5', '1.', '.5', '-.5', '1e3', '1E-3', '1.5e+3',
+  '+.inf', '-.INF', '.Inf', '.nan', '.NaN', 'nan', 'inf', 'true', 'True', 'TRUE', 'tRue', 'false', 'yes', 'no', 'on', 'off', 'y', 'n',
+  'null', 'Null', 'NULL', '~', '', '2020-01-01', '2020-01-01T10:00:00Z', '12:30', '1:30:00', '0b101', '123456789012345678901234', '-0', '0.0',
+  '"1"', "'1'", '<<', '=', 'fe80::1', '10.0.0.1/24', '"\\x41\\u263A\\N\\_"', '|\n  a\n  b\n', '>-\n  a\n  b\n', '[1, 2]', '{a: 1}',
+  '"a\\tb"', "'it''s'", 'a #c', '#c', 'exec sleep 3600 && echo *', 'a: b', '- a',
+];
+
+describe('model: YAML sources', () => {
+  it('reads every YAML file of the project as yaml does', () => {
+    const files = ['examples', 'playbooks', 'test/fixtures'].flatMap((d) => yamlFiles(join(PROJECT_ROOT, d)));
+    assert.ok(files.length > 100, `only ${files.length} files`);
+    let fast = 0;
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8');
+      const plain = plainValue(text);
+      if (plain) {
+        fast++;
+        assert.deepEqual(plain.value, yamlValue(text), file);
+      }
+    }
+    assert.ok(fast > files.length * 0.8, `the fast path read only ${fast} of ${files.length} files`);
+  });
+
+  for (const scalar of SCALARS) {
+    it(`reads ${JSON.stringify(scalar)} as yaml does, or leaves it to yaml`, () => {
+      const text = `v: ${scalar}\n`;
+      const plain = plainValue(text);
+      if (plain) assert.deepEqual(plain.value, yamlValue(text));
+      else assert.equal(yamlValue(text), undefined, 'only an error of js-yaml leaves a plain value to yaml');
+    });
+  }
+
+  const notPlain: [string, string][] = [
+    ['an anchor and an alias', 'a: &x {b: 1}\nc: *x\n'],
+    ['a tag', 'a: !!float 3\n'],
+    ['a directive', '%YAML 1.2\n---\na: 1\n'],
+    ['two documents', 'a: 1\n---\nb: 2\n'],
+    ['a duplicate key', 'a: 1\na: 2\n'],
+    ['a number and a string that are one key', "1: a\n'1': b\n"],
+    ['a complex key', '? [a, b]\n: 1\n'],
+    ['an empty file', ''],
+    ['a syntax error', 'a: b: c\n'],
+  ];
+  for (const [what, text] of notPlain) {
+    it(`leaves ${what} to yaml`, () => assert.equal(plainValue(text), undefined));
+  }
+
+  it('gives a value read by yaml (aliases expanded) and a position in it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'myikev2-source-'));
+    try {
+      const file = join(dir, 'a.yaml');
+      writeFileSync(file, 'base: &b\n  port: 1\ncopy: *b\nbad: !!float 3\n');
+      const diag = new Diagnostics();
+      const src = readYaml(file, diag);
+      assert.ok(src.ok && diag.ok);
+      assert.deepEqual(src.data, { base: { port: 1 }, copy: { port: 1 }, bad: '3' });
+      assert.deepEqual(locate(src, ['copy'], 'value'), { file, line: 3, col: 7 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a plain file fast and still places a problem in it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'myikev2-source-'));
+    try {
+      const file = join(dir, 'a.yaml');
+      writeFileSync(file, 'name: x\ninstancelist:\n  1:\n    name: i1\n    port: 99999\n');
+      const diag = new Diagnostics();
+      const src = readYaml(file, diag);
+      assert.ok(src.ok && diag.ok);
+      diag.error(src, ['instancelist', 1, 'port'], { message: 'is too big' });
+      assert.deepEqual(diag.errors[0].location, { file, line: 5, col: 11 });
+      assert.equal(diag.errors[0].excerpt, '    port: 99999');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports syntax errors and duplicate keys at their lines', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'myikev2-source-'));
+    try {
+      const file = join(dir, 'a.yaml');
+      writeFileSync(file, 'a: 1\nb: [\nc: 2\na: 3\n');
+      const diag = new Diagnostics();
+      const src = readYaml(file, diag);
+      assert.equal(src.ok, false);
+      assert.equal(src.data, null);
+      assert.ok(diag.errors.length >= 1);
+      assert.ok(diag.errors.every((e) => e.location!.file === file && e.location!.line >= 2), diag.errors.map((e) => e.message).join('; '));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
