@@ -4,11 +4,10 @@
 // validated; the renderer still refuses anything that is not plain, so no
 // recipe text is ever pasted unquoted into a script.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { MyikeError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 
-const TEMPLATE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'templates');
 const cache = new Map<string, string>();
 const parsed = new Map<string, TemplateLine[]>();
 
@@ -19,7 +18,7 @@ interface TemplateLine {
 
 export function template(name: string): string {
   let t = cache.get(name);
-  if (t === undefined) cache.set(name, (t = readFileSync(join(TEMPLATE_DIR, name), 'utf8')));
+  if (t === undefined) cache.set(name, (t = readFileSync(join(packageRoot(), 'templates', name), 'utf8')));
   return t;
 }
 

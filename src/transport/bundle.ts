@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MyikeError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 import { execChecked, shq, type Transport } from './transport.js';
 
 export const BUNDLE_FILE = 'myikev2-server.mjs';
@@ -16,9 +16,9 @@ export interface Bundle {
   sha256: string;
 }
 
-/** dist/bundle/myikev2-server.mjs next to this module's compiled file. */
+/** dist/bundle/myikev2-server.mjs of this package. */
 export function defaultBundlePath(): string {
-  return fileURLToPath(new URL(`../../bundle/${BUNDLE_FILE}`, import.meta.url));
+  return path.join(packageRoot(), 'dist', 'bundle', BUNDLE_FILE);
 }
 
 export async function loadBundle(localPath = defaultBundlePath()): Promise<Bundle> {

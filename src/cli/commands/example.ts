@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { action } from '../action.js';
 import { MyikeError, EXIT_USAGE } from '../../errors.js';
-
-const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-const STARTER = join(PACKAGE_ROOT, 'examples', 'starter');
+import { packageRoot } from '../../package-root.js';
 
 export function registerExample(program: Command): void {
   program
@@ -28,7 +25,8 @@ export function registerExample(program: Command): void {
 
 /** Copies the starter files, pointing their schema lines at the installed schemas. */
 export function writeExample(outDir: string, force: boolean): string[] {
-  const files = readdirSync(STARTER).filter((f) => f.endsWith('.yaml')).sort();
+  const starter = join(packageRoot(), 'examples', 'starter');
+  const files = readdirSync(starter).filter((f) => f.endsWith('.yaml')).sort();
   const clashes = files.filter((f) => existsSync(join(outDir, f)));
   if (clashes.length && !force)
     throw new MyikeError('E_EXISTS', `${clashes.map((f) => join(outDir, f)).join(', ')} already exist(s)`, {
@@ -36,9 +34,9 @@ export function writeExample(outDir: string, force: boolean): string[] {
       exitCode: EXIT_USAGE,
     });
   mkdirSync(outDir, { recursive: true });
-  const schemas = resolve(PACKAGE_ROOT, 'schemas');
+  const schemas = resolve(packageRoot(), 'schemas');
   for (const f of files) {
-    const text = readFileSync(join(STARTER, f), 'utf8').replace('$schema=../../schemas', `$schema=${schemas}`);
+    const text = readFileSync(join(starter, f), 'utf8').replace('$schema=../../schemas', `$schema=${schemas}`);
     writeFileSync(join(outDir, f), text);
   }
   return files;
