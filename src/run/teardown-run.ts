@@ -73,9 +73,12 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       throw e;
     };
     const logsDir = logsDirFor(m.name);
+    // Connecting starts now, while the progress view is built (~50 ms).
+    // Any daemon that answers will do: it has the run's instances (no bundle check first).
+    const sessions = new Map(m.servers.map((name) => [name, timing(`${name} connect`, () => servers.session(name, { anyRunningDaemon: true }))]));
+    for (const s of sessions.values()) s.catch(() => {}); // told by the server's task
     const tearDownOn = async (name: string, t: { title: string; output: string }): Promise<void> => {
-      // Any daemon that answers will do: it has the run's instances (no bundle check first).
-      const s = await timing(`${name} connect`, () => servers.session(name, { anyRunningDaemon: true }));
+      const s = await sessions.get(name)!;
       await holdRun(s, tag, 'teardown');
       t.title = `${name}: stopping instances`;
       const { leftovers, logsSaved } = await teardownServer(s, m, {
