@@ -24,6 +24,18 @@ function yamlFiles(dir: string): string[] {
   });
 }
 
+/** Runs fn with a YAML file holding text, in a directory removed afterwards. */
+function withYamlFile(text: string, fn: (file: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'myikev2-source-'));
+  try {
+    const file = join(dir, 'a.yaml');
+    writeFileSync(file, text);
+    fn(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const SCALARS = [
   '1', '-1', '+1', '0', '007', '0o17', '-0o17', '0x1F', '0X1F', '1_000', '1.5', '1.', '.5', '-.5', '1e3', '1E-3', '1.5e+3',
   '+.inf', '-.INF', '.Inf', '.nan', '.NaN', 'nan', 'inf', 'true', 'True', 'TRUE', 'tRue', 'false', 'yes', 'no', 'on', 'off', 'y', 'n',
@@ -72,50 +84,32 @@ describe('model: YAML sources', () => {
     it(`leaves ${what} to yaml`, () => assert.equal(plainValue(text), undefined));
   }
 
-  it('gives a value read by yaml (aliases expanded) and a position in it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'myikev2-source-'));
-    try {
-      const file = join(dir, 'a.yaml');
-      writeFileSync(file, 'base: &b\n  port: 1\ncopy: *b\nbad: !!float 3\n');
+  it('gives a value read by yaml (aliases expanded) and a position in it', () =>
+    withYamlFile('base: &b\n  port: 1\ncopy: *b\nbad: !!float 3\n', (file) => {
       const diag = new Diagnostics();
       const src = readYaml(file, diag);
       assert.ok(src.ok && diag.ok);
       assert.deepEqual(src.data, { base: { port: 1 }, copy: { port: 1 }, bad: '3' });
       assert.deepEqual(locate(src, ['copy'], 'value'), { file, line: 3, col: 7 });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('reads a plain file fast and still places a problem in it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'myikev2-source-'));
-    try {
-      const file = join(dir, 'a.yaml');
-      writeFileSync(file, 'name: x\ninstancelist:\n  1:\n    name: i1\n    port: 99999\n');
+  it('reads a plain file fast and still places a problem in it', () =>
+    withYamlFile('name: x\ninstancelist:\n  1:\n    name: i1\n    port: 99999\n', (file) => {
       const diag = new Diagnostics();
       const src = readYaml(file, diag);
       assert.ok(src.ok && diag.ok);
       diag.error(src, ['instancelist', 1, 'port'], { message: 'is too big' });
       assert.deepEqual(diag.errors[0].location, { file, line: 5, col: 11 });
       assert.equal(diag.errors[0].excerpt, '    port: 99999');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('reports syntax errors and duplicate keys at their lines', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'myikev2-source-'));
-    try {
-      const file = join(dir, 'a.yaml');
-      writeFileSync(file, 'a: 1\nb: [\nc: 2\na: 3\n');
+  it('reports syntax errors and duplicate keys at their lines', () =>
+    withYamlFile('a: 1\nb: [\nc: 2\na: 3\n', (file) => {
       const diag = new Diagnostics();
       const src = readYaml(file, diag);
       assert.equal(src.ok, false);
       assert.equal(src.data, null);
       assert.ok(diag.errors.length >= 1);
       assert.ok(diag.errors.every((e) => e.location!.file === file && e.location!.line >= 2), diag.errors.map((e) => e.message).join('; '));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
