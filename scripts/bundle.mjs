@@ -1,6 +1,7 @@
 // Builds the two one-file bundles, after tsc, from its output:
 // - dist/bundle/myikev2-server.mjs, which the controller pushes to servers
-//   (daemon, engine and engine CLI);
+//   (daemon, engine and engine CLI), and myikev2-daemon.mjs beside it, the
+//   daemon alone (0.12 MB: a daemon starts on ~40 ms less CPU);
 // - dist/cli/myikev2.js, the command line (the package's bin), with a chunk
 //   for each part a command loads when it needs it (the shell's prompts, the
 //   daemon): a few files start faster than the ~200 modules of the compiled
@@ -26,14 +27,9 @@ const common = {
 mkdirSync('dist/bundle', { recursive: true });
 // Without blanks and with shorter syntax (names kept, for stack traces): 0.99 -> 0.65 MB,
 // ~10-20 ms less for every daemon and engine start (parsing and decoding the file).
-await build({
-  ...common,
-  entryPoints: [entry],
-  outfile: 'dist/bundle/myikev2-server.mjs',
-  external: ['cpu-features', '*.node'],
-  minifyWhitespace: true,
-  minifySyntax: true,
-});
+const server = { ...common, external: ['cpu-features', '*.node'], minifyWhitespace: true, minifySyntax: true };
+await build({ ...server, entryPoints: [entry], outfile: 'dist/bundle/myikev2-server.mjs' });
+await build({ ...server, entryPoints: ['dist/src/cli/daemon-main.js'], outfile: 'dist/bundle/myikev2-daemon.mjs' });
 rmSync('dist/cli', { recursive: true, force: true }); // chunks of older builds
 await build({ ...common, entryPoints: { myikev2: 'dist/src/cli/main.js' }, outdir: 'dist/cli', splitting: true, external: ['ssh2'] });
 // Executable even when npx runs it through an older link of its own cache

@@ -5,7 +5,7 @@ import { DaemonClient } from '../daemon/client.js';
 import { DAEMON_LOG_MAX_BYTES } from '../daemon/detach.js';
 import { DEFAULT_SOCKET, DEFAULT_STATE_DIR, type InstanceEvent, type InstanceInfo } from '../daemon/protocol.js';
 import { MyikeError } from '../errors.js';
-import { DEFAULT_BUNDLES_DIR, pushBundle, remoteBundlePath, type Bundle } from './bundle.js';
+import { daemonFile, DEFAULT_BUNDLES_DIR, pushBundle, remoteBundlePath, remoteDaemonPath, type Bundle } from './bundle.js';
 import { shq, type Transport } from './transport.js';
 
 export interface EnsureDaemonOptions {
@@ -67,7 +67,7 @@ export async function connectDaemon(t: Transport, opts: EnsureDaemonOptions = {}
  * Exits 0 when ready, else with the daemon's exit code (2: another daemon
  * holds the lock) and its last log lines on stderr.
  */
-export function daemonStartCommand(remoteBundle: string, opts: Pick<EnsureDaemonOptions, 'socketPath' | 'stateDir'>): string {
+export function daemonStartCommand(remoteDaemon: string, opts: Pick<EnsureDaemonOptions, 'socketPath' | 'stateDir'>): string {
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
   const args = ['daemon', '--state-dir', stateDir, ...(opts.socketPath ? ['--socket', opts.socketPath] : []), '--ready-fd', '3'];
   return [
@@ -75,7 +75,7 @@ export function daemonStartCommand(remoteBundle: string, opts: Pick<EnsureDaemon
     `if [ -f "$log" ] && [ "$(stat -c %s "$log")" -gt ${DAEMON_LOG_MAX_BYTES} ]; then mv -f "$log" "$log.prev"; fi`,
     'seen=$(cat "$log" 2>/dev/null | wc -l)',
     'cd /',
-    `r=$({ setsid node ${shq(remoteBundle)} ${args.map(shq).join(' ')} 3>&1 >>"$log" 2>&1 </dev/null & } | head -n 1)`,
+    `r=$({ setsid node ${shq(remoteDaemon)} ${args.map(shq).join(' ')} 3>&1 >>"$log" 2>&1 </dev/null & } | head -n 1)`,
     '[ "$r" = ready ] && exit 0',
     'tail -n +$((seen + 1)) "$log" | tail -n 5 >&2',
     'case "$r" in "fail "*) exit "${r#fail }" ;; *) exit 1 ;; esac',
@@ -85,9 +85,9 @@ export function daemonStartCommand(remoteBundle: string, opts: Pick<EnsureDaemon
 /** Exit code of the start command when the bundle is not on the server yet. */
 const NO_BUNDLE = 97;
 
-/** Starts the daemon from remoteBundle; false when the bundle is not there (nothing started). */
-async function startDaemon(t: Transport, remoteBundle: string, opts: EnsureDaemonOptions): Promise<boolean> {
-  const cmd = `[ -f ${shq(remoteBundle)} ] || exit ${NO_BUNDLE}\n${daemonStartCommand(remoteBundle, opts)}`;
+/** Starts the daemon from its file; false when the file is not there (nothing started). */
+async function startDaemon(t: Transport, remoteDaemon: string, opts: EnsureDaemonOptions): Promise<boolean> {
+  const cmd = `[ -f ${shq(remoteDaemon)} ] || exit ${NO_BUNDLE}\n${daemonStartCommand(remoteDaemon, opts)}`;
   // Exit 2 = another daemon holds the lock (a parallel start, or an old one still exiting).
   for (let attempt = 0; ; attempt++) {
     const r = await t.exec(cmd, { timeoutMs: 30_000 });
@@ -101,7 +101,7 @@ async function startDaemon(t: Transport, remoteBundle: string, opts: EnsureDaemo
     throw new MyikeError('E_DAEMON_START', `cannot start the daemon: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`, {
       server: t.server,
       step: 'start daemon',
-      hint: `run \`node ${remoteBundle} daemon --detach${opts.stateDir ? ` --state-dir ${opts.stateDir}` : ''}\` on ${t.server} by hand to see why`,
+      hint: `run \`node ${remoteDaemon} daemon --detach${opts.stateDir ? ` --state-dir ${opts.stateDir}` : ''}\` on ${t.server} by hand to see why`,
     });
   }
 }
@@ -113,7 +113,7 @@ async function startDaemon(t: Transport, remoteBundle: string, opts: EnsureDaemo
  * kept and spoken to in the newest protocol version both understand.
  */
 export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDaemonOptions = {}): Promise<DaemonSession> {
-  const ours = `sha256:${bundle.sha256}`;
+  const ours = `sha256:${daemonFile(bundle).sha256}`;
   const baseDir = opts.bundlesDir ?? DEFAULT_BUNDLES_DIR;
   let pushed = { uploaded: false, remotePath: remoteBundlePath(bundle, baseDir) };
   let replaced = false;
@@ -135,9 +135,9 @@ export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDae
   if (client) return { client, bundle: pushed, started: false, replaced: false, olderKept: false };
   // Twice: another controller's teardown may find the new daemon idle and stop it before we connect.
   for (let attempt = 1; !client && attempt <= 2; attempt++) {
-    if (!(await startDaemon(t, pushed.remotePath, opts))) {
+    if (!(await startDaemon(t, remoteDaemonPath(bundle, baseDir), opts))) {
       pushed = await pushBundle(t, bundle, baseDir);
-      await startDaemon(t, pushed.remotePath, opts);
+      await startDaemon(t, remoteDaemonPath(bundle, baseDir), opts);
     }
     client = await connectDaemon(t, opts);
   }

@@ -51,7 +51,7 @@ describe('run/teardown: the quick start (engine pair on the local machine) @inte
   });
 
   it('teardown stops the engines, removes everything and verifies it, and the idle daemon is gone when it returns', () => {
-    const daemonPid = sh("pgrep -f '[m]yikev2-server.mjs daemon --state-dir /var/lib/myikev2/daemon' || true").trim();
+    const daemonPid = sh("pgrep -f '[m]yikev2-daemon.mjs daemon --state-dir /var/lib/myikev2/daemon' || true").trim();
     assert.match(daemonPid, /^\d+$/, 'the run\'s daemon runs');
     const r = myikev2('teardown', '--json', RECIPE);
     assert.equal(r.status, 0, r.stderr + r.stdout);

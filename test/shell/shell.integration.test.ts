@@ -73,7 +73,7 @@ describe('myikev2 shell on the lab @integration', function () {
   const leftovers = async () =>
     (
       await Promise.all(
-        labRef.lab.servers.map(async (s) => (await sshRun(labRef.lab, s, `ip netns list | grep '^${TAG}-'; ps -eo args= | grep -E '^(sleep 3600|node .*myikev2-server.mjs (daemon|exec))'; ls /run/myikev2/runs 2>/dev/null`)).stdout),
+        labRef.lab.servers.map(async (s) => (await sshRun(labRef.lab, s, `ip netns list | grep '^${TAG}-'; ps -eo args= | grep -E '^(sleep 3600|node .*myikev2-(server|daemon).mjs (daemon|exec))'; ls /run/myikev2/runs 2>/dev/null`)).stdout),
       )
     ).join('');
 
@@ -313,7 +313,7 @@ describe('myikev2 shell on the lab @integration', function () {
 
       // The daemon of srv1 dies: the connection loss is announced, and its return once a daemon answers again.
       m = mark();
-      await sshRun(labRef.lab, labRef.lab.servers[0], `kill -9 $(pgrep -f 'myikev2-server.mjs daemon')`);
+      await sshRun(labRef.lab, labRef.lab.servers[0], `kill -9 $(pgrep -f 'myikev2-(server|daemon).mjs daemon')`);
       await waitFor(/server srv1: connection to the daemon lost .*; reconnecting/, m, 20_000);
       await waitFor(/server srv1: connection regained/, m, 45_000);
       s = await run('list');

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { InstanceInfo } from '../../src/daemon/protocol.js';
 import type { MyikeError } from '../../src/errors.js';
-import { loadBundle } from '../../src/transport/bundle.js';
+import { daemonFile, loadBundle } from '../../src/transport/bundle.js';
 import { connectServer } from '../../src/transport/connect.js';
 import { connectDaemon, DaemonLink, ensureDaemon, type WatchUpdate } from '../../src/transport/ensure-daemon.js';
 import { preflight } from '../../src/transport/preflight.js';
@@ -48,7 +48,7 @@ describe('daemon on the local transport @integration', function () {
     const [a, b] = await Promise.all([ensureDaemon(t, bundle, o), ensureDaemon(t, bundle, o)]);
     try {
       assert.equal(a.client.server.pid, b.client.server.pid);
-      assert.equal(a.client.server.build, `sha256:${bundle.sha256}`);
+      assert.equal(a.client.server.build, `sha256:${daemonFile(bundle).sha256}`);
     } finally {
       await a.client.request('shutdown', {}).catch(() => undefined);
       await a.client.close();

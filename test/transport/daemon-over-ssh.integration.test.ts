@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { InstanceInfo } from '../../src/daemon/protocol.js';
 import type { ServerConf } from '../../src/model/config-types.js';
-import { loadBundle, type Bundle } from '../../src/transport/bundle.js';
+import { daemonFile, loadBundle, type Bundle } from '../../src/transport/bundle.js';
 import { connectServer } from '../../src/transport/connect.js';
 import { connectDaemon, DaemonLink, ensureDaemon, type WatchUpdate } from '../../src/transport/ensure-daemon.js';
 import { preflight } from '../../src/transport/preflight.js';
@@ -84,7 +84,7 @@ describe('daemon over SSH transport @integration', function () {
       assert.equal(link.session?.bundle.uploaded, true);
       const { version, build } = link.session!.client.session;
       assert.equal(version, 1);
-      assert.equal(build, `sha256:${bundle.sha256}`);
+      assert.equal(build, `sha256:${daemonFile(bundle).sha256}`);
 
       // Namespaces: one ip -batch script over one exec.
       await execChecked(t, 'ip -batch -', 'create namespaces', { stdin: nsNames.map((n) => `netns add ${n}\n`).join('') });
@@ -165,7 +165,7 @@ describe('daemon over SSH transport @integration', function () {
     try {
       assert.equal(replaced.replaced, true);
       assert.equal(replaced.started, true);
-      assert.equal(replaced.client.server.build, `sha256:${bundle.sha256}`);
+      assert.equal(replaced.client.server.build, `sha256:${daemonFile(bundle).sha256}`);
       assert.notEqual(replaced.client.server.pid, first.client.server.pid);
       // The old daemon has released its lock and socket; give its process a moment to end.
       const p = first.client.server.pid;

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MyikeError } from '../../src/errors.js';
-import { loadBundle, pushBundle, remoteBundlePath } from '../../src/transport/bundle.js';
+import { daemonFile, loadBundle, pushBundle, remoteBundlePath, remoteDaemonPath } from '../../src/transport/bundle.js';
 import { ConnectionPool, connectServer } from '../../src/transport/connect.js';
 import { fingerprint, knownHostName, parseKnownHosts } from '../../src/transport/known-hosts.js';
 import { preflight } from '../../src/transport/preflight.js';
@@ -148,6 +148,15 @@ describe('SSH transport @integration', function () {
     assert.equal(st2.mtimeMs, st1.mtimeMs);
     const sum = (await t.exec(`sha256sum ${first.remotePath}`)).stdout.split(' ')[0];
     assert.equal(sum, bundle.sha256);
+    // The daemon's own file goes beside it, and it is what a daemon runs from.
+    assert.ok(bundle.daemon, 'the build makes the daemon file');
+    assert.equal(remoteDaemonPath(bundle, base), path.join(path.dirname(first.remotePath), 'myikev2-daemon.mjs'));
+    assert.equal((await t.exec(`sha256sum ${remoteDaemonPath(bundle, base)}`)).stdout.split(' ')[0], bundle.daemon.sha256);
+    assert.equal(daemonFile(bundle), bundle.daemon);
+    // A push cut short before the daemon file is completed by the next one.
+    await t.exec(`rm ${remoteDaemonPath(bundle, base)}`);
+    assert.equal((await pushBundle(t, bundle, base)).uploaded, true);
+    assert.equal((await t.exec(`sha256sum ${remoteDaemonPath(bundle, base)}`)).stdout.split(' ')[0], bundle.daemon.sha256);
     assert.deepEqual((await t.exec(`ls -a ${path.dirname(first.remotePath)}`)).stdout.split('\n').filter((l) => l.includes('tmp')), []);
   });
 
