@@ -34,7 +34,10 @@ export function engineArgv(s: ServerSession, r: InstanceRecord, addressesSet: bo
   return addressesSet ? [...argv, '--no-netconf'] : argv;
 }
 
-export const ENGINE_API_SOCKET = 'api.sock';
+const ENGINE_API_SOCKET = 'api.sock';
+
+/** The engine instance's API socket on its server. */
+export const engineApiSocket = (r: Pick<InstanceRecord, 'runDir'>): string => `${r.runDir}/${ENGINE_API_SOCKET}`;
 
 const PLAIN_WORDS = /^[A-Za-z0-9_./:,@%+=-]+(?:[ \t]+[A-Za-z0-9_./:,@%+=-]+)*$/;
 const SHELL_ONLY = new Set([':', 'cd', 'export', 'set', 'unset', 'ulimit', 'umask', 'trap', 'exit', 'return', 'source', '.', 'eval', 'readonly', 'wait', 'shift', 'alias', 'local', 'read', 'type', 'command', 'hash', 'times', 'getopts', 'break', 'continue', 'if', 'for', 'while', 'until', 'case']);
@@ -151,11 +154,10 @@ export async function waitUp(s: ServerSession, tag: string, records: InstanceRec
 /** The engines (by instance name) whose API answers: one request to a daemon that probes them, else one connection each. */
 async function enginesAnswering(s: ServerSession, engines: InstanceRecord[]): Promise<Set<string>> {
   if (engines.length === 0) return new Set();
-  const socketOf = (r: InstanceRecord) => `${r.runDir}/${ENGINE_API_SOCKET}`;
   if (s.daemon.server.features.includes('probe.unix')) {
-    const { answering } = await s.daemon.request('probe.unix', { paths: engines.map(socketOf) });
+    const { answering } = await s.daemon.request('probe.unix', { paths: engines.map(engineApiSocket) });
     const yes = new Set(answering);
-    return new Set(engines.filter((r) => yes.has(socketOf(r))).map((r) => r.name));
+    return new Set(engines.filter((r) => yes.has(engineApiSocket(r))).map((r) => r.name));
   }
   const answers = await Promise.all(engines.map((r) => apiAnswers(s, r)));
   return new Set(engines.filter((_, i) => answers[i]).map((r) => r.name));
@@ -163,7 +165,7 @@ async function enginesAnswering(s: ServerSession, engines: InstanceRecord[]): Pr
 
 async function apiAnswers(s: ServerSession, r: InstanceRecord): Promise<boolean> {
   try {
-    const stream = await s.transport.openUnixStream(`${r.runDir}/${ENGINE_API_SOCKET}`);
+    const stream = await s.transport.openUnixStream(engineApiSocket(r));
     stream.destroy();
     return true;
   } catch {

@@ -84,8 +84,8 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
     })
     .join('\n');
   const logRoot = `${DEFAULT_LOG_ROOT}/${tag}`;
-  const instanceDirs = instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${logRoot}/`) ? [r.logdir] : [])]);
-  const logNames = instances.filter((r) => r.logdir.startsWith(`${logRoot}/`)).map((r) => shellQuote(r.logdir.slice(logRoot.length + 1)));
+  const instanceDirs = runFiles(tag, instances);
+  const logNames = instances.filter((r) => hasDefaultLogdir(tag, r)).map((r) => shellQuote(r.logdir.slice(logRoot.length + 1)));
   const emptyDirs = [`${SERVER_RUNS_DIR}/${tag}`, SERVER_RUNS_DIR, logRoot, DEFAULT_LOG_ROOT];
   return render(
     'run/teardown.sh',
@@ -104,10 +104,18 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
   );
 }
 
+/** The instance's logs are in the run's default log directory (not a `logdir` of its own, which teardown leaves alone). */
+const hasDefaultLogdir = (tag: string, r: InstanceRecord) => r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`);
+
+/** The directories a run made for its instances on a server: run directories, default log directories. */
+function runFiles(tag: string, instances: InstanceRecord[]): string[] {
+  return instances.flatMap((r) => [r.runDir, ...(hasDefaultLogdir(tag, r) ? [r.logdir] : [])]);
+}
+
 /** The script that prints what is left of a run on one server, one `KIND NAME` line each. */
 export function renderVerifyScript(tag: string, server: string, instances: InstanceRecord[]): string {
   const mgmtAddrs = instances.map((r) => r.mgmtAddr).filter(Boolean);
   const runAddrs = [...mgmtAddrs, ...instances.map((r) => r.dataIfAddr.replace(/\/\d+$/, '')).filter(Boolean)];
-  const dirs = [`${SERVER_RUNS_DIR}/${tag}`, ...instances.flatMap((r) => [r.runDir, ...(r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`) ? [r.logdir] : [])])];
+  const dirs = [`${SERVER_RUNS_DIR}/${tag}`, ...runFiles(tag, instances)];
   return render('run/verify.sh', { tag, server }, { mgmtAddrs: shellQuote(mgmtAddrs.join(' ')), runAddrs: shellQuote(runAddrs.join(' ')), notThisScript: NOT_THIS_SCRIPT(), dirs: dirs.map(shellQuote).join(' ') || '/.none' });
 }

@@ -5,7 +5,7 @@ import type { InstanceInfo } from '../daemon/protocol.js';
 import { asMyikeError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, MyikeError } from '../errors.js';
 import { loadInputs } from '../model/load.js';
 import type { InstanceRecord } from '../run/manifest.js';
-import { ENGINE_API_SOCKET, inNamespace, stopInstances } from '../run/instances.js';
+import { engineApiSocket, inNamespace, stopInstances } from '../run/instances.js';
 import { runTag } from '../run/names.js';
 import { runRecipe } from '../run/run.js';
 import type { ServerSession } from '../run/servers.js';
@@ -127,7 +127,7 @@ export async function gatherList(session: ShellSession, daemonFilter?: string): 
         const d = daemon.get(r.server);
         if (typeof d !== 'object' || d.get(r.daemonName)?.state !== 'running') return;
         try {
-          const stream = await sessions.get(r.server)!.transport.openUnixStream(`${r.runDir}/${ENGINE_API_SOCKET}`);
+          const stream = await sessions.get(r.server)!.transport.openUnixStream(engineApiSocket(r));
           stats.set(r.daemonName, statsFromSummary(await engineRequest(stream, 'summary', {}, 5000)));
         } catch (e) {
           stats.set(r.daemonName, `engine API not answering (${(e as Error).message.split('\n')[0]})`);
@@ -176,7 +176,7 @@ export function namespaceShell(r: InstanceRecord): string {
 
 /** The engine CLI of a myikev2 instance, run on its server with the pushed bundle. */
 export function engineCli(s: ServerSession, r: InstanceRecord, command?: string): string {
-  return `node ${shq(s.bundlePath)} cli --socket ${shq(`${r.runDir}/${ENGINE_API_SOCKET}`)}${command === undefined ? '' : ` --exec ${shq(command)}`}`;
+  return `node ${shq(s.bundlePath)} cli --socket ${shq(engineApiSocket(r))}${command === undefined ? '' : ` --exec ${shq(command)}`}`;
 }
 
 /** Words after `cli -t X`: one word is a shell command line as typed; several are quoted one by one. */
@@ -268,7 +268,7 @@ async function clearpingCommand({ session, io }: CommandContext, p: Parsed): Pro
     targets.map(async ({ record: r }) => {
       try {
         const s = await session.server(r.server);
-        await engineRequest(await s.transport.openUnixStream(`${r.runDir}/${ENGINE_API_SOCKET}`), 'ping.clear');
+        await engineRequest(await s.transport.openUnixStream(engineApiSocket(r)), 'ping.clear');
       } catch (e) {
         failed.push(`${r.name}: ${asMyikeError(e).message.split('\n')[0]}`);
       }
