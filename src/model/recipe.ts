@@ -1,6 +1,7 @@
 // Loads a recipe against a controller config: schema, then the cross-file
 // checks (servers exist, names and ids unique, setup files valid, data
 // interfaces and management addresses not shared), then the Recipe model.
+import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { isValidIfName, mgmtAddressesIn, parseAddress, parseCidr } from './address.js';
 import type { ControllerConf } from './config-types.js';
@@ -90,6 +91,12 @@ function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, d
       if (logdir !== '' && (!isAbsolute(logdir) || !SAFE_PATH.test(logdir)))
         diag.error(src, [...at, 'myikev2', 'logdir'], { message: `"${logdir}" is not usable as a log directory`, expected: `an absolute path of letters, digits and "/._-"`, hint: 'or leave it empty for /var/log/myikev2/<run>/<instance>' });
       const seen = setups.has(setupPath);
+      // Said where the path is written: the file itself has no line to point at.
+      const unusable = seen ? undefined : setupFileProblem(setupPath);
+      if (unusable) {
+        diag.error(src, [...at, 'myikev2', key], { message: `the setup file ${displayPath(setupPath)} ${unusable}`, hint: `the path is relative to the recipe's directory (${displayPath(dir) || '.'})` });
+        continue;
+      }
       const errorsBefore = diag.errors.length;
       const setup = seen ? setups.get(setupPath)! : readSetup(displayPath(setupPath), diag);
       setups.set(setupPath, setup);
@@ -240,4 +247,11 @@ class RecipeContext {
       else used.set(inst.mgmtAddr, inst);
     }
   }
+}
+
+/** Why a setup file cannot be read at all (missing, or a directory); undefined when it is a file. */
+function setupFileProblem(file: string): string | undefined {
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st) return 'does not exist';
+  return st.isDirectory() ? 'is a directory' : undefined;
 }
