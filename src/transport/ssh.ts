@@ -110,7 +110,8 @@ export class SshTransport implements Transport {
   }
 
   private where(): string {
-    return `${this.conf.sshuser}@${this.conf.sshaddr}:${this.conf.sshport}`;
+    const host = this.conf.sshaddr.includes(':') ? `[${this.conf.sshaddr}]` : this.conf.sshaddr; // IPv6: its own colons
+    return `${this.conf.sshuser}@${host}:${this.conf.sshport}`;
   }
 
   private async connection(): Promise<Conn> {

@@ -253,6 +253,13 @@ describe('SSH transport @integration', function () {
     });
   });
 
+  it('a server where nothing listens → E_SSH_CONNECT naming user@[IPv6]:port, bracketed', async () => {
+    // The test sshd listens on 127.0.0.1 only: its port on ::1 refuses.
+    const e = await rejectsWith(new SshTransport(srv.conf({ sshaddr: '::1', hostkeycheck: 'off' })).connect(), 'E_SSH_CONNECT');
+    assert.match(e.message, new RegExp(`cannot connect to root@\\[::1\\]:${srv.port}: `));
+    assert.equal(e.step, 'connect');
+  });
+
   describe('authentication', () => {
     it('a key the server does not accept → E_SSH_AUTH naming the server', async () => {
       const other = path.join(tmp, 'otherkey');
