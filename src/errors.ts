@@ -46,6 +46,11 @@ export class MyikeError extends Error {
     this.excerpt = opts.excerpt;
   }
 
+  /** The same error with another hint (what to do changed, e.g. after a rollback). */
+  withHint(hint: string): MyikeError {
+    return new MyikeError(this.code, this.message, { ...this, cause: this.cause, hint });
+  }
+
   /** One line for a terminal: where, what, and (on its own line) what to do. */
   describe(): string {
     const where = this.location

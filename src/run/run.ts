@@ -206,10 +206,12 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       },
     ], opts.progress);
   } catch (err) {
-    const e = asMyikeError(err);
+    let e = asMyikeError(err);
     if (ctx.plan && plumbed && !opts.keepOnFailure) {
       opts.warn(`run ${e.code === 'E_CANCELLED' ? 'cancelled' : 'failed'}; rolling back what it created (use --keep-on-failure to keep it for inspection)`);
-      await rollback(ctx, servers, tag, opts).catch((re) => opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));
+      const logs = await rollback(ctx, servers, tag, opts).catch((re) => void opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));
+      // The hint pointed at the instance's logs on the server: the rollback moved them here.
+      if (logs && e.code === 'E_INSTANCE') e = e.withHint(`its logs are in ${join(logs, `${e.server}.tar.gz`)} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
     }
     if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx);
     await servers.close();
@@ -277,22 +279,29 @@ async function stopIdleDaemonsWeStarted(ctx: Ctx): Promise<void> {
   await Promise.all([...ctx.sessions.values()].filter((s) => s.daemonStarted).map((s) => stopDaemonIfIdle(s).catch(() => {})));
 }
 
-/** Removes what a failed run created: the whole run if it was new, else the instances it created. */
-async function rollback(ctx: Ctx, servers: Servers, tag: string, opts: RunOptions): Promise<void> {
+/**
+ * Removes what a failed run created: the whole run if it was new, else the
+ * instances it created. Returns the directory the removed run's logs were
+ * saved in, if any.
+ */
+async function rollback(ctx: Ctx, servers: Servers, tag: string, opts: RunOptions): Promise<string | undefined> {
   const plan = ctx.plan!;
   const quiet = { force: true, warn: opts.warn };
   const logs = logsDirFor(plan.name);
   if (!ctx.previous) {
-    await Promise.all(
+    const saved = await Promise.all(
       plan.manifest.servers.map(async (name) => {
         const s = ctx.sessions.get(name) ?? (await servers.session(name));
         const { leftovers: left, logsSaved } = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, { ...quiet, logsFile: join(logs, `${name}.tar.gz`) });
-        if (logsSaved) opts.warn(`logs of the failed run saved in ${logs}`);
         if (left.length) opts.warn(`${name}: left after rollback: ${left.join(', ')}`);
+        return logsSaved;
       }),
     );
     deleteManifest(tag);
-    return;
+    if (!saved.includes(true)) return undefined;
+    opts.warn(`logs of the failed run saved in ${logs}`);
+    return logs;
   }
   await Promise.all(plan.servers.map((sp) => removeInstances(ctx.sessions.get(sp.server)!, tag, sp.create.map((p) => p.record), quiet)));
+  return undefined;
 }

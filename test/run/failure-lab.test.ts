@@ -3,6 +3,7 @@
 // rolls the run back on every server; either way each server is left as it
 // was (no namespace, link, route, file, nor the daemon the run started).
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,11 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.match(r.stderr, new RegExp(`error: \\[server ${lab.servers[1].name}, step start i2\\] instance i2 did not start: its process exited with 3`));
     assert.match(r.stderr, /cannot start, missing config/);
     assert.match(r.stderr, /run failed; rolling back what it created/);
+    assert.equal(r.stderr.match(/logs of the failed run saved in/g)?.length, 1, `said once, not once per server:\n${r.stderr}`);
+    // The server's copy of the logs went with the rollback: the hint names the saved one.
+    const hint = /hint: its logs are in (\S+\.tar\.gz) \(the run was rolled back/.exec(r.stderr);
+    assert.ok(hint && hint[1].endsWith(`/${lab.servers[1].name}.tar.gz`), r.stderr);
+    assert.match(execFileSync('tar', ['-xzOf', hint[1], '--wildcards', 'i2/*.stderr.log'], { encoding: 'utf8' }), /cannot start, missing config/);
     assert.deepEqual(await states(runTag(names[1])), before, 'every server is as it was');
   });
 });
