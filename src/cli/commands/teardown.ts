@@ -4,7 +4,8 @@ import { elapsed } from '../table.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MyikeError } from '../../errors.js';
 import { loadConfig, loadConfigAndRecipeName } from '../../model/load.js';
 import { runTag } from '../../run/names.js';
-import { runNameOfRecipeFile } from '../../run/store.js';
+import { listManifests, runNameOfRecipeFile } from '../../run/store.js';
+import { shq } from '../../transport/transport.js';
 
 export function registerTeardown(program: Command): void {
   program
@@ -20,8 +21,7 @@ export function registerTeardown(program: Command): void {
     .option('--plain', 'plain progress lines even on a terminal')
     .action(
       action(async (recipeFile: string | undefined, opts: { config?: string; name?: string; force?: boolean; logs: boolean; keepDaemon?: boolean; json?: boolean; plain?: boolean }) => {
-        if (!recipeFile === !opts.name)
-          throw new MyikeError('E_USAGE', 'give either a recipe file or --name NAME', { hint: 'myikev2 teardown recipe.yaml, or myikev2 teardown --name "my test"', exitCode: EXIT_USAGE });
+        if (!recipeFile === !opts.name) throw new MyikeError('E_USAGE', 'give either a recipe file or --name NAME', { hint: whichRun(), exitCode: EXIT_USAGE });
         // Only the recipe's name matters: a recipe edited (even broken) since the run still tears it down.
         // A file this controller ran as it is now needs no parsing: its run's name is on record.
         let name = opts.name ?? runNameOfRecipeFile(recipeFile!);
@@ -56,4 +56,11 @@ export function registerTeardown(program: Command): void {
         return left.length ? EXIT_FAILED : 0;
       }),
     );
+}
+
+/** The runs this controller has on record, as the way to name one. */
+function whichRun(): string {
+  const names = [...new Set(listManifests().map((m) => m.name))].sort();
+  if (names.length === 0) return 'myikev2 teardown recipe.yaml, or myikev2 teardown --name NAME (no run is on record on this controller)';
+  return `runs on record on this controller: ${names.join(', ')}; e.g. myikev2 teardown --name ${shq(names[0])}`;
 }
