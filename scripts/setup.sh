@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what myikev2 and its tests need on a Debian machine (run as root):
-# Debian packages, then the npm packages pinned in package-lock.json (npm ci
-# also builds the TypeScript and the server bundle).
+# Debian packages, then the npm packages pinned in package-lock.json, then
+# the build (the TypeScript, the command-line and server bundles).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(openssh-server openssh-client strongswan-charon strongswan-swanctl
@@ -19,6 +19,5 @@ fi
 # system sshd or charon holds ports the tests use.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
-else
-  npm run build
 fi
+npm run build
