@@ -115,16 +115,26 @@ export async function stopDaemonIfIdle(s: Pick<ServerSession, 'daemon' | 'transp
 }
 
 /**
- * Waits for the daemon's process to exit (checked every 10 ms, 5 s at most;
- * still running is a leftover), then removes the directories the run and the
- * daemon made, if empty (the bundle cache under /var/lib/myikev2 stays).
+ * Waits for a process to exit (checked every 10 ms, 5 s at most) and prints a
+ * line if it still runs. A zombie has exited: `kill -0` would wait for its
+ * reaper, which some inits (this machine's, some containers') are seconds
+ * late to be.
+ */
+export function awaitExitScript(pid: number, what: string): string {
+  return [
+    `running() { read -r s < /proc/${pid}/stat || return 1; s=\${s##*) }; case \${s%% *} in Z|X) return 1 ;; esac; } 2>/dev/null`,
+    'i=0; while running && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done',
+    `if running; then echo "process ${pid} (${what}) still running 5 s after its shutdown"; fi`,
+  ].join('\n');
+}
+
+/**
+ * Waits for the daemon to exit (still running is a leftover), then removes
+ * the directories the run and the daemon made, if empty (the bundle cache
+ * under /var/lib/myikev2 stays).
  */
 function daemonExitScript(pid: number): string {
-  return [
-    `i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done`,
-    `if kill -0 ${pid} 2>/dev/null; then echo "process ${pid} (the daemon) still running 5 s after its shutdown"; fi`,
-    'rmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null; true',
-  ].join('\n');
+  return `${awaitExitScript(pid, 'the daemon')}\nrmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null; true`;
 }
 
 export async function runScript(t: Transport, script: string, step: string): Promise<string> {

@@ -1,9 +1,12 @@
 // The teardown script's output: the logs section (a base64 .tar.gz) comes
 // first and is taken off before the removal and verification lines are read.
+// Waiting for the daemon to exit: a zombie has.
 import { strict as assert } from 'node:assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { gzipSync } from 'node:zlib';
 import { LOGS_MARKER } from '../../src/run/render.js';
-import { splitLogs } from '../../src/run/teardown.js';
+import { awaitExitScript, splitLogs } from '../../src/run/teardown.js';
 
 describe('teardown: the logs in the script output', () => {
   const tgz = gzipSync(Buffer.from('log bytes'));
@@ -19,4 +22,36 @@ describe('teardown: the logs in the script output', () => {
       assert.deepEqual(r.logs, c.logs);
       assert.equal(r.rest, c.rest);
     });
+});
+
+describe('teardown: waiting for a process (the daemon) to exit', function () {
+  this.timeout(30_000);
+  const state = (pid: number) => spawnSync('sh', ['-c', `cut -d')' -f2- /proc/${pid}/stat 2>/dev/null | cut -d' ' -f2`], { encoding: 'utf8' }).stdout.trim();
+
+  it('a process that exited but is not reaped yet (a zombie) has exited: no wait, nothing reported', async () => {
+    // `sleep 60` does not reap the child it inherits from the shell it replaces.
+    const parent = spawn('sh', ['-c', 'sleep 0.05 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
+      const zombie = Number(line.toString().trim());
+      for (let i = 0; i < 100 && state(zombie) !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(state(zombie), 'Z');
+      const r = spawnSync('sh', ['-s'], { input: awaitExitScript(zombie, 'the daemon'), encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(state(zombie), 'Z', 'still unreaped: the script did not wait for its reaper');
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  it('a process still running after 5 s is reported', async () => {
+    const live = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const r = spawnSync('sh', ['-s'], { input: awaitExitScript(live.pid!, 'the daemon'), encoding: 'utf8' });
+      assert.equal(r.stdout, `process ${live.pid} (the daemon) still running 5 s after its shutdown\n`);
+    } finally {
+      live.kill('SIGKILL');
+    }
+  });
 });
