@@ -22,11 +22,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 npm run build
-# The commands the tool prints (inspect, tear down) are typed as `myikev2 ...`.
-# A link of an earlier setup (another clone) is replaced; anything else is left.
-bin=/usr/local/bin/myikev2
-if [ ! -e "$bin" ] && [ ! -L "$bin" ] || case "$(readlink "$bin")" in */dist/cli/myikev2.js) true ;; *) false ;; esac; then
-  ln -sfn "$PWD/dist/cli/myikev2.js" "$bin"
-else
-  echo "setup: $bin is not a link to a myikev2 build; left as it is (npx myikev2 runs this one)" >&2
-fi
+bash scripts/link-bin.sh

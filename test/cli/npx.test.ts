@@ -1,7 +1,7 @@
-// The README's commands start with `npx myikev2` in the checkout. npm runs a
+// `npx myikev2` in the checkout (the README's way without setup's link). npm runs a
 // project's own bin by installing the checkout into its npx cache, which runs
 // the package's install-time scripts: a build there (a `prepare` script) made
-// the quick start's first command take ~12 s more. It must run the CLI as
+// the first `npx myikev2` take ~12 s more. It must run the CLI as
 // setup built it.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
