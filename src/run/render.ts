@@ -105,7 +105,7 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
 }
 
 /** The instance's logs are in the run's default log directory (not a `logdir` of its own, which teardown leaves alone). */
-const hasDefaultLogdir = (tag: string, r: InstanceRecord) => r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`);
+export const hasDefaultLogdir = (tag: string, r: InstanceRecord) => r.logdir.startsWith(`${DEFAULT_LOG_ROOT}/${tag}/`);
 
 /** The directories a run made for its instances on a server: run directories, default log directories. */
 function runFiles(tag: string, instances: InstanceRecord[]): string[] {

@@ -14,7 +14,7 @@ import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
-import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
+import { hasDefaultLogdir, renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
 import { FACTS_COMMAND, parseFacts } from './facts.js';
 import { holdRun, Servers, type ServerSession } from './servers.js';
 import { deleteManifest, readManifest, writeManifest } from './store.js';
@@ -209,9 +209,11 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     let e = asMyikeError(err);
     if (ctx.plan && plumbed && !opts.keepOnFailure) {
       opts.warn(`run ${e.code === 'E_CANCELLED' ? 'cancelled' : 'failed'}; rolling back what it created (use --keep-on-failure to keep it for inspection)`);
-      const logs = await rollback(ctx, servers, tag, opts).catch((re) => void opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));
-      // The hint pointed at the instance's logs on the server: the rollback moved them here.
-      if (logs && e.code === 'E_INSTANCE') e = e.withHint(`its logs are in ${join(logs, `${e.server}.tar.gz`)} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
+      const archives = await rollback(ctx, servers, tag, opts).catch((re) => void opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));
+      // The hint pointed at the failed instance's logs on its server (step "start NAME"): the rollback saved them here and removed them there.
+      const failed = e.code === 'E_INSTANCE' && ctx.plan.manifest.instances.find((r) => r.server === e.server && e.step === `start ${r.name}`);
+      const archive = e.server && archives?.get(e.server);
+      if (failed && archive && hasDefaultLogdir(tag, failed)) e = e.withHint(`its logs are in ${archive} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
     }
     if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx);
     await servers.close();
@@ -281,27 +283,27 @@ async function stopIdleDaemonsWeStarted(ctx: Ctx): Promise<void> {
 
 /**
  * Removes what a failed run created: the whole run if it was new, else the
- * instances it created. Returns the directory the removed run's logs were
- * saved in, if any.
+ * instances it created. Returns the archives its logs were saved in, by server.
  */
-async function rollback(ctx: Ctx, servers: Servers, tag: string, opts: RunOptions): Promise<string | undefined> {
+async function rollback(ctx: Ctx, servers: Servers, tag: string, opts: RunOptions): Promise<Map<string, string>> {
   const plan = ctx.plan!;
   const quiet = { force: true, warn: opts.warn };
   const logs = logsDirFor(plan.name);
   if (!ctx.previous) {
-    const saved = await Promise.all(
+    const archives = new Map<string, string>();
+    await Promise.all(
       plan.manifest.servers.map(async (name) => {
         const s = ctx.sessions.get(name) ?? (await servers.session(name));
-        const { leftovers: left, logsSaved } = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, { ...quiet, logsFile: join(logs, `${name}.tar.gz`) });
+        const archive = join(logs, `${name}.tar.gz`);
+        const { leftovers: left, logsSaved } = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, { ...quiet, logsFile: archive });
         if (left.length) opts.warn(`${name}: left after rollback: ${left.join(', ')}`);
-        return logsSaved;
+        if (logsSaved) archives.set(name, archive);
       }),
     );
     deleteManifest(tag);
-    if (!saved.includes(true)) return undefined;
-    opts.warn(`logs of the failed run saved in ${logs}`);
-    return logs;
+    if (archives.size) opts.warn(`logs of the failed run saved in ${logs}`);
+    return archives;
   }
   await Promise.all(plan.servers.map((sp) => removeInstances(ctx.sessions.get(sp.server)!, tag, sp.create.map((p) => p.record), quiet)));
-  return undefined;
+  return new Map();
 }
