@@ -82,7 +82,7 @@ export function planRun(
     const p = { conf, record };
     if (old && (old.hash !== record.hash || old.server !== conf.server || old.id !== conf.id)) {
       if (!opts.override) {
-        drift.push(`instance ${conf.name} on ${old.server} changed since it was started`);
+        drift.push(driftOf(conf, old, record));
         continue;
       }
       serverPlan(old.server).remove.push(old);
@@ -181,6 +181,16 @@ function toRecord(tag: string, conf: InstanceConf, facts: ServerFacts, old: Inst
     destroycmds: conf.other?.destroycmds ?? '',
     hash: instanceHash(conf),
   };
+}
+
+/** How an instance differs from the one the run started: where it went, its id, its definition. */
+function driftOf(conf: InstanceConf, old: InstanceRecord, record: InstanceRecord): string {
+  const what = [
+    ...(old.server !== conf.server ? [`moved to ${conf.server}`] : []),
+    ...(old.id !== conf.id ? [`id ${old.id} → ${conf.id}`] : []),
+    ...(old.hash !== record.hash ? ['its definition (recipe entry or setup file) changed since it was started'] : []),
+  ];
+  return `instance ${conf.name} on ${old.server}: ${what.join('; ')}`;
 }
 
 const normalAddr = (a: string) => parseAddress(a)?.addr ?? a;

@@ -215,7 +215,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     const aBefore = pidOf('600');
     const drift = myikev2('run', join(dir, 'drift-v2.yaml'));
     assert.equal(drift.status, 1);
-    assert.match(drift.stderr, /instance b on local changed since it was started/);
+    assert.match(drift.stderr, /instance b on local: its definition \(recipe entry or setup file\) changed since it was started/);
     assert.match(drift.stderr, /--override/);
     assert.ok(pidOf('601'), 'nothing was replaced without --override');
     const over = myikev2('run', '--json', '--override', join(dir, 'drift-v2.yaml'));

@@ -74,8 +74,12 @@ describe('run: planner and scripts', () => {
     changed.instances[1].myikev2!.setup.numberoftunnels = 20;
     assert.throws(
       () => planRun(changed, config, facts(), first.manifest, { override: false, now: NOW }),
-      (e: MyikeError) => e.code === 'E_DRIFT' && /instance client on srv1 changed/.test(e.message) && /--override/.test(e.hint!),
+      (e: MyikeError) => e.code === 'E_DRIFT' && /instance client on srv1: its definition \(recipe entry or setup file\) changed/.test(e.message) && /--override/.test(e.hint!),
     );
+    const moved = structuredClone(recipe);
+    moved.instances[0].server = 'srv1';
+    moved.instances[0].id = 7;
+    assert.throws(() => planRun(moved, config, facts(), first.manifest, { override: false, now: NOW }), /instance gateway on srv2: moved to srv1; id 1 → 7; its definition/);
     const replaced = planRun(changed, config, facts(), first.manifest, { override: true, now: NOW });
     const srv1 = replaced.servers.find((s) => s.server === 'srv1')!;
     assert.deepEqual([srv1.remove.map((r) => r.name), srv1.create.map((p) => p.conf.name)], [['client'], ['client']]);
