@@ -28,6 +28,8 @@ export class IkeEngine implements SaRegistry, ResponderContext {
   private readonly halfOpen = new Map<string, IkeSa>(); // by peer SPIi + address, responder only
   private readonly byPeer = new Map<string, IkeSa>(); // newest SA per peer ID + address
   private tunnelCounter = 0;
+  /** Set by deleteAll (graceful stop). */
+  private stopReason?: string;
   readonly cookieSecret: Buffer;
   readonly stats = { received: 0, dropped: 0, malformed: 0 };
 
@@ -118,7 +120,7 @@ export class IkeEngine implements SaRegistry, ResponderContext {
         if (known.lastResponse) this.host.send(known.local, known.remote, known.lastResponse.data);
         return;
       }
-      if (!this.opts.responder || header.messageId !== 0) return void this.stats.dropped++;
+      if (!this.opts.responder || this.stopReason !== undefined || header.messageId !== 0) return void this.stats.dropped++;
       const decoded = decodeMessage(data);
       if (!decoded.ok) {
         this.stats.malformed++;
@@ -154,6 +156,8 @@ export class IkeEngine implements SaRegistry, ResponderContext {
     }
     sa.receive(data, header, decoded.msg, from, to);
     if (sa.state !== 'connecting') this.halfOpen.delete(key(sa.spiI) + sa.remote.addr);
+    // Stopping: a handshake that just finished is deleted at once (deleteAll).
+    if (this.stopReason !== undefined && sa.state === 'established') startDeleteIke(sa, this.stopReason);
   }
 
   tick(now: number): void {
@@ -204,12 +208,15 @@ export class IkeEngine implements SaRegistry, ResponderContext {
     startDeleteIke(sa, reason);
   }
 
-  /** Sends a Delete for every IKE SA (graceful stop); the promise-free caller polls `sas.size`. */
+  /**
+   * Graceful stop: sends a Delete for every established IKE SA; one in the
+   * middle of its handshake finishes it and is deleted then (the peer may
+   * count it up already, and would wait for an answer to its own Delete);
+   * no new IKE_SA_INIT is answered. The promise-free caller polls `sas.size`.
+   */
   deleteAll(reason: string): void {
-    for (const sa of [...this.sas.values()]) {
-      if (sa.state === 'established') startDeleteIke(sa, reason);
-      else if (sa.state !== 'deleting' && sa.state !== 'rekeying') sa.close(reason);
-    }
+    this.stopReason = reason;
+    for (const sa of [...this.sas.values()]) if (sa.state === 'established') startDeleteIke(sa, reason);
   }
 
   closeAll(reason: string): void {

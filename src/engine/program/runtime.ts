@@ -74,6 +74,17 @@ function pooledRandom(): (n: number) => Buffer {
   };
 }
 
+/**
+ * A graceful stop waits for the peers to answer its DELETEs (and for
+ * handshakes under way to finish, then be deleted) while SAs keep going: it
+ * gives up after STOP_IDLE_MS without one going, and after STOP_WAIT_MAX_MS in
+ * all, below its supervisor's 10 s before SIGKILL (no summary then). A peer
+ * stopped at the same moment (a teardown stops every instance at once) may
+ * have dropped an SA it never saw established, and will not answer.
+ */
+const STOP_IDLE_MS = 1000;
+const STOP_WAIT_MAX_MS = 8000;
+
 export class EngineRuntime {
   readonly setup: EngineSetup;
   readonly engine: IkeEngine;
@@ -383,8 +394,14 @@ export class EngineRuntime {
     this.liveAtStop = buildSummary(this).tunnels.live;
     if (mode === 'graceful') {
       this.engine.deleteAll(reason);
-      const limit = Date.now() + Math.min(10_000, this.setup.ikeconf.retranintervalMs * (this.setup.ikeconf.maxretran + 1));
-      while (this.engine.sas.size && Date.now() < limit) await new Promise((r) => setTimeout(r, 20));
+      const limit = Date.now() + Math.min(STOP_WAIT_MAX_MS, this.setup.ikeconf.retranintervalMs * (this.setup.ikeconf.maxretran + 1));
+      let left = this.engine.sas.size;
+      let lastGone = Date.now();
+      while (this.engine.sas.size && Date.now() < limit && Date.now() - lastGone < STOP_IDLE_MS) {
+        await new Promise((r) => setTimeout(r, 20));
+        if (this.engine.sas.size < left) [left, lastGone] = [this.engine.sas.size, Date.now()];
+      }
+      if (this.engine.sas.size) this.log(3, `${this.engine.sas.size} IKE SA(s) still waiting for the peer when it stopped answering: closed without a DELETE answer`);
     }
     this.summaryAtStop = this.summary();
     this.engine.closeAll(reason);

@@ -254,6 +254,48 @@ describe('IKE engine: two engines wired together', () => {
     assert.equal(p.client.up.size, 0);
   });
 
+  it('a graceful stop while IKE_AUTH is in flight deletes the SA once it is up, so the responder is not left with it', () => {
+    const net = new Net();
+    const client = net.add(CLIENT.addr);
+    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    const sa = client.engine.initiate(policy(), CLIENT, GW);
+    // Deliver until the gateway has answered IKE_AUTH, holding its answer back.
+    while (net.queue.length && !(net.queue[0].to === client && sa.pending?.exchange === Exchange.IKE_AUTH)) net.run(1);
+    assert.equal(sa.state, 'connecting');
+    assert.equal([...gw.engine.sas.values()][0]?.state, 'established', 'the gateway counts it up');
+    client.engine.deleteAll('stop');
+    net.run();
+    assert.equal(client.engine.sas.size, 0);
+    assert.equal(gw.engine.sas.size, 0, 'the gateway heard the DELETE');
+    assert.ok(gw.logs.some((l) => /closed: deleted by the peer/.test(l)), gw.logs.slice(-3).join('\n'));
+  });
+
+  it('both sides stopping in the middle of a handshake: it finishes, both Deletes are answered, nothing is left', () => {
+    const net = new Net();
+    const client = net.add(CLIENT.addr);
+    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    const sa = client.engine.initiate(policy(), CLIENT, GW);
+    net.run(3); // IKE_SA_INIT there and back, IKE_AUTH there: the gateway counts it up, its answer is on the way
+    assert.equal([...gw.engine.sas.values()][0]?.state, 'established');
+    assert.equal(sa.state, 'connecting');
+    client.engine.deleteAll('stop');
+    gw.engine.deleteAll('stop');
+    net.run();
+    assert.equal(client.engine.sas.size, 0);
+    assert.equal(gw.engine.sas.size, 0);
+  });
+
+  it('a stopping gateway answers no new IKE_SA_INIT', () => {
+    const net = new Net();
+    const client = net.add(CLIENT.addr);
+    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    gw.engine.deleteAll('stop');
+    const sa = client.engine.initiate(policy(), CLIENT, GW);
+    net.run();
+    assert.equal(gw.engine.sas.size, 0);
+    assert.equal(sa.state, 'connecting');
+  });
+
   it('creates an extra CHILD SA and deletes a CHILD SA on request', () => {
     const p = pair();
     const gwSa = [...p.gw.engine.sas.values()][0];

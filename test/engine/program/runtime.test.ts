@@ -146,3 +146,36 @@ ikeconf:
     assert.equal(cl.summary().ok, true);
   });
 });
+
+describe('engine runtime: a graceful stop whose peer is gone', function () {
+  this.timeout(30_000);
+  const octet = 1 + ((process.pid + 100) % 200);
+  let dir: string;
+  let gw: EngineRuntime | undefined;
+  let cl: EngineRuntime | undefined;
+  const logs: string[] = [];
+
+  after(async () => {
+    await cl?.stop('hard');
+    await gw?.stop('hard');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives up on unanswered DELETEs once the peer has been silent a while (not after the retransmission schedule, which outlasts the supervisor) and still ends with its summary', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-gone-'));
+    // The default schedule (10 s × 5) would outlast the supervisor's 10 s before SIGKILL.
+    const common = `ikeconf:\n  psk: loopback-psk-secret\n  dhgrpid: [19]\n  ikeencyptalg: [aes-gcm16:128]\n  ikeprfalg: [sha256]\n  childlist:\n  - encalg: [aes-gcm16:128]\n`;
+    writeFileSync(join(dir, 'gw.yaml'), `role: gateway\nloglevel: 3\nnumberoftunnels: 2\nbindifname: lo\nbindifaddr: 127.${octet}.0.1/32\n${common}    ownts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n    peerts:\n    - {type: v4, startaddr: 10.10.0.0, endaddr: 10.10.255.255}\n`);
+    writeFileSync(join(dir, 'cl.yaml'), `role: client\nnumberoftunnels: 2\nstartclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.0.1\nbindifname: lo\nsetupinterval: 5ms\nowntsaddrincrease: 1\npeertsaddrincrease: 0\n${common}    ownts:\n    - {type: v4, startaddr: 10.10.0.1, endaddr: 10.10.0.1}\n    peerts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n`);
+    gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
+    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: () => {} });
+    await gw.start();
+    await cl.start();
+    await waitFor('both tunnels up', async () => gw!.summary().ike.established === 2, 10_000);
+    await cl.stop('hard'); // gone without a word: nobody answers the gateway's DELETEs
+    await gw.stop('graceful');
+    assert.ok(logs.some((l) => /2 IKE SA\(s\) still waiting for the peer when it stopped answering: closed without a DELETE answer/.test(l)), logs.slice(-5).join('\n'));
+    assert.equal(gw.engine.sas.size, 0, 'closed');
+    assert.equal(gw.summary().tunnels.live, 2, 'the summary, taken at the stop, still tells the tunnels that were up');
+  });
+});
