@@ -76,11 +76,9 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
     .filter((r) => r.dataIf)
     .map((r) => {
       const orig = r.dataIfOrig ?? { addrs: [], up: false };
-      const restore = [
-        ...orig.addrs.map((a) => `  ip addr add ${shellQuote(a)} dev ${shellQuote(r.dataIf!)}`),
-        `  ip link set ${shellQuote(r.dataIf!)} ${orig.up ? 'up' : 'down'}`,
-      ].join('\n');
-      return render('run/return-dataif.sh', { netns: r.netns, dataIf: r.dataIf! }, { restore }).trim();
+      const restore = (values: { addr?: string; state?: string }) => render('run/restore-dataif.batch', { addr: '', state: '', dataIf: r.dataIf!, ...values }).trim();
+      const restoreBatch = [...orig.addrs.map((addr) => restore({ addr })), restore({ state: orig.up ? 'up' : 'down' })].join('\n');
+      return render('run/return-dataif.sh', { netns: r.netns, dataIf: r.dataIf! }, { restoreBatch }).trim();
     })
     .join('\n');
   const logRoot = `${DEFAULT_LOG_ROOT}/${tag}`;
@@ -94,7 +92,7 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
       logNames: saveLogs ? logNames.join(' ') : '',
       ids: instances.map((r) => r.id).join('|') || 'none',
       netnsPaths: instances.map((r) => shellQuote(`/run/netns/${r.netns}`)).join(' '),
-      dataIfReturns: dataIfReturns || ':',
+      dataIfReturns,
       netnsBatch,
       routeBatch,
       instanceDirs: instanceDirs.map(shellQuote).join(' '),

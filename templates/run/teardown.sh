@@ -23,8 +23,11 @@ set +e
 ?logNames fi
 # The run's files go in the background, while the kernel removes the links.
 ?instanceDirs rm -rf {{instanceDirs}} &
-# 2. Give the data interfaces back to this namespace, as they were.
-{{dataIfReturns}}
+# 2. Give the data interfaces back to this namespace, then their addresses
+#    and up/down state as they were, in one ip process.
+?dataIfReturns restore=
+?dataIfReturns {{dataIfReturns}}
+?dataIfReturns [ -z "$restore" ] || printf '%s\n' "$restore" | ip -force -batch -
 # 3. The bridge first, when nothing but these instances' veths is on it:
 #    their host routes go with it, and the veths leave it in one operation
 #    (~55 ms less kernel time per 100 instances than route by route).
