@@ -13,6 +13,12 @@ function pair(clientOver = {}, gwOver = {}, clientChild = {}, gwChild = {}, cook
   return { net, client, gw, sa, result: () => result };
 }
 
+/** A client and a gateway on one network, nothing sent yet. */
+function wired() {
+  const net = new Net();
+  return { net, client: net.add(CLIENT.addr), gw: net.add(GW.addr, { responder: gatewayPolicy() }) };
+}
+
 function assertMatchingChild(a: ReturnType<typeof pair>['client'], b: ReturnType<typeof pair>['gw']) {
   assert.equal(a.up.size, 1);
   assert.equal(b.up.size, 1);
@@ -255,9 +261,7 @@ describe('IKE engine: two engines wired together', () => {
   });
 
   it('a graceful stop while IKE_AUTH is in flight deletes the SA once it is up, so the responder is not left with it', () => {
-    const net = new Net();
-    const client = net.add(CLIENT.addr);
-    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    const { net, client, gw } = wired();
     const sa = client.engine.initiate(policy(), CLIENT, GW);
     // Deliver until the gateway has answered IKE_AUTH, holding its answer back.
     while (net.queue.length && !(net.queue[0].to === client && sa.pending?.exchange === Exchange.IKE_AUTH)) net.run(1);
@@ -271,9 +275,7 @@ describe('IKE engine: two engines wired together', () => {
   });
 
   it('both sides stopping in the middle of a handshake: it finishes, both Deletes are answered, nothing is left', () => {
-    const net = new Net();
-    const client = net.add(CLIENT.addr);
-    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    const { net, client, gw } = wired();
     const sa = client.engine.initiate(policy(), CLIENT, GW);
     net.run(3); // IKE_SA_INIT there and back, IKE_AUTH there: the gateway counts it up, its answer is on the way
     assert.equal([...gw.engine.sas.values()][0]?.state, 'established');
@@ -286,9 +288,7 @@ describe('IKE engine: two engines wired together', () => {
   });
 
   it('a stopping gateway answers no new IKE_SA_INIT', () => {
-    const net = new Net();
-    const client = net.add(CLIENT.addr);
-    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    const { net, client, gw } = wired();
     gw.engine.deleteAll('stop');
     const sa = client.engine.initiate(policy(), CLIENT, GW);
     net.run();
@@ -308,9 +308,7 @@ describe('IKE engine: two engines wired together', () => {
   });
 
   it('INITIAL_CONTACT replaces an older IKE SA of the same peer', () => {
-    const net = new Net();
-    const client = net.add(CLIENT.addr);
-    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    const { net, client, gw } = wired();
     client.engine.initiate(policy(), CLIENT, GW);
     net.run();
     client.engine.initiate(policy(), CLIENT, GW);
@@ -320,9 +318,7 @@ describe('IKE engine: two engines wired together', () => {
   });
 
   it('survives mutated and random datagrams: no internal error, the SA keeps working', () => {
-    const net = new Net();
-    const client = net.add(CLIENT.addr);
-    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    const { net, client, gw } = wired();
     const seen: { data: Buffer; from: typeof CLIENT; to: typeof GW }[] = [];
     net.drop = (data, from, to) => void seen.push({ data: Buffer.from(data), from, to }) as unknown as boolean;
     const sa = client.engine.initiate(policy({ dpdMs: 3000 }), CLIENT, GW);
