@@ -34,6 +34,9 @@ export function engineArgv(s: ServerSession, r: InstanceRecord, addressesSet: bo
   return addressesSet ? [...argv, '--no-netconf'] : argv;
 }
 
+/** The step an instance's start failures name (a failed run's rollback finds the instance by it). */
+export const startStep = (name: string): string => `start ${name}`;
+
 const ENGINE_API_SOCKET = 'api.sock';
 
 /** The engine instance's API socket on its server. */
@@ -71,7 +74,7 @@ export async function startInstance(s: ServerSession, tag: string, conf: Instanc
       if (res.code !== 0)
         throw new MyikeError('E_SETUPCMDS', `setupcmds of instance ${r.name} failed (exit ${res.code ?? res.signal}):\n${tail(res.stderr || res.stdout)}`, {
           server: r.server,
-          step: `start ${r.name}`,
+          step: startStep(r.name),
           hint: 'fix other.setupcmds in the recipe; the output above is from the server',
         });
     }
@@ -185,7 +188,7 @@ async function logTail(s: ServerSession, r: InstanceRecord): Promise<string> {
 function failed(r: InstanceRecord, what: string, logs: string): MyikeError {
   return new MyikeError('E_INSTANCE', `instance ${r.name} did not start: ${what}${logs ? `\nlast output:\n${logs}` : ''}`, {
     server: r.server,
-    step: `start ${r.name}`,
+    step: startStep(r.name),
     hint: `look at its logs in ${r.logdir} on ${r.server}`,
   });
 }

@@ -80,9 +80,10 @@ export function planRun(
     before.delete(conf.name);
     const record = toRecord(tag, conf, f, old);
     const p = { conf, record };
-    if (old && (old.hash !== record.hash || old.server !== conf.server || old.id !== conf.id)) {
+    const differences = old ? howItDiffers(conf, old, record) : [];
+    if (old && differences.length) {
       if (!opts.override) {
-        drift.push(driftOf(conf, old, record));
+        drift.push(`instance ${conf.name} on ${old.server}: ${differences.join('; ')}`);
         continue;
       }
       serverPlan(old.server).remove.push(old);
@@ -183,14 +184,13 @@ function toRecord(tag: string, conf: InstanceConf, facts: ServerFacts, old: Inst
   };
 }
 
-/** How an instance differs from the one the run started: where it went, its id, its definition. */
-function driftOf(conf: InstanceConf, old: InstanceRecord, record: InstanceRecord): string {
-  const what = [
+/** How an instance differs from the one the run started (nothing: it is the same): where it went, its id, its definition. */
+function howItDiffers(conf: InstanceConf, old: InstanceRecord, record: InstanceRecord): string[] {
+  return [
     ...(old.server !== conf.server ? [`moved to ${conf.server}`] : []),
     ...(old.id !== conf.id ? [`id ${old.id} → ${conf.id}`] : []),
     ...(old.hash !== record.hash ? ['its definition (recipe entry or setup file) changed since it was started'] : []),
   ];
-  return `instance ${conf.name} on ${old.server}: ${what.join('; ')}`;
 }
 
 const normalAddr = (a: string) => parseAddress(a)?.addr ?? a;

@@ -9,7 +9,7 @@ import { asMyikeError, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
 import { ExecQueue } from '../transport/exec-queue.js';
 import type { NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
-import { startInstance, waitUp, type UpState } from './instances.js';
+import { startInstance, startStep, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
@@ -210,8 +210,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     if (ctx.plan && plumbed && !opts.keepOnFailure) {
       opts.warn(`run ${e.code === 'E_CANCELLED' ? 'cancelled' : 'failed'}; rolling back what it created (use --keep-on-failure to keep it for inspection)`);
       const archives = await rollback(ctx, servers, tag, opts).catch((re) => void opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));
-      // The hint pointed at the failed instance's logs on its server (step "start NAME"): the rollback saved them here and removed them there.
-      const failed = e.code === 'E_INSTANCE' && ctx.plan.manifest.instances.find((r) => r.server === e.server && e.step === `start ${r.name}`);
+      // The hint pointed at the failed instance's logs on its server: the rollback saved them here and removed them there.
+      const failed = e.code === 'E_INSTANCE' && ctx.plan.manifest.instances.find((r) => r.server === e.server && e.step === startStep(r.name));
       const archive = e.server && archives?.get(e.server);
       if (failed && archive && hasDefaultLogdir(tag, failed)) e = e.withHint(`its logs are in ${archive} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
     }
