@@ -17,9 +17,8 @@ import { runTasks, timing, type ProgressMode } from './progress.js';
 import { hasDefaultLogdir, renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
 import { FACTS_COMMAND, parseFacts } from './facts.js';
 import { holdRun, Servers, type ServerSession } from './servers.js';
-import { deleteManifest, readManifest, writeManifest } from './store.js';
+import { deleteManifest, logsDirFor, logsKeptPerRun, prunedNote, pruneLogs, readManifest, writeManifest } from './store.js';
 import { removeInstances, runCommands, runScript, stopDaemonIfIdle, teardownServer } from './teardown.js';
-import { logsDirFor } from './teardown-run.js';
 
 export interface RunOptions {
   override: boolean;
@@ -77,6 +76,7 @@ export function recipeServers(inputs: Inputs): string[] {
 export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunResult> {
   const { recipe } = inputs;
   const tag = runTag(recipe.name);
+  const keepLogs = logsKeptPerRun(); // checked before any server is touched: a rollback saves logs
   const servers = new Servers(inputs.config);
   const names = recipeServers(inputs);
   const ctx: Ctx = { sessions: new Map(), facts: {}, previous: null, started: new Map() };
@@ -209,7 +209,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     let e = asMyikeError(err);
     if (ctx.plan && plumbed && !opts.keepOnFailure) {
       opts.warn(`run ${e.code === 'E_CANCELLED' ? 'cancelled' : 'failed'}; rolling back what it created (use --keep-on-failure to keep it for inspection)`);
-      const archives = await rollback(ctx, servers, tag, opts).catch((re) => void opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));
+      const archives = await rollback(ctx, servers, tag, keepLogs, opts).catch((re) => void opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));
       // The hint pointed at the failed instance's logs on its server: the rollback saved them here and removed them there.
       const failed = e.code === 'E_INSTANCE' && ctx.plan.manifest.instances.find((r) => r.server === e.server && e.step === startStep(r.name));
       const archive = e.server && archives?.get(e.server);
@@ -285,7 +285,7 @@ async function stopIdleDaemonsWeStarted(ctx: Ctx): Promise<void> {
  * Removes what a failed run created: the whole run if it was new, else the
  * instances it created. Returns the archives its logs were saved in, by server.
  */
-async function rollback(ctx: Ctx, servers: Servers, tag: string, opts: RunOptions): Promise<Map<string, string>> {
+async function rollback(ctx: Ctx, servers: Servers, tag: string, keepLogs: number, opts: RunOptions): Promise<Map<string, string>> {
   const plan = ctx.plan!;
   const quiet = { force: true, warn: opts.warn };
   const logs = logsDirFor(plan.name);
@@ -301,7 +301,7 @@ async function rollback(ctx: Ctx, servers: Servers, tag: string, opts: RunOption
       }),
     );
     deleteManifest(tag);
-    if (archives.size) opts.warn(`logs of the failed run saved in ${logs}`);
+    if (archives.size) opts.warn(`logs of the failed run saved in ${logs}${prunedNote(pruneLogs(plan.name, keepLogs), keepLogs)}`);
     return archives;
   }
   await Promise.all(plan.servers.map((sp) => removeInstances(ctx.sessions.get(sp.server)!, tag, sp.create.map((p) => p.record), quiet)));

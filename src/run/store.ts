@@ -1,15 +1,62 @@
-// The controller's copy of run manifests: one JSON file per run tag under the
-// controller state directory (MYIKEV2_STATE_DIR, default
-// ~/.local/state/myikev2), written atomically.
+// The controller's state (MYIKEV2_STATE_DIR, default ~/.local/state/myikev2):
+// its copy of run manifests, one JSON file per run tag, written atomically;
+// and the instances' logs saved at teardown, one directory per teardown.
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../daemon/atomic-file.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { textSha256 } from '../model/source.js';
+import { EXIT_USAGE, MyikeError } from '../errors.js';
 import type { RunManifest } from './manifest.js';
 
 export function controllerStateDir(): string {
   return process.env.MYIKEV2_STATE_DIR || join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'myikev2');
+}
+
+/** Saved log directories kept per run name, unless MYIKEV2_KEEP_LOGS says otherwise. */
+export const DEFAULT_LOGS_KEPT = 20;
+
+/** How many saved log directories of one run the controller keeps (MYIKEV2_KEEP_LOGS; 0: all of them). */
+export function logsKeptPerRun(): number {
+  const v = process.env.MYIKEV2_KEEP_LOGS;
+  if (v === undefined || v === '') return DEFAULT_LOGS_KEPT;
+  if (!/^\d+$/.test(v)) {
+    throw new MyikeError('E_USAGE', `MYIKEV2_KEEP_LOGS=${v}: expected a whole number (how many saved log directories to keep per run; 0: all)`, {
+      hint: `unset it to keep the newest ${DEFAULT_LOGS_KEPT}`,
+      exitCode: EXIT_USAGE,
+    });
+  }
+  return Number(v);
+}
+
+const logsRoot = () => join(controllerStateDir(), 'logs');
+const dirPrefix = (name: string) => `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-`;
+const TIME_SUFFIX = /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z$/;
+
+/** Where the controller keeps the logs of a run it tore down (or rolled back): a directory per teardown. */
+export function logsDirFor(name: string, at = new Date()): string {
+  return join(logsRoot(), dirPrefix(name) + at.toISOString().replace(/[:.]/g, '-'));
+}
+
+/** Removes the oldest saved log directories of run `name` beyond the newest `keep` (0: keeps all); returns how many went. */
+export function pruneLogs(name: string, keep: number): number {
+  if (keep === 0) return 0;
+  const prefix = dirPrefix(name);
+  let dirs: string[];
+  try {
+    dirs = readdirSync(logsRoot());
+  } catch {
+    return 0;
+  }
+  // The time suffix sorts as it happened; another run whose name starts the same ("a" and "a-b") has no such suffix here.
+  const old = dirs.filter((d) => d.startsWith(prefix) && TIME_SUFFIX.test(d.slice(prefix.length))).sort().slice(0, -keep);
+  for (const d of old) rmSync(join(logsRoot(), d), { recursive: true, force: true });
+  return old.length;
+}
+
+/** What to add to "logs saved in DIR" when older ones went. */
+export function prunedNote(pruned: number, keep: number): string {
+  return pruned ? ` (removed the ${pruned} oldest saved logs of this run: the newest ${keep} are kept; MYIKEV2_KEEP_LOGS=0 keeps all)` : '';
 }
 
 function runsDir(): string {

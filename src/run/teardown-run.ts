@@ -8,7 +8,7 @@ import type { RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
 import { holdRun, Servers } from './servers.js';
-import { controllerStateDir, deleteManifest, readManifest } from './store.js';
+import { deleteManifest, logsDirFor, logsKeptPerRun, pruneLogs, readManifest } from './store.js';
 import { stopDaemonIfIdle, teardownServer } from './teardown.js';
 import type { DaemonClient } from '../daemon/client.js';
 import type { Transport } from '../transport/transport.js';
@@ -26,6 +26,8 @@ export interface TeardownResult {
   tag: string;
   servers: { server: string; leftovers: string[] }[];
   logs: string | null; // where the instances' logs were saved on the controller
+  logsPruned: number; // older saved logs of the run removed (the newest `logsKept` stay)
+  logsKept: number;
   idleDaemonsStopped: string[]; // servers whose idle daemon a teardown of no run stopped
 }
 
@@ -55,6 +57,7 @@ async function findManifest(config: ControllerConf, tag: string, servers: Server
 }
 
 export async function teardownRun(config: ControllerConf, tag: string, opts: TeardownRunOptions): Promise<TeardownResult> {
+  const logsKept = logsKeptPerRun(); // checked before any server is touched
   const servers = new Servers(config);
   try {
     const { manifest: m, met } = await findManifest(config, tag, servers);
@@ -62,9 +65,9 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       // No such run; idle daemons (kept by an earlier `teardown --keep-daemon`) go unless kept again.
       const stopped: string[] = [];
       if (!opts.keepDaemon) await Promise.all(met.map((d) => stopDaemonIfIdle(d).then((yes) => yes && stopped.push(d.server), () => {})));
-      return { name: null, tag, servers: [], logs: null, idleDaemonsStopped: stopped.sort() };
+      return { name: null, tag, servers: [], logs: null, logsPruned: 0, logsKept, idleDaemonsStopped: stopped.sort() };
     }
-    const result: TeardownResult = { name: m.name, tag, servers: [], logs: null, idleDaemonsStopped: [] };
+    const result: TeardownResult = { name: m.name, tag, servers: [], logs: null, logsPruned: 0, logsKept, idleDaemonsStopped: [] };
     /** A server whose teardown failed (unreachable, busy, a script that failed): its error is told once, and it is what is left there. */
     const notTornDown = (name: string) => (err: unknown): never => {
       const e = asMyikeError(err);
@@ -113,14 +116,11 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     for (const name of m.servers)
       if (!result.servers.some((s) => s.server === name)) result.servers.push({ server: name, leftovers: ['not torn down or verified: see the error above'] });
     if (result.servers.every((s) => s.leftovers.length === 0)) deleteManifest(tag);
+    if (result.logs) result.logsPruned = pruneLogs(m.name, logsKept);
     return result;
   } finally {
     await servers.close(); // the daemons met too: they are the servers' sessions
   }
 }
 
-/** Where the controller keeps the logs of a run it tore down. */
-export function logsDirFor(name: string): string {
-  return join(controllerStateDir(), 'logs', `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-}
 

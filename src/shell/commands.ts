@@ -10,6 +10,7 @@ import { runTag } from '../run/names.js';
 import { runRecipe } from '../run/run.js';
 import type { ServerSession } from '../run/servers.js';
 import { teardownRun } from '../run/teardown-run.js';
+import { prunedNote } from '../run/store.js';
 import { connectDaemon } from '../transport/ensure-daemon.js';
 import { LocalTransport } from '../transport/local.js';
 import { shq, type Terminal } from '../transport/transport.js';
@@ -335,7 +336,7 @@ async function teardownCommand({ session, io }: CommandContext, p: Parsed): Prom
   }
   const left = result.servers.filter((s) => s.leftovers.length);
   for (const s of left) io.error(`${s.server}: could not remove:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}`);
-  if (result.logs) io.print(`logs saved in ${result.logs}`);
+  if (result.logs) io.print(`logs saved in ${result.logs}${prunedNote(result.logsPruned, result.logsKept)}`);
   io.print(left.length ? `teardown of "${result.name}" incomplete` : `run "${result.name}" torn down; verified clean on ${result.servers.length} server(s)`);
   return left.length ? EXIT_FAILED : EXIT_OK;
 }

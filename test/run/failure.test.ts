@@ -4,8 +4,8 @@
 // reported as drift and replaced only with --override; teardown --name works
 // without the recipe.
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -77,10 +77,18 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     const foreign = `zfg${process.pid % 100000}`;
     sh(`ip link add ${foreign} group ${group} type veth peer name ${foreign}p`);
     try {
-      const td = myikev2('teardown', '--name', 'rollback-test');
+      const withKeep = (keep: string) => spawnSync(process.execPath, [CLI, 'teardown', '--name', 'rollback-test'], { encoding: 'utf8', cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir, MYIKEV2_KEEP_LOGS: keep } });
+      const bad = withKeep('all');
+      assert.equal(bad.status, 2, bad.stderr);
+      assert.match(bad.stderr, /MYIKEV2_KEEP_LOGS=all: expected a whole number/);
+      assert.equal(namespacesOf(rollbackTag), `${rollbackTag}-bad\n${rollbackTag}-good`, 'a bad setting touches nothing');
+      const older = join(stateDir, 'logs', 'rollback-test-2001-01-01T00-00-00-000Z'); // an earlier teardown's
+      mkdirSync(older, { recursive: true });
+      const td = withKeep('1');
       assert.equal(td.status, 0, td.stderr + td.stdout);
-      const logs = /logs saved in (\S+)/.exec(td.stdout);
+      const logs = /logs saved in (\S+) \(removed the 1 oldest saved logs of this run: the newest 1 are kept/.exec(td.stdout);
       assert.ok(logs, td.stdout);
+      assert.equal(existsSync(older), false, 'the older saved logs went');
       assert.match(savedLog(join(logs[1], 'local.tar.gz'), 'bad/*.stderr.log'), /cannot start, missing config/);
       assert.equal(savedLog(join(logs[1], 'local.tar.gz'), 'good/*.stdout.log'), '', 'every instance\'s logs are kept');
       assert.equal(namespacesOf(rollbackTag), '');

@@ -1,12 +1,13 @@
 // The controller's run records: a recipe file whose text is the one a run
-// started from names that run without being parsed.
+// started from names that run without being parsed; saved logs are kept per
+// run up to a number.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { textSha256 } from '../../src/model/source.js';
 import type { RunManifest } from '../../src/run/manifest.js';
-import { runNameOfRecipeFile, writeManifest } from '../../src/run/store.js';
+import { DEFAULT_LOGS_KEPT, logsDirFor, logsKeptPerRun, pruneLogs, runNameOfRecipeFile, writeManifest } from '../../src/run/store.js';
 
 describe('run: the controller\'s run records', () => {
   const saved = process.env.MYIKEV2_STATE_DIR;
@@ -42,5 +43,53 @@ describe('run: the controller\'s run records', () => {
     writeFileSync(file, 'name: "big one"\n# edited\n');
     assert.equal(runNameOfRecipeFile(file), null);
     assert.equal(runNameOfRecipeFile(join(dir, 'missing.yaml')), null);
+  });
+
+  describe('saved logs', () => {
+    const savedKeep = process.env.MYIKEV2_KEEP_LOGS;
+    afterEach(() => {
+      if (savedKeep === undefined) delete process.env.MYIKEV2_KEEP_LOGS;
+      else process.env.MYIKEV2_KEEP_LOGS = savedKeep;
+    });
+    const saveAt = (name: string, iso: string) => {
+      const d = logsDirFor(name, new Date(iso));
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, 'srv1.tar.gz'), 'x');
+      return d;
+    };
+    const left = () => readdirSync(join(dir, 'state', 'logs')).sort();
+
+    it('keeps the newest of one run, and leaves other runs\' and foreign directories alone', () => {
+      for (const day of ['03', '01', '04', '02']) saveAt('big one', `2026-11-${day}T10:00:00.000Z`);
+      saveAt('big one-b', '2026-10-01T10:00:00.000Z'); // a run whose name starts the same
+      saveAt('other', '2026-09-01T10:00:00.000Z');
+      mkdirSync(join(dir, 'state', 'logs', 'big_one-mine'));
+      assert.equal(pruneLogs('big one', 2), 2);
+      assert.deepEqual(left(), [
+        'big_one-2026-11-03T10-00-00-000Z',
+        'big_one-2026-11-04T10-00-00-000Z',
+        'big_one-b-2026-10-01T10-00-00-000Z',
+        'big_one-mine',
+        'other-2026-09-01T10-00-00-000Z',
+      ]);
+      assert.equal(pruneLogs('big one', 2), 0, 'nothing more to remove');
+      assert.equal(pruneLogs('big one', 0), 0);
+      assert.equal(left().length, 5, '0 keeps all');
+      assert.equal(pruneLogs('never ran', 1), 0);
+    });
+
+    it('keeps 20 per run unless MYIKEV2_KEEP_LOGS says how many; anything else is a usage error', () => {
+      delete process.env.MYIKEV2_KEEP_LOGS;
+      assert.equal(logsKeptPerRun(), DEFAULT_LOGS_KEPT);
+      assert.equal(DEFAULT_LOGS_KEPT, 20);
+      process.env.MYIKEV2_KEEP_LOGS = '3';
+      assert.equal(logsKeptPerRun(), 3);
+      process.env.MYIKEV2_KEEP_LOGS = '0';
+      assert.equal(logsKeptPerRun(), 0);
+      for (const bad of ['-1', '1.5', 'all', ' 2']) {
+        process.env.MYIKEV2_KEEP_LOGS = bad;
+        assert.throws(() => logsKeptPerRun(), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message.includes(`MYIKEV2_KEEP_LOGS=${bad}: expected a whole number`), bad);
+      }
+    });
   });
 });

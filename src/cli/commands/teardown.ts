@@ -4,7 +4,7 @@ import { elapsed } from '../table.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MyikeError } from '../../errors.js';
 import { loadConfig, loadConfigAndRecipeName } from '../../model/load.js';
 import { runTag } from '../../run/names.js';
-import { listManifests, runNameOfRecipeFile } from '../../run/store.js';
+import { listManifests, prunedNote, runNameOfRecipeFile } from '../../run/store.js';
 import { shq } from '../../transport/transport.js';
 
 export function registerTeardown(program: Command): void {
@@ -50,7 +50,7 @@ export function registerTeardown(program: Command): void {
           process.stdout.write(`nothing to tear down: no run of "${name}"${result.idleDaemonsStopped.length ? `; stopped the idle daemon on ${result.idleDaemonsStopped.join(', ')}` : ''}\n`);
         else {
           for (const s of left) process.stdout.write(`${s.server}: could not remove:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}\n`);
-          if (result.logs) process.stdout.write(`logs saved in ${result.logs}\n`);
+          if (result.logs) process.stdout.write(`logs saved in ${result.logs}${prunedNote(result.logsPruned, result.logsKept)}\n`);
           process.stdout.write(left.length ? `teardown of "${result.name}" incomplete: once what is listed above is fixed (or the server is reachable again), run the same teardown again; the run stays on record until then\n` : `run "${result.name}" torn down; verified clean on ${result.servers.length} server(s) in ${elapsed()}\n`);
         }
         return left.length ? EXIT_FAILED : 0;
