@@ -12,6 +12,7 @@ import type { DaemonInfo } from './methods.js';
 import { Connection } from './server.js';
 import { reportReady } from './ready.js';
 import { Supervisor } from './supervisor.js';
+import { foreignProc } from './proc.js';
 
 export interface DaemonOptions {
   socket: string;
@@ -93,6 +94,12 @@ function listen(server: Server, ...args: unknown[]): Promise<void> {
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const token = opts.listen ? readToken(opts.tokenFile) : undefined;
   const tcp = opts.listen ? parseListen(opts.listen) : undefined;
+  const proc = foreignProc();
+  if (proc) {
+    throw new MyikeError('E_DAEMON_PROC', `cannot supervise processes here: ${proc}`, {
+      hint: 'start it where /proc is this PID namespace\'s own (e.g. unshare --pid --fork --mount-proc), or outside that PID namespace',
+    });
+  }
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const release = acquireLock(join(opts.stateDir, 'daemon.lock'), opts.socket);
   const servers: Server[] = [];

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export interface ProcStat {
   /** One letter: R, S, D, Z (zombie), T, X, ... */
@@ -28,6 +28,21 @@ export function readProcStat(pid: number): ProcStat | null {
 export function isSameLiveProcess(pid: number, startTime: number): boolean {
   const st = readProcStat(pid);
   return st !== null && st.startTime === startTime && st.state !== 'Z' && st.state !== 'X';
+}
+
+/**
+ * Why /proc cannot tell this process's children apart, or null when it can:
+ * a /proc of another PID namespace (e.g. `unshare --pid` without
+ * `--mount-proc`) shows other processes under the pids the daemon knows.
+ */
+export function foreignProc(): string | null {
+  let self: string;
+  try {
+    self = readlinkSync('/proc/self');
+  } catch (e) {
+    return `/proc/self cannot be read (${(e as Error).message})`;
+  }
+  return self === String(process.pid) ? null : `/proc belongs to another PID namespace (it shows this process as ${self}, not ${process.pid})`;
 }
 
 interface SessionProc {

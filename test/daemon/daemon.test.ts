@@ -407,6 +407,18 @@ describe('daemon @integration', function () {
     assert.equal((statSync(join(dir, 'run')).mode & 0o777).toString(8), '700');
   });
 
+  it('refuses to start where /proc is another PID namespace\'s (it could not tell its children from strangers)', async () => {
+    const socket = join(dir, 'foreign.sock');
+    const r = await run('unshare', ['--pid', '--fork', '--kill-child', process.execPath, BUNDLE, 'daemon', '--socket', socket, '--state-dir', join(dir, 'foreign')], { timeout: 10_000 }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot supervise processes here: \/proc belongs to another PID namespace \(it shows this process as \d+, not 1\)/);
+    assert.match(r.stderr, /--mount-proc/);
+    assert.equal(existsSync(socket), false);
+  });
+
   it('subscribe gives the snapshot first, then the changes of its tag only', async () => {
     const d = await newDaemon();
     const c = await client(d);
