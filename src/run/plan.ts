@@ -87,7 +87,7 @@ export function planRun(
         continue;
       }
       serverPlan(old.server).remove.push(old);
-      record.dataIfOrig = null; // found again after the old one gave the interface back
+      record.dataIfOrig = null; // from the server, or from the removed instance that gives the interface back (below)
     } else if (old) {
       const nsThere = f.netns.includes(old.netns);
       const running = f.daemonInstances.some((d) => d.name === old.daemonName && (d.state === 'running' || d.state === 'backoff'));
@@ -108,10 +108,12 @@ export function planRun(
     if (conf.dataIf) {
       if (conf.dataIf === MGMT_IF_IN_NS) problems.push(`instance ${conf.name}: its data interface cannot be called ${MGMT_IF_IN_NS} (the management interface in every namespace)`);
       const link = f.links[conf.dataIf];
-      const freedByRemove = sp.remove.some((r) => r.dataIf === conf.dataIf);
-      if (!link && !freedByRemove && !record.dataIfOrig)
+      const freed = sp.remove.find((r) => r.dataIf === conf.dataIf);
+      if (!link && !freed && !record.dataIfOrig)
         problems.push(`server ${conf.server} has no interface ${conf.dataIf} in its base namespace (data interface of instance ${conf.name}; an instance of another run may have it in its namespace)`);
       else if (link) record.dataIfOrig ??= { addrs: link.addrs, up: link.up };
+      // The removed instance gives it back as it found it: that is how teardown must give it back too.
+      else if (freed) record.dataIfOrig ??= freed.dataIfOrig;
     }
     sp.create.push(p);
     planned.push(p);

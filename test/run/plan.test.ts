@@ -85,6 +85,22 @@ describe('run: planner and scripts', () => {
     assert.deepEqual([srv1.remove.map((r) => r.name), srv1.create.map((p) => p.conf.name)], [['client'], ['client']]);
   });
 
+  it('a replaced instance keeps the data interface state from before the run, for teardown to restore', () => {
+    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    const f = facts();
+    for (const r of first.manifest.instances) {
+      f[r.server].netns.push(r.netns);
+      delete f[r.server].links.data0; // inside the old namespace until it is removed
+      f[r.server].daemonInstances.push({ name: r.daemonName, state: 'running' });
+      f[r.server].mgmtRoutes.push(r.mgmtAddr);
+    }
+    const changed = structuredClone(recipe);
+    changed.instances[1].myikev2!.setup.numberoftunnels = 20;
+    const replaced = planRun(changed, config, f, first.manifest, { override: true, now: NOW });
+    const client = replaced.manifest.instances.find((r) => r.name === 'client')!;
+    assert.deepEqual(client.dataIfOrig, { addrs: ['10.99.0.1/24', 'fd00:99::1/64'], up: true });
+  });
+
   it('refuses a management address another run uses on the server (same id), before touching anything', () => {
     const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
     const client = first.manifest.instances.find((r) => r.name === 'client')!;
