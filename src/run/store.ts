@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../daemon/atomic-file.js';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { textSha256 } from '../model/source.js';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
 import type { RunManifest } from './manifest.js';
@@ -91,13 +91,15 @@ export function listManifests(): RunManifest[] {
   return files.map((f) => readManifest(f.slice(0, -5))).filter((m): m is RunManifest => m !== null);
 }
 
-/** The name of the run this controller started from a recipe with exactly this file's text, if any. */
+/** The name of the run this controller started from a recipe with exactly this file's text, if any; for a deleted file, the one run started from that path. */
 export function runNameOfRecipeFile(file: string): string | null {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    return null;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return null;
+    const names = new Set(listManifests().filter((m) => m.recipeFile === resolve(file)).map((m) => m.name));
+    return names.size === 1 ? [...names][0] : null;
   }
   const sha = textSha256(text);
   return listManifests().find((m) => m.recipeSha256 === sha)?.name ?? null;

@@ -45,6 +45,12 @@ describe('run: the controller\'s run records', () => {
     assert.equal(runNameOfRecipeFile(join(dir, 'missing.yaml')), null);
   });
 
+  it('finds the run of a recipe file deleted since, by the path it was run from', () => {
+    writeManifest({ ...manifest('gone', 'm0004', 'name: gone\n'), recipeFile: join(dir, 'deleted.yaml') });
+    assert.equal(runNameOfRecipeFile(join(dir, 'deleted.yaml')), 'gone');
+    assert.equal(runNameOfRecipeFile(join(dir, 'other.yaml')), null);
+  });
+
   describe('saved logs', () => {
     const savedKeep = process.env.MYIKEV2_KEEP_LOGS;
     afterEach(() => {
