@@ -167,7 +167,8 @@ export function readYaml(file: string, diag: Diagnostics): SourceDoc {
     diag.fileError(
       file,
       code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${(err as Error).message}`,
-      code === 'ENOENT' ? 'check the path (relative paths in a recipe are relative to the recipe file)' : undefined,
+      // Only a path from the command line gets here (a recipe's setup paths are checked where they are written).
+      code === 'ENOENT' ? `check the path${isAbsolute(file) ? '' : ` (relative to the current directory, ${process.cwd()})`}` : undefined,
     );
     return new YamlSource(file, '', false, null, false);
   }

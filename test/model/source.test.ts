@@ -103,6 +103,13 @@ describe('model: YAML sources', () => {
       assert.equal(diag.errors[0].excerpt, '    port: 99999');
     }));
 
+  it('says a missing file\'s relative path is taken from the current directory (the command line\'s, not a recipe\'s)', () => {
+    const diag = new Diagnostics();
+    readYaml('no-such-dir/controller.yaml', diag);
+    assert.equal(diag.errors[0].message, 'file not found: no-such-dir/controller.yaml');
+    assert.equal(diag.errors[0].hint, `check the path (relative to the current directory, ${process.cwd()})`);
+  });
+
   it('reports syntax errors and duplicate keys at their lines', () =>
     withYamlFile('a: 1\nb: [\nc: 2\na: 3\n', (file) => {
       const diag = new Diagnostics();
