@@ -171,14 +171,16 @@ class Shell {
     }
   }
 
-  /** Runs one command line (`a; b` allowed); returns the exit code of the last command. */
+  /** Runs one command line (`a; b` allowed); returns the exit code of the first command that failed (0: none). */
   private async execute(line: string, errexit: boolean): Promise<number> {
-    let code = EXIT_OK;
+    let first = EXIT_OK;
     for (const cmd of splitCommands(line)) {
-      code = await this.runOne(cmd);
-      if (this.exitCode !== null || (errexit && code !== EXIT_OK)) break;
+      const code = await this.runOne(cmd);
+      if (this.exitCode !== null) return code;
+      if (code !== EXIT_OK && first === EXIT_OK) first = code;
+      if (errexit && code !== EXIT_OK) break;
     }
-    return code;
+    return first;
   }
 
   private async runOne(text: string): Promise<number> {
