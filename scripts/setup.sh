@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(openssh-server openssh-client strongswan-charon strongswan-swanctl
-      libcharon-extra-plugins iproute2 iputils-ping util-linux procps psmisc tmux python3)
+      libstrongswan-standard-plugins libcharon-extra-plugins iproute2 iputils-ping util-linux procps psmisc tmux python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
