@@ -196,19 +196,24 @@ async function cliCommand({ session, io, signal }: CommandContext, p: Parsed): P
     const inner = r.kind === 'other' ? inNamespace(k.tag, r, line) : engineCli(s, r, line);
     // The command's process group id comes first on stderr, so Ctrl-C can end it on the server.
     let pgid: number | undefined;
-    let head: string | undefined = '';
+    // io.error ends each line itself: stderr goes out a whole line at a time (a line written in pieces stays one line).
+    let pending = '';
+    let first = true;
     const onStderr = (chunk: string) => {
-      if (head === undefined) return io.error(chunk.replace(/\n$/, ''));
-      head += chunk;
-      const nl = head.indexOf('\n');
-      if (nl < 0) return;
-      const m = new RegExp(`^${PGID_MARK}(\\d+)$`).exec(head.slice(0, nl));
-      if (m) pgid = Number(m[1]);
-      const rest = m ? head.slice(nl + 1) : head;
-      head = undefined;
-      if (rest) io.error(rest.replace(/\n$/, ''));
+      pending += chunk;
+      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        const m = first ? new RegExp(`^${PGID_MARK}(\\d+)$`).exec(line) : null;
+        first = false;
+        if (m) pgid = Number(m[1]);
+        else io.error(line);
+      }
     };
-    const run = s.transport.exec(`echo "${PGID_MARK}$$" >&2; ${inner}`, { onStdout: (c) => io.write(c), onStderr });
+    const run = s.transport.exec(`echo "${PGID_MARK}$$" >&2; ${inner}`, { onStdout: (c) => io.write(c), onStderr }).finally(() => {
+      if (pending) io.error(pending);
+      pending = '';
+    });
     const stop = aborted(signal).then(async () => {
       if (pgid) await s.transport.exec(`kill -TERM -- -${pgid} 2>/dev/null; true`).catch(() => undefined);
     });

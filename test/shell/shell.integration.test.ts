@@ -138,8 +138,10 @@ describe('myikev2 shell on the lab @integration', function () {
 
   describe('scripted (--exec, stdin)', () => {
     it('runs --exec commands in order; exit 0 when all work', async () => {
-      const r = shell(['--exec', `def -f ${recipe}; list; cli -t alpha -- ip -4 -o addr show dev data0; list --json`]);
+      const r = shell(['--exec', `def -f ${recipe}; list; cli -t alpha -- ip -4 -o addr show dev data0; list --json; cli -t alpha 'printf a >&2; sleep 0.3; echo b >&2; printf c >&2; sleep 0.3; echo >&2'`]);
       assert.equal(r.status, 0, r.stderr + r.stdout);
+      // stderr written in pieces keeps its lines: no line broken in two, no blank line added.
+      assert.ok(r.stderr.includes('ab\nc\n') && !r.stderr.includes('c\n\n'), r.stderr);
       assert.match(r.stdout, new RegExp(`run "${NAME}" \\(tag ${TAG}\\) is up`));
       assert.match(r.stdout, new RegExp(`alpha +srv1 +${TAG}-alpha +running`));
       assert.match(r.stdout, new RegExp(`beta +srv2 +${TAG}-beta +running`));
