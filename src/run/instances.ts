@@ -93,6 +93,14 @@ export async function startInstance(s: ServerSession, tag: string, conf: Instanc
     restart: 'never',
     stopTimeoutMs: 10_000,
     replace: true,
+  }).catch((e: unknown) => {
+    // The daemon refused to start it (a program that is not there): say which instance and what to fix.
+    if (!(e instanceof MyikeError) || e.code !== 'E_SPAWN') throw e;
+    throw new MyikeError('E_SPAWN', `instance ${r.name} could not be started: ${e.message.replace(/^.*?cannot start \S+: /, '')}`, {
+      server: r.server,
+      step: startStep(r.name),
+      hint: conf.kind === 'other' ? `fix other.upcmds of instance ${conf.id} (${r.name}) in the recipe: the program it runs must be on the server's PATH, or named by its path` : undefined,
+    });
   });
   return Date.now();
 }

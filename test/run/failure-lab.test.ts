@@ -22,7 +22,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const { myikev2, cleanup } = controllerCli();
   const labRef = useLab({ servers: 2 });
   const tmp = mkdtempSync(join(tmpdir(), 'myikev2-failure-lab-'));
-  const names = ['lab-unreachable-test', 'lab-failing-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -71,5 +71,17 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.ok(hint && hint[1].endsWith(`/${lab.servers[1].name}.tar.gz`), r.stderr);
     assert.match(execFileSync('tar', ['-xzOf', hint[1], '--wildcards', 'i2/*.stderr.log'], { encoding: 'utf8' }), /cannot start, missing config/);
     assert.deepEqual(await states(runTag(names[1])), before, 'every server is as it was');
+  });
+
+  it('an upcmds whose program is not there names the instance, the step and what to fix', async () => {
+    const { lab } = labRef;
+    const file = join(tmp, 'typo.yaml');
+    writeFileSync(file, recipe(names[2], [{ server: lab.servers[1].name, upcmds: 'exec sleeep 663' }]));
+    const before = await states(runTag(names[2]));
+    const r = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`error: \\[server ${lab.servers[1].name}, step start i1\\] instance i1 could not be started: program sleeep not found or not executable`));
+    assert.match(r.stderr, /hint: fix other\.upcmds of instance 1 \(i1\) in the recipe/);
+    assert.deepEqual(await states(runTag(names[2])), before, 'the server is as it was');
   });
 });
