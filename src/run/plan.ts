@@ -71,6 +71,13 @@ export function planRun(
   const planned: PlannedInstance[] = [];
   const problems: string[] = [];
   const clashes: string[] = [];
+  // Instances no longer in the recipe go first: what they free (a data interface) is there for the new ones.
+  const wanted = new Set(recipe.instances.map((c) => c.name));
+  for (const old of before.values()) {
+    if (wanted.has(old.name)) continue;
+    if (opts.override) serverPlan(old.server).remove.push(old);
+    else drift.push(`instance ${old.name} on ${old.server} is no longer in the recipe`);
+  }
   // This run's own management addresses are in use by this run only.
   const ours = new Set((previous?.instances ?? []).filter((r) => r.mgmtAddr).map((r) => `${r.server} ${normalAddr(r.mgmtAddr)}`));
   for (const conf of recipe.instances) {
@@ -117,10 +124,6 @@ export function planRun(
     }
     sp.create.push(p);
     planned.push(p);
-  }
-  for (const old of before.values()) {
-    if (opts.override) serverPlan(old.server).remove.push(old);
-    else drift.push(`instance ${old.name} on ${old.server} is no longer in the recipe`);
   }
   if (drift.length)
     throw new MyikeError('E_DRIFT', `the run of "${recipe.name}" differs from the recipe:\n  ${drift.join('\n  ')}`, {

@@ -101,6 +101,24 @@ describe('run: planner and scripts', () => {
     assert.deepEqual(client.dataIfOrig, { addrs: ['10.99.0.1/24', 'fd00:99::1/64'], up: true });
   });
 
+  it('a renamed instance (the old one removed with override) takes over the data interface the old one gives back', () => {
+    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    const f = facts();
+    for (const r of first.manifest.instances) {
+      f[r.server].netns.push(r.netns);
+      delete f[r.server].links.data0;
+      f[r.server].daemonInstances.push({ name: r.daemonName, state: 'running' });
+      f[r.server].mgmtRoutes.push(r.mgmtAddr);
+    }
+    const renamed = structuredClone(recipe);
+    renamed.instances[0].name = 'gw2';
+    assert.throws(() => planRun(renamed, config, f, first.manifest, { override: false, now: NOW }), /instance gateway on srv2 is no longer in the recipe/);
+    const plan = planRun(renamed, config, f, first.manifest, { override: true, now: NOW });
+    const srv2 = plan.servers.find((s) => s.server === 'srv2')!;
+    assert.deepEqual([srv2.remove.map((r) => r.name), srv2.create.map((p) => p.conf.name)], [['gateway'], ['gw2']]);
+    assert.deepEqual(plan.manifest.instances.find((r) => r.name === 'gw2')!.dataIfOrig, { addrs: ['10.99.0.2/24'], up: true });
+  });
+
   it('refuses a management address another run uses on the server (same id), before touching anything', () => {
     const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
     const client = first.manifest.instances.find((r) => r.name === 'client')!;
