@@ -46,6 +46,13 @@ describe('cli: validate, example, usage', () => {
     assert.match(help.stdout, /Usage: myikev2 validate/);
   });
 
+  it('run --dry-run --json is refused (exit 2): the dry run prints scripts, which a JSON reader would choke on', () => {
+    const r = myikev2('run', '--dry-run', '--json', '-c', 'examples/starter/controller.yaml', 'examples/starter/recipe.yaml');
+    assert.equal(r.code, 2, r.stdout);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /--dry-run prints scripts, not JSON/);
+  });
+
   it('example writes files that validate, and refuses to overwrite them', () => {
     const dir = mkdtempSync(join(tmpdir(), 'myikev2-example-'));
     try {

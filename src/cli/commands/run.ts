@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action } from '../action.js';
 import { elapsed, table } from '../table.js';
 import { loadInputs } from '../../model/load.js';
-import { EXIT_FAILED, EXIT_INTERRUPTED } from '../../errors.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MyikeError } from '../../errors.js';
 import type { RunResult } from '../../run/run.js';
 import type { ControllerConf } from '../../model/config-types.js';
 
@@ -33,6 +33,7 @@ export function registerRun(program: Command): void {
     .option('--plain', 'plain progress lines even on a terminal')
     .action(
       action(async (recipeFile: string, opts: { config?: string; override?: boolean; keepOnFailure?: boolean; dryRun?: boolean; json?: boolean; plain?: boolean }) => {
+        if (opts.dryRun && opts.json) throw new MyikeError('E_USAGE', '--dry-run prints scripts, not JSON: give one of --dry-run and --json', { exitCode: EXIT_USAGE });
         const inputs = loadInputs(recipeFile, opts.config);
         for (const w of inputs.warnings) process.stderr.write(w + '\n');
         if (opts.dryRun) {
