@@ -32,11 +32,13 @@ export function readRecipe(file: string, config: ControllerConf | null, diag: Di
  * found by it, so a recipe edited (even broken) since the run still tears it down.
  */
 export function readRecipeName(file: string, diag: Diagnostics): string | null {
-  const src = readYaml(file, diag);
-  if (!src.ok) return null;
-  const name = (src.data as Raw | null)?.name;
+  const own = new Diagnostics();
+  const src = readYaml(file, own);
+  // Even a YAML error elsewhere in the file leaves a readable top-level name.
+  const name = src.ok ? (src.data as Raw | null)?.name : src.doc?.get('name');
   if (typeof name === 'string' && name.length >= 1 && name.length <= 64) return name;
-  diag.error(src, ['name'], { message: 'the recipe has no usable name', expected: 'a string of 1 to 64 characters', hint: 'or give the run\'s name: myikev2 teardown --name NAME' });
+  for (const [i, e] of own.errors.entries()) diag.adopt(e.withHint(`${e.hint ? `${e.hint}; ` : ''}or give the run's name: myikev2 teardown --name NAME`), own.paths[i]);
+  if (src.ok) diag.error(src, ['name'], { message: 'the recipe has no usable name', expected: 'a string of 1 to 64 characters', hint: 'or give the run\'s name: myikev2 teardown --name NAME' });
   return null;
 }
 
