@@ -4,13 +4,13 @@
 // was (no namespace, link, route, file, nor the daemon the run started).
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { runTag } from '../../src/run/names.js';
 import { serverState, useLab } from '../support/lab.js';
 import { controllerCli } from '../support/machine.js';
+import { tempPath } from '../support/paths.js';
 
 function recipe(name: string, instances: { server: string; upcmds: string }[]): string {
   const list = Object.fromEntries(instances.map((i, k) => [String(k + 1), { name: `i${k + 1}`, daemonname: i.server, other: { upcmds: i.upcmds } }]));
@@ -21,7 +21,8 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   this.timeout(120_000);
   const { myikev2, cleanup } = controllerCli();
   const labRef = useLab({ servers: 2 });
-  const tmp = mkdtempSync(join(tmpdir(), 'myikev2-failure-lab-'));
+  const tmp = tempPath('myikev2-failure-lab-');
+  before(() => mkdirSync(tmp));
   const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test'];
 
   after(() => {

@@ -4,11 +4,11 @@
 // at once outlasted the daemon's answer timeout, and the bridge's thousand
 // ports flooded each other with IPv6 neighbour discovery.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTag } from '../../src/run/names.js';
 import { controllerCli, sh } from '../support/machine.js';
+import { tempPath } from '../support/paths.js';
 
 const COUNT = 1000;
 
@@ -16,12 +16,13 @@ describe('run: a thousand instances on one server @integration', function () {
   this.timeout(300_000);
   const { myikev2, cleanup } = controllerCli();
   const tag = runTag('scale-test');
-  const dir = mkdtempSync(join(tmpdir(), 'myikev2-scale-'));
+  const dir = tempPath('myikev2-scale-');
   const recipe = join(dir, 'recipe.yaml');
   const namespaces = () => Number(sh(`ip netns list | awk '{print $1}' | grep -c '^${tag}-' || true`).trim());
   const sleepers = () => Number(sh("pgrep -fc '^sleep 673$' || true").trim());
 
   before(() => {
+    mkdirSync(dir);
     const entries = Array.from({ length: COUNT }, (_, i) => `  ${i + 1}:\n    name: s${i + 1}\n    daemonname: local\n    other: {upcmds: exec sleep 673}\n`);
     writeFileSync(recipe, `name: scale-test\ninstancelist:\n${entries.join('')}`);
   });

@@ -3,20 +3,21 @@
 // it names each of them, and nothing once they are gone.
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InstanceRecord } from '../../src/run/manifest.js';
 import { renderVerifyScript } from '../../src/run/render.js';
 import { spawnSync } from 'node:child_process';
 import { sh } from '../support/machine.js';
+import { tempPath } from '../support/paths.js';
 
 describe('run: the teardown verification @integration', () => {
   // Not the 'm' of real run tags, so nothing of a real run can match.
   const tag = `z${(process.pid % 0xffff).toString(16).padStart(4, '0')}`;
   const addr = `fd00:7e57:${(process.pid % 0xffff).toString(16)}::7`;
-  const runDir = mkdtempSync(join(tmpdir(), 'myikev2-verify-'));
+  const runDir = tempPath('myikev2-verify-');
+  before(() => mkdirSync(runDir));
   const record = {
     id: 7,
     name: 'probe',

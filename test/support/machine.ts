@@ -1,10 +1,8 @@
 // What a run can leave on this machine, filtered to its own names (other
 // suites may create namespaces at the same time on a shared machine).
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CLI, PROJECT_ROOT } from './paths.js';
+import { mkdirSync, rmSync } from 'node:fs';
+import { CLI, PROJECT_ROOT, tempPath } from './paths.js';
 
 export function sh(cmd: string): string {
   return spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout;
@@ -29,10 +27,10 @@ export function localRunState(tag: string, linkPrefix: string): string {
  * `cleanup()` once the test's teardown is done.
  */
 export function controllerCli(): { myikev2: (...args: string[]) => SpawnSyncReturns<string>; stateDir: string; cleanup: () => void } {
-  const stateDir = mkdtempSync(join(tmpdir(), 'myikev2-ctl-'));
+  const stateDir = tempPath('myikev2-ctl-'); // made on first use: see tempPath
   const env = { ...process.env, MYIKEV2_STATE_DIR: stateDir };
   return {
-    myikev2: (...args) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: PROJECT_ROOT, env }),
+    myikev2: (...args) => (mkdirSync(stateDir, { recursive: true, mode: 0o700 }), spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: PROJECT_ROOT, env })),
     stateDir,
     cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
   };
