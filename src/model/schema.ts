@@ -92,6 +92,7 @@ interface Mapped {
   expected?: string;
   hint?: string;
   at?: 'key' | 'value';
+  hideValue?: boolean;
 }
 
 function pathOf(instancePath: string): KeyPath {
@@ -115,6 +116,7 @@ function mapError(e: ErrorObject, kind: SchemaKind): Mapped | null {
       return {
         path: [...path, key],
         at: 'key',
+        hideValue: true,
         message: `unknown key "${key}"`,
         expected: known.length ? `one of: ${known.join(', ')}` : undefined,
         hint: near ? `did you mean "${near}"?` : 'remove it, or check the spelling against the reference',

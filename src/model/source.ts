@@ -31,6 +31,8 @@ export interface Problem {
    * should hold it (missing keys).
    */
   at?: 'key' | 'value' | 'parent';
+  /** The excerpt leaves out the key's value (an unknown key may be a misspelt secret). */
+  hideValue?: boolean;
 }
 
 export function formatKeyPath(path: KeyPath): string {
@@ -55,7 +57,7 @@ export class Diagnostics {
       new MyikeError('E_INPUT', `${formatKeyPath(path)}: ${p.message}${expected}`, {
         location,
         keyPath: formatKeyPath(path),
-        excerpt: lineText(src, location.line),
+        excerpt: lineText(src, location.line, p.hideValue),
         hint: p.hint,
         exitCode: 2,
       }),
@@ -185,7 +187,7 @@ export function readYaml(file: string, diag: Diagnostics): SourceDoc {
     diag.adopt(
       new MyikeError('E_INPUT', `YAML: ${what}`, {
         location: { file, line: pos.line, col: pos.col },
-        excerpt: text.split('\n')[pos.line - 1],
+        excerpt: lineText(src, pos.line),
         hint: e.code === 'DUPLICATE_KEY' ? 'remove or rename the repeated key' : 'fix the YAML syntax (indentation, quotes, colons)',
         exitCode: 2,
       }),
@@ -216,9 +218,30 @@ function duplicateKeys(doc: Document): number[] {
   return found;
 }
 
-function lineText(src: SourceDoc, line: number): string | undefined {
+/** Keys whose values are secrets: no excerpt shows them. */
+const SECRET_KEYS = new Set(['psk', 'sshpass']);
+const SECRET_ON_LINE = /(["']?\b(?:psk|sshpass)["']?[ \t]*:).*$/;
+const MASK = '<secret>';
+
+/** A source line for a message, with secret values (and with hideValue, the value after the key) left out. */
+function lineText(src: SourceDoc, line: number, hideValue = false): string | undefined {
   const text = src.text.split('\n')[line - 1];
-  return text === undefined ? undefined : text.replace(/\r$/, '');
+  if (text === undefined) return undefined;
+  if (src.doc && insideSecret(src.doc, src.lines.lineStarts[line - 1])) return text.replace(/\S.*/, MASK);
+  const masked = text.replace(/\r$/, '').replace(SECRET_ON_LINE, `$1 ${MASK}`);
+  return hideValue ? masked.replace(/^(\s*(?:-\s+)?[^:]*:).*$/, `$1 ${MASK}`) : masked;
+}
+
+/** Does offset lie in a line of a secret key's value that spans several lines (a block scalar, a list)? */
+function insideSecret(doc: Document, offset: number): boolean {
+  let inside = false;
+  visit(doc, {
+    Pair(_, pair) {
+      const range = (pair.value as Node | null)?.range;
+      if (isScalar(pair.key) && SECRET_KEYS.has(String(pair.key.value)) && range && offset > range[0] && offset < range[2]) inside = true;
+    },
+  });
+  return inside;
 }
 
 /** Finds the node at a key path; falls back to the deepest existing ancestor. */

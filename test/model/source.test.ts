@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { Diagnostics, locate, plainValue, readYaml } from '../../src/model/source.js';
+import { readSetup } from '../../src/model/setup.js';
 import { PROJECT_ROOT } from '../support/paths.js';
 
 /** yaml's value of a text, or undefined when yaml finds an error in it. */
@@ -119,4 +120,24 @@ describe('model: YAML sources', () => {
       assert.ok(diag.errors.length >= 1);
       assert.ok(diag.errors.every((e) => e.location!.file === file && e.location!.line >= 2), diag.errors.map((e) => e.message).join('; '));
     }));
+
+  // Error messages quote the offending line: never with a pre-shared key in it.
+  const secretCases: [string, string][] = [
+    ['a PSK of the wrong type', 'ikeconf:\n  psk: 12345678\n'],
+    ['a PSK given twice', 'ikeconf:\n  psk: S3CRET-A\n  psk: S3CRET-B\n'],
+    ['a misspelt psk key', 'ikeconf:\n  pks: S3CRET-A\n'],
+    ['a PSK in a flow mapping next to an error', 'ikeconf: {psk: S3CRET-A, dhgrpid: [13]}\n'],
+    ['a bad escape in a PSK over two lines', 'ikeconf:\n  psk: "S3CRET-A\n    S3CRET-B \\q"\n'],
+    ['a PSK with an unclosed quote', 'ikeconf:\n  psk: "S3CRET-A\n  dhgrpid: [14]\n'],
+  ];
+  for (const [what, ike] of secretCases) {
+    it(`shows no secret in errors about ${what}`, () =>
+      withYamlFile(`role: gateway\nbindifname: x0\nbindifaddr: 10.0.0.1/24\n${ike}`, (file) => {
+        const diag = new Diagnostics();
+        readSetup(file, diag);
+        assert.ok(diag.errors.length > 0, 'the file has an error');
+        const text = diag.errors.map((e) => e.describe()).join('\n');
+        assert.doesNotMatch(text, /S3CRET|12345678/, text);
+      }));
+  }
 });
