@@ -55,6 +55,12 @@ export function addToAddress(addr: string, n: number | bigint): string | null {
   return fromBigInt(v, a.family);
 }
 
+/** addr a − addr b as a number's sign (both valid, of one family). */
+export function compareAddresses(a: string, b: string): number {
+  const d = toBigInt(a) - toBigInt(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
 /** Is addr inside network/prefixLen? */
 export function inPrefix(addr: string, prefix: Cidr): boolean {
   const a = parseAddress(addr);

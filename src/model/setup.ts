@@ -2,7 +2,7 @@
 // checks the schema cannot express → EngineSetup.
 import { resolve as resolvePath } from 'node:path';
 import { SUPPORTED } from '../engine/capabilities.js';
-import { parseAddress, parseCidr, addToAddress, isValidIfName } from './address.js';
+import { parseAddress, parseCidr, addToAddress, compareAddresses, isValidIfName } from './address.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
 import { Diagnostics, readYaml, type KeyPath, type SourceDoc } from './source.js';
@@ -74,8 +74,7 @@ function toSetup(src: SourceDoc, r: Raw, diag: Diagnostics): EngineSetup {
   c.algorithms(['ikeconf', 'ikeprfalg'], ike.ikeprfalg, SUPPORTED.ikePrf, KNOWN_INTEG);
   c.groups(['ikeconf', 'dhgrpid'], ike.dhgrpid);
   for (const k of ['authownmethod', 'authpeermethod'] as const) c.algorithms(['ikeconf', k], [ike[k]], SUPPORTED.authMethods, KNOWN_AUTH, true);
-  if ((ike.authownmethod === 'psk' || ike.authpeermethod === 'psk') && ike.psk === '')
-    diag.error(src, ['ikeconf', 'psk'], { at: 'parent', message: 'missing required key "psk"', hint: 'set ikeconf.psk to the pre-shared key (it is never printed or logged)' });
+  if ((ike.authownmethod === 'psk' || ike.authpeermethod === 'psk') && ike.psk === '') c.missing(['ikeconf', 'psk'], 'set ikeconf.psk to the pre-shared key (it is never printed or logged)', 'the pre-shared key');
   if (ike.myid !== 'client-src-addr' && !isIdentity(ike.myid))
     diag.error(src, ['ikeconf', 'myid'], { message: `"${ike.myid}" is not a usable ID`, expected: '"client-src-addr", an IP address, an e-mail address or an FQDN' });
 
@@ -190,12 +189,18 @@ export class Checker {
   /** An optional (or, with opts.required, required) value that must parse. */
   private parsed<T>(path: KeyPath, text: string, opts: { required?: string }, parse: (t: string) => T | null, what: string, expected: string): T | null {
     if (text === '') {
-      if (opts.required) this.diag.error(this.src, path, { at: 'parent', message: `missing required key "${path[path.length - 1]}"`, hint: opts.required });
+      if (opts.required) this.missing(path, opts.required, expected);
       return null;
     }
     const v = parse(text);
     if (!v) this.diag.error(this.src, path, { message: `"${text}" is not ${what}`, expected });
     return v;
+  }
+
+  /** A required value that is absent (pointed at its mapping) or given as "" (pointed at). */
+  missing(path: KeyPath, hint: string, expected: string): void {
+    if (this.src.doc?.hasIn(path)) this.diag.error(this.src, path, { message: 'is empty', expected, hint });
+    else this.diag.error(this.src, path, { at: 'parent', message: `missing required key "${path[path.length - 1]}"`, hint });
   }
 
   ifName(path: KeyPath, name: string): void {
@@ -230,11 +235,15 @@ export class Checker {
     const last = family === 4 ? '255.255.255.255' : 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff';
     const startaddr = ts.startaddr === '' ? first : ts.startaddr;
     const endaddr = ts.endaddr === '' ? last : ts.endaddr;
+    let usable = true;
     for (const [k, v] of [['startaddr', startaddr], ['endaddr', endaddr]] as const) {
       const a = parseAddress(v);
       if (!a) this.diag.error(this.src, [...path, k], { message: `"${v}" is not an IP address`, expected: `an IPv${family} address` });
       else if (a.family !== family) this.diag.error(this.src, [...path, k], { message: `"${v}" is IPv${a.family} but type is ${ts.type}`, expected: `an IPv${family} address` });
+      usable &&= a?.family === family;
     }
+    if (usable && compareAddresses(startaddr, endaddr) > 0)
+      this.diag.error(this.src, [...path, 'startaddr'], { message: `${startaddr} is above endaddr ${endaddr}`, expected: 'startaddr ≤ endaddr', hint: 'swap the two addresses' });
     if (ts.startport > ts.endport) this.diag.error(this.src, [...path, 'startport'], { message: 'is greater than endport', expected: 'startport ≤ endport' });
     return { type: ts.type, protocol: ts.protocol, startport: ts.startport, endport: ts.endport, startaddr, endaddr };
   }
