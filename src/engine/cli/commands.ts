@@ -44,19 +44,23 @@ export function splitWords(line: string): string[] {
   return out;
 }
 
-/** Flags like `-t 3`, `--keys`; returns the values and the rest. */
-export function parseFlags(args: string[], withValue: string[]): { flags: Record<string, string | true>; rest: string[] } {
+/**
+ * Flags like `-t 3`, `--keys` and up to `words` other words; anything else is a
+ * usage error (a mistyped `stop --hrad` must not pass for a graceful stop).
+ */
+export function parseFlags(args: string[], o: { value?: string[]; bare?: string[]; words?: number } = {}): { flags: Record<string, string | true>; rest: string[] } {
   const flags: Record<string, string | true> = {};
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a.startsWith('-') && a.length > 1) {
-      if (withValue.includes(a)) {
-        if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
-        flags[a] = args[++i];
-      } else flags[a] = true;
-    } else rest.push(a);
+    if (o.value?.includes(a)) {
+      if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
+      flags[a] = args[++i];
+    } else if (o.bare?.includes(a)) flags[a] = true;
+    else if (a.startsWith('-') && a.length > 1) throw new UsageError(`unknown option ${a}`);
+    else rest.push(a);
   }
+  if (rest.length > (o.words ?? 0)) throw new UsageError(`unexpected "${rest[o.words ?? 0]}"`);
   return { flags, rest };
 }
 

@@ -67,19 +67,24 @@ export async function runCli(o: CliOptions): Promise<number> {
       client.close();
     }
   }
+  // Commands piped in (not a terminal): no banner or prompt in the output, and
+  // the exit code is that of the first failed command, as in `myikev2 shell`.
+  const interactive = !!process.stdin.isTTY;
   const historyFile = o.historyFile ?? process.env.MYIKEV2_CLI_HISTORY ?? join(homedir(), '.myikev2_engine_history');
   const history = await readFile(historyFile, 'utf8').then((t) => t.split('\n').filter(Boolean).reverse().slice(0, 500), () => [] as string[]);
-  const rl = createInterface({ input: process.stdin, output: process.stdout, completer: complete, history, historySize: 500, prompt: `engine ${client.hello.role}> ` });
-  out.print(`connected to the engine (pid ${client.hello.pid}, ${client.hello.role}${client.hello.desc ? `: ${client.hello.desc}` : ''}); help lists the commands`);
+  const rl = createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, completer: complete, history, historySize: 500, prompt: `engine ${client.hello.role}> ` });
+  if (interactive) out.print(`connected to the engine (pid ${client.hello.pid}, ${client.hello.role}${client.hello.desc ? `: ${client.hello.desc}` : ''}); help lists the commands`);
   let interrupt: () => void = () => undefined;
   rl.on('SIGINT', () => {
     interrupt();
     rl.write('\n');
   });
+  let leaving = false;
   client.onClose = () => {
-    out.error('the engine closed the connection');
+    if (!leaving) out.error('the engine closed the connection');
     rl.close();
   };
+  let code = EXIT_OK;
   rl.prompt();
   for await (const line of rl) {
     const text = line.trim();
@@ -87,11 +92,13 @@ export async function runCli(o: CliOptions): Promise<number> {
     if (text) {
       await appendFile(historyFile, text + '\n').catch(() => undefined);
       const interrupted = new Promise<void>((r) => (interrupt = r));
-      await runLine(client, text, out, o.json, Promise.race([interrupted, connectionClosed]));
+      const c = await runLine(client, text, out, o.json, Promise.race([interrupted, connectionClosed]));
+      if (code === EXIT_OK) code = c;
     }
     rl.prompt();
   }
+  leaving = true;
   rl.close();
   client.close();
-  return EXIT_OK;
+  return interactive ? EXIT_OK : code;
 }

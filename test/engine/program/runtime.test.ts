@@ -106,6 +106,10 @@ ikeconf:
     assert.equal(await runLine(client, 'rekey', io, false, never), 2);
     assert.equal(await runLine(client, 'rekey ike 0000', io, false, never), 1);
     assert.equal(await runLine(client, 'bogus', io, false, never), 2);
+    // Words a command does not take are refused, not ignored: `stop --hrad` must not stop gracefully.
+    for (const line of ['stop --hrad', 'list --bogus', 'list 3', 'summary now', 'dump --key', 'clearping all', 'rekey ike all more', 'list -t 0'])
+      assert.equal(await runLine(client, line, io, false, never), 2, line);
+    assert.equal(cl.summary().state, 'running');
     assert.equal(await runLine(client, 'rekey ike -t 3', io, false, never), 0);
     await waitFor('the IKE rekey', async () => cl.ikeList().some((s) => s.tunnelId === 3 && s.rekeys === 1 && s.state === 'established'));
     const seen: string[] = [];
@@ -117,7 +121,7 @@ ikeconf:
     assert.match(seen[1], /event=sa|sa kind=/);
   });
 
-  it('runs the interactive CLI: prompt, commands, history file', async () => {
+  it('runs the CLI on piped commands: no banner or prompt, the exit code of the first failure, history file', async () => {
     const history = join(dir, 'history');
     // async: this process serves the API the CLI talks to
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -128,14 +132,15 @@ ikeconf:
       p.stderr.on('data', (d) => (stderr += d));
       const t = setTimeout(() => p.kill(), 15_000);
       p.on('close', (status) => (clearTimeout(t), resolve({ status, stdout, stderr })));
-      p.stdin.end('help\nsummary\nlist -t 2\nquit\n');
+      p.stdin.end('help\nsummary\nbogus\nlist -t 2\n');
     });
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /connected to the engine/);
+    assert.equal(r.status, 2, r.stderr);
+    assert.doesNotMatch(r.stdout, /connected to the engine|engine client>/);
+    assert.equal(r.stderr, 'unknown command "bogus" (help lists them)\n', 'nothing about the connection the CLI closed itself');
     assert.match(r.stdout, /rekey child\|ike/);
     assert.match(r.stdout, /created 3, live 3/);
     assert.match(r.stdout, /ike [0-9a-f]{16} tunnel 2 established/);
-    assert.deepEqual(readFileSync(history, 'utf8').trim().split('\n'), ['help', 'summary', 'list -t 2']);
+    assert.deepEqual(readFileSync(history, 'utf8').trim().split('\n'), ['help', 'summary', 'bogus', 'list -t 2']);
   });
 
   it('stops gracefully: the gateway has no SA left', async () => {

@@ -8,7 +8,7 @@ registerCliCommand({
   usage: 'psummary [-t N]',
   help: 'ping test: sent/received/lost/loss%/RTT per tunnel (or tunnel N) and in total',
   async run(ctx, args) {
-    const { flags } = parseFlags(args, ['-t']);
+    const { flags } = parseFlags(args, { value: ['-t'] });
     let tunnel: number | undefined;
     if (flags['-t'] !== undefined) {
       tunnel = Number(flags['-t']);
@@ -25,7 +25,8 @@ registerCliCommand({
   name: 'clearping',
   usage: 'clearping',
   help: 'reset the ping counters',
-  async run(ctx) {
+  async run(ctx, args) {
+    parseFlags(args);
     await ctx.client.request('ping.clear');
     ctx.print('ping counters cleared');
     return 0;

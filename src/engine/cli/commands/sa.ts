@@ -8,7 +8,7 @@ function tunnelParam(flags: Record<string, string | true>): { tunnel?: number } 
   const t = flags['-t'];
   if (t === undefined) return {};
   const n = Number(t);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`-t needs a tunnel number, got "${t}"`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`-t needs a tunnel number, got "${t}"`);
   return { tunnel: n };
 }
 
@@ -34,7 +34,10 @@ registerCliCommand({
   name: 'summary',
   usage: 'summary',
   help: 'tunnels configured/created/live, setup rate, SA counts, errors',
-  run: (ctx) => show(ctx, 'summary', {}, (s: EngineSummary) => formatSummary(s)),
+  async run(ctx, args) {
+    parseFlags(args);
+    return show(ctx, 'summary', {}, (s: EngineSummary) => formatSummary(s));
+  },
 });
 
 registerCliCommand({
@@ -43,7 +46,7 @@ registerCliCommand({
   help: 'IKE SAs with their CHILD SAs, one line each',
   words: ['-t'],
   async run(ctx, args) {
-    const { flags } = parseFlags(args, ['-t']);
+    const { flags } = parseFlags(args, { value: ['-t'] });
     const p = tunnelParam(flags);
     const [{ sas }, { children }] = await Promise.all([
       ctx.client.request<{ sas: IkeInfo[] }>('ike.list', p),
@@ -68,7 +71,7 @@ registerCliCommand({
   help: 'everything about the SAs as JSON (with --keys: the IKE and ESP keys too)',
   words: ['-t', '--keys'],
   async run(ctx, args) {
-    const { flags } = parseFlags(args, ['-t']);
+    const { flags } = parseFlags(args, { value: ['-t'], bare: ['--keys'] });
     const p = { ...tunnelParam(flags), keys: flags['--keys'] === true };
     const [ike, child] = await Promise.all([ctx.client.request('ike.list', p), ctx.client.request('child.list', p)]);
     ctx.print(JSON.stringify({ ...(ike as object), ...(child as object) }, null, 2));
@@ -82,7 +85,7 @@ registerCliCommand({
   help: 'rekey CHILD SAs or IKE SAs',
   words: ['child', 'ike', 'all', '-t'],
   async run(ctx, args) {
-    const { flags, rest } = parseFlags(args, ['-t']);
+    const { flags, rest } = parseFlags(args, { value: ['-t'], words: 2 });
     const [what, target] = rest;
     if (what !== 'child' && what !== 'ike') throw new UsageError('say what to rekey: rekey child … or rekey ike …');
     const params: Record<string, unknown> = { ...tunnelParam(flags) };
@@ -100,7 +103,8 @@ registerCliCommand({
   usage: 'events [COUNT]',
   help: 'snapshot, then SA and tunnel state changes as they happen (Ctrl-C ends; COUNT: stop after that many)',
   async run(ctx, args) {
-    const max = args[0] === undefined ? Infinity : Number(args[0]);
+    const { rest } = parseFlags(args, { words: 1 });
+    const max = rest[0] === undefined ? Infinity : Number(rest[0]);
     if (!(max > 0)) throw new UsageError('COUNT must be a positive number');
     let seen = 0;
     let done!: () => void;
@@ -125,7 +129,7 @@ registerCliCommand({
   help: 'stop the engine; by default it deletes every SA with the peer first',
   words: ['--hard'],
   async run(ctx, args) {
-    const { flags } = parseFlags(args, []);
+    const { flags } = parseFlags(args, { bare: ['--hard'] });
     const r = await ctx.client.request<{ stopping: string }>('stop', { graceful: flags['--hard'] !== true });
     ctx.print(ctx.json ? JSON.stringify(r) : `engine stopping (${r.stopping})`);
     return 0;
