@@ -1,7 +1,7 @@
 // `myikev2 run`: validated inputs → servers connected, daemons ensured →
 // facts → plan → setupcmds and plumbing scripts → instances started in waves
 // → each up → summary. On failure what this run created is rolled back.
-import { mkdtempSync, rmSync, mkdirSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, copyFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -259,8 +259,8 @@ async function saveManifest(ctx: Ctx, s: ServerSession): Promise<void> {
   await s.daemon.request('manifest.put', { key: manifestKey(m.tag), value: m });
 }
 
-/** Setup files of engine instances go to their run directory on the server, in one push. */
-async function pushSetupFiles(s: ServerSession, tag: string, instances: PlannedInstance[]): Promise<void> {
+/** Setup files of engine instances go to their run directory on the server, in one push; they hold the PSK: owner only. */
+export async function pushSetupFiles(s: ServerSession, tag: string, instances: PlannedInstance[]): Promise<void> {
   const engines = instances.filter((p) => p.conf.kind === 'myikev2');
   if (engines.length === 0) return;
   const dir = mkdtempSync(join(tmpdir(), 'myikev2-push-'));
@@ -268,6 +268,7 @@ async function pushSetupFiles(s: ServerSession, tag: string, instances: PlannedI
     for (const p of engines) {
       mkdirSync(join(dir, p.conf.name), { recursive: true });
       copyFileSync(p.conf.myikev2!.setupPath, join(dir, p.conf.name, 'setup.yaml'));
+      chmodSync(join(dir, p.conf.name, 'setup.yaml'), 0o600);
     }
     await s.transport.push(dir, `${SERVER_RUNS_DIR}/${tag}`);
   } finally {

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { MyikeError } from '../../src/errors.js';
-import { configureNamespaces, listNames } from '../../src/run/run.js';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configureNamespaces, listNames, pushSetupFiles } from '../../src/run/run.js';
+import type { PlannedInstance } from '../../src/run/plan.js';
 import type { ServerSession } from '../../src/run/servers.js';
 
 // The code above the daemon: which way the namespaces get configured. The
@@ -53,6 +57,29 @@ describe('run: configuring namespaces', () => {
       assert.match(e.describe(), /srv9/);
       return true;
     });
+  });
+});
+
+describe('run: pushing setup files', () => {
+  it('pushes them readable by the owner only, whatever the mode of the original (they hold the PSK)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'myikev2-push-test-'));
+    try {
+      const setupPath = join(dir, 'client.yaml');
+      writeFileSync(setupPath, 'ikeconf:\n  psk: secret\n', { mode: 0o644 });
+      const modes: number[] = [];
+      const s = {
+        transport: {
+          push: async (local: string, remote: string) => {
+            assert.equal(remote, '/run/myikev2/runs/m1234');
+            modes.push(statSync(join(local, 'client', 'setup.yaml')).mode & 0o777);
+          },
+        },
+      } as unknown as ServerSession;
+      await pushSetupFiles(s, 'm1234', [{ conf: { name: 'client', kind: 'myikev2', myikev2: { setupPath } } } as unknown as PlannedInstance]);
+      assert.deepEqual(modes, [0o600]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
