@@ -5,6 +5,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Endpoint } from '../child-sa.js';
 import { IKE_PORT, NATT_PORT } from '../ike/types.js';
+import { MyikeError } from '../../errors.js';
 
 export interface UdpHandlers {
   ike(data: Buffer, from: Endpoint, to: Endpoint): void;
@@ -35,10 +36,19 @@ export class UdpIo {
     const local: Endpoint = { addr, port };
     this.sockets.set(k, s);
     return new Promise((resolve, reject) => {
-      s.once('error', reject);
+      s.once('error', (err: NodeJS.ErrnoException) => {
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new MyikeError('E_BIND', `cannot use ${addr} port ${port}: another program (an engine, charon) has it in this namespace`, {
+                cause: err,
+                hint: 'stop that program, or give this instance addresses of its own (bindifaddr, startclntaddr)',
+              })
+            : err,
+        );
+      });
       s.on('message', (msg, rinfo) => this.onMessage(msg, { addr: rinfo.address, port: rinfo.port }, local, port === this.ports.natt));
       s.bind({ address: addr, port, exclusive: true }, () => {
-        s.off('error', reject);
+        s.removeAllListeners('error');
         s.on('error', (err) => this.h.error(err, local));
         resolve();
       });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execEngine, defaultRunDir } from '../../../src/engine/program/exec.js';
@@ -25,6 +26,23 @@ describe('myikev2 exec: start-up checks', () => {
     const runDir = join(dir, 'bad.run');
     await assert.rejects(execEngine({ file: f, json: false, runDir }), (e: MyikeError) => e.exitCode === 2);
     assert.equal(existsSync(runDir), false);
+  });
+
+  it('says which address and port another program holds, not "a bug"', async () => {
+    const addr = `127.${1 + (process.pid % 200)}.77.1`;
+    const f = join(dir, 'gw-busy.yaml');
+    writeFileSync(f, `role: gateway\nbindifname: lo\nbindifaddr: ${addr}/32\nikeconf:\n  psk: x\n`);
+    const holder = createSocket('udp4');
+    await new Promise<void>((r) => holder.bind(500, addr, r));
+    try {
+      await assert.rejects(execEngine({ file: f, json: false, runDir: join(dir, 'gw-busy.run'), noTcp: true, noNetconf: true }), (e: MyikeError) => {
+        assert.equal(e.code, 'E_BIND');
+        assert.match(e.describe(), new RegExp(`${addr.replace(/\./g, '\\.')} port 500: another program .*\n  hint: stop that program`));
+        return true;
+      });
+    } finally {
+      holder.close();
+    }
   });
 
   it('refuses a run directory that a live engine uses', async () => {
