@@ -39,7 +39,8 @@ export function buildSummary(rt: EngineRuntime): EngineSummary {
   const durationMs = client && rt.lastFirstUpAt ? rt.lastFirstUpAt - rt.firstStartAt : rt.gatewayLastUpAt && rt.gatewayFirstAt ? rt.gatewayLastUpAt - rt.gatewayFirstAt : 0;
   const ping = rt.dp?.pingSummary();
   // at the end, a tunnel that never came up has failed, retries left or not
-  const failed = rt.tunnels.filter((t) => t.state === 'failed' || (rt.stopping && !t.upAt)).length;
+  const hasFailed = (t: (typeof rt.tunnels)[number]) => t.state === 'failed' || (!!rt.stopping && !t.upAt);
+  const failed = rt.tunnels.filter(hasFailed).length;
   // any one tunnel above maxlossrate fails the run, not only the total (issue 8)
   const lossBad = !!ping?.enabled && ping.total.sent > 0 && (ping.total.lossPct > ping.maxlossrate || ping.total.tunnelsOverMaxLoss > 0);
   return {
@@ -52,7 +53,7 @@ export function buildSummary(rt: EngineRuntime): EngineSummary {
       configured: s.numberoftunnels,
       created,
       live: rt.liveAtStop ?? liveTunnels.size,
-      connecting: rt.tunnels.filter((t) => t.state === 'connecting' || t.state === 'down' || t.state === 'waiting').length,
+      connecting: rt.tunnels.filter((t) => (t.state === 'connecting' || t.state === 'down' || t.state === 'waiting') && !hasFailed(t)).length,
       failed,
       reconnects: rt.tunnels.reduce((a, t) => a + t.reconnects, 0),
     },

@@ -184,3 +184,28 @@ describe('engine runtime: a graceful stop whose peer is gone', function () {
     assert.equal(gw.summary().tunnels.live, 2, 'the summary, taken at the stop, still tells the tunnels that were up');
   });
 });
+
+describe('engine runtime: stopped before its tunnels came up', function () {
+  this.timeout(30_000);
+  const octet = 1 + ((process.pid + 50) % 200);
+  let dir: string | undefined;
+  let cl: EngineRuntime | undefined;
+
+  after(async () => {
+    await cl?.stop('hard');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts a tunnel that never came up as failed, not also as connecting', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-nopeer-'));
+    // Nobody answers at the peer address: both tunnels are still in IKE_SA_INIT at the stop.
+    writeFileSync(join(dir, 'cl.yaml'), `role: client\nnumberoftunnels: 2\nstartclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.9.1\nbindifname: lo\nsetupinterval: 5ms\nikeconf:\n  psk: loopback-psk-secret\n`);
+    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: () => {} });
+    await cl.start();
+    await waitFor('both tunnels connecting', async () => cl!.summary().tunnels.connecting === 2, 5000);
+    await cl.stop('graceful');
+    const t = cl.summary().tunnels;
+    assert.deepEqual({ configured: t.configured, connecting: t.connecting, failed: t.failed }, { configured: 2, connecting: 0, failed: 2 });
+    assert.equal(cl.summary().ok, false);
+  });
+});
