@@ -28,11 +28,16 @@ export class ApiServer {
   }
 
   async listenTcp(addr: string, port: number): Promise<void> {
-    const server = createServer((s) => this.accept(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: addr, port }, () => resolve());
-    });
+    const listen = (host: string) => {
+      const server = createServer((s) => this.accept(s));
+      return new Promise<Server>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host, port }, () => resolve(server));
+      });
+    };
+    // "Any address" (the default 0.0.0.0) includes the instance's IPv6 management
+    // address: listen on both families, or on IPv4 alone where IPv6 is off.
+    const server = addr === '0.0.0.0' ? await listen('::').catch(() => listen(addr)) : await listen(addr);
     this.servers.push(server);
   }
 

@@ -89,6 +89,21 @@ ikeconf:
     client.onEvent = () => undefined;
   });
 
+  it('answers on TCP at "any address" 0.0.0.0 over IPv6 too (management addresses are IPv6)', async () => {
+    const tcp = new ApiServer(cl);
+    const port = base + 2;
+    await tcp.listenTcp('0.0.0.0', port);
+    try {
+      for (const addr of ['127.0.0.1', '::1']) {
+        const c = await EngineClient.connect({ addr, port });
+        assert.equal(c.hello.role, 'client', addr);
+        c.close();
+      }
+    } finally {
+      await tcp.close();
+    }
+  });
+
   it('runs CLI commands with exit codes', async () => {
     const out: string[] = [];
     const err: string[] = [];
