@@ -55,10 +55,9 @@ export function addToAddress(addr: string, n: number | bigint): string | null {
   return fromBigInt(v, a.family);
 }
 
-/** addr a − addr b as a number's sign (both valid, of one family). */
-export function compareAddresses(a: string, b: string): number {
-  const d = toBigInt(a) - toBigInt(b);
-  return d < 0n ? -1 : d > 0n ? 1 : 0;
+/** b − a: how far address b lies above address a (both valid, of one family). */
+export function addressDistance(a: string, b: string): bigint {
+  return toBigInt(b) - toBigInt(a);
 }
 
 /** Is addr inside network/prefixLen? */

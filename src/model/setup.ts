@@ -2,7 +2,7 @@
 // checks the schema cannot express → EngineSetup.
 import { resolve as resolvePath } from 'node:path';
 import { SUPPORTED } from '../engine/capabilities.js';
-import { parseAddress, parseCidr, addToAddress, compareAddresses, isValidIfName } from './address.js';
+import { parseAddress, parseCidr, addToAddress, addressDistance, isValidIfName } from './address.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
 import { Diagnostics, readYaml, type KeyPath, type SourceDoc } from './source.js';
@@ -47,6 +47,14 @@ function toSetup(src: SourceDoc, r: Raw, diag: Diagnostics): EngineSetup {
       diag.error(src, ['peeraddr'], { message: `is IPv${peer.family} but startclntaddr is IPv${start.family}`, expected: 'both in the same address family' });
     if (start && addToAddress(start.addr, r.numberoftunnels - 1) === null)
       diag.error(src, ['numberoftunnels'], { message: `${r.numberoftunnels} tunnels from ${start.addr} run past the end of the address space`, hint: 'lower numberoftunnels or start from a lower address' });
+    else if (start && peer && start.family === peer.family) {
+      const n = addressDistance(start.addr, peer.addr) + 1n;
+      if (n >= 1n && n <= BigInt(r.numberoftunnels))
+        diag.error(src, ['peeraddr'], {
+          message: `${peer.addr} is also the client's own address of tunnel ${n} (startclntaddr + ${n - 1n})`,
+          expected: "the gateway's address, outside startclntaddr … startclntaddr + numberoftunnels - 1",
+        });
+    }
   } else if (r.role === 'gateway') {
     c.cidr(['bindifaddr'], r.bindifaddr, { required: 'a gateway answers on this address' });
   }
@@ -242,7 +250,7 @@ export class Checker {
       else if (a.family !== family) this.diag.error(this.src, [...path, k], { message: `"${v}" is IPv${a.family} but type is ${ts.type}`, expected: `an IPv${family} address` });
       usable &&= a?.family === family;
     }
-    if (usable && compareAddresses(startaddr, endaddr) > 0)
+    if (usable && addressDistance(startaddr, endaddr) < 0n)
       this.diag.error(this.src, [...path, 'startaddr'], { message: `${startaddr} is above endaddr ${endaddr}`, expected: 'startaddr ≤ endaddr', hint: 'swap the two addresses' });
     if (ts.startport > ts.endport) this.diag.error(this.src, [...path, 'startport'], { message: 'is greater than endport', expected: 'startport ≤ endport' });
     return { type: ts.type, protocol: ts.protocol, startport: ts.startport, endport: ts.endport, startaddr, endaddr };
