@@ -111,6 +111,21 @@ describe('model: YAML sources', () => {
     assert.equal(diag.errors[0].hint, `check the path (relative to the current directory, ${process.cwd()})`);
   });
 
+  it('never shows a secret in the line quoted by an error (wrong type, YAML syntax)', () => {
+    withYamlFile('ikeconf:\n  psk: 98765432123\n', (file) => {
+      const diag = new Diagnostics();
+      const src = readYaml(file, diag);
+      diag.error(src, ['ikeconf', 'psk'], { message: 'wrong type', expected: 'string' });
+      assert.equal(diag.errors[0].excerpt, '  psk: <secret>');
+    });
+    withYamlFile('a:\n  sshpass: "hunter2\n', (file) => {
+      const diag = new Diagnostics();
+      readYaml(file, diag);
+      assert.ok(diag.errors.length >= 1);
+      for (const e of diag.errors) assert.ok(!e.describe().includes('hunter2'), e.describe());
+    });
+  });
+
   it('reports syntax errors and duplicate keys at their lines', () =>
     withYamlFile('a: 1\nb: [\nc: 2\na: 3\n', (file) => {
       const diag = new Diagnostics();
