@@ -2,7 +2,7 @@
 // config, what was observed on each server and the previous manifest. It
 // decides what to create, keep or replace, and names every object; it does
 // no I/O, so `run --dry-run` and golden tests see exactly what would happen.
-import { MyikeError, EXIT_FAILED } from '../errors.js';
+import { MyikeError, EXIT_FAILED, EXIT_USAGE } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
 import type { InstanceConf, Recipe } from '../model/recipe-types.js';
 import { instanceHash, MANIFEST_VERSION, type DataIfState, type InstanceRecord, type RunManifest } from './manifest.js';
@@ -128,7 +128,7 @@ export function planRun(
   if (drift.length)
     throw new MyikeError('E_DRIFT', `the run of "${recipe.name}" differs from the recipe:\n  ${drift.join('\n  ')}`, {
       hint: 'run again with -o/--override to replace the changed instances, or tear the run down first',
-      exitCode: EXIT_FAILED,
+      exitCode: EXIT_USAGE, // nothing was changed: the recipe, or the command, is what to fix
     });
   if (clashes.length)
     throw new MyikeError('E_MGMT_ADDR_IN_USE', clashes.join('\n'), {

@@ -169,13 +169,14 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
               title: `${wave.waitMs ? `after ${wave.waitMs} ms: ` : ''}${listNames(wave.instances.map((p) => p.conf.name))}`,
               task: async (_c2, t) => {
                 checkCancelled(opts.signal);
-                if (wave.waitMs) await sleep(wave.waitMs, undefined, { signal: opts.signal }).catch(() => {}); // cut short by a cancel
-                checkCancelled(opts.signal);
                 const keep = new Set(ctx.plan!.servers.flatMap((s) => s.keep.map((r) => r.name)));
+                const starting = wave.instances.filter((p) => !keep.has(p.conf.name));
+                // A wave whose instances all run already (a converging run) has nothing to wait for.
+                if (wave.waitMs && starting.length) await sleep(wave.waitMs, undefined, { signal: opts.signal }).catch(() => {}); // cut short by a cancel
+                checkCancelled(opts.signal);
                 const created = new Set(ctx.plan!.servers.flatMap((s) => s.create.map((p) => p.record.name)));
                 const startedAt = new Map<string, number>();
                 const inFlight = new Map(ctx.plan!.servers.map((sp) => [sp.server, new ExecQueue({ limit: SPAWNS_IN_FLIGHT })]));
-                const starting = wave.instances.filter((p) => !keep.has(p.conf.name));
                 // allSettled: a rollback must not race with starts still in flight.
                 const spawned = await timing(`spawned ${starting.length}`, () =>
                   Promise.allSettled(
@@ -197,8 +198,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 );
                 failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
                 if (failures.length) throw failures[0];
-                t.title = `wave ${i + 1}: ${wave.instances.length} instance(s) up`;
-                checkCancelled(opts.signal); // cancelled while the last wave started: roll it back too
+                checkCancelled(opts.signal); // cancelled while the last wave started: roll it back too (and do not call it up)
+                t.title = `wave ${i + 1}: ${wave.instances.length} instance(s) ${starting.length ? 'up' : 'already running (no wait)'}`;
               },
             })),
             { concurrent: false, exitOnError: true },

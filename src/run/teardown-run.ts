@@ -68,13 +68,15 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       return { name: null, tag, servers: [], logs: null, logsPruned: 0, logsKept, idleDaemonsStopped: stopped.sort() };
     }
     const result: TeardownResult = { name: m.name, tag, servers: [], logs: null, logsPruned: 0, logsKept, idleDaemonsStopped: [] };
-    /** A server whose teardown failed (unreachable, busy, a script that failed): its error is told once, and it is what is left there. */
+    /** A server whose teardown failed (unreachable, busy, a script that failed): what is left there, told once in the result. */
+    const failed: string[] = [];
     const notTornDown = (name: string) => (err: unknown): never => {
       const e = asMyikeError(err);
-      opts.warn(e.describe());
-      result.servers.push({ server: name, leftovers: [`not torn down: ${e.message}`] });
+      failed.push(name);
+      result.servers.push({ server: name, leftovers: [`not torn down${e.step ? ` (step ${e.step})` : ''}: ${e.message}${e.hint ? ` — ${e.hint}` : ''}`] });
       throw e;
     };
+    const incomplete = new Error('incomplete');
     const logsDir = logsDirFor(m.name);
     // Connecting starts now, while the progress view is built (~50 ms).
     // Any daemon that answers will do: it has the run's instances (no bundle check first).
@@ -101,18 +103,23 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       [
         {
           title: `Tear down run "${m.name}" (${tag}) on ${m.servers.length} server(s)`,
-          task: (_c, task) =>
-            task.newListr(
-              m.servers.map((name) => ({
-                title: name,
-                task: (_c2, t) => tearDownOn(name, t).catch(notTornDown(name)),
-              })),
-              { concurrent: true, exitOnError: false },
-            ),
+          task: async (_c, task) => {
+            await task
+              .newListr(
+                m.servers.map((name) => ({
+                  title: name,
+                  task: (_c2, t) => tearDownOn(name, t).catch(notTornDown(name)),
+                })),
+                { concurrent: true, exitOnError: false },
+              )
+              .run();
+            // The run's line must not read as done when a server was not torn down.
+            if (failed.length) throw Object.assign(incomplete, { message: `${failed.length} of ${m.servers.length} server(s) not torn down: ${failed.sort().join(', ')}` });
+          },
         },
       ],
       opts.progress,
-    ).catch((err) => opts.warn(asMyikeError(err).describe())); // each server's own failure is told by notTornDown
+    ).catch((err) => err === incomplete || opts.warn(asMyikeError(err).describe())); // each server's own failure is in the result
     for (const name of m.servers)
       if (!result.servers.some((s) => s.server === name)) result.servers.push({ server: name, leftovers: ['not torn down or verified: see the error above'] });
     if (result.servers.every((s) => s.leftovers.length === 0)) deleteManifest(tag);

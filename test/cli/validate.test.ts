@@ -53,6 +53,12 @@ describe('cli: validate, example, usage', () => {
     assert.match(r.stderr, /--dry-run prints scripts, not JSON/);
   });
 
+  it('cli refuses an engine named twice (--socket and --run-dir, or --addr) rather than pick one', () => {
+    const r = myikev2('cli', '--socket', '/nonexistent/a.sock', '--run-dir', '/nonexistent/b', '--exec', 'summary');
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--socket and --run-dir name the engine twice/);
+  });
+
   it('example writes files that validate, and refuses to overwrite them', () => {
     const dir = mkdtempSync(join(tmpdir(), 'myikev2-example-'));
     try {

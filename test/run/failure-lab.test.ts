@@ -23,7 +23,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -84,5 +84,29 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.match(r.stderr, new RegExp(`error: \\[server ${lab.servers[1].name}, step start i1\\] instance i1 could not be started: program sleeep not found or not executable`));
     assert.match(r.stderr, /hint: fix other\.upcmds of instance 1 \(i1\) in the recipe/);
     assert.deepEqual(await states(runTag(names[2])), before, 'the server is as it was');
+  });
+
+  it('a teardown that cannot reach a server says so once, with what to do, and its line is not ticked; the next one finishes', async () => {
+    const { lab } = labRef;
+    const [one, two] = lab.servers.map((s) => s.name);
+    const file = join(tmp, 'half.yaml');
+    writeFileSync(file, recipe(names[3], [{ server: one, upcmds: 'exec sleep 664' }, { server: two, upcmds: 'exec sleep 665' }]));
+    const before = await states(runTag(names[3]));
+    assert.equal(myikev2('run', '--json', '-c', lab.controllerConfigPath, file).status, 0);
+    // The same servers, the second at an address of the lab's network where nothing answers.
+    const config = parse(readFileSync(lab.controllerConfigPath, 'utf8'));
+    config.daemonlist[two].sshaddr = config.daemonlist[two].sshaddr.replace(/:[0-9a-f]+$/, ':1ef');
+    const cut = join(tmp, 'cut-off.yaml');
+    writeFileSync(cut, stringify(config), { mode: 0o600 });
+    const td = myikev2('teardown', '--plain', '--no-logs', '-c', cut, file);
+    assert.equal(td.status, 1, td.stderr + td.stdout);
+    assert.match(td.stdout, new RegExp(`${two}: could not remove:\\n  not torn down \\(step connect\\): cannot connect to root@\\S+: .+ — check sshaddr/sshport and that sshd runs on the server\\n`));
+    assert.match(td.stdout, /incomplete: .*run the same teardown again/);
+    assert.match(td.stderr, new RegExp(`✖ Tear down run "${names[3]}" \\S+ on 2 server\\(s\\) \\[FAILED: 1 of 2 server\\(s\\) not torn down: ${two}\\]`));
+    assert.doesNotMatch(td.stdout + td.stderr, /✔ Tear down run/);
+    assert.doesNotMatch(td.stderr, /warning: error:/, 'told once, in the result');
+    const again = myikev2('teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, file);
+    assert.equal(again.status, 0, again.stderr + again.stdout);
+    assert.deepEqual(await states(runTag(names[3])), before, 'every server is as it was');
   });
 });

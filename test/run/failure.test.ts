@@ -5,9 +5,9 @@
 // without the recipe.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SOCKET } from '../../src/daemon/protocol.js';
 import { SERVER_RUNS_DIR, runLinkGroup, runTag } from '../../src/run/names.js';
@@ -86,9 +86,10 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
       mkdirSync(older, { recursive: true });
       const td = withKeep('1');
       assert.equal(td.status, 0, td.stderr + td.stdout);
-      const logs = /logs saved in (\S+) \(removed the 1 oldest saved logs of this run: the newest 1 are kept/.exec(td.stdout);
+      const logs = /logs saved in (\S+) \(removed the \d+ oldest saved logs of this run: the newest 1 are kept/.exec(td.stdout);
       assert.ok(logs, td.stdout);
       assert.equal(existsSync(older), false, 'the older saved logs went');
+      assert.deepEqual(readdirSync(join(stateDir, 'logs')).filter((d) => d.startsWith('rollback-test-')), [basename(logs[1])], 'only the newest is kept');
       assert.match(savedLog(join(logs[1], 'local.tar.gz'), 'bad/*.stderr.log'), /cannot start, missing config/);
       assert.equal(savedLog(join(logs[1], 'local.tar.gz'), 'good/*.stdout.log'), '', 'every instance\'s logs are kept');
       assert.equal(namespacesOf(rollbackTag), '');
@@ -147,11 +148,13 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
       for (let i = 0; i < 150 && !sh("pgrep -f '^sleep 670$' || true").trim(); i++) await sleep(100);
       const other = controllerCli(); // another controller: only the server can tell
       try {
-        for (const args of [['run', join(dir, 'busy.yaml')], ['teardown', '--no-logs', '--name', 'busy-test']]) {
-          const r = other.myikev2(...args);
-          assert.equal(r.status, 1, r.stderr + r.stdout);
-          assert.match(r.stderr, new RegExp(`\\[server local, step lock the run\\] run ${runTag('busy-test')} is busy: held by myikev2 run on \\S+ \\(pid ${first.pid}\\) since `));
-        }
+        const busy = `run ${runTag('busy-test')} is busy: held by myikev2 run on \\S+ \\(pid ${first.pid}\\) since `;
+        const run = other.myikev2('run', join(dir, 'busy.yaml'));
+        assert.equal(run.status, 1, run.stderr + run.stdout);
+        assert.match(run.stderr, new RegExp(`\\[server local, step lock the run\\] ${busy}`));
+        const td = other.myikev2('teardown', '--no-logs', '--name', 'busy-test');
+        assert.equal(td.status, 1, td.stderr + td.stdout);
+        assert.match(td.stdout, new RegExp(`local: could not remove:\\n  not torn down \\(step lock the run\\): ${busy}`));
       } finally {
         other.cleanup();
       }
@@ -160,6 +163,9 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
       first.kill('SIGKILL');
     }
     assert.equal(namespacesOf(runTag('busy-test')), `${runTag('busy-test')}-first\n${runTag('busy-test')}-second`);
+    const again = myikev2('run', '--plain', join(dir, 'busy.yaml'));
+    assert.equal(again.status, 0, again.stderr + again.stdout);
+    assert.match(again.stdout, /wave 2: 1 instance\(s\) already running \(no wait\)/, 'a converging run does not wait out the waitinterval of a wave it keeps');
     assert.equal(myikev2('teardown', '--no-logs', '--name', 'busy-test').status, 0, 'its lock went with its connection');
     assert.equal(namespacesOf(runTag('busy-test')), '');
   });
@@ -222,7 +228,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     const pidOf = (name: string) => sh(`pgrep -f '^sleep ${name}$'`).trim();
     const aBefore = pidOf('600');
     const drift = myikev2('run', join(dir, 'drift-v2.yaml'));
-    assert.equal(drift.status, 1);
+    assert.equal(drift.status, 2, 'nothing was changed: exit 2, as for any input to fix');
     assert.match(drift.stderr, /instance b on local: its definition \(recipe entry or setup file\) changed since it was started/);
     assert.match(drift.stderr, /--override/);
     assert.ok(pidOf('601'), 'nothing was replaced without --override');

@@ -74,7 +74,7 @@ describe('run: planner and scripts', () => {
     changed.instances[1].myikev2!.setup.numberoftunnels = 20;
     assert.throws(
       () => planRun(changed, config, facts(), first.manifest, { override: false, now: NOW }),
-      (e: MyikeError) => e.code === 'E_DRIFT' && /instance client on srv1: its definition \(recipe entry or setup file\) changed/.test(e.message) && /--override/.test(e.hint!),
+      (e: MyikeError) => e.code === 'E_DRIFT' && e.exitCode === 2 && /instance client on srv1: its definition \(recipe entry or setup file\) changed/.test(e.message) && /--override/.test(e.hint!),
     );
     const moved = structuredClone(recipe);
     moved.instances[0].server = 'srv1';

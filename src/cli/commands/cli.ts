@@ -28,6 +28,8 @@ export function registerCli(program: Command): void {
     .option('-j, --json', 'print JSON')
     .action(
       action(async (o: { socket?: string; runDir?: string; addr?: string; port: string; exec?: string; json?: boolean }) => {
+        const given = [o.socket && '--socket', o.runDir && '--run-dir', o.addr && '--addr'].filter(Boolean);
+        if (given.length > 1) throw new MyikeError('E_USAGE', `${given.join(' and ')} name the engine twice`, { hint: 'give one of --socket, --run-dir, or --addr (with --port)', exitCode: EXIT_USAGE });
         const port = Number(o.port);
         if (o.addr && (!Number.isInteger(port) || port < 1 || port > 65535))
           throw new MyikeError('E_USAGE', `--port ${o.port} is not a port number`, { hint: 'give 1-65535', exitCode: EXIT_USAGE });
