@@ -102,9 +102,11 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
   });
 
   /** Runs the CLI, sends it Ctrl-C (SIGINT) once a process matching `pattern` runs, and waits for it to exit. */
-  async function interruptWhenRunning(pattern: string, what: string, ...args: string[]): Promise<{ code: number | null; stderr: string }> {
+  async function interruptWhenRunning(pattern: string, what: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir } });
+    let stdout = '';
     let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
@@ -112,7 +114,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
       for (let i = 0; i < 150 && !running(); i++) await sleep(100);
       assert.ok(running(), what);
       child.kill('SIGINT');
-      return { code: await exited, stderr };
+      return { code: await exited, stdout, stderr };
     } finally {
       child.kill('SIGKILL');
     }
@@ -120,8 +122,9 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
 
   it('Ctrl-C stops a run after its current step and rolls back what it created (exit 130)', async () => {
     // The first instance runs; the second waits 10 s (its waitinterval).
-    const { code, stderr } = await interruptWhenRunning('^sleep 640$', 'the first instance started', 'run', '--plain', join(dir, 'interrupt.yaml'));
+    const { code, stdout, stderr } = await interruptWhenRunning('^sleep 640$', 'the first instance started', 'run', '--plain', join(dir, 'interrupt.yaml'));
     assert.equal(code, 130, stderr);
+    assert.doesNotMatch(stdout + stderr, /✖ wave \d+: .*instance\(s\) up/, 'a wave cut short is not called up');
     assert.match(stderr, /interrupted: stopping after the current step, then rolling back/);
     assert.match(stderr, /run cancelled; rolling back what it created/);
     assert.match(stderr, /error: cancelled/);
