@@ -79,7 +79,7 @@ async function defCommand({ session, io, signal }: CommandContext, p: Parsed): P
   try {
     result = await runRecipe(inputs, {
       override: !!p.flags.override,
-      keepOnFailure: false,
+      keepOnFailure: !!p.flags['keep-on-failure'],
       progress: io.terminal ? 'auto' : 'plain',
       warn: (w) => io.error(`warning: ${w}`),
       signal,

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as readline from 'node:readline';
 import { Chalk } from 'chalk';
-import { asMyikeError, EXIT_OK, EXIT_USAGE, MyikeError } from '../errors.js';
+import { asMyikeError, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MyikeError } from '../errors.js';
 import { loadConfig } from '../model/load.js';
 import { controllerStateDir } from '../run/store.js';
 import type { Terminal } from '../transport/transport.js';
@@ -96,6 +96,8 @@ class Shell {
   private held = 0;
   private heldLines: string[] = [];
   private current: { name: string; abort: AbortController } | null = null;
+  /** A command of the line being run was cancelled: the rest of the line (and of a script) does not run. */
+  private interrupted = false;
   private exitCode: number | null = null;
 
   private readonly isInteractive: boolean;
@@ -174,9 +176,11 @@ class Shell {
   /** Runs one command line (`a; b` allowed); returns the exit code of the first command that failed (0: none). */
   private async execute(line: string, errexit: boolean): Promise<number> {
     let first = EXIT_OK;
+    this.interrupted = false;
     for (const cmd of splitCommands(line)) {
       const code = await this.runOne(cmd);
       if (this.exitCode !== null) return code;
+      if (this.interrupted) return code === EXIT_OK ? EXIT_INTERRUPTED : code; // as a shell drops the rest of a line on Ctrl-C
       if (code !== EXIT_OK && first === EXIT_OK) first = code;
       if (errexit && code !== EXIT_OK) break;
     }
@@ -212,6 +216,7 @@ class Shell {
     const cur = this.current;
     if (!cur) return false;
     const why = UNINTERRUPTIBLE[cur.name];
+    this.interrupted = true; // what follows on the line (or in the script) does not run
     if (why) process.stderr.write(`\n${this.p.warn(why)}\n`);
     else {
       process.stderr.write(this.p.dim(cur.name === 'def' ? '^C cancelling: def stops after the current step and rolls back what it created' : '^C cancelled') + '\n');
@@ -230,6 +235,7 @@ class Shell {
       const run = async (line: string): Promise<boolean> => {
         const code = await this.execute(line, errexit);
         if (code !== EXIT_OK && first === EXIT_OK) first = code;
+        if (this.interrupted) this.exitCode = EXIT_INTERRUPTED; // a script ends on Ctrl-C, as sh's does
         return this.exitCode === null && !(errexit && code !== EXIT_OK);
       };
       if (exec !== undefined) await run(exec);

@@ -32,11 +32,12 @@ export interface Parsed {
 export const SPECS: CommandSpec[] = [
   {
     name: 'def',
-    usage: 'def -f RECIPE [-o]',
+    usage: 'def -f RECIPE [-o] [-k]',
     summary: 'bring a recipe up (as `myikev2 run`): namespaces, then the instances',
     flags: [
       { short: 'f', long: 'file', value: 'file', help: 'the recipe file' },
       { short: 'o', long: 'override', help: 'replace instances whose definition changed' },
+      { short: 'k', long: 'keep-on-failure', help: 'keep what a failed or cancelled def created, for inspection (tear it down after)' },
     ],
     required: ['file'],
   },

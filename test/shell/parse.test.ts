@@ -46,6 +46,8 @@ describe('shell: command parsing', () => {
   const ok: [string[], Record<string, string | boolean>, string[]][] = [
     [['def', '-f', 'r.yaml'], { file: 'r.yaml' }, []],
     [['def', '--file=r.yaml', '-o'], { file: 'r.yaml', override: true }, []],
+    [['def', '-f', 'r.yaml', '--keep-on-failure'], { file: 'r.yaml', 'keep-on-failure': true }, []],
+    [['def', '-k', '-f', 'r.yaml'], { file: 'r.yaml', 'keep-on-failure': true }, []],
     [['list'], {}, []],
     [['ls', '-d', 'srv1', '--json'], { daemon: 'srv1', json: true }, []],
     [['stop', '-t', 'a'], { target: 'a' }, []],

@@ -3,7 +3,7 @@
 // with line editing, Tab, Ctrl-C, events above the prompt, a PTY over SSH into
 // an instance's namespace). Everything is torn down and checked gone.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,6 +185,27 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.match(t.stdout, new RegExp(`run "${NAME}" torn down; verified clean on 2 server\\(s\\)`));
       assert.match(t.stdout, /no instances: def -f RECIPE/);
       assert.equal(await leftovers(), '');
+    });
+
+    it('Ctrl-C ends a script: def is cancelled and rolled back, and nothing after it runs (exit 130)', async () => {
+      const child = spawn(process.execPath, [CLI, 'shell', '-c', labRef.lab.controllerConfigPath, '--exec', `def -f ${slow}; help`], { env });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      try {
+        // The first wave is up; the second waits its 5 s.
+        for (let i = 0; i < 300 && !/wave 1: 1 instance\(s\) up/.test(out); i++) await sleep(100);
+        assert.match(out, /wave 1: 1 instance\(s\) up/);
+        child.kill('SIGINT');
+        assert.equal(await exited, 130, out);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      assert.match(out, /rolling back what it created/);
+      assert.doesNotMatch(out, /bring a recipe up/, 'help did not run');
+      const slowTag = runTag(`${NAME}-slow`);
+      for (const s of labRef.lab.servers) assert.equal((await sshRun(labRef.lab, s, `ip netns list | grep '^${slowTag}-' || true`)).stdout, '', s.name);
     });
   });
 
