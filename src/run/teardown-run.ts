@@ -17,6 +17,8 @@ export interface TeardownRunOptions {
   force: boolean;
   saveLogs: boolean;
   keepDaemon: boolean;
+  /** Drop the controller's record of the run even when a server could not be torn down (its daemon keeps its own). */
+  forget?: boolean;
   progress: ProgressMode;
   warn: (w: string) => void;
 }
@@ -29,6 +31,7 @@ export interface TeardownResult {
   logsPruned: number; // older saved logs of the run removed (the newest `logsKept` stay)
   logsKept: number;
   idleDaemonsStopped: string[]; // servers whose idle daemon a teardown of no run stopped
+  forgotten: boolean; // not clean, but the controller's record is gone (--forget)
 }
 
 /** A server's daemon that answered while the run's manifest was looked for. */
@@ -65,9 +68,9 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       // No such run; idle daemons (kept by an earlier `teardown --keep-daemon`) go unless kept again.
       const stopped: string[] = [];
       if (!opts.keepDaemon) await Promise.all(met.map((d) => stopDaemonIfIdle(d).then((yes) => yes && stopped.push(d.server), () => {})));
-      return { name: null, tag, servers: [], logs: null, logsPruned: 0, logsKept, idleDaemonsStopped: stopped.sort() };
+      return { name: null, tag, servers: [], logs: null, logsPruned: 0, logsKept, idleDaemonsStopped: stopped.sort(), forgotten: false };
     }
-    const result: TeardownResult = { name: m.name, tag, servers: [], logs: null, logsPruned: 0, logsKept, idleDaemonsStopped: [] };
+    const result: TeardownResult = { name: m.name, tag, servers: [], logs: null, logsPruned: 0, logsKept, idleDaemonsStopped: [], forgotten: false };
     /** A server whose teardown failed (unreachable, busy, a script that failed): what is left there, told once in the result. */
     const failed: string[] = [];
     const notTornDown = (name: string) => (err: unknown): never => {
@@ -122,7 +125,9 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     ).catch((err) => err === incomplete || opts.warn(asMyikeError(err).describe())); // each server's own failure is in the result
     for (const name of m.servers)
       if (!result.servers.some((s) => s.server === name)) result.servers.push({ server: name, leftovers: ['not torn down or verified: see the error above'] });
-    if (result.servers.every((s) => s.leftovers.length === 0)) deleteManifest(tag);
+    const clean = result.servers.every((s) => s.leftovers.length === 0);
+    if (clean || opts.forget) deleteManifest(tag);
+    result.forgotten = !clean && !!opts.forget;
     if (result.logs) result.logsPruned = pruneLogs(m.name, logsKept);
     return result;
   } finally {

@@ -86,7 +86,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.deepEqual(await states(runTag(names[2])), before, 'the server is as it was');
   });
 
-  it('a teardown that cannot reach a server says so once, with what to do, and its line is not ticked; the next one finishes', async () => {
+  it('a teardown that cannot reach a server says so once, with what to do, and its line is not ticked; --forget drops the run here, and the server finishes it once back', async () => {
     const { lab } = labRef;
     const [one, two] = lab.servers.map((s) => s.name);
     const file = join(tmp, 'half.yaml');
@@ -105,8 +105,17 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.match(td.stderr, new RegExp(`✖ Tear down run "${names[3]}" \\S+ on 2 server\\(s\\) \\[FAILED: 1 of 2 server\\(s\\) not torn down: ${two}\\]`));
     assert.doesNotMatch(td.stdout + td.stderr, /✔ Tear down run/);
     assert.doesNotMatch(td.stderr, /warning: error:/, 'told once, in the result');
-    const again = myikev2('teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, file);
-    assert.equal(again.status, 0, again.stderr + again.stdout);
+    assert.match(td.stdout, /the run stays on record until then \(--forget drops it/);
+    // A server gone for good: the controller forgets the run; the server's daemon keeps its record.
+    const forgot = myikev2('teardown', '--plain', '--no-logs', '--forget', '-c', cut, file);
+    assert.equal(forgot.status, 1, 'still not clean');
+    assert.match(forgot.stdout, /the run is forgotten on this controller as asked/);
+    const none = myikev2('teardown', '--no-logs', '-c', cut, '--name', names[3]);
+    assert.equal(none.status, 0, none.stderr + none.stdout);
+    assert.match(none.stdout, /nothing to tear down: no run of/);
+    // The server is back: its daemon's record finds the run, and the teardown finishes.
+    const back = myikev2('teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, '--name', names[3]);
+    assert.equal(back.status, 0, back.stderr + back.stdout);
     assert.deepEqual(await states(runTag(names[3])), before, 'every server is as it was');
   });
 });

@@ -17,10 +17,11 @@ export function registerTeardown(program: Command): void {
     .option('--force', 'kill instances at once instead of stopping them gracefully')
     .option('--no-logs', 'do not copy the instances\' logs to the controller before removing them')
     .option('--keep-daemon', 'leave the daemon running on servers that have nothing left (a later teardown without it stops it, even of no run)')
+    .option('--forget', 'drop this controller\'s record of the run even if a server cannot be torn down (e.g. it is gone for good); its daemon keeps its own record')
     .option('--json', 'print the result as JSON')
     .option('--plain', 'plain progress lines even on a terminal')
     .action(
-      action(async (recipeFile: string | undefined, opts: { config?: string; name?: string; force?: boolean; logs: boolean; keepDaemon?: boolean; json?: boolean; plain?: boolean }) => {
+      action(async (recipeFile: string | undefined, opts: { config?: string; name?: string; force?: boolean; logs: boolean; keepDaemon?: boolean; forget?: boolean; json?: boolean; plain?: boolean }) => {
         if (!recipeFile === !opts.name) throw new MyikeError('E_USAGE', 'give either a recipe file or --name NAME', { hint: whichRun(), exitCode: EXIT_USAGE });
         // Only the recipe's name matters: a recipe edited (even broken) since the run still tears it down.
         // A file this controller ran as it is now needs no parsing: its run's name is on record.
@@ -41,6 +42,7 @@ export function registerTeardown(program: Command): void {
           force: !!opts.force,
           saveLogs: opts.logs,
           keepDaemon: !!opts.keepDaemon,
+          forget: !!opts.forget,
           progress: opts.json ? 'silent' : opts.plain ? 'plain' : 'auto',
           warn: (w) => process.stderr.write(`warning: ${w}\n`),
         }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
@@ -51,7 +53,13 @@ export function registerTeardown(program: Command): void {
         else {
           for (const s of left) process.stdout.write(`${s.server}: could not remove:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}\n`);
           if (result.logs) process.stdout.write(`logs saved in ${result.logs}${prunedNote(result.logsPruned, result.logsKept)}\n`);
-          process.stdout.write(left.length ? `teardown of "${result.name}" incomplete: once what is listed above is fixed (or the server is reachable again), run the same teardown again; the run stays on record until then\n` : `run "${result.name}" torn down; verified clean on ${result.servers.length} server(s) in ${elapsed()}\n`);
+          process.stdout.write(
+            !left.length
+              ? `run "${result.name}" torn down; verified clean on ${result.servers.length} server(s) in ${elapsed()}\n`
+              : result.forgotten
+                ? `teardown of "${result.name}" incomplete, and the run is forgotten on this controller as asked: what is listed above stays; a server that keeps the run's record (its daemon) lets \`myikev2 teardown --name ${shq(result.name)}\` finish the job if it comes back\n`
+                : `teardown of "${result.name}" incomplete: once what is listed above is fixed (or the server is reachable again), run the same teardown again; the run stays on record until then (--forget drops it, e.g. for a server gone for good)\n`,
+          );
         }
         return left.length ? EXIT_FAILED : 0;
       }),
