@@ -27,6 +27,7 @@ export interface InstanceRecord {
   dataIfOrig: DataIfState | null; // to give the interface back as it was
   destroycmds: string; // other instances: graceful stop commands
   hash: string; // of the instance's definition, to detect drift on the next run
+  wave?: number; // started in this wave (0: first): teardown stops later waves first (absent in older runs' manifests)
 }
 
 export interface RunManifest {

@@ -145,6 +145,7 @@ export function planRun(
   for (const p of planned) {
     if (waves.length === 0 || p.conf.waitintervalMs > 0) waves.push({ waitMs: p.conf.waitintervalMs, instances: [] });
     waves[waves.length - 1].instances.push(p);
+    p.record.wave = waves.length - 1;
   }
   const records = planned.map((p) => p.record);
   const manifest: RunManifest = {

@@ -10,6 +10,7 @@ import { runTasks, timing, type ProgressMode } from './progress.js';
 import { holdRun, Servers } from './servers.js';
 import { deleteManifest, logsDirFor, logsKeptPerRun, pruneLogs, readManifest } from './store.js';
 import { stopDaemonIfIdle, teardownServer } from './teardown.js';
+import { stopInstances } from './instances.js';
 import type { DaemonClient } from '../daemon/client.js';
 import type { Transport } from '../transport/transport.js';
 
@@ -85,21 +86,39 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     // Any daemon that answers will do: it has the run's instances (no bundle check first).
     const sessions = new Map(m.servers.map((name) => [name, timing(`${name} connect`, () => servers.session(name, { anyRunningDaemon: true }))]));
     for (const s of sessions.values()) s.catch(() => {}); // told by the server's task
+    // Later waves stop first, on every server (a client before the gateway it talks to, whose
+    // DELETEs would otherwise reach it as a peer going away): wave by wave, all servers at once.
+    const lastWave = opts.force ? 0 : Math.max(0, ...m.instances.map((r) => r.wave ?? 0));
+    const waveStopped = Array.from({ length: lastWave + 1 }, () => barrier(m.servers.length));
     const tearDownOn = async (name: string, t: { title: string; output: string }): Promise<void> => {
-      const s = await sessions.get(name)!;
-      await holdRun(s, tag, 'teardown');
-      t.title = `${name}: stopping instances`;
-      const { leftovers, logsSaved } = await teardownServer(s, m, {
-        force: opts.force,
-        warn: opts.warn,
-        onOutput: (x) => (t.output = x.trimEnd()),
-        logsFile: opts.saveLogs ? join(logsDir, `${name}.tar.gz`) : undefined,
-        stopIdleDaemon: !opts.keepDaemon,
-        restoreManifest: (key, value) => servers.withNewDaemon(name, (d) => d.request('manifest.put', { key, value })),
-      });
-      if (logsSaved) result.logs = logsDir;
-      result.servers.push({ server: name, leftovers });
-      t.title = leftovers.length ? `${name}: ${leftovers.length} thing(s) left` : `${name}: clean`;
+      let wave = lastWave; // the next wave this server has not passed yet
+      const stopped = new Set<string>();
+      try {
+        const s = await sessions.get(name)!;
+        await holdRun(s, tag, 'teardown');
+        t.title = `${name}: stopping instances`;
+        for (; wave >= 1; wave--) {
+          const mine = m.instances.filter((r) => r.server === name && (r.wave ?? 0) === wave);
+          if (mine.length) await stopInstances(s, tag, mine, false, opts.warn);
+          for (const r of mine) stopped.add(r.name);
+          waveStopped[wave].arrive();
+          await waveStopped[wave].passed;
+        }
+        const { leftovers, logsSaved } = await teardownServer(s, m, {
+          stopped,
+          force: opts.force,
+          warn: opts.warn,
+          onOutput: (x) => (t.output = x.trimEnd()),
+          logsFile: opts.saveLogs ? join(logsDir, `${name}.tar.gz`) : undefined,
+          stopIdleDaemon: !opts.keepDaemon,
+          restoreManifest: (key, value) => servers.withNewDaemon(name, (d) => d.request('manifest.put', { key, value })),
+        });
+        if (logsSaved) result.logs = logsDir;
+        result.servers.push({ server: name, leftovers });
+        t.title = leftovers.length ? `${name}: ${leftovers.length} thing(s) left` : `${name}: clean`;
+      } finally {
+        for (; wave >= 1; wave--) waveStopped[wave].arrive(); // a server that failed holds no one up
+      }
     };
     await runTasks(
       {},
@@ -135,4 +154,15 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
   }
 }
 
-
+/** Opens once `parties` have arrived. */
+function barrier(parties: number): { arrive: () => void; passed: Promise<void> } {
+  let left = parties;
+  let open!: () => void;
+  const passed = new Promise<void>((resolve) => (open = resolve));
+  return {
+    arrive: () => {
+      if (--left === 0) open();
+    },
+    passed,
+  };
+}

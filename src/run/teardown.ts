@@ -23,6 +23,8 @@ export interface TeardownOptions {
   stopIdleDaemon?: boolean;
   /** Puts the manifest back on the server (through a new daemon) when the daemon was shut down but something is left. */
   restoreManifest?: (key: string, m: RunManifest) => Promise<unknown>;
+  /** Instances (by name) already stopped, e.g. wave by wave: they are not stopped again (no second destroycmds). */
+  stopped?: ReadonlySet<string>;
 }
 
 /** Stops and removes the given instances of a run on one server (not the whole run). */
@@ -37,7 +39,8 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const server = s.conf.name;
   const key = manifestKey(m.tag);
   const records = m.instances.filter((r) => r.server === server);
-  await timing(`${server} stop`, () => stopInstances(s, m.tag, records, opts.force, opts.warn));
+  const toStop = opts.stopped ? records.filter((r) => !opts.stopped!.has(r.name)) : records;
+  await timing(`${server} stop`, () => stopInstances(s, m.tag, toStop, opts.force, opts.warn));
   const { instances, keys } = await holdings(s);
   // Instances of the run the daemon still has are leftovers.
   const known = instances.filter((i) => i.tag === m.tag).map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);

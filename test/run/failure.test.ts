@@ -296,6 +296,27 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(existsSync(DEFAULT_SOCKET), false, 'the daemon exited with the last run');
   });
 
+  it('teardown stops later waves first: an instance started after another is stopped before it', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'myikev2-order-'));
+    try {
+      const order = join(tmp, 'order');
+      const recipe = join(tmp, 'order.yaml');
+      const instance = (id: number, name: string, onTerm: string, wait = '') =>
+        `  ${id}:\n    name: ${name}\n    daemonname: local\n${wait}    other:\n      upcmds: 'trap "${onTerm}echo ${name} >> ${order}; exit 0" TERM; while :; do sleep 0.2; done'\n`;
+      // The later one takes a second to stop: stopped at the same time, the first would be done first.
+      writeFileSync(recipe, `name: stop-order-test\ninstancelist:\n${instance(1, 'first', '')}${instance(2, 'second', 'sleep 1; ', '    waitinterval: 100ms\n')}`);
+      const up = myikev2('run', '--json', recipe);
+      assert.equal(up.status, 0, up.stderr);
+      const td = myikev2('teardown', '--no-logs', recipe);
+      assert.equal(td.status, 0, td.stderr + td.stdout);
+      assert.equal(readFileSync(order, 'utf8'), 'second\nfirst\n');
+    } finally {
+      myikev2('teardown', '--force', '--no-logs', '--name', 'stop-order-test');
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    assert.equal(namespacesOf(runTag('stop-order-test')), '');
+  });
+
   it('teardown RECIPE needs only the recipe\'s name: a recipe broken since the run still tears its run down', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'myikev2-broken-'));
     try {
