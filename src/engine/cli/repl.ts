@@ -90,7 +90,7 @@ export async function runCli(o: CliOptions): Promise<number> {
     const text = line.trim();
     if (text === 'quit' || text === 'exit') break;
     if (text) {
-      await appendFile(historyFile, text + '\n').catch(() => undefined);
+      if (interactive) await appendFile(historyFile, text + '\n').catch(() => undefined); // piped commands are a script, not history
       const interrupted = new Promise<void>((r) => (interrupt = r));
       const c = await runLine(client, text, out, o.json, Promise.race([interrupted, connectionClosed]));
       if (code === EXIT_OK) code = c;

@@ -1,7 +1,7 @@
 // Two engine runtimes in this process on loopback addresses (no root, no
 // namespace): the program, its API server and the CLI commands end to end.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { CLI } from '../../support/paths.js';
 import { tmpdir } from 'node:os';
@@ -136,7 +136,7 @@ ikeconf:
     assert.match(seen[1], /event=sa|sa kind=/);
   });
 
-  it('runs the CLI on piped commands: no banner or prompt, the exit code of the first failure, history file', async () => {
+  it('runs the CLI on piped commands: no banner or prompt, the exit code of the first failure, no history', async () => {
     const history = join(dir, 'history');
     // async: this process serves the API the CLI talks to
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -155,7 +155,7 @@ ikeconf:
     assert.match(r.stdout, /rekey child\|ike/);
     assert.match(r.stdout, /created 3, live 3/);
     assert.match(r.stdout, /ike [0-9a-f]{16} tunnel 2 established/);
-    assert.deepEqual(readFileSync(history, 'utf8').trim().split('\n'), ['help', 'summary', 'bogus', 'list -t 2']);
+    assert.equal(existsSync(history), false, 'piped commands are a script: not added to the history');
   });
 
   it('stops gracefully: the gateway has no SA left', async () => {
