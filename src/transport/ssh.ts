@@ -236,19 +236,28 @@ export class SshTransport implements Transport {
           this.opts.log?.(`${this.server}: connected to ${this.where()}`);
           resolve();
         });
+        let agentError: string | undefined;
         client.on('error', (e: Error & { level?: string }) => {
           c.lastError = e;
           if (up) return;
           if (hostKeyError) return reject(hostKeyError);
+          // ssh2 reports an unusable agent and goes on with the other methods.
+          if (e.level === 'agent') {
+            agentError = e.message;
+            return;
+          }
           if (e.level === 'client-authentication') {
+            const tried = methods.map((m) => (m === 'ssh-agent' && agentError ? `ssh-agent (SSH_AUTH_SOCK=${cfg.agent as string}: ${agentError})` : m));
             return reject(
               this.err(
                 'E_SSH_AUTH',
-                `authentication as ${this.conf.sshuser} failed on ${this.where()} (tried: ${methods.join(', ') || 'none'})`,
+                `authentication as ${this.conf.sshuser} failed on ${this.where()} (tried: ${tried.join(', ') || 'none'})`,
                 'connect',
-                methods.length
-                  ? 'check sshuser and the key/password for this server, and that sshd allows that method'
-                  : 'configure sshkeypath or sshpass for this server, or start an ssh-agent (SSH_AUTH_SOCK)',
+                agentError
+                  ? 'start an ssh-agent and point SSH_AUTH_SOCK at it (or unset SSH_AUTH_SOCK), or configure sshkeypath or sshpass for this server'
+                  : methods.length
+                    ? 'check sshuser and the key/password for this server, and that sshd allows that method'
+                    : 'configure sshkeypath or sshpass for this server, or start an ssh-agent (SSH_AUTH_SOCK)',
               ),
             );
           }

@@ -305,6 +305,27 @@ describe('SSH transport @integration', function () {
       }
     });
 
+    it('an unreachable ssh-agent (stale SSH_AUTH_SOCK) → E_SSH_AUTH naming the agent, and a key still works', async () => {
+      const saved = process.env.SSH_AUTH_SOCK;
+      process.env.SSH_AUTH_SOCK = path.join(tmp, 'no-agent.sock');
+      try {
+        const e = await rejectsWith(new SshTransport(srv.conf({ sshkeypath: undefined, hostkeycheck: 'off' })).connect(), 'E_SSH_AUTH');
+        assert.equal(e.server, srv.name);
+        assert.match(e.message, /ssh-agent \(SSH_AUTH_SOCK=.*no-agent\.sock: /);
+        assert.match(e.hint ?? '', /SSH_AUTH_SOCK/);
+        const other = path.join(tmp, 'otherkey2');
+        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+        // a refused key plus a dead agent: an authentication failure, not a connection failure
+        await rejectsWith(new SshTransport(srv.conf({ sshkeypath: other, hostkeycheck: 'off' })).connect(), 'E_SSH_AUTH');
+        const x = new SshTransport(srv.conf({ hostkeycheck: 'off' }));
+        assert.equal((await x.exec('echo key')).stdout, 'key\n');
+        await x.close();
+      } finally {
+        if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
+        else process.env.SSH_AUTH_SOCK = saved;
+      }
+    });
+
     it('password auth (sshpass) works and the password appears in no output, error or log', async () => {
       // A separate sshd whose mount namespace has its own /etc/shadow (root's real password is untouched).
       const pw = await startTestSshd({ tag: `${tag}p`, password: PASSWORD });
