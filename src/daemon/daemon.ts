@@ -60,8 +60,16 @@ export function readToken(tokenFile: string | undefined): string {
   }
   let token: string;
   try {
+    // Anyone who can read the token can start processes as root through the listener.
+    if (statSync(tokenFile).mode & 0o044) {
+      throw new MyikeError('E_USAGE', `the token file ${tokenFile} is readable by group or others`, {
+        hint: `run: chmod 600 ${tokenFile}`,
+        exitCode: EXIT_USAGE,
+      });
+    }
     token = readFileSync(tokenFile, 'utf8').trim();
   } catch (e) {
+    if (e instanceof MyikeError) throw e;
     throw new MyikeError('E_USAGE', `cannot read the token file ${tokenFile}: ${(e as NodeJS.ErrnoException).code}`, {
       hint: 'give a readable file holding the token',
       exitCode: EXIT_USAGE,

@@ -5,6 +5,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DaemonClient, type InstanceSubscription } from '../../src/daemon/client.js';
+import { readToken } from '../../src/daemon/daemon.js';
 import { readProcStat } from '../../src/daemon/proc.js';
 import type { InstanceInfo } from '../../src/daemon/protocol.js';
 import {
@@ -626,6 +627,13 @@ describe('daemon @integration', function () {
     const noToken = await cli(['daemon', '--socket', join(dir, 'x.sock'), '--state-dir', join(dir, 'x'), '--listen', '127.0.0.1:1']);
     assert.equal(noToken.code, 2);
     assert.match(noToken.stderr, /--listen needs --token-file/);
+    const openTokenFile = join(dir, 'token-644');
+    writeFileSync(openTokenFile, 'b'.repeat(40) + '\n', { mode: 0o644 });
+    // readToken, not the CLI: without the check a daemon would start and stay.
+    assert.throws(
+      () => readToken(openTokenFile),
+      (e: any) => e.exitCode === 2 && /readable by group or others/.test(e.message) && /chmod 600/.test(e.hint) && !JSON.stringify(e).includes('b'.repeat(40)),
+    );
     const port = await freePort();
     const d = await newDaemon(['--listen', `127.0.0.1:${port}`, '--token-file', tokenFile]);
     const tcp = () =>
