@@ -1,6 +1,6 @@
 // Loads the controller config, or gives the embedded default: one server
 // `local`, the controller's own machine, reached without SSH.
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseCidr } from './address.js';
@@ -60,8 +60,11 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
     if (s.connection === 'ssh' && s.sshaddr === '')
       diag.error(src, [...at, 'sshaddr'], { at: 'parent', message: 'missing required key "sshaddr"', hint: 'give the server\'s SSH address, or `connection: local` for the controller\'s own machine' });
     const keyPath = s.sshkeypath ? absolute(dir, s.sshkeypath) : undefined;
-    if (keyPath && !existsSync(keyPath))
+    const keyStat = keyPath ? statSync(keyPath, { throwIfNoEntry: false }) : undefined;
+    if (keyPath && !keyStat)
       diag.error(src, [...at, 'sshkeypath'], { message: `key file not found: ${keyPath}`, hint: 'check the path (relative paths are relative to this config file)' });
+    else if (keyPath && !keyStat!.isFile())
+      diag.error(src, [...at, 'sshkeypath'], { message: `${keyPath} is not a file`, expected: 'the path of a private key file', hint: 'check the path (relative paths are relative to this config file)' });
     if (s.sshpass) hasPassword = true;
     servers[name] = {
       name,
