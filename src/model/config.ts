@@ -65,6 +65,8 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
       diag.error(src, [...at, 'sshkeypath'], { message: `key file not found: ${keyPath}`, hint: 'check the path (relative paths are relative to this config file)' });
     else if (keyPath && !keyStat!.isFile())
       diag.error(src, [...at, 'sshkeypath'], { message: `${keyPath} is not a file`, expected: 'the path of a private key file', hint: 'check the path (relative paths are relative to this config file)' });
+    // OpenSSH refuses such a key ("UNPROTECTED PRIVATE KEY FILE"); it works here, but should not stay so.
+    else if (keyPath && keyStat!.mode & 0o077) diag.warn(src, [...at, 'sshkeypath'], `the private key ${keyPath} is readable by group or others; run: chmod 600 ${keyPath}`);
     if (s.sshpass) hasPassword = true;
     servers[name] = {
       name,

@@ -1,0 +1,39 @@
+// The controller config's warnings about secrets other users could read: an
+// SSH password in a file readable by group or others, and a private key file
+// readable by them (OpenSSH refuses such a key; the tool warns).
+import { strict as assert } from 'node:assert';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadInputs } from '../../src/model/load.js';
+
+describe('model: controller config warnings', () => {
+  let dir = '';
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'myikev2-config-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const load = (server: string, mode = 0o600) => {
+    const config = join(dir, 'controller.yaml');
+    writeFileSync(config, `daemonlist:\n  srv1:\n    sshaddr: 192.0.2.1\n${server}    mgmtaddrprefix: 2001:db8:1::/64\n`);
+    chmodSync(config, mode);
+    const recipe = join(dir, 'recipe.yaml');
+    writeFileSync(recipe, 'name: warn\ninstancelist:\n  1:\n    name: a\n    daemonname: srv1\n    other:\n      upcmds: exec sleep 1\n');
+    return loadInputs(recipe, config).warnings.join('\n');
+  };
+
+  it('warns of a private key readable by group or others, naming it and the fix; not of one only its owner reads', () => {
+    const key = join(dir, 'id_test');
+    writeFileSync(key, 'not read here\n');
+    chmodSync(key, 0o644);
+    assert.match(load(`    sshkeypath: ${key}\n`), new RegExp(`the private key ${key} is readable by group or others; run: chmod 600 ${key}`));
+    chmodSync(key, 0o600);
+    assert.equal(load(`    sshkeypath: ${key}\n`), '');
+  });
+
+  it('warns of an SSH password in a config file readable by group or others, without showing it', () => {
+    const warned = load('    sshpass: hunter2-secret\n', 0o644);
+    assert.match(warned, /holds an SSH password \(sshpass\) and is readable by group or others; run: chmod 600/);
+    assert.doesNotMatch(warned, /hunter2/);
+    assert.equal(load('    sshpass: hunter2-secret\n', 0o600), '');
+  });
+});
