@@ -140,7 +140,7 @@ describe('lab rendering', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'myikev2-labconf-'));
     try {
       const file = join(tmp, 'controller.yaml');
-      for (const f of ['id_ed25519', 'known_hosts']) writeFileSync(join(tmp, f), ''); // the reader checks they exist
+      for (const f of ['id_ed25519', 'known_hosts']) writeFileSync(join(tmp, f), '', { mode: 0o600 }); // the reader checks they exist (a key only its owner reads, as ssh-keygen writes it)
       writeFileSync(file, renderControllerYaml(plan, `${tmp}/id_ed25519`, `${tmp}/known_hosts`));
       const diag = new Diagnostics();
       const { config } = readControllerConfig(file, diag);
