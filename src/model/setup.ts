@@ -74,6 +74,11 @@ function toSetup(src: SourceDoc, r: Raw, diag: Diagnostics): EngineSetup {
     interval: c.duration(['pingconf', 'interval'], ping.interval),
     holdtime: c.duration(['pingconf', 'holdtime'], ping.holdtime),
   };
+  // Zero has no "off" meaning for these: every request would be resent at once, every tunnel pinged back to back.
+  if (durations.retraninterval === 0)
+    diag.error(src, ['ikeconf', 'retraninterval'], { message: 'is 0: every request would be resent at once', expected: 'a duration above 0, e.g. 10s (the default)' });
+  if (durations.interval === 0)
+    diag.error(src, ['pingconf', 'interval'], { message: 'is 0: every tunnel would be pinged back to back', expected: 'a duration above 0, e.g. 1s (the default)' });
   if (durations.ikelifetime !== null && durations.margintime !== null && durations.margintime >= durations.ikelifetime)
     diag.error(src, ['ikeconf', 'margintime'], { message: 'is not shorter than ikelifetime', expected: 'a rekey margin shorter than the lifetime' });
 
