@@ -99,6 +99,11 @@ function listen(server: Server, ...args: unknown[]): Promise<void> {
  * code. Instances are left running when the daemon exits (the next one
  * re-adopts them).
  */
+/** A path the daemon cannot use is for the user to fix, not a bug: say which path and why. */
+export function unusablePath(code: string, what: string, e: unknown, hint: string): MyikeError {
+  return new MyikeError(code, `cannot use ${what}: ${(e as Error).message}`, { hint, cause: e });
+}
+
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const token = opts.listen ? readToken(opts.tokenFile) : undefined;
   const tcp = opts.listen ? parseListen(opts.listen) : undefined;
@@ -108,7 +113,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       hint: 'start it where /proc is this PID namespace\'s own (e.g. unshare --pid --fork --mount-proc), or outside that PID namespace',
     });
   }
-  mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw unusablePath('E_DAEMON_STATE', `state directory ${opts.stateDir}`, e, 'give a --state-dir this user can create and write');
+  }
   const release = acquireLock(join(opts.stateDir, 'daemon.lock'), opts.socket);
   const servers: Server[] = [];
   const connections = new Set<Connection>();
@@ -173,7 +182,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     };
 
     const sockDir = dirname(opts.socket);
-    if (!existsSync(sockDir)) mkdirSync(sockDir, { recursive: true, mode: 0o700 });
+    const socketHint = 'give a --socket in a directory this user can create and write (default /run/myikev2/daemon.sock)';
+    try {
+      if (!existsSync(sockDir)) mkdirSync(sockDir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw unusablePath('E_DAEMON_SOCKET', `socket ${opts.socket}`, e, socketHint);
+    }
     if (existsSync(opts.socket)) {
       if (await unixSocketAnswers(opts.socket, 1000)) {
         throw new MyikeError('E_DAEMON_SOCKET', `something already answers on ${opts.socket} (another daemon with another --state-dir?)`, {
@@ -195,6 +209,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     try {
       await listen(unixServer, opts.socket);
       listening = true;
+    } catch (e) {
+      throw unusablePath('E_DAEMON_SOCKET', `socket ${opts.socket}`, e, socketHint);
     } finally {
       process.umask(umask);
     }

@@ -5,6 +5,7 @@ import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
 import { DaemonClient } from './client.js';
+import { unusablePath } from './daemon.js';
 import { alreadyRunningError, runningDaemon } from './lock.js';
 import { rotateIfOver } from './logs.js';
 
@@ -26,7 +27,11 @@ function readFrom(path: string, offset: number): string {
 
 /** Resolves with the daemon's pid once it answers on its socket; rejects with what went wrong. */
 export async function startDetached(socket: string, stateDir: string, daemonArgs: string[]): Promise<number> {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw unusablePath('E_DAEMON_STATE', `state directory ${stateDir}`, e, 'give a --state-dir this user can create and write');
+  }
   const lockPath = join(stateDir, 'daemon.lock');
   const holder = runningDaemon(lockPath);
   if (holder) throw alreadyRunningError(holder, lockPath);

@@ -420,6 +420,22 @@ describe('daemon @integration', function () {
     assert.equal(existsSync(socket), false);
   });
 
+  it('a socket or state directory it cannot create is an error naming the path (exit 1), not a bug report', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    for (const args of [
+      ['--socket', join(file, 'd.sock'), '--state-dir', join(dir, 'st1')],
+      ['--detach', '--socket', join(file, 'd.sock'), '--state-dir', join(dir, 'st2')],
+      ['--socket', join(dir, 'ok.sock'), '--state-dir', join(file, 'state')],
+      ['--detach', '--socket', join(dir, 'ok.sock'), '--state-dir', join(file, 'state')],
+    ]) {
+      const r = await cli(['daemon', ...args]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`cannot use (socket|state directory) ${file}/.*ENOTDIR`), args.join(' '));
+      assert.doesNotMatch(r.stderr, /bug in myikev2/, args.join(' '));
+    }
+  });
+
   it('subscribe gives the snapshot first, then the changes of its tag only', async () => {
     const d = await newDaemon();
     const c = await client(d);
