@@ -94,16 +94,16 @@ function listen(server: Server, ...args: unknown[]): Promise<void> {
   });
 }
 
-/**
- * Runs the daemon until `shutdown` or SIGTERM/SIGINT; resolves with the exit
- * code. Instances are left running when the daemon exits (the next one
- * re-adopts them).
- */
 /** A path the daemon cannot use is for the user to fix, not a bug: say which path and why. */
 export function unusablePath(code: string, what: string, e: unknown, hint: string): MyikeError {
   return new MyikeError(code, `cannot use ${what}: ${(e as Error).message}`, { hint, cause: e });
 }
 
+/**
+ * Runs the daemon until `shutdown` or SIGTERM/SIGINT; resolves with the exit
+ * code. Instances are left running when the daemon exits (the next one
+ * re-adopts them).
+ */
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const token = opts.listen ? readToken(opts.tokenFile) : undefined;
   const tcp = opts.listen ? parseListen(opts.listen) : undefined;
