@@ -346,6 +346,17 @@ async function teardownCommand({ session, io }: CommandContext, p: Parsed): Prom
   return left.length ? EXIT_FAILED : EXIT_OK;
 }
 
+/** The last lines of a stopped instance's log files, read on its server; false when neither is there. */
+async function printLogFiles(s: ServerSession, r: InstanceRecord, lines: number, io: ShellIO): Promise<boolean> {
+  const tail = (stream: string) => s.transport.exec(`tail -n ${lines} -- ${shq(`${r.logdir}/${r.daemonName}.${stream}.log`)}`);
+  const [out, err] = await Promise.all([tail('stdout'), tail('stderr')]);
+  if (out.code !== 0 && err.code !== 0) return false;
+  io.print(io.palette.dim(`(${r.name} is stopped: its log files on ${r.server})`));
+  for (const l of out.stdout.split('\n').filter(Boolean)) io.print(l);
+  for (const l of err.stdout.split('\n').filter(Boolean)) io.print(io.palette.warn(l));
+  return true;
+}
+
 async function logsCommand({ session, io, signal }: CommandContext, p: Parsed): Promise<number> {
   const k = target(session, p.flags.target as string);
   const s = await session.server(k.record.server);
@@ -353,11 +364,12 @@ async function logsCommand({ session, io, signal }: CommandContext, p: Parsed): 
   try {
     sub = await s.daemon.logs({ name: k.record.daemonName, tail: p.flags.lines === undefined ? 50 : Number(p.flags.lines), follow: !!p.flags.follow });
   } catch (e) {
-    if (asMyikeError(e).code === 'E_NOT_FOUND')
-      throw new MyikeError('E_NOT_FOUND', `the daemon on ${k.record.server} no longer has instance ${k.record.name} (it was stopped)`, {
-        hint: `its log files stay in ${k.record.logdir} on ${k.record.server} until teardown (which copies them to the controller)`,
-      });
-    throw e;
+    if (asMyikeError(e).code !== 'E_NOT_FOUND') throw e;
+    // Stopped: the daemon has forgotten it, but its log files stay on the server until teardown.
+    if (!p.flags.follow && (await printLogFiles(s, k.record, p.flags.lines === undefined ? 50 : Number(p.flags.lines), io))) return EXIT_OK;
+    throw new MyikeError('E_NOT_FOUND', `the daemon on ${k.record.server} no longer has instance ${k.record.name} (it was stopped)`, {
+      hint: p.flags.follow ? `nothing runs to follow; logs -t ${k.record.name} shows its last lines` : `its log files in ${k.record.logdir} on ${k.record.server} are gone too`,
+    });
   }
   const out = sub.initial.filter((l) => l.stream === 'stdout');
   const err = sub.initial.filter((l) => l.stream === 'stderr');

@@ -261,6 +261,12 @@ describe('myikev2 shell on the lab @integration', function () {
       const stop = shell(['--exec', 'stop -t client; list -d srv1']);
       assert.equal(stop.status, 0, stop.stderr);
       assert.match(stop.stdout, /client +srv1 +\S+ +stopped/);
+      // Stopped, the daemon has forgotten it: logs reads its files on the server (the engine's last words: its summary).
+      const logs = shell(['--exec', 'logs -t client -n 40']);
+      assert.equal(logs.status, 0, logs.stderr);
+      assert.match(logs.stdout, /client is stopped: its log files on srv1/);
+      assert.match(logs.stdout, /tunnels: configured 10/);
+      assert.equal(shell(['--exec', 'logs -t client -f']).status, 1, 'nothing to follow');
       const down = shell(['--exec', 'teardown -y']);
       assert.equal(down.status, 0, down.stderr);
       assert.equal(await leftovers(), '');
