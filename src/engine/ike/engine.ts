@@ -31,7 +31,8 @@ export class IkeEngine implements SaRegistry, ResponderContext {
   /** Set by deleteAll (graceful stop). */
   private stopReason?: string;
   readonly cookieSecret: Buffer;
-  readonly stats = { received: 0, dropped: 0, malformed: 0 };
+  /** retransmitsClosed: those of SAs gone by now, so the summary's count only grows. */
+  readonly stats = { received: 0, dropped: 0, malformed: 0, retransmitsClosed: 0 };
 
   constructor(readonly host: IkeHost, readonly opts: EngineOptions = {}) {
     this.cookieSecret = host.random(32);
@@ -55,7 +56,10 @@ export class IkeEngine implements SaRegistry, ResponderContext {
   }
 
   unregister(sa: IkeSa): void {
-    if (this.sas.get(key(sa.localSpi)) === sa) this.sas.delete(key(sa.localSpi));
+    if (this.sas.get(key(sa.localSpi)) === sa) {
+      this.sas.delete(key(sa.localSpi));
+      this.stats.retransmitsClosed += sa.stats.retransmits;
+    }
     if (sa.peerId && this.byPeer.get(peerKey(sa)) === sa) this.byPeer.delete(peerKey(sa));
     this.halfOpen.delete(key(sa.spiI) + sa.remote.addr);
   }

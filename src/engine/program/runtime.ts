@@ -391,7 +391,8 @@ export class EngineRuntime {
     this.log(3, `stopping (${mode}): ${reason}`);
     if (this.starter) clearTimeout(this.starter);
     if (this.runTimer) clearTimeout(this.runTimer);
-    this.liveAtStop = buildSummary(this).tunnels.live;
+    const before = buildSummary(this);
+    this.atStop = { live: before.tunnels.live, ike: { sas: before.ike.sas, established: before.ike.established, childSas: before.ike.childSas } };
     if (mode === 'graceful') {
       this.engine.deleteAll(reason);
       const limit = Date.now() + Math.min(STOP_WAIT_MAX_MS, this.setup.ikeconf.retranintervalMs * (this.setup.ikeconf.maxretran + 1));
@@ -410,8 +411,8 @@ export class EngineRuntime {
   }
 
   summaryAtStop?: EngineSummary;
-  /** Live tunnels when the stop began (the summary reports these, not the zero after deleting). */
-  liveAtStop?: number;
+  /** Live tunnels and SA counts when the stop began (the summary reports these, not the zeros after deleting). */
+  atStop?: { live: number; ike: { sas: number; established: number; childSas: number } };
 
   private async cleanup(): Promise<void> {
     if (this.timer) clearInterval(this.timer);

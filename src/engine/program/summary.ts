@@ -25,7 +25,7 @@ export function buildSummary(rt: EngineRuntime): EngineSummary {
   const liveTunnels = new Set<number>();
   let established = 0;
   let childSas = 0;
-  let retransmits = 0;
+  let retransmits = rt.engine.stats.retransmitsClosed;
   for (const sa of rt.engine.sas.values()) {
     retransmits += sa.stats.retransmits;
     childSas += sa.children.length;
@@ -52,13 +52,13 @@ export function buildSummary(rt: EngineRuntime): EngineSummary {
     tunnels: {
       configured: s.numberoftunnels,
       created,
-      live: rt.liveAtStop ?? liveTunnels.size,
+      live: rt.atStop?.live ?? liveTunnels.size,
       connecting: rt.tunnels.filter((t) => (t.state === 'connecting' || t.state === 'down' || t.state === 'waiting') && !hasFailed(t)).length,
       failed,
       reconnects: rt.tunnels.reduce((a, t) => a + t.reconnects, 0),
     },
     setup: { durationMs, ratePerSec: durationMs > 0 ? Math.round((created / (durationMs / 1000)) * 10) / 10 : created },
-    ike: { sas: rt.engine.sas.size, established, childSas, retransmits },
+    ike: { ...(rt.atStop?.ike ?? { sas: rt.engine.sas.size, established, childSas }), retransmits },
     io: { ...rt.io.counters },
     memory: (() => {
       const m = process.memoryUsage();

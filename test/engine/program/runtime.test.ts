@@ -163,6 +163,8 @@ ikeconf:
     await cl.stopped;
     assert.equal(gw.summary().ike.sas, 0);
     assert.equal(cl.summary().tunnels.live, 3, 'the summary reports the tunnels live when the stop began');
+    const { sas, established, childSas } = cl.summary().ike;
+    assert.deepEqual({ sas, established, childSas }, { sas: 3, established: 3, childSas: 3 }, 'and the SAs then, not the zeros after the DELETEs');
     assert.equal(cl.summary().ok, true);
   });
 });
@@ -222,5 +224,30 @@ describe('engine runtime: stopped before its tunnels came up', function () {
     const t = cl.summary().tunnels;
     assert.deepEqual({ configured: t.configured, connecting: t.connecting, failed: t.failed }, { configured: 2, connecting: 0, failed: 2 });
     assert.equal(cl.summary().ok, false);
+  });
+});
+
+describe('engine runtime: retransmissions of SAs that are gone', function () {
+  this.timeout(30_000);
+  const octet = 1 + ((process.pid + 150) % 200);
+  let dir: string | undefined;
+  let cl: EngineRuntime | undefined;
+
+  after(async () => {
+    await cl?.stop('hard');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('still counts them in the summary (a count that drops when an SA closes hides the retransmissions a test engineer looks for)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-retx-'));
+    // Nobody answers: each tunnel's IKE_SA_INIT is retransmitted once, then its SA fails and is gone.
+    writeFileSync(join(dir, 'cl.yaml'), `role: client\nnumberoftunnels: 2\nstartclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.9.1\nbindifname: lo\nsetupinterval: 5ms\ntunnelmaxretry: 0\nikeconf:\n  psk: loopback-psk-secret\n  retraninterval: 200ms\n  maxretran: 1\n`);
+    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: () => {} });
+    await cl.start();
+    await waitFor('both tunnels failed', async () => cl!.summary().tunnels.failed === 2, 5000);
+    assert.equal(cl.engine.sas.size, 0);
+    assert.equal(cl.summary().ike.retransmits, 2);
+    await cl.stop('graceful');
+    assert.equal(cl.summary().ike.retransmits, 2);
   });
 });
