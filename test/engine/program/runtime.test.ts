@@ -202,52 +202,41 @@ describe('engine runtime: a graceful stop whose peer is gone', function () {
   });
 });
 
-describe('engine runtime: stopped before its tunnels came up', function () {
+describe('engine runtime: a client whose peer never answers', function () {
   this.timeout(30_000);
   const octet = 1 + ((process.pid + 50) % 200);
   let dir: string | undefined;
   let cl: EngineRuntime | undefined;
-
-  after(async () => {
+  afterEach(async () => {
     await cl?.stop('hard');
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('counts a tunnel that never came up as failed, not also as connecting', async () => {
+  /** Two tunnels to an address where nobody answers: they stay in IKE_SA_INIT. */
+  async function lonelyClient(top = '', ike = ''): Promise<EngineRuntime> {
     dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-nopeer-'));
-    // Nobody answers at the peer address: both tunnels are still in IKE_SA_INIT at the stop.
-    writeFileSync(join(dir, 'cl.yaml'), `role: client\nnumberoftunnels: 2\nstartclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.9.1\nbindifname: lo\nsetupinterval: 5ms\nikeconf:\n  psk: loopback-psk-secret\n`);
+    writeFileSync(join(dir, 'cl.yaml'), `role: client\nnumberoftunnels: 2\nstartclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.9.1\nbindifname: lo\nsetupinterval: 5ms\n${top}ikeconf:\n  psk: loopback-psk-secret\n${ike}`);
     cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: () => {} });
     await cl.start();
-    await waitFor('both tunnels connecting', async () => cl!.summary().tunnels.connecting === 2, 5000);
-    await cl.stop('graceful');
-    const t = cl.summary().tunnels;
+    return cl;
+  }
+
+  it('stopped before its tunnels came up: counts them as failed, not also as connecting', async () => {
+    const c = await lonelyClient();
+    await waitFor('both tunnels connecting', async () => c.summary().tunnels.connecting === 2, 5000);
+    await c.stop('graceful');
+    const t = c.summary().tunnels;
     assert.deepEqual({ configured: t.configured, connecting: t.connecting, failed: t.failed }, { configured: 2, connecting: 0, failed: 2 });
-    assert.equal(cl.summary().ok, false);
-  });
-});
-
-describe('engine runtime: retransmissions of SAs that are gone', function () {
-  this.timeout(30_000);
-  const octet = 1 + ((process.pid + 150) % 200);
-  let dir: string | undefined;
-  let cl: EngineRuntime | undefined;
-
-  after(async () => {
-    await cl?.stop('hard');
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    assert.equal(c.summary().ok, false);
   });
 
-  it('still counts them in the summary (a count that drops when an SA closes hides the retransmissions a test engineer looks for)', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-retx-'));
-    // Nobody answers: each tunnel's IKE_SA_INIT is retransmitted once, then its SA fails and is gone.
-    writeFileSync(join(dir, 'cl.yaml'), `role: client\nnumberoftunnels: 2\nstartclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.9.1\nbindifname: lo\nsetupinterval: 5ms\ntunnelmaxretry: 0\nikeconf:\n  psk: loopback-psk-secret\n  retraninterval: 200ms\n  maxretran: 1\n`);
-    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: () => {} });
-    await cl.start();
-    await waitFor('both tunnels failed', async () => cl!.summary().tunnels.failed === 2, 5000);
-    assert.equal(cl.engine.sas.size, 0);
-    assert.equal(cl.summary().ike.retransmits, 2);
-    await cl.stop('graceful');
-    assert.equal(cl.summary().ike.retransmits, 2);
+  it('still counts retransmissions of SAs that are gone (a count that drops when an SA closes hides the retransmissions a test engineer looks for)', async () => {
+    // Each tunnel's IKE_SA_INIT is retransmitted once, then its SA fails and is gone.
+    const c = await lonelyClient('tunnelmaxretry: 0\n', '  retraninterval: 200ms\n  maxretran: 1\n');
+    await waitFor('both tunnels failed', async () => c.summary().tunnels.failed === 2, 5000);
+    assert.equal(c.engine.sas.size, 0);
+    assert.equal(c.summary().ike.retransmits, 2);
+    await c.stop('graceful');
+    assert.equal(c.summary().ike.retransmits, 2);
   });
 });
