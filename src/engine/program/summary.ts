@@ -73,7 +73,7 @@ export function buildSummary(rt: EngineRuntime): EngineSummary {
 export function formatSummary(x: EngineSummary): string {
   const lines = [
     `role ${x.role}${x.desc ? ` (${x.desc})` : ''}, up ${(x.uptimeMs / 1000).toFixed(1)} s, ${x.state}`,
-    `tunnels: configured ${x.tunnels.configured}, created ${x.tunnels.created}, live ${x.tunnels.live}, failed ${x.tunnels.failed}, reconnects ${x.tunnels.reconnects}`,
+    `tunnels: configured ${x.tunnels.configured}, created ${x.tunnels.created}, live ${x.tunnels.live}, connecting ${x.tunnels.connecting}, failed ${x.tunnels.failed}, reconnects ${x.tunnels.reconnects}`,
     `setup: ${x.setup.ratePerSec} tunnels/s (${x.tunnels.created} in ${(x.setup.durationMs / 1000).toFixed(3)} s)`,
     `IKE SAs ${x.ike.sas} (established ${x.ike.established}), CHILD SAs ${x.ike.childSas}, retransmits ${x.ike.retransmits}`,
   ];

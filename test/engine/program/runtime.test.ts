@@ -12,7 +12,7 @@ import { ApiServer } from '../../../src/engine/api/server.js';
 import { EngineClient } from '../../../src/engine/cli/client.js';
 import { runLine } from '../../../src/engine/cli/repl.js';
 import { waitFor } from '../support/engine-proc.js';
-import type { EngineSummary } from '../../../src/engine/program/summary.js';
+import { formatSummary, type EngineSummary } from '../../../src/engine/program/summary.js';
 
 const base = 20000 + (process.pid % 5000) * 2;
 const ports = { ike: base, natt: base + 1 };
@@ -224,6 +224,7 @@ describe('engine runtime: a client whose peer never answers', function () {
   it('stopped before its tunnels came up: counts them as failed, not also as connecting', async () => {
     const c = await lonelyClient();
     await waitFor('both tunnels connecting', async () => c.summary().tunnels.connecting === 2, 5000);
+    assert.match(formatSummary(c.summary()), /live 0, connecting 2, failed 0/, 'the text says the tunnels are on their way');
     await c.stop('graceful');
     const t = c.summary().tunnels;
     assert.deepEqual({ configured: t.configured, connecting: t.connecting, failed: t.failed }, { configured: 2, connecting: 0, failed: 2 });
