@@ -14,7 +14,9 @@ import { CLI, PROJECT_ROOT } from '../support/paths.js';
 
 const NAME = `shell-test-${process.pid}`;
 const TAG = runTag(NAME);
-const TMUX = ['-L', `myikev2-shell-${process.pid}`];
+// Its own server socket, removed after (tmux leaves the socket file of a killed server behind).
+const TMUX_SOCKET = join(tmpdir(), `myikev2-shell-tmux-${process.pid}.sock`);
+const TMUX = ['-S', TMUX_SOCKET];
 
 const RECIPE = `name: ${NAME}
 instancelist:
@@ -83,6 +85,7 @@ describe('myikev2 shell on the lab @integration', function () {
   after(async function () {
     this.timeout(120_000);
     spawnSync('tmux', [...TMUX, 'kill-server']);
+    rmSync(TMUX_SOCKET, { force: true });
     if (!tmp) return;
     // Runs a failed test left behind.
     const runs = join(tmp, 'state', 'runs');
@@ -94,7 +97,10 @@ describe('myikev2 shell on the lab @integration', function () {
     rmSync(tmp, { recursive: true, force: true });
   });
   const labRef = useLab({ servers: 2 });
-  after(() => assert.equal(left, '', 'nothing of the run is left on the servers'));
+  after(() => {
+    assert.equal(left, '', 'nothing of the run is left on the servers');
+    assert.equal(existsSync(TMUX_SOCKET), false, 'no tmux socket left');
+  });
 
   const tmux = (...args: string[]) => spawnSync('tmux', [...TMUX, ...args], { encoding: 'utf8', env });
   // The whole pane with its history; trailing blanks of lines and of the screen dropped.
