@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
+import { isReadableByOthers } from '../file-mode.js';
 import { unixSocketAnswers } from '../unix-socket.js';
 import { acquireLock } from './lock.js';
 import { Locks } from './locks.js';
@@ -61,7 +62,7 @@ export function readToken(tokenFile: string | undefined): string {
   let token: string;
   try {
     // Anyone who can read the token can start processes as root through the listener.
-    if (statSync(tokenFile).mode & 0o044) {
+    if (isReadableByOthers(tokenFile)) {
       throw new MyikeError('E_USAGE', `the token file ${tokenFile} is readable by group or others`, {
         hint: `run: chmod 600 ${tokenFile}`,
         exitCode: EXIT_USAGE,

@@ -6,7 +6,8 @@ import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseCidr } from './address.js';
 import type { ControllerConf, ServerConf } from './config-types.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
-import { Diagnostics, isReadableByOthers, readYaml, type SourceDoc } from './source.js';
+import { isReadableByOthers } from '../file-mode.js';
+import { Diagnostics, readYaml, type SourceDoc } from './source.js';
 import { normaliseVarlist } from './vars.js';
 
 export const EMBEDDED_CONFIG_NAME = '<embedded default>';
@@ -66,7 +67,7 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
     else if (keyPath && !keyStat!.isFile())
       diag.error(src, [...at, 'sshkeypath'], { message: `${keyPath} is not a file`, expected: 'the path of a private key file', hint: 'check the path (relative paths are relative to this config file)' });
     // OpenSSH refuses such a key ("UNPROTECTED PRIVATE KEY FILE"); it works here, but should not stay so.
-    else if (keyPath && keyStat!.mode & 0o077) diag.warn(src, [...at, 'sshkeypath'], `the private key ${keyPath} is readable by group or others; run: chmod 600 ${keyPath}`);
+    else if (keyPath && isReadableByOthers(keyPath)) diag.warn(src, [...at, 'sshkeypath'], `the private key ${keyPath} is readable by group or others; run: chmod 600 ${keyPath}`);
     if (s.sshpass) hasPassword = true;
     servers[name] = {
       name,

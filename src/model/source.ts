@@ -2,7 +2,7 @@
 // point back into them (file:line:col and the key path), so every problem in
 // the input is reported at once before anything runs.
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { constructFromEvents, EVENT_ID, parseEvents } from 'js-yaml';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, YAMLParseError, type Document, type Node } from 'yaml';
@@ -271,15 +271,6 @@ export function locate(src: SourceDoc, path: KeyPath, at: 'key' | 'value'): Sour
   const offset = best?.range?.[0] ?? 0;
   const { line, col } = src.lines.linePos(offset);
   return { file: src.file, line, col };
-}
-
-/** True when a file can be read by group or others (for files holding secrets). */
-export function isReadableByOthers(file: string): boolean {
-  try {
-    return (statSync(file).mode & 0o044) !== 0;
-  } catch {
-    return false;
-  }
 }
 
 /** Hash of a file's text: a run records its recipe's, so `teardown RECIPE` of the same file needs no parsing. */
