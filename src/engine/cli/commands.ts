@@ -44,6 +44,15 @@ export function splitWords(line: string): string[] {
   return out;
 }
 
+/** `-t N` (a tunnel number, from 1) as a request parameter; none without -t. */
+export function tunnelParam(flags: Record<string, string | true>): { tunnel?: number } {
+  const t = flags['-t'];
+  if (t === undefined) return {};
+  const n = Number(t);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`-t needs a tunnel number, got "${t}"`);
+  return { tunnel: n };
+}
+
 /**
  * Flags like `-t 3`, `--keys` and up to `words` other words; anything else is a
  * usage error (a mistyped `stop --hrad` must not pass for a graceful stop).

@@ -1,16 +1,8 @@
 // summary, list, dump, rekey, events, stop.
 import { formatSummary, type EngineSummary } from '../../program/summary.js';
 import type { ChildInfo, IkeInfo } from '../../program/describe.js';
-import { parseFlags, registerCliCommand, UsageError, type CliContext } from '../commands.js';
+import { parseFlags, registerCliCommand, tunnelParam, UsageError, type CliContext } from '../commands.js';
 import type { TsRange } from '../../child-sa.js';
-
-function tunnelParam(flags: Record<string, string | true>): { tunnel?: number } {
-  const t = flags['-t'];
-  if (t === undefined) return {};
-  const n = Number(t);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`-t needs a tunnel number, got "${t}"`);
-  return { tunnel: n };
-}
 
 const ts = (l: TsRange[]) => l.map((r) => (r.startAddr === r.endAddr ? r.startAddr : `${r.startAddr}-${r.endAddr}`) + (r.protocol ? `/${r.protocol}` : '') + (r.startPort !== 0 || r.endPort !== 65535 ? `[${r.startPort}-${r.endPort}]` : '')).join(',');
 
