@@ -47,6 +47,8 @@ export interface DataPlaneOptions {
   /** Inner packets not consumed by the ping test (for a TUN device, later); dropped if absent. */
   deliver?: (tunnelId: number, packet: Buffer) => void;
   ping?: PingConf;
+  /** Gateway: numberoftunnels, one configured ping target per client tunnel (see ping/targets.ts). */
+  pingTargets?: number;
   /** Answer echo requests to addresses inside our own traffic selectors (default: true). */
   answerEcho?: boolean;
   now: () => number;
@@ -106,6 +108,7 @@ export class DataPlane {
         opts.ping,
         (tunnelId, pkt) => (!this.byTunnel.has(tunnelId) ? 'down' : this.sendPacket(tunnelId, pkt) ? 'sent' : 'no-route'),
         (e) => this.onEvent(e),
+        opts.role === 'gateway' ? opts.pingTargets ?? 0 : 0,
       );
       if (ping.enabled) this.ping = ping;
     }
@@ -135,6 +138,7 @@ export class DataPlane {
           tunnelId: keys.tunnelId,
           firstLocalTs: keys.localTs[0]?.startAddr,
           firstRemoteTs: keys.remoteTs[0]?.startAddr,
+          remoteTs: keys.remoteTs,
           localOuter: keys.local.addr,
           remoteOuter: keys.remote.addr,
           tunnelMode: keys.tunnelMode,

@@ -29,15 +29,30 @@ export function ipBatchRunner(netns?: string): ScriptRunner {
 export class KernelFastPath {
   private readonly children = new Map<string, ChildSaKeys>();
   private readonly perTunnel = new Map<number, number>();
+  /** The last script of each tunnel still running. */
+  private readonly tail = new Map<number, Promise<unknown>>();
 
   constructor(
     private readonly opts: FastPathOptions,
     private readonly runScript: ScriptRunner = ipBatchRunner(),
   ) {}
 
+  /**
+   * A tunnel's scripts run one after the other, in call order: an SA that
+   * replaces another under the same tunnel number (INITIAL_CONTACT) removes
+   * the old policies before it adds the same ones again.
+   */
+  private inOrder(tunnelId: number, script: string): Promise<void> {
+    const run = (this.tail.get(tunnelId) ?? Promise.resolve()).then(() => this.runScript(script));
+    const done = run.catch(() => undefined);
+    this.tail.set(tunnelId, done);
+    void done.then(() => this.tail.get(tunnelId) === done && this.tail.delete(tunnelId));
+    return run;
+  }
+
   async install(keys: ChildSaKeys): Promise<void> {
     const n = this.perTunnel.get(keys.tunnelId) ?? 0;
-    await this.runScript(renderInstall(keys, this.opts, n === 0));
+    await this.inOrder(keys.tunnelId, renderInstall(keys, this.opts, n === 0));
     this.children.set(keys.childId, keys);
     this.perTunnel.set(keys.tunnelId, n + 1);
   }
@@ -49,6 +64,6 @@ export class KernelFastPath {
     this.children.delete(childId);
     if (n <= 1) this.perTunnel.delete(keys.tunnelId);
     else this.perTunnel.set(keys.tunnelId, n - 1);
-    await this.runScript(renderRemove(keys, this.opts, n <= 1));
+    await this.inOrder(keys.tunnelId, renderRemove(keys, this.opts, n <= 1));
   }
 }

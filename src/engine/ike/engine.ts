@@ -64,11 +64,23 @@ export class IkeEngine implements SaRegistry, ResponderContext {
     this.halfOpen.delete(key(sa.spiI) + sa.remote.addr);
   }
 
-  /** INITIAL_CONTACT: forget older IKE SAs with the same peer identity and address. */
+  /**
+   * INITIAL_CONTACT (responder, before the SA counts as established): forget
+   * older IKE SAs with the same peer identity and address. The peer is back,
+   * so the new SA takes over the tunnel number of the one it replaces: a
+   * gateway's tunnel numbers, its count of tunnels created and its ping rows
+   * stay those of its clients.
+   */
   initialContact(sa: IkeSa): void {
     const k = peerKey(sa);
     const other = this.byPeer.get(k);
-    if (other && other !== sa) other.close('replaced (INITIAL_CONTACT)');
+    if (other && other !== sa) {
+      other.close('replaced (INITIAL_CONTACT)');
+      if (other.tunnelId && other.tunnelId !== sa.tunnelId) {
+        sa.log(3, `INITIAL_CONTACT: replaces IKE SA ${other.id}, takes over its tunnel ${other.tunnelId}`);
+        sa.policy = { ...sa.policy, tunnelId: other.tunnelId };
+      }
+    }
     this.byPeer.set(k, sa);
   }
 

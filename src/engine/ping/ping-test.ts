@@ -2,8 +2,10 @@
 // every `interval` after `holdtime`, replies matched by id/seq, loss counted.
 // Pure: the data plane hands it time and replies, it hands back packets.
 import type { PingConf } from '../../model/setup-types.js';
+import type { TsRange } from '../child-sa.js';
 import { addToAddr, addrBytes, addrFamily } from '../esp/addr.js';
 import { buildEcho, setEchoSeq, type EchoInfo } from './icmp.js';
+import { targetIndexInTs } from './targets.js';
 
 export interface PingTunnelStats {
   tunnelId: number;
@@ -44,6 +46,7 @@ export interface PingTunnelInfo {
   tunnelId: number;
   firstLocalTs?: string; // first address of the first own traffic selector
   firstRemoteTs?: string;
+  remoteTs?: readonly TsRange[]; // the peer's negotiated selectors (a gateway finds the tunnel's target in them)
   localOuter: string; // transport mode pings between the outer addresses
   remoteOuter: string;
   tunnelMode: boolean;
@@ -58,6 +61,8 @@ const SLOT_ANSWERED = 2;
 const SLOT_CLEARED = 3; // replies to requests sent before clearPing are ignored
 
 class PingTunnel {
+  /** The SA's tunnel it pings through: a gateway moves the row to the tunnel that took its target over. */
+  tunnelId: number;
   sent = 0;
   received = 0;
   lost = 0;
@@ -76,12 +81,13 @@ class PingTunnel {
   readonly slotState: Uint8Array;
   packet?: Buffer;
   constructor(
-    readonly tunnelId: number,
+    tunnelId: number,
     readonly src: string,
     readonly dst: string,
     readonly error: string | undefined,
     ring: number,
   ) {
+    this.tunnelId = tunnelId;
     this.sentAt = new Float64Array(ring).fill(NaN);
     this.slotSeq = new Uint16Array(ring);
     this.slotState = new Uint8Array(ring);
@@ -95,6 +101,8 @@ function isUnspecified(addr: string): boolean {
 export class PingTest {
   private readonly tunnels = new Map<number, PingTunnel>();
   private readonly byId = new Map<number, PingTunnel>();
+  /** Gateway: rows by the index k of their configured target. */
+  private readonly byTarget = new Map<number, PingTunnel>();
   private startAt = Infinity;
   readonly enabled: boolean;
   readonly replyTimeoutMs: number;
@@ -105,6 +113,8 @@ export class PingTest {
     /** 'down': the tunnel has no CHILD SA at all; 'no-route': none of its SAs covers the destination. */
     private readonly send: (tunnelId: number, packet: Buffer) => 'sent' | 'down' | 'no-route',
     private readonly onLoss: (e: PingLossEvent) => void,
+    /** Gateway: numberoftunnels, the count of configured targets; 0 (client): tunnel n pings target n. */
+    private readonly targets = 0,
   ) {
     this.enabled = conf.destaddr !== '' || conf.autoaddr;
     const interval = Math.max(conf.intervalMs, 1);
@@ -127,18 +137,34 @@ export class PingTest {
     return Math.max(this.startAt, now) + (offset % Math.max(this.conf.intervalMs, 1));
   }
 
-  private addresses(info: PingTunnelInfo): { src: string; dst: string } {
-    const n = info.tunnelId - 1;
+  /**
+   * Tunnel n pings destaddr + (n-1) × deststep, from srcaddr + (n-1) × srcstep.
+   * A gateway numbers tunnels as they arrive, so there the pair is the k-th
+   * whose target lies inside the client's selectors; arrival order only when
+   * none or several do.
+   */
+  private addresses(info: PingTunnelInfo): { src: string; dst: string; k?: number } {
     if (!info.tunnelMode) return { src: info.localOuter, dst: info.remoteOuter };
     if (this.conf.autoaddr) return { src: info.firstLocalTs ?? '', dst: info.firstRemoteTs ?? '' };
+    const k = this.targets ? targetIndexInTs(this.conf.destaddr, this.conf.deststep, this.targets, info.remoteTs ?? []) : undefined;
+    const n = k ?? info.tunnelId - 1;
     const src = this.conf.srcaddr ? addToAddr(this.conf.srcaddr, n * this.conf.srcstep) : info.firstLocalTs ?? '';
-    return { src, dst: addToAddr(this.conf.destaddr, n * this.conf.deststep) };
+    return { src, dst: addToAddr(this.conf.destaddr, n * this.conf.deststep), k };
   }
 
   /** A tunnel came up (first CHILD SA installed). Rekeys keep the same tunnel and its counters. */
   tunnelUp(info: PingTunnelInfo, now: number): void {
     if (!this.enabled || this.tunnels.has(info.tunnelId)) return;
-    const { src, dst } = this.addresses(info);
+    const { src, dst, k } = this.addresses(info);
+    const prev = k === undefined ? undefined : this.byTarget.get(k);
+    if (prev) {
+      // The client of this target is back on a new tunnel (its old SA may live on until DPD gives up):
+      // the row goes on through the new one, with its counters; the old tunnel is no longer pinged.
+      this.tunnels.delete(prev.tunnelId);
+      prev.tunnelId = info.tunnelId;
+      this.tunnels.set(info.tunnelId, prev);
+      return;
+    }
     let error: string | undefined;
     if (!src || !dst) error = 'no ping address (set pingconf.srcaddr/destaddr or use autoaddr with narrowed traffic selectors)';
     else if (addrFamily(src) !== addrFamily(dst)) error = `ping source ${src} and destination ${dst} differ in address family`;
@@ -150,6 +176,7 @@ export class PingTest {
       if (this.startAt !== Infinity) t.nextAt = this.firstSendAt(info.tunnelId, now);
     }
     this.tunnels.set(info.tunnelId, t);
+    if (k !== undefined) this.byTarget.set(k, t);
   }
 
   tick(now: number): void {

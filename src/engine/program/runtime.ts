@@ -308,6 +308,7 @@ export class EngineRuntime {
         send: (d) => this.io.sendEsp(d.from, d.to, d.payload),
         onEvent: (e) => this.onDataPlaneEvent(e),
         ping: s.pingconf,
+        pingTargets: s.numberoftunnels,
         now: () => Date.now(),
       });
     }

@@ -7,14 +7,14 @@ import { addrBytes } from '../../../src/engine/esp/addr.js';
 import { keyPair, pingConf, v4ts, v6ts, type PairOptions } from './fixtures.js';
 
 /** Two data planes (client, gateway) wired back to back through an in-memory "network". */
-function bed(ping: Partial<PingConf> = {}, gwPing?: Partial<PingConf>) {
+function bed(ping: Partial<PingConf> = {}, gwPing?: Partial<PingConf>, gwPingTargets?: number) {
   let now = 1_000_000;
   const queue: OutboundDatagram[] = [];
   const events: { client: DataPlaneEvent[]; gateway: DataPlaneEvent[] } = { client: [], gateway: [] };
   let filter: (d: OutboundDatagram) => boolean = () => true;
   const clock = () => now;
   const client = new DataPlane({ role: 'client', send: (d) => queue.push(d), onEvent: (e) => events.client.push(e), ping: pingConf(ping), now: clock });
-  const gateway = new DataPlane({ role: 'gateway', send: (d) => queue.push(d), onEvent: (e) => events.gateway.push(e), ping: gwPing && pingConf(gwPing), now: clock });
+  const gateway = new DataPlane({ role: 'gateway', send: (d) => queue.push(d), onEvent: (e) => events.gateway.push(e), ping: gwPing && pingConf(gwPing), pingTargets: gwPingTargets, now: clock });
   const byAddr = (addr: string) => (addr === '192.0.2.1' ? client : gateway);
   const deliver = () => {
     while (queue.length) {
@@ -205,6 +205,29 @@ describe('DataPlane: ESP-in-UDP data path and ping test', () => {
     assert.equal(t.lossPct, 100);
     assert.deepEqual(b.events.client.filter((e) => e.type === 'ping-loss').map((e) => (e as { tunnelId: number }).tunnelId), [1]);
     assert.ok(b.client.stats().drops['no-sa'] >= 14);
+  });
+
+  it('gateway: each tunnel pings the target inside its client selector, whatever the arrival order; a client back on a new tunnel keeps its row', () => {
+    const b = bed({ destaddr: '' }, { destaddr: '10.1.0.1', deststep: 1, intervalMs: 200 }, 3);
+    for (const n of [1, 2, 3]) b.install({ tunnelId: n, clientTs: [v4ts(`10.1.0.${4 - n}`)] }); // tunnel n carries client 10.1.0.(4-n)
+    b.gateway.startPing();
+    b.run(3000);
+    const s = b.gateway.pingSummary();
+    assert.deepEqual(s.tunnels.map((t) => [t.tunnelId, t.dst]), [[1, '10.1.0.3'], [2, '10.1.0.2'], [3, '10.1.0.1']]);
+    for (const t of s.tunnels) assert.ok(t.received >= 10 && t.lost === 0, JSON.stringify(t));
+    // client 10.1.0.2 restarted: it has forgotten its SA, the gateway still has it; the new one arrives as tunnel 4
+    b.client.remove('c2');
+    b.install({ tunnelId: 4, clientTs: [v4ts('10.1.0.2')] });
+    b.run(3000);
+    const after = b.gateway.pingSummary();
+    assert.deepEqual(after.tunnels.map((t) => [t.tunnelId, t.dst]), [[1, '10.1.0.3'], [3, '10.1.0.1'], [4, '10.1.0.2']]);
+    const moved = after.tunnels[2];
+    assert.ok(moved.received >= s.tunnels[1].received + 10 && moved.lost === 0, JSON.stringify(moved));
+    assert.equal(after.total.tunnelsOverMaxLoss, 0);
+    // a client's own ping is numbered by its tunnels, as before
+    const client = new DataPlane({ role: 'client', send: () => {}, ping: pingConf({ destaddr: '10.2.0.1' }), pingTargets: 3, now: () => 0 });
+    client.install(keyPair({ tunnelId: 1, gatewayTs: [v4ts('10.2.0.3')] })[0]);
+    assert.equal(client.pingSummary().tunnels[0].dst, '10.2.0.1');
   });
 
   it('refuses duplicate child ids and SPIs, and keys of the wrong length', () => {

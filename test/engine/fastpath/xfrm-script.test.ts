@@ -88,4 +88,21 @@ describe('fast path: ip xfrm scripts (golden)', () => {
     assert.match(scripts[3], /xfrm policy delete/);
     assert.match(scripts[3], /spi 0xd0000000/);
   });
+
+  it('KernelFastPath: an SA replacing another under the same tunnel number installs after the old one is gone', async () => {
+    const log: string[] = [];
+    // the removal is slow: run at once, the install would add the policies before they are deleted
+    const fp = new KernelFastPath({ mark: true }, async (s) => {
+      const what = /policy delete/.test(s) ? 'remove' : 'install';
+      log.push(`${what} start`);
+      await new Promise((r) => setTimeout(r, what === 'remove' ? 30 : 1));
+      log.push(`${what} end`);
+    });
+    const [old] = keyPair({ tunnelId: 1, childId: 'old' });
+    const [next] = keyPair({ tunnelId: 1, childId: 'new', spi: 0xd0000000 });
+    await fp.install(old);
+    log.length = 0;
+    await Promise.all([fp.remove('old'), fp.install(next)]);
+    assert.deepEqual(log, ['remove start', 'remove end', 'install start', 'install end']);
+  });
 });

@@ -317,6 +317,25 @@ describe('IKE engine: two engines wired together', () => {
     assert.equal(gw.up.size, 1);
   });
 
+  it('the SA that replaces another by INITIAL_CONTACT keeps its tunnel number on the gateway; without it, a new number', () => {
+    const { net, client, gw } = wired();
+    client.engine.initiate(policy(), CLIENT, GW);
+    net.run();
+    const [first] = gw.engine.sas.values();
+    assert.equal(first.tunnelId, 1);
+    client.engine.initiate(policy(), CLIENT, GW); // the client restarted: same identity and address
+    net.run();
+    const [second] = gw.engine.sas.values();
+    assert.notEqual(second, first);
+    assert.equal(second.tunnelId, 1);
+    assert.deepEqual([...gw.up.values()].map((k) => k.tunnelId), [1]);
+    const est = gw.events.filter((e) => e.kind === 'ike' && e.state === 'established');
+    assert.deepEqual(est.map((e) => e.tunnelId), [1, 1], 'established under the number it keeps');
+    client.engine.initiate(policy({ initialContact: false }), CLIENT, GW);
+    net.run();
+    assert.deepEqual([...gw.engine.sas.values()].map((sa) => sa.tunnelId).sort(), [1, 3], 'numbered at IKE_SA_INIT: 2 went to the SA that took 1 over');
+  });
+
   it('survives mutated and random datagrams: no internal error, the SA keeps working', () => {
     const { net, client, gw } = wired();
     const seen: { data: Buffer; from: typeof CLIENT; to: typeof GW }[] = [];

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { PingTest, type PingLossEvent } from '../../../src/engine/ping/ping-test.js';
 import { parseEcho, makeEchoReply } from '../../../src/engine/ping/icmp.js';
-import { pingConf } from '../esp/fixtures.js';
+import { pingConf, v4ts } from '../esp/fixtures.js';
+import type { TsRange } from '../../../src/engine/child-sa.js';
+
+const info = (tunnelId: number, remoteTs: TsRange[]) => ({ tunnelId, firstLocalTs: '10.20.0.0', firstRemoteTs: remoteTs[0]?.startAddr, remoteTs, localOuter: 'x', remoteOuter: 'y', tunnelMode: true });
 
 function setup(over = {}) {
   const sent: Buffer[] = [];
@@ -65,5 +68,53 @@ describe('PingTest', () => {
     assert.deepEqual([a1.src, a1.dst, a1.error], ['10.1.0.1', '10.2.0.9', undefined]);
     assert.match(a2.error!, /unspecified/);
     assert.equal(new PingTest(pingConf({ destaddr: '' }), () => 'sent', () => {}).enabled, false);
+  });
+
+  describe('on a gateway (numberoftunnels configured targets)', () => {
+    const conf = pingConf({ destaddr: '10.10.0.1', deststep: 1, srcaddr: '10.20.0.1', srcstep: 1, intervalMs: 1000 });
+
+    it('a tunnel pings the configured target inside its client selector, not the one of its arrival order', () => {
+      const p = new PingTest(conf, () => 'sent', () => {}, 3);
+      p.tunnelUp(info(1, [v4ts('10.10.0.3')]), 0);
+      p.tunnelUp(info(2, [v4ts('10.10.0.1')]), 0);
+      p.tunnelUp(info(3, [v4ts('10.10.0.2')]), 0);
+      assert.deepEqual(
+        p.summary().tunnels.map((t) => [t.tunnelId, t.src, t.dst]),
+        [[1, '10.20.0.3', '10.10.0.3'], [2, '10.20.0.1', '10.10.0.1'], [3, '10.20.0.2', '10.10.0.2']],
+        'the source goes with its target (the same k)',
+      );
+    });
+
+    it('falls back to arrival order when a selector holds none or several of the targets', () => {
+      const p = new PingTest(conf, () => 'sent', () => {}, 3);
+      p.tunnelUp(info(1, [v4ts('0.0.0.0', '255.255.255.255')]), 0);
+      p.tunnelUp(info(2, [v4ts('10.10.9.9')]), 0);
+      p.tunnelUp(info(5, [v4ts('10.10.0.0', '10.10.0.255')]), 0);
+      assert.deepEqual(p.summary().tunnels.map((t) => [t.tunnelId, t.dst]), [[1, '10.10.0.1'], [2, '10.10.0.2'], [5, '10.10.0.5']]);
+    });
+
+    it('a client back on a new tunnel: its row (and counters) moves to the new tunnel; the old one is no longer pinged', () => {
+      const via: number[] = [];
+      const p = new PingTest(conf, (t) => (via.push(t), 'sent'), () => {}, 3);
+      p.tunnelUp(info(1, [v4ts('10.10.0.1')]), 0);
+      p.tunnelUp(info(2, [v4ts('10.10.0.2')]), 0);
+      p.arm(0);
+      for (let now = 0; now <= 3000; now += 100) p.tick(now);
+      const sentBefore = p.summary().tunnels.find((t) => t.tunnelId === 2)!.sent;
+      assert.ok(sentBefore >= 2);
+      p.tunnelUp(info(4, [v4ts('10.10.0.2')]), 3000); // tunnel 2's SA lingers on the gateway (the client died)
+      via.length = 0;
+      for (let now = 3100; now <= 6000; now += 100) p.tick(now);
+      const rows = p.summary().tunnels;
+      assert.deepEqual(rows.map((t) => [t.tunnelId, t.dst]), [[1, '10.10.0.1'], [4, '10.10.0.2']]);
+      assert.ok(rows[1].sent > sentBefore, 'the counters go on');
+      assert.deepEqual([...new Set(via)].sort(), [1, 4]);
+    });
+
+    it('a client keeps numbering by tunnel (no configured targets given), whatever its selectors', () => {
+      const p = new PingTest(conf, () => 'sent', () => {});
+      p.tunnelUp(info(1, [v4ts('10.10.0.3')]), 0);
+      assert.equal(p.summary().tunnels[0].dst, '10.10.0.1');
+    });
   });
 });
