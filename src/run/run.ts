@@ -128,6 +128,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
           const local = readManifest(tag);
           if (local && (!ctx.previous || local.updatedAt > ctx.previous.updatedAt)) ctx.previous = local;
           ctx.plan = planRun(recipe, inputs.config, ctx.facts, ctx.previous, { override: opts.override, now: new Date().toISOString() });
+          for (const r of ctx.plan.repairs) opts.warn(r);
           const n = ctx.plan.servers.reduce((a, s) => [a[0] + s.create.length, a[1] + s.keep.length, a[2] + s.restart.length, a[3] + s.remove.length], [0, 0, 0, 0]);
           task.title = `Plan: ${n[0]} to create, ${n[1]} up already, ${n[2]} to restart, ${n[3]} to replace/remove`;
         },
