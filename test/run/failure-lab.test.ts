@@ -91,8 +91,8 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     const { lab } = labRef;
     const [one, two] = lab.servers;
     const file = join(tmp, 'lost.yaml');
-    // i2 starts 4 s after i1: its server's daemon is killed meanwhile.
-    const list = { 1: { name: 'i1', daemonname: one.name, other: { upcmds: 'exec sleep 666' } }, 2: { name: 'i2', daemonname: two.name, waitinterval: '4s', other: { upcmds: 'exec sleep 667' } } };
+    // i2 starts 6 s after i1: its server's daemon is killed meanwhile.
+    const list = { 1: { name: 'i1', daemonname: one.name, other: { upcmds: 'exec sleep 666' } }, 2: { name: 'i2', daemonname: two.name, waitinterval: '6s', other: { upcmds: 'exec sleep 667' } } };
     writeFileSync(file, stringify({ name: names[4], instancelist: list }));
     const before = await states(runTag(names[4]));
     const child = spawn(process.execPath, [CLI, 'run', '--plain', '-c', lab.controllerConfigPath, file], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -104,7 +104,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.equal(await exited, 1, stderr);
     assert.match(stderr, new RegExp(`error: \\[server ${two.name}, step start i2\\] connection to the daemon on ${two.name} closed\n  hint: `));
     assert.doesNotMatch(stderr, /rollback incomplete|not rolled back/, stderr);
-    assert.deepEqual(await states(runTag(names[4])), before, 'every server is as it was: the lost one through a new daemon, which went again');
+    assert.deepEqual(await states(runTag(names[4])), before, `every server is as it was: the lost one through a new daemon, which went again\n${stderr}`);
   });
 
   it('a teardown that cannot reach a server says so once, with what to do, and its line is not ticked; --forget drops the run here, and the server finishes it once back', async () => {
