@@ -51,6 +51,11 @@ export class MyikeError extends Error {
     return new MyikeError(this.code, this.message, { ...this, cause: this.cause, hint });
   }
 
+  /** The same error placed on a server and step, unless it names a server already (a lost daemon connection does not know where it was). */
+  on(server: string, step: string): MyikeError {
+    return this.server ? this : new MyikeError(this.code, this.message, { ...this, cause: this.cause, server, step });
+  }
+
   /** One line for a terminal: where, what, and (on its own line) what to do. */
   describe(): string {
     const where = this.location

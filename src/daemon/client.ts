@@ -142,6 +142,8 @@ export class DaemonClient extends EventEmitter {
   private readonly label: string;
   private serverHelloWaiter?: { resolve: (h: ServerHello) => void; reject: (e: Error) => void };
   closed = false;
+  /** Why it closed: later requests fail with it. */
+  private closedBy?: MyikeError;
   /** The daemon's unsolicited hello (versions, build, features, pid). */
   server!: ServerHello;
   /** Result of our hello: the version both speak, build id, features. */
@@ -161,8 +163,8 @@ export class DaemonClient extends EventEmitter {
     );
     stream.on('data', (chunk: Buffer) => splitter.push(chunk));
     stream.on('error', (e) => this.fail(this.err('E_DAEMON_CLOSED', `connection to the ${this.label} failed: ${e.message}`)));
-    stream.on('close', () => this.fail(this.err('E_DAEMON_CLOSED', `connection to the ${this.label} closed`)));
-    stream.on('end', () => this.fail(this.err('E_DAEMON_CLOSED', `connection to the ${this.label} closed`)));
+    stream.on('close', () => this.fail(this.lost()));
+    stream.on('end', () => this.fail(this.lost()));
   }
 
   /** Handshake over an open stream; rejects (and destroys the stream) on failure. */
@@ -218,7 +220,7 @@ export class DaemonClient extends EventEmitter {
 
   /** Sends one request; resolves with its result or rejects with DaemonError. */
   request<M extends MethodName>(method: M, params: ParamsOf<M>, opts: RequestOptions = {}): Promise<ResultOf<M>> {
-    if (this.closed) return Promise.reject(this.err('E_DAEMON_CLOSED', `connection to the ${this.label} is closed`));
+    if (this.closed) return Promise.reject(this.closedBy ?? this.err('E_DAEMON_CLOSED', `connection to the ${this.label} is closed`));
     const id = this.nextId++;
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     return new Promise((resolve, reject) => {
@@ -315,6 +317,7 @@ export class DaemonClient extends EventEmitter {
   private fail(e: MyikeError): void {
     if (this.closed) return;
     this.closed = true;
+    this.closedBy = e;
     this.serverHelloWaiter?.reject(e);
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
@@ -324,6 +327,11 @@ export class DaemonClient extends EventEmitter {
     for (const s of this.subs.values()) s.ended();
     this.subs.clear();
     this.emit('close', e);
+  }
+
+  /** The connection ended without close(): the daemon exited, or the SSH connection it went through was lost. */
+  private lost(): MyikeError {
+    return this.err('E_DAEMON_CLOSED', `connection to the ${this.label} closed`, 'the daemon was stopped (or killed), or the connection to its server was lost; check that the server answers and run the same command again');
   }
 
   private err(code: string, message: string, hint?: string): MyikeError {

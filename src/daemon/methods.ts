@@ -1,7 +1,7 @@
 // The method table: one small handler per protocol method (docs/daemon-protocol.md).
 import { isAbsolute } from 'node:path';
 import { unixSocketAnswers } from '../unix-socket.js';
-import type { Locks } from './locks.js';
+import type { Holder, Locks } from './locks.js';
 import type { ManifestStore } from './manifests.js';
 import { tailLines } from './logs.js';
 import {
@@ -42,7 +42,7 @@ export interface DaemonInfo {
 }
 
 /** What a handler may do with the connection it is answering. */
-export interface Session {
+export interface Session extends Holder {
   readonly version: number;
   hello(params: Params): HelloResult;
   /** A subscription whose events start after the response is written. */
@@ -209,8 +209,8 @@ export const methods: { [M in MethodName]: Handler<M> } = {
   }),
 
   // Held by the asking connection until unlock or until it closes.
-  lock: (p, { locks, session }) => {
-    locks.acquire(reqString(p, 'key', KEY_RE, 'a lock name'), session, optString(p, 'owner')?.slice(0, 200) || 'another client');
+  lock: async (p, { locks, session }) => {
+    await locks.acquire(reqString(p, 'key', KEY_RE, 'a lock name'), session, optString(p, 'owner')?.slice(0, 200) || 'another client');
     return { ok: true };
   },
 

@@ -83,6 +83,16 @@ export class Connection implements Session {
     this.socket.end();
   }
 
+  closesWithin(ms: number): Promise<boolean> {
+    if (this.socket.destroyed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const closed = () => (clearTimeout(timer), resolve(true));
+      const timer = setTimeout(() => (this.socket.off('close', closed), resolve(false)), ms);
+      this.socket.once('close', closed);
+      this.socket.write('\n'); // a blank line: every client skips it
+    });
+  }
+
   hello(p: Params): HelloResult {
     const offered = Array.isArray(p.versions) ? p.versions.filter((v): v is number => typeof v === 'number') : [];
     const version = negotiateVersion(PROTOCOL_VERSIONS, offered);

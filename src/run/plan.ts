@@ -38,6 +38,8 @@ export interface RunPlan {
   manifest: RunManifest; // as it will be after the run
   /** Instance starts in order; a new wave begins at each instance with a waitinterval. */
   waves: { waitMs: number; instances: PlannedInstance[] }[];
+  /** Instances of the run whose plumbing was found broken (e.g. removed by hand): they are replaced. */
+  repairs: string[];
 }
 
 export interface PlanOptions {
@@ -68,6 +70,7 @@ export function planRun(
   for (const c of recipe.setupcmds) serverPlan(c.server).setupcmds.push(c.cmds);
 
   const drift: string[] = [];
+  const repairs: string[] = [];
   const planned: PlannedInstance[] = [];
   const problems: string[] = [];
   const clashes: string[] = [];
@@ -96,19 +99,22 @@ export function planRun(
       serverPlan(old.server).remove.push(old);
       record.dataIfOrig = null; // from the server, or from the removed instance that gives the interface back (below)
     } else if (old) {
-      const nsThere = f.netns.includes(old.netns);
+      const gone = missingPlumbing(old, f);
       const running = f.daemonInstances.some((d) => d.name === old.daemonName && (d.state === 'running' || d.state === 'backoff'));
-      if (nsThere && running) {
+      if (!gone.length && running) {
         sp.keep.push(old);
         planned.push({ conf, record: old });
         continue;
       }
-      if (nsThere) {
+      if (!gone.length) {
         sp.restart.push({ conf, record: old });
         planned.push({ conf, record: old });
         continue;
       }
-      record.dataIfOrig = old.dataIfOrig; // the namespace is gone; recreate it
+      // What is left of it (its process, veth, route) goes first, or the new one could not be made.
+      sp.remove.push(old);
+      repairs.push(`instance ${conf.name} on ${conf.server}: its ${gone.join(' and ')} ${gone.length > 1 ? 'are' : 'is'} gone (removed outside myikev2); it is made anew`);
+      record.dataIfOrig = old.dataIfOrig;
     }
     if (record.mgmtAddr && !ours.has(`${conf.server} ${normalAddr(record.mgmtAddr)}`) && f.mgmtRoutes.some((a) => normalAddr(a) === normalAddr(record.mgmtAddr)))
       clashes.push(`management address ${record.mgmtAddr} of instance ${conf.name} is already in use on server ${conf.server} (a host route to it on ${MGMT_BRIDGE}): another run has an instance with the same id there, or left its route behind`);
@@ -167,7 +173,17 @@ export function planRun(
     servers: [...servers.values()].sort((a, b) => order.indexOf(a.server) - order.indexOf(b.server)),
     manifest,
     waves,
+    repairs,
   };
+}
+
+/** What of an instance's plumbing is not on the server: its namespace, its veth on the bridge, its host route. */
+function missingPlumbing(r: InstanceRecord, f: ServerFacts): string[] {
+  return [
+    ...(f.netns.includes(r.netns) ? [] : [`namespace ${r.netns}`]),
+    ...(f.links[r.vethHost] ? [] : [`veth ${r.vethHost}`]),
+    ...(!r.mgmtAddr || f.mgmtRoutes.some((a) => normalAddr(a) === normalAddr(r.mgmtAddr)) ? [] : [`host route to ${r.mgmtAddr}`]),
+  ];
 }
 
 function toRecord(tag: string, conf: InstanceConf, facts: ServerFacts, old: InstanceRecord | undefined): InstanceRecord {

@@ -93,7 +93,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
           task.newListr(
             names.map((name) => ({
               title: name,
-              task: async (_c2, t) => {
+              task: (_c2, t) => (async () => {
                 // Without setupcmds (which may change them) the facts are read while the daemon starts.
                 const early = recipe.setupcmds.some((c) => c.server === name) ? null : servers.transport(name).then((tr) => timing(`${name} facts`, () => tr.exec(FACTS_COMMAND)));
                 early?.catch(() => undefined); // awaited below; a failure of the session comes first
@@ -116,7 +116,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(FACTS_COMMAND)));
                 ctx.facts[name] = { ...parseFacts(name, facts.stdout), daemonInstances: daemonInstances[name] };
                 t.title = `${name}: ready`;
-              },
+              })().catch(onServer(name, 'connect')),
             })),
             { concurrent: true, exitOnError: true },
           ),
@@ -128,6 +128,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
           const local = readManifest(tag);
           if (local && (!ctx.previous || local.updatedAt > ctx.previous.updatedAt)) ctx.previous = local;
           ctx.plan = planRun(recipe, inputs.config, ctx.facts, ctx.previous, { override: opts.override, now: new Date().toISOString() });
+          for (const r of ctx.plan.repairs) opts.warn(r);
           const n = ctx.plan.servers.reduce((a, s) => [a[0] + s.create.length, a[1] + s.keep.length, a[2] + s.restart.length, a[3] + s.remove.length], [0, 0, 0, 0]);
           task.title = `Plan: ${n[0]} to create, ${n[1]} up already, ${n[2]} to restart, ${n[3]} to replace/remove`;
         },
@@ -138,7 +139,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
           task.newListr(
             ctx.plan!.servers.map((sp) => ({
               title: sp.server,
-              task: async (_c2, t) => {
+              task: (_c2, t) => (async () => {
                 checkCancelled(opts.signal);
                 const s = ctx.sessions.get(sp.server)!;
                 if (sp.remove.length) {
@@ -156,7 +157,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 }
                 await pushSetupFiles(s, tag, [...sp.create, ...sp.restart]);
                 t.title = `${sp.server}: ready (${records.length} namespace(s) created)`;
-              },
+              })().catch(onServer(sp.server, 'prepare')),
             })),
             { concurrent: true, exitOnError: true },
           ),
@@ -183,7 +184,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                     starting.map((p) =>
                       inFlight.get(p.conf.server)!.run(async () => {
                         startedAt.set(p.record.name, await startInstance(ctx.sessions.get(p.conf.server)!, tag, p.conf, p.record, created.has(p.record.name), (text) => (t.output = text.trimEnd())));
-                      }),
+                      }).catch(onServer(p.conf.server, startStep(p.conf.name))),
                     ),
                   ),
                 );
@@ -193,7 +194,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 for (const p of wave.instances) byServer.set(p.conf.server, [...(byServer.get(p.conf.server) ?? []), p.record]);
                 const results = await Promise.allSettled(
                   [...byServer].map(async ([server, records]) => {
-                    for (const [name, state] of await waitUp(ctx.sessions.get(server)!, tag, records, startedAt)) ctx.started.set(name, state);
+                    const up = await waitUp(ctx.sessions.get(server)!, tag, records, startedAt).catch(onServer(server, `wait for ${listNames(records.map((r) => r.name), 3)}`));
+                    for (const [name, state] of up) ctx.started.set(name, state);
                   }),
                 );
                 failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
@@ -227,6 +229,12 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed')),
   };
 }
+
+/** Places an error of one server's part of the run on that server and step, unless it names a server (a lost daemon connection does not). */
+const onServer = (server: string, step: string) => (err: unknown): never => {
+  const e = asMyikeError(err);
+  throw e.code === 'E_CANCELLED' ? e : e.on(server, step);
+};
 
 /** A few names, then how many more: a wave of hundreds of instances fits on a line. */
 export function listNames(names: string[], max = 6): string {
@@ -286,26 +294,38 @@ async function stopIdleDaemonsWeStarted(ctx: Ctx): Promise<void> {
 /**
  * Removes what a failed run created: the whole run if it was new, else the
  * instances it created. Returns the archives its logs were saved in, by server.
+ * Each server on its own: one that cannot be reached does not stop the others'.
  */
 async function rollback(ctx: Ctx, servers: Servers, tag: string, keepLogs: number, opts: RunOptions): Promise<Map<string, string>> {
   const plan = ctx.plan!;
   const quiet = { force: true, warn: opts.warn };
   const logs = logsDirFor(plan.name);
-  if (!ctx.previous) {
-    const archives = new Map<string, string>();
-    await Promise.all(
-      plan.manifest.servers.map(async (name) => {
-        const s = ctx.sessions.get(name) ?? (await servers.session(name));
-        const archive = join(logs, `${name}.tar.gz`);
-        const { leftovers: left, logsSaved } = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, { ...quiet, logsFile: archive });
-        if (left.length) opts.warn(`${name}: left after rollback: ${left.join(', ')}`);
-        if (logsSaved) archives.set(name, archive);
-      }),
-    );
-    deleteManifest(tag);
-    if (archives.size) opts.warn(`logs of the failed run saved in ${logs}${prunedNote(pruneLogs(plan.name, keepLogs), keepLogs)}`);
-    return archives;
-  }
-  await Promise.all(plan.servers.map((sp) => removeInstances(ctx.sessions.get(sp.server)!, tag, sp.create.map((p) => p.record), quiet)));
-  return new Map();
+  const archives = new Map<string, string>();
+  const names = ctx.previous ? plan.servers.map((sp) => sp.server) : plan.manifest.servers;
+  const results = await Promise.allSettled(
+    names.map(async (name) => {
+      const s = await liveSession(ctx, servers, tag, name);
+      if (ctx.previous) return removeInstances(s, tag, plan.servers.find((sp) => sp.server === name)!.create.map((p) => p.record), quiet);
+      const archive = join(logs, `${name}.tar.gz`);
+      const { leftovers: left, logsSaved } = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, { ...quiet, logsFile: archive });
+      if (left.length) opts.warn(`${name}: left after rollback: ${left.join(', ')}`);
+      if (logsSaved) archives.set(name, archive);
+    }),
+  );
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ server: names[i], e: asMyikeError(r.reason) }] : []));
+  for (const { server, e } of failed)
+    opts.warn(`${server}: not rolled back${e.step ? ` (step ${e.step})` : ''}: ${e.message}; once it answers, run the recipe again or tear it down (\`myikev2 teardown\`): either takes over what the run left there`);
+  if (!ctx.previous && !failed.length) deleteManifest(tag); // else kept: teardown finds the run by it
+  if (archives.size) opts.warn(`logs of the failed run saved in ${logs}${prunedNote(pruneLogs(plan.name, keepLogs), keepLogs)}`);
+  return archives;
+}
+
+/** The server's session, a new one if its daemon connection was lost during the run (the daemon killed, SSH gone). */
+async function liveSession(ctx: Ctx, servers: Servers, tag: string, name: string): Promise<ServerSession> {
+  const s = ctx.sessions.get(name);
+  if (s && !s.daemon.closed) return s;
+  const fresh = await servers.session(name);
+  await holdRun(fresh, tag, 'run');
+  ctx.sessions.set(name, fresh); // a daemon it started goes again with the others (stopIdleDaemonsWeStarted)
+  return fresh;
 }

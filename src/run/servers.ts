@@ -43,7 +43,10 @@ export class Servers {
         const d = await timing(`${name} daemon`, () => this.ensureDaemon(name, transport));
         return { conf, transport, daemon: d.client, bundlePath: d.bundle.remotePath, daemonStarted: d.started };
       })();
-      s.catch(() => this.sessions.delete(name));
+      const own = s;
+      const forget = () => this.sessions.get(name) === own && this.sessions.delete(name);
+      // A daemon connection that closed (the daemon killed, SSH lost) is not the session any more: the next asks anew.
+      s.then((x) => (x.daemon.closed ? forget() : x.daemon.once('close', forget)), forget);
       this.sessions.set(name, s);
     }
     return s;

@@ -113,6 +113,23 @@ describe('daemon protocol (client and daemon in one process)', () => {
     }
   });
 
+  it('lock: a holder cut off from the server (sshd still has its connection) is probed; its lock goes once sshd finds out', async () => {
+    // As sshd forwards for a controller whose network went away: the daemon's side
+    // looks open, and what the daemon sends makes sshd find out (a TCP reset) and close it.
+    const [a, b] = streamPair();
+    b.on('error', () => {});
+    b.once('end', () => b.destroy());
+    connection(b);
+    const gone = await DaemonClient.connect(a);
+    try {
+      assert.deepEqual(await gone.request('lock', { key: 'run:m1234', owner: 'myikev2 run on ctl (pid 7)' }), { ok: true });
+      a.on('data', () => b.destroy());
+      assert.deepEqual(await client.request('lock', { key: 'run:m1234', owner: 'myikev2 teardown' }), { ok: true });
+    } finally {
+      await gone.close();
+    }
+  });
+
   it('shutdown.ifIdle: refused while the daemon has an instance, a manifest or another client (saying which); done when idle', async () => {
     const busy = async (why: RegExp) => {
       const r = await client.request('shutdown.ifIdle', {});

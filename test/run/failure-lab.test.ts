@@ -3,14 +3,15 @@
 // rolls the run back on every server; either way each server is left as it
 // was (no namespace, link, route, file, nor the daemon the run started).
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { runTag } from '../../src/run/names.js';
-import { serverState, useLab } from '../support/lab.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { serverState, sshRun, useLab } from '../support/lab.js';
 import { controllerCli } from '../support/machine.js';
-import { tempPath } from '../support/paths.js';
+import { CLI, PROJECT_ROOT, tempPath } from '../support/paths.js';
 
 function recipe(name: string, instances: { server: string; upcmds: string }[]): string {
   const list = Object.fromEntries(instances.map((i, k) => [String(k + 1), { name: `i${k + 1}`, daemonname: i.server, other: { upcmds: i.upcmds } }]));
@@ -19,11 +20,11 @@ function recipe(name: string, instances: { server: string; upcmds: string }[]): 
 
 describe('run on the lab: an unreachable server, a failing instance @integration', function () {
   this.timeout(120_000);
-  const { myikev2, cleanup } = controllerCli();
+  const { myikev2, stateDir, cleanup } = controllerCli();
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -84,6 +85,26 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.match(r.stderr, new RegExp(`error: \\[server ${lab.servers[1].name}, step start i1\\] instance i1 could not be started: program sleeep not found or not executable`));
     assert.match(r.stderr, /hint: fix other\.upcmds of instance 1 \(i1\) in the recipe/);
     assert.deepEqual(await states(runTag(names[2])), before, 'the server is as it was');
+  });
+
+  it('a server lost midway (its daemon killed) names the server and step, and the run is rolled back on every server', async () => {
+    const { lab } = labRef;
+    const [one, two] = lab.servers;
+    const file = join(tmp, 'lost.yaml');
+    // i2 starts 6 s after i1: its server's daemon is killed meanwhile.
+    const list = { 1: { name: 'i1', daemonname: one.name, other: { upcmds: 'exec sleep 666' } }, 2: { name: 'i2', daemonname: two.name, waitinterval: '6s', other: { upcmds: 'exec sleep 667' } } };
+    writeFileSync(file, stringify({ name: names[4], instancelist: list }));
+    const before = await states(runTag(names[4]));
+    const child = spawn(process.execPath, [CLI, 'run', '--plain', '-c', lab.controllerConfigPath, file], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    for (let i = 0; i < 100 && (await sshRun(lab, one, "pgrep -f '^sleep 666$'")).code !== 0; i++) await sleep(50);
+    assert.equal((await sshRun(lab, two, "pkill -KILL -f '[m]yikev2-daemon.mjs'")).code, 0, 'the daemon was there to kill');
+    assert.equal(await exited, 1, stderr);
+    assert.match(stderr, new RegExp(`error: \\[server ${two.name}, step start i2\\] connection to the daemon on ${two.name} closed\n  hint: `));
+    assert.doesNotMatch(stderr, /rollback incomplete|not rolled back/, stderr);
+    assert.deepEqual(await states(runTag(names[4])), before, `every server is as it was: the lost one through a new daemon, which went again\n${stderr}`);
   });
 
   it('a teardown that cannot reach a server says so once, with what to do, and its line is not ticked; --forget drops the run here, and the server finishes it once back', async () => {

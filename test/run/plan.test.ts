@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MyikeError } from '../../src/errors.js';
 import { loadInputs } from '../../src/model/load.js';
-import { planRun, type ServerFacts } from '../../src/run/plan.js';
+import { planRun, type RunPlan, type ServerFacts } from '../../src/run/plan.js';
 import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript, renderTeardownScript, renderVerifyScript } from '../../src/run/render.js';
 import { assertGolden } from '../support/golden.js';
 import { PROJECT_ROOT } from '../support/paths.js';
@@ -54,18 +54,48 @@ describe('run: planner and scripts', () => {
     }
   });
 
-  it('keeps running, unchanged instances on a second run (converges)', () => {
-    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+  /** The servers' facts once the first plan's instances are up. */
+  function upFacts(first: RunPlan): Record<string, ServerFacts> {
     const f = facts();
     for (const r of first.manifest.instances) {
       f[r.server].netns.push(r.netns);
       delete f[r.server].links.data0; // now inside the namespace
+      f[r.server].links[r.vethHost] = { exists: true, addrs: [], up: true };
       f[r.server].daemonInstances.push({ name: r.daemonName, state: 'running' });
       f[r.server].mgmtRoutes.push(r.mgmtAddr); // its own: no clash
     }
-    const again = planRun(recipe, config, f, first.manifest, { override: false, now: NOW });
+    return f;
+  }
+
+  it('keeps running, unchanged instances on a second run (converges)', () => {
+    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    const again = planRun(recipe, config, upFacts(first), first.manifest, { override: false, now: NOW });
     assert.deepEqual(again.servers.map((s) => [s.create.length, s.keep.length, s.remove.length]), [[0, 1, 0], [0, 1, 0]]);
     assert.deepEqual(again.manifest.instances, first.manifest.instances);
+    assert.deepEqual(again.repairs, []);
+  });
+
+  it('replaces an instance whose namespace, veth or host route was removed by hand (what is left of it goes first), and says so', () => {
+    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    const gateway = first.manifest.instances.find((r) => r.name === 'gateway')!;
+    const cases: [string, (f: Record<string, ServerFacts>) => void, RegExp][] = [
+      ['namespace', (f) => (f.srv2.netns = f.srv2.netns.filter((n) => n !== gateway.netns)), new RegExp(`instance gateway on srv2: its namespace ${gateway.netns} is gone \\(removed outside myikev2\\); it is made anew`)],
+      ['veth', (f) => delete f.srv2.links[gateway.vethHost], new RegExp(`its veth ${gateway.vethHost} is gone`)],
+      ['route', (f) => (f.srv2.mgmtRoutes = []), new RegExp(`its host route to ${gateway.mgmtAddr.replace(/\./g, '\\.')} is gone`)],
+    ];
+    for (const [what, breakIt, said] of cases) {
+      const f = upFacts(first);
+      breakIt(f);
+      f.srv2.daemonInstances[0].state = what === 'route' ? 'exited' : 'running'; // running or not: replaced either way
+      const again = planRun(recipe, config, f, first.manifest, { override: false, now: NOW });
+      const srv2 = again.servers.find((s) => s.server === 'srv2')!;
+      assert.deepEqual([srv2.remove.map((r) => r.name), srv2.create.map((p) => p.conf.name), srv2.keep.length, srv2.restart.length], [['gateway'], ['gateway'], 0, 0], what);
+      assert.deepEqual(again.servers.find((s) => s.server === 'srv1')!.keep.map((r) => r.name), ['client'], `${what}: the intact instance is kept`);
+      assert.equal(again.repairs.length, 1, what);
+      assert.match(again.repairs[0], said);
+      const rebuilt = again.manifest.instances.find((r) => r.name === 'gateway')!;
+      assert.deepEqual(rebuilt.dataIfOrig, gateway.dataIfOrig, `${what}: teardown still gives data0 back as it was before the run`);
+    }
   });
 
   it('reports drift, and replaces changed instances only with override', () => {
