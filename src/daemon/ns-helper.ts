@@ -108,17 +108,17 @@ sub nl_line {
   } elsif (@w == 5 && $w[0] eq 'link' && $w[1] eq 'set' && $w[3] eq 'addrgenmode' && $w[4] eq 'none') {
     # No IPv6 link-local address: IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE: NONE } }, as ip does.
     nl_talk(0, 19, 0, pack('C x S l L L', 0, 0, 0, 0, 0) . attr(3, "$w[2]\0") . attr(26, attr(10, attr(8, pack('C', 1)))));
-  } elsif (@w >= 5 && $w[0] eq 'addr' && $w[1] eq 'add' && $w[3] eq 'dev' && (@w == 5 || (@w == 6 && $w[5] eq 'nodad'))) {
+  } elsif (@w >= 5 && $w[0] eq 'addr' && ($w[1] eq 'add' || $w[1] eq 'replace') && $w[3] eq 'dev' && (@w == 5 || (@w == 6 && $w[5] eq 'nodad'))) {
     my ($fam, $bin, $len) = prefix_of($w[2]);
     my $body = pack('C C C C L', $fam, $len, @w == 6 ? 2 : 0, 0, ifindex($w[4])) . attr(2, $bin) . attr(1, $bin);   # IFA_LOCAL, IFA_ADDRESS
-    nl_talk(0, 20, 0x600, $body);   # RTM_NEWADDR, CREATE|EXCL
-  } elsif (@w == 7 && $w[0] eq 'route' && $w[1] eq 'add' && $w[3] eq 'via' && $w[5] eq 'dev') {
+    nl_talk(0, 20, $w[1] eq 'add' ? 0x600 : 0x500, $body);   # RTM_NEWADDR, CREATE|EXCL or CREATE|REPLACE
+  } elsif (@w == 7 && $w[0] eq 'route' && ($w[1] eq 'add' || $w[1] eq 'replace') && $w[3] eq 'via' && $w[5] eq 'dev') {
     my ($fam, $dst, $len) = prefix_of($w[2]);
     my ($gfam, $gw) = ip_of($w[4]);
     die "address families of $w[2] and $w[4] differ\n" if $w[2] ne 'default' && $fam != $gfam;
     my $body = pack('C C C C C C C C L', $gfam, $len, 0, 0, 254, 3, 0, 1, 0)   # main table, proto boot, universe, unicast
       . ($len ? attr(1, $dst) : '') . attr(5, $gw) . attr(4, pack('L', ifindex($w[6])));
-    nl_talk(0, 24, 0x600, $body);   # RTM_NEWROUTE
+    nl_talk(0, 24, $w[1] eq 'add' ? 0x600 : 0x500, $body);   # RTM_NEWROUTE
   } elsif (@w == 3 && $w[0] eq 'xfrm' && $w[2] eq 'flush' && ($w[1] eq 'state' || $w[1] eq 'policy')) {
     $w[1] eq 'state' ? nl_talk(6, 28, 0, pack('C x3', 255)) : nl_talk(6, 29, 0, '');   # XFRM_MSG_FLUSHSA (any proto) / FLUSHPOLICY
   } else {
@@ -146,7 +146,7 @@ sub configure {
 }
 sub nl_line_known {
   my $l = shift;
-  $l =~ m{^\s*(link set \S+ (up|down|addrgenmode none)|addr add \S+ dev \S+( nodad)?|route add \S+ via \S+ dev \S+|xfrm (state|policy) flush)\s*$};
+  $l =~ m{^\s*(link set \S+ (up|down|addrgenmode none)|addr (add|replace) \S+ dev \S+( nodad)?|route (add|replace) \S+ via \S+ dev \S+|xfrm (state|policy) flush)\s*$};
 }
 sub run_ip {
   my ($netns, $batch) = @_;

@@ -38,14 +38,16 @@ export function renderPlumbScript(tag: string, server: string, mgmtPrefix: strin
  * What each namespace needs inside it (an `ip -batch` text each); the daemon
  * runs them after the plumbing script. An engine instance's addresses and
  * static route are set here too (it runs with `--no-netconf`): no `ip`
- * process of its own at start and stop.
+ * process of its own at start and stop. Every line may run again (replace,
+ * not add): a restarted instance's namespace is configured anew, without
+ * the engine's addresses (a restarted engine adds those it misses itself).
  */
-export function renderNamespaceBatches(instances: PlannedInstance[], mgmtPrefix: string): NetnsBatch[] {
+export function renderNamespaceBatches(instances: PlannedInstance[], mgmtPrefix: string, opts: { engineAddresses: boolean } = { engineAddresses: true }): NetnsBatch[] {
   const prefixLen = parseCidr(mgmtPrefix)?.prefixLen ?? 64;
   return instances.map(({ record: r, conf }) => {
     const lines = [render('run/ns-instance.batch', instanceValues(r, prefixLen)).trim()];
     const setup = conf.myikev2?.setup;
-    if (setup && r.dataIf) {
+    if (setup && r.dataIf && opts.engineAddresses) {
       const adds = addressBatch('add', r.dataIf, engineAddresses(setup)).trimEnd();
       if (adds) lines.push(adds);
       if (setup.staticroute) lines.push(`route replace ${setup.staticroute}`);

@@ -155,6 +155,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   await timing(`${sp.server} plumb`, () => runScript(s.transport, renderPlumbScript(tag, sp.server, s.conf.mgmtaddrprefix, records), 'plumb'));
                   await timing(`${sp.server} configure namespaces`, () => configureNamespaces(s, tag, renderNamespaceBatches(sp.create, s.conf.mgmtaddrprefix)));
                 }
+                // A namespace whose instance is started again may have lost its configuration (a run killed between plumbing and configuring it, or changed by hand).
+                if (sp.restart.length) await configureNamespaces(s, tag, renderNamespaceBatches(sp.restart, s.conf.mgmtaddrprefix, { engineAddresses: false }));
                 await pushSetupFiles(s, tag, [...sp.create, ...sp.restart]);
                 t.title = `${sp.server}: ready (${records.length} namespace(s) created)`;
               })().catch(onServer(sp.server, 'prepare')),

@@ -283,6 +283,11 @@ describe('daemon @integration', function () {
           assert.match(e.message, new RegExp(`${ns}: .*(File exists|already assigned)`));
           return true;
         });
+        // replace lines may run again (a restarted instance's namespace is configured anew), in the helper itself.
+        const again = 'addr replace fd00:77::5/64 dev dummy0 nodad\nroute replace ::/0 via fd00:77::1 dev dummy0\naddr replace fd00:77::6/64 dev dummy0 nodad\n';
+        for (let i = 0; i < 2; i++) assert.deepEqual(await c.request('netns.configure', { batches: [{ netns: ns, commands: again }] }), { configured: 1, via: helper === 'off' ? 'ip' : 'helper' });
+        assert.match(ip('-6 addr show dev dummy0'), /inet6 fd00:77::6\/64 scope global nodad/);
+        assert.equal(ip('-6 route show default').trim().split('\n').length, 1, 'one default route');
 
         const out = join(dir, 'probe.out');
         const probe = `readlink /proc/self/ns/net; ls /sys/class/net; cat /etc/hosts; pwd; echo "FOO=$FOO"; echo oops >&2; exit 3`;

@@ -246,6 +246,27 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(namespacesOf(driftTag), '');
   });
 
+  it('an instance started again gets its namespace configured again (a run killed between plumbing and configuring it left no management address)', async () => {
+    const r = myikev2('run', '--json', join(dir, 'drift-v1.yaml'));
+    assert.equal(r.status, 0, r.stderr);
+    const a = (JSON.parse(r.stdout) as { instances: { instance: string; namespace: string; mgmtAddr: string }[] }).instances.find((i) => i.instance === 'a')!;
+    const mgmt0 = () => sh(`ip -n ${a.namespace} -o addr show dev mgmt0 scope global; ip -n ${a.namespace} -o link show mgmt0; ip -n ${a.namespace} -6 route show default`);
+    // What a namespace looks like when the controller died after plumbing it: no address, mgmt0 down; and its process gone.
+    sh(`ip -n ${a.namespace} addr flush dev mgmt0 && ip -n ${a.namespace} link set mgmt0 down && pkill -f '^sleep 600$'`);
+    for (let i = 0; i < 50 && sh(`pgrep -f '^sleep 600$' || true`).trim(); i++) await sleep(100);
+    assert.doesNotMatch(mgmt0(), new RegExp(`inet6 ${a.mgmtAddr}/`));
+    const again = myikev2('run', '--json', join(dir, 'drift-v1.yaml'));
+    assert.equal(again.status, 0, again.stderr);
+    const after = mgmt0();
+    assert.match(after, new RegExp(`inet6 ${a.mgmtAddr}/`), after);
+    assert.match(after, /state UP|,UP[,>]/, after);
+    assert.match(after, /^default via fe80::1 dev mgmt0/m, after);
+    assert.equal(spawnSync('ping', ['-6', '-c', '1', '-W', '2', a.mgmtAddr]).status, 0, 'the management address answers from the server again');
+    const td = myikev2('teardown', '--name', 'drift-test');
+    assert.equal(td.status, 0, td.stderr + td.stdout);
+    assert.equal(namespacesOf(driftTag), '');
+  });
+
   it('a teardown that cannot remove something lists it and exits 1; the server keeps the manifest, so any controller can finish later', () => {
     assert.equal(myikev2('run', '--json', join(dir, 'drift-v1.yaml')).status, 0);
     const runDir = `${SERVER_RUNS_DIR}/${driftTag}`;

@@ -6,8 +6,8 @@ ip -n m4ff9-client -batch - <<'MYIKEV2_BATCH' &
 link set lo up
 link set mgmt0 addrgenmode none
 link set mgmt0 up
-addr add 2001:db8:1::1:2/64 dev mgmt0 nodad
-route add ::/0 via fe80::1 dev mgmt0
+addr replace 2001:db8:1::1:2/64 dev mgmt0 nodad
+route replace ::/0 via fe80::1 dev mgmt0
 link set data0 up
 xfrm state flush
 xfrm policy flush
