@@ -3,11 +3,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MyikeError } from '../errors.js';
 import type { InstanceConf } from '../model/recipe-types.js';
+import type { InstanceInfo } from '../daemon/protocol.js';
 import { shq } from '../transport/transport.js';
 import type { InstanceRecord } from './manifest.js';
+import { DETACHED } from './plan.js';
 import type { ServerSession } from './servers.js';
 
-export type UpState = 'running' | 'running (detached)';
+export type UpState = 'running' | typeof DETACHED;
 
 /** Environment every instance (and its setupcmds/destroycmds) sees. */
 export function instanceEnv(tag: string, r: InstanceRecord): Record<string, string> {
@@ -106,6 +108,19 @@ export async function startInstance(s: ServerSession, tag: string, conf: Instanc
 }
 
 /**
+ * Instances whose upcmds daemonised (exited 0, like `ipsec start`) and whose
+ * namespace still has processes: running, though the daemon says exited. One
+ * command for all; none when no instance exited 0.
+ */
+export async function stillDetached(s: Pick<ServerSession, 'transport'>, instances: InstanceInfo[]): Promise<Set<string>> {
+  const exited0 = instances.filter((i) => i.state === 'exited' && i.exitCode === 0 && i.netns);
+  if (!exited0.length) return new Set();
+  const r = await s.transport.exec(`for n in ${exited0.map((i) => shq(i.netns!)).join(' ')}; do [ -z "$(ip netns pids "$n" 2>/dev/null)" ] || echo "$n"; done`);
+  const busy = new Set(r.stdout.split('\n'));
+  return new Set(exited0.filter((i) => busy.has(i.netns!)).map((i) => i.name));
+}
+
+/**
  * How long an `other` instance must have been running to count as up: an
  * upcmds that fails at once (a typo, a missing file or program) has exited
  * well within it.
@@ -138,7 +153,7 @@ export async function waitUp(s: ServerSession, tag: string, records: InstanceRec
           if (r.kind === 'other' && inst.exitCode === 0) {
             const pids = await s.transport.exec(`ip netns pids ${shq(r.netns)}`);
             if (!pids.stdout.trim()) throw failed(r, 'its upcmds exited 0 and left nothing running in the namespace', await logTail(s, r));
-            up.set(r.name, 'running (detached)');
+            up.set(r.name, DETACHED);
           } else {
             const why = inst.signal ? `was killed by ${inst.signal}` : inst.exitCode !== null ? `exited with ${inst.exitCode}` : (inst.error ?? 'is gone');
             throw failed(r, `its process ${why}`, await logTail(s, r));

@@ -10,10 +10,13 @@ import { parseAddress } from '../model/address.js';
 import { DEFAULT_LOG_ROOT, instanceNames, MGMT_BRIDGE, MGMT_IF_IN_NS, runTag } from './names.js';
 
 /** What was found on a server before planning. */
+/** The state of an instance whose upcmds daemonised (exited 0, like `ipsec start`) and left processes in its namespace. */
+export const DETACHED = 'running (detached)';
+
 export interface ServerFacts {
   netns: string[];
   links: Record<string, DataIfState & { exists: true }>; // interfaces in the base namespace
-  daemonInstances: { name: string; state: string }[]; // the daemon's instances with this run's tag
+  daemonInstances: { name: string; state: string }[]; // the daemon's instances with this run's tag (DETACHED: exited 0, its namespace still busy)
   mgmtRoutes: string[]; // addresses with a host route on the management bridge (in use by some run's instance)
 }
 
@@ -100,7 +103,7 @@ export function planRun(
       record.dataIfOrig = null; // from the server, or from the removed instance that gives the interface back (below)
     } else if (old) {
       const gone = missingPlumbing(old, f);
-      const running = f.daemonInstances.some((d) => d.name === old.daemonName && (d.state === 'running' || d.state === 'backoff'));
+      const running = f.daemonInstances.some((d) => d.name === old.daemonName && (d.state === 'running' || d.state === 'backoff' || d.state === DETACHED));
       if (!gone.length && running) {
         sp.keep.push(old);
         planned.push({ conf, record: old });

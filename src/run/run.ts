@@ -9,10 +9,10 @@ import { asMyikeError, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
 import { ExecQueue } from '../transport/exec-queue.js';
 import type { NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
-import { startInstance, startStep, waitUp, type UpState } from './instances.js';
+import { startInstance, startStep, stillDetached, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
-import { planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
+import { DETACHED, planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
 import { hasDefaultLogdir, renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
 import { FACTS_COMMAND, parseFacts } from './facts.js';
@@ -105,7 +105,9 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   s.daemon.request('list', { tag }),
                   s.daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null),
                 ]));
-                daemonInstances[name] = list.instances.map((i) => ({ name: i.name, state: i.state }));
+                // An instance whose upcmds daemonised runs on: a converging run keeps it (not a second `ipsec start`).
+                const detached = await stillDetached(s, list.instances);
+                daemonInstances[name] = list.instances.map((i) => ({ name: i.name, state: detached.has(i.name) ? DETACHED : i.state }));
                 if (stored && (!ctx.previous || stored.updatedAt > ctx.previous.updatedAt)) ctx.previous = stored;
                 // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
                 const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);

@@ -207,6 +207,11 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(JSON.parse(r.stdout).instances[0].state, 'running (detached)');
     const tag = runTag('detached-test');
     assert.equal(sh(`ip netns pids ${tag}-forks | wc -l`).trim(), '1', 'the background sleep runs in the namespace');
+    // Run again: it runs on, so it is kept (a second `ipsec start` would fail, or start a second daemon).
+    const again = myikev2('run', '--json', join(dir, 'detached.yaml'));
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).instances[0].state, 'running (detached)');
+    assert.equal(sh(`ip netns pids ${tag}-forks | wc -l`).trim(), '1', 'not started a second time');
     const td = myikev2('teardown', '--name', 'detached-test');
     assert.equal(td.status, 0, td.stderr + td.stdout);
     assert.equal(sh("pgrep -f '^sleep 603$' || true").trim(), '', 'the daemonised process was stopped');

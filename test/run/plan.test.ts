@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MyikeError } from '../../src/errors.js';
 import { loadInputs } from '../../src/model/load.js';
-import { planRun, type RunPlan, type ServerFacts } from '../../src/run/plan.js';
+import { DETACHED, planRun, type RunPlan, type ServerFacts } from '../../src/run/plan.js';
 import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript, renderTeardownScript, renderVerifyScript } from '../../src/run/render.js';
 import { assertGolden } from '../support/golden.js';
 import { PROJECT_ROOT } from '../support/paths.js';
@@ -73,6 +73,15 @@ describe('run: planner and scripts', () => {
     assert.deepEqual(again.servers.map((s) => [s.create.length, s.keep.length, s.remove.length]), [[0, 1, 0], [0, 1, 0]]);
     assert.deepEqual(again.manifest.instances, first.manifest.instances);
     assert.deepEqual(again.repairs, []);
+  });
+
+  it('keeps an instance whose upcmds daemonised (detached) and restarts one that exited', () => {
+    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    const f = upFacts(first);
+    f.srv1.daemonInstances[0].state = DETACHED;
+    f.srv2.daemonInstances[0].state = 'exited';
+    const again = planRun(recipe, config, f, first.manifest, { override: false, now: NOW });
+    assert.deepEqual(again.servers.map((s) => [s.keep.length, s.restart.length]), [[1, 0], [0, 1]]);
   });
 
   it('replaces an instance whose namespace, veth or host route was removed by hand (what is left of it goes first), and says so', () => {
