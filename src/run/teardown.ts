@@ -13,6 +13,9 @@ import { stopInstances } from './instances.js';
 import { timing } from './progress.js';
 import type { ServerSession } from './servers.js';
 
+/** Starts a line of a removal script that is told, not a leftover. */
+const WARNING = 'warning: ';
+
 export interface TeardownOptions {
   force: boolean;
   warn: (w: string) => void;
@@ -31,7 +34,18 @@ export interface TeardownOptions {
 export async function removeInstances(s: ServerSession, tag: string, records: InstanceRecord[], opts: TeardownOptions): Promise<void> {
   if (records.length === 0) return;
   await stopInstances(s, tag, records, opts.force, opts.warn);
-  await runScript(s.transport, renderTeardownScript(tag, s.conf.name, records), 'teardown');
+  notWarnings(await runScript(s.transport, renderTeardownScript(tag, s.conf.name, records), 'teardown'), s.conf.name, opts.warn);
+}
+
+/**
+ * A removal script's lines, but its warnings, which are told: what the run
+ * cannot give back, though nothing of it is left (a data interface gone
+ * with a namespace deleted by hand).
+ */
+function notWarnings(out: string, server: string, warn: (w: string) => void): string[] {
+  const lines = out.split('\n').filter(Boolean);
+  for (const l of lines) if (l.startsWith(WARNING)) warn(`${server}: ${l.slice(WARNING.length)}`);
+  return lines.filter((l) => !l.startsWith(WARNING));
 }
 
 /** Removes everything of a run from one server: what is still there afterwards, and whether its logs were saved. */
@@ -66,7 +80,7 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
     writeFileSync(opts.logsFile, logs);
   }
   const [removal, verification = ''] = out.split(`${VERIFY_MARKER}\n`);
-  const leftovers = [...removal.split('\n').filter(Boolean), ...verification.split('\n').filter(Boolean), ...known];
+  const leftovers = [...notWarnings(`${removal}\n${verification}`, server, opts.warn), ...known];
   await runCommands(s.transport, m.cleancmds.filter((c) => c.server === server), 'cleancmds', opts.onOutput, opts.warn);
   if (daemonExits) {
     // Something is left: the server keeps the manifest, so a later teardown (from any controller) finds the run.

@@ -37,6 +37,8 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     myikev2('teardown', '--force', '--no-logs', '--name', 'busy-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'slow-setup-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'late-fail-test');
+    myikev2('teardown', '--force', '--no-logs', '--name', 'dataif-gone-test');
+    sh('ip link del mdgA 2>/dev/null; ip link del mdgB 2>/dev/null; true');
     cleanup();
     assert.equal(namespacesOf(rollbackTag) + namespacesOf(driftTag), '');
   });
@@ -270,6 +272,32 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     const td = myikev2('teardown', '--name', 'drift-test');
     assert.equal(td.status, 0, td.stderr + td.stdout);
     assert.equal(namespacesOf(driftTag), '');
+  });
+
+  it('a data interface gone with a namespace deleted by hand is told (a warning, nothing of the run left: exit 0); one already back is restored', () => {
+    const tag = runTag('dataif-gone-test');
+    const link = (where = '') => sh(`ip ${where} -o addr show dev mdgA 2>/dev/null; ip ${where} -o link show mdgA 2>/dev/null || true`);
+    // Gone: a veth goes with its namespace (the process holding it is killed by the teardown).
+    assert.equal(myikev2('run', '--json', join(dir, 'dataif-gone.yaml')).status, 0);
+    sh(`ip netns del ${tag}-x`);
+    let td = myikev2('teardown', '--name', 'dataif-gone-test');
+    assert.equal(td.status, 0, td.stderr + td.stdout);
+    assert.match(td.stderr, new RegExp(`warning: local: data interface mdgA of ${tag}-x is gone: it went with its namespace, deleted outside myikev2`));
+    assert.equal(link(), '');
+    assert.equal(processesOf(tag), 0);
+    // Back already (moved by hand, losing its address and going down): given its address and state from before the run.
+    assert.equal(myikev2('run', '--json', join(dir, 'dataif-gone.yaml')).status, 0);
+    assert.match(link(`-n ${tag}-x`), /inet 10\.213\.0\.1\/24/);
+    sh(`ip -n ${tag}-x link set mdgA netns 1`);
+    assert.doesNotMatch(link(), /inet /);
+    td = myikev2('teardown', '--name', 'dataif-gone-test');
+    assert.equal(td.status, 0, td.stderr + td.stdout);
+    assert.doesNotMatch(td.stderr, /warning/);
+    const back = link();
+    assert.match(back, /inet 10\.213\.9\.1\/24/, back);
+    assert.match(back, /<[^>]*\bUP\b/, back);
+    assert.equal(namespacesOf(tag), '');
+    sh('ip link del mdgA');
   });
 
   it('a teardown that cannot remove something lists it and exits 1; the server keeps the manifest, so any controller can finish later', () => {

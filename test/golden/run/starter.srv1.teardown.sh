@@ -38,6 +38,13 @@ addr add fd00:99::1/64 dev data0
 link set data0 up'
 elif ip -n m4ff9-client link show data0 >/dev/null 2>&1; then
   echo "dataif-not-returned data0"
+elif ip link show data0 >/dev/null 2>&1; then
+  restore="$restore"'
+addr add 10.99.0.1/24 dev data0
+addr add fd00:99::1/64 dev data0
+link set data0 up'
+else
+  echo "warning: data interface data0 of m4ff9-client is gone: it went with its namespace, deleted outside myikev2 (a veth or other virtual interface does; a physical one comes back to this namespace)"
 fi
 [ -z "$restore" ] || printf '%s\n' "$restore" | ip -force -batch -
 # 3. The bridge first, when nothing but these instances' veths is on it:
