@@ -56,6 +56,12 @@ export class MyikeError extends Error {
     return this.server ? this : new MyikeError(this.code, this.message, { ...this, cause: this.cause, server, step });
   }
 
+  /** The error as data, for readers of --json: what describe() says, field by field. */
+  asData(): Record<string, unknown> {
+    const { file, line, col } = this.location ?? {};
+    return { code: this.code, message: this.message, file, line, col, key: this.keyPath, server: this.server, step: this.step, hint: this.hint, exitCode: this.exitCode };
+  }
+
   /** One line for a terminal: where, what, and (on its own line) what to do. */
   describe(): string {
     const where = this.location
@@ -82,6 +88,9 @@ export class InputErrors extends MyikeError {
   }
   override describe(): string {
     return this.errors.map((e) => e.describe()).join('\n');
+  }
+  override asData(): Record<string, unknown> {
+    return { ...super.asData(), errors: this.errors.map((e) => e.asData()) };
   }
 }
 

@@ -49,8 +49,26 @@ describe('cli: validate, example, usage', () => {
   it('run --dry-run --json is refused (exit 2): the dry run prints scripts, which a JSON reader would choke on', () => {
     const r = myikev2('run', '--dry-run', '--json', '-c', 'examples/starter/controller.yaml', 'examples/starter/recipe.yaml');
     assert.equal(r.code, 2, r.stdout);
-    assert.equal(r.stdout, '');
+    assert.equal(JSON.parse(r.stdout).error.code, 'E_USAGE');
     assert.match(r.stderr, /--dry-run prints scripts, not JSON/);
+  });
+
+  it('with --json, an error is JSON on stdout too (each input error with file, line, column and key), and no secret', () => {
+    const dir = join(FIXTURES, 'model', 'several-errors-at-once');
+    const r = myikev2('run', '--json', '-c', join(dir, 'config.yaml'), join(dir, 'recipe.yaml'));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /recipe\.yaml:1:7: error: name: wrong type/, 'the terminal still gets the message');
+    const { error } = JSON.parse(r.stdout) as { error: { code: string; exitCode: number; errors: Record<string, unknown>[] } };
+    assert.equal(error.code, 'E_INPUT');
+    assert.equal(error.exitCode, 2);
+    assert.equal(error.errors.length, 4);
+    assert.deepEqual({ ...error.errors[0], message: undefined, hint: undefined }, { code: 'E_INPUT', message: undefined, hint: undefined, file: join(dir, 'recipe.yaml'), line: 1, col: 7, key: 'name', exitCode: 2 });
+    assert.match(String(error.errors[0].message), /wrong type \(expected string\)/);
+    const secret = join(FIXTURES, 'model', 'setup-bad-duration');
+    const s = myikev2('run', '--json', '-c', join(secret, 'config.yaml'), join(secret, 'recipe.yaml'));
+    assert.equal(s.code, 2, s.stderr);
+    assert.equal(JSON.parse(s.stdout).error.code, 'E_INPUT');
+    assert.ok(!s.stdout.includes('test-psk') && !s.stderr.includes('test-psk'));
   });
 
   it('cli refuses an engine named twice (--socket and --run-dir, or --addr) rather than pick one', () => {

@@ -62,9 +62,12 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
   });
 
   it('an instance that runs a moment and then fails is not called up: the run fails and rolls back', () => {
-    const r = myikev2('run', '--plain', join(dir, 'late-fail.yaml'));
+    const r = myikev2('run', '--json', join(dir, 'late-fail.yaml'));
     assert.equal(r.status, 1, r.stderr + r.stdout);
     assert.match(r.stderr, /instance late did not start: its process exited with 4\nlast output:\nstderr: config error/);
+    // A --json reader learns it on stdout.
+    const { error } = JSON.parse(r.stdout);
+    assert.deepEqual([error.code, error.server, error.step, error.exitCode], ['E_INSTANCE', 'local', 'start late', 1]);
     assert.equal(namespacesOf(runTag('late-fail-test')), '');
   });
 
