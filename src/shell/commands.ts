@@ -215,7 +215,8 @@ async function cliCommand({ session, io, signal }: CommandContext, p: Parsed): P
       pending = '';
     });
     const stop = aborted(signal).then(async () => {
-      if (pgid) await s.transport.exec(`kill -TERM -- -${pgid} 2>/dev/null; true`).catch(() => undefined);
+      // No `--`: the transport runs sh (dash), whose kill takes `-- -PGID` for an illegal number and kills nothing.
+      if (pgid) await s.transport.exec(`kill -TERM -${pgid} 2>/dev/null; true`).catch(() => undefined);
     });
     const res = await Promise.race([run, stop.then(() => null)]);
     if (!res) return 130;

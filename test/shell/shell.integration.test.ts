@@ -174,6 +174,26 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.match(stranger.stdout, new RegExp(`\\(tag ${TAG}, not known here\\) +${TAG}-alpha +srv1 +${TAG}-alpha +running`));
     });
 
+    it('Ctrl-C ends cli -t X COMMAND on the server too (exit 130)', async () => {
+      const srv1 = labRef.lab.servers[0];
+      const sleeping = async () => (await sshRun(labRef.lab, srv1, `ps -eo args= | grep -x 'sleep 297' || true`)).stdout;
+      const child = spawn(process.execPath, [CLI, 'shell', '-c', labRef.lab.controllerConfigPath, '--exec', 'cli -t alpha -- sleep 297; help'], { env });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      try {
+        for (let i = 0; i < 100 && !(await sleeping()); i++) await sleep(200);
+        assert.notEqual(await sleeping(), '', 'the command runs on srv1');
+        child.kill('SIGINT');
+        assert.equal(await exited, 130, out);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      for (let i = 0; i < 25 && (await sleeping()); i++) await sleep(200);
+      assert.equal(await sleeping(), '', 'the command was ended on the server');
+    });
+
     it('--errexit stops at the first failure; a bad line changes nothing', () => {
       const r = shell(['--errexit', '--exec', 'cli -t alpha -- exit 3; stop -t alpha']);
       assert.equal(r.status, 1);
