@@ -391,6 +391,8 @@ describe('myikev2 shell on the lab @integration', function () {
       keys('Enter');
       s = await waitFor(/myikev2>$/, m);
       assert.match(s, new RegExp(`run "${NAME}" torn down; verified clean on 2 server\\(s\\)`));
+      // The progress view redraws its lines in place: no frame of a server's line is left behind.
+      assert.doesNotMatch(s, /[◼⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] srv\d/);
       await run('exit', /SHELL-EXITED:0$/, 10_000);
       assert.equal(await leftovers(), '');
       const h = readFileSync(history, 'utf8');
