@@ -287,6 +287,11 @@ describe('myikev2 shell on the lab @integration', function () {
       const stop = shell(['--exec', 'stop -t client; list -d srv1']);
       assert.equal(stop.status, 0, stop.stderr);
       assert.match(stop.stdout, /client +srv1 +\S+ +stopped/);
+      assert.match(stop.stdout, new RegExp(`stopped gracefully; def -f ${esc(starter)} starts it again`));
+      // A stopped engine has no CLI: said so, with how to start it again (not the engine CLI's --socket hint).
+      const gone = shell(['--exec', 'cli -t client -- summary']);
+      assert.equal(gone.status, 1, gone.stderr);
+      assert.match(gone.stderr, /instance client is not running \(stopped\)[\s\S]*hint: logs -t client shows its last words; def -f \S+recipe\.yaml starts it again/);
       // Stopped, the daemon has forgotten it: logs reads its files on the server (the engine's last words: its summary).
       const logs = shell(['--exec', 'logs -t client -n 40']);
       assert.equal(logs.status, 0, logs.stderr);
