@@ -219,7 +219,9 @@ class Shell {
     this.interrupted = true; // what follows on the line (or in the script) does not run
     if (why) process.stderr.write(`\n${this.p.warn(why)}\n`);
     else {
-      process.stderr.write(this.p.dim(cur.name === 'def' ? '^C cancelling: def stops after the current step and rolls back what it created' : '^C cancelled') + '\n');
+      // A terminal has echoed the ^C already (the line editor is closed while a command runs).
+      const mark = process.stderr.isTTY ? ' ' : '^C ';
+      process.stderr.write(mark + this.p.dim(cur.name === 'def' ? 'cancelling: def stops after the current step and rolls back what it created' : 'cancelled') + '\n');
       cur.abort.abort();
     }
     return true;

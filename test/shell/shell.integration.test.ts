@@ -355,6 +355,15 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.doesNotMatch(s, /\nNOT-INTERRUPTED/);
       await run('exit', new RegExp(`back in myikev2\\n${prompt.source}`));
 
+      // Ctrl-C cancels a command run in the instance; the terminal's own ^C echo is not doubled.
+      m = mark();
+      type('cli -t alpha -- sleep 30');
+      await waitFor(/-- sleep 30$/, m);
+      await sleep(1000);
+      keys('C-c');
+      s = await waitFor(new RegExp(`\\^C cancelled\\n${prompt.source}`), m, 10_000);
+      assert.doesNotMatch(s, /\^C\^C/);
+
       s = await run('stop -t alpha');
       assert.match(s, /instance alpha on srv1 stopped gracefully/);
       s = await run('list');
