@@ -135,6 +135,7 @@ export function parseCommand(words: string[], specs = SPECS): Parsed {
       const flag = findFlag(spec, w);
       if (!flag) throw usageError(`${spec.name}: unknown option ${w}`, spec);
       let value: string | boolean = true;
+      if (!flag.value && w.includes('=')) throw usageError(`${spec.name}: --${flag.long} takes no value`, spec);
       if (flag.value) {
         const eq = w.indexOf('=');
         if (w.startsWith('--') && eq > 0) value = w.slice(eq + 1);
@@ -163,7 +164,7 @@ export function parseCommand(words: string[], specs = SPECS): Parsed {
       throw usageError(`${spec.name}: ${f.short ? `-${f.short}` : `--${f.long}`} ${f.value === 'instance' ? 'INSTANCE' : f.value === 'file' ? 'FILE' : 'VALUE'} is required`, spec);
     }
   }
-  if (spec.args?.kind === 'code' && args.length && !/^\d{1,3}$/.test(args[0])) throw usageError(`${spec.name}: CODE must be a number 0-255`, spec);
+  if (spec.args?.kind === 'code' && args.length && !(/^\d{1,3}$/.test(args[0]) && Number(args[0]) <= 255)) throw usageError(`${spec.name}: CODE must be a number 0-255`, spec);
   return { spec, flags, args };
 }
 

@@ -81,6 +81,8 @@ describe('shell: command parsing', () => {
     [['logs', '-t', 'a', '-n', 'many'], /-n takes a number/],
     [['teardown', 'a', 'b'], /too many arguments/],
     [['exit', 'soon'], /CODE must be a number/],
+    [['exit', '256'], /CODE must be a number 0-255/],
+    [['list', '--json=false'], /--json takes no value/],
   ];
   for (const [w, re] of bad)
     it(`rejects ${w.join(' ')} with a usage error (exit 2) and the usage`, () => {
