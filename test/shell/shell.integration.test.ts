@@ -277,6 +277,11 @@ describe('myikev2 shell on the lab @integration', function () {
       await run('cli -t client', /engine client>$/);
       assert.match(await run('summary', /engine client>$/), /tunnels: configured 10, created 10, live 10/);
       await run('quit', new RegExp(`back in myikev2\\n${starterPrompt.source}`));
+      // Ctrl-D leaves too, and ends the engine's prompt line first.
+      await run('cli -t client', /engine client>$/);
+      const m = mark();
+      keys('C-d');
+      await waitFor(new RegExp(`engine client>\\nback in myikev2\\n${starterPrompt.source}`), m);
       // `shell`: a system shell on the controller (a PTY of its own through script); exit comes back.
       await run('shell', /on this machine; exit or Ctrl-D returns to myikev2[\s\S]*[#$]$/);
       assert.match(await run('echo "sum $((6*7))"', /[#$]$/), /\nsum 42\n/);
