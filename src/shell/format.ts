@@ -3,6 +3,7 @@
 import type { InstanceEvent, InstanceInfo } from '../daemon/protocol.js';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
 import type { InstanceRecord, RunManifest } from '../run/manifest.js';
+import { quoteWord } from './words.js';
 
 /** An instance of a known run: its record in the run manifest. */
 export interface Known {
@@ -248,4 +249,12 @@ export function snapshotChanges(before: Map<string, InstanceInfo>, after: Instan
     else if (now.restarts > was.restarts && now.state === 'running') out.push({ event: 'restarted', instance: now });
   }
   return out;
+}
+
+/** Said when the shell is left with runs up: leaving takes nothing down. */
+export function stillUpNote(runs: RunManifest[], configFile: string | undefined): string | null {
+  if (!runs.length) return null;
+  const c = configFile ? ` -c ${quoteWord(configFile)}` : '';
+  const what = runs.map((m) => `run "${m.name}" (${m.instances.length} instance(s))`).join(', ');
+  return `still up: ${what}; myikev2 teardown${c} --name ${runs.length === 1 ? quoteWord(runs[0].name) : 'NAME'} removes ${runs.length === 1 ? 'it' : 'one'}`;
 }

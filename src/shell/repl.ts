@@ -14,7 +14,7 @@ import { controllerStateDir } from '../run/store.js';
 import type { Terminal } from '../transport/transport.js';
 import { RUNNERS, UNINTERRUPTIBLE, type ShellIO } from './commands.js';
 import { complete, type ListDir } from './complete.js';
-import { instanceNames, NO_COLOUR, type Palette } from './format.js';
+import { instanceNames, NO_COLOUR, stillUpNote, type Palette } from './format.js';
 import { ShellSession } from './session.js';
 import { parseCommand } from './spec.js';
 import { splitCommands, splitLine } from './words.js';
@@ -262,6 +262,8 @@ class Shell {
     const end = () => {
       process.off('SIGINT', onSigint);
       this.dropReadline();
+      const note = stillUpNote(this.session.runs(), this.session.configFile);
+      if (note) process.stdout.write(this.p.dim(note) + '\n');
       finish(this.exitCode ?? EXIT_OK);
     };
     // readline owns the terminal only while the prompt shows: a command (an

@@ -6,7 +6,7 @@ import { MyikeError } from '../../src/errors.js';
 import type { InstanceRecord, RunManifest } from '../../src/run/manifest.js';
 import { commandLine, namespaceShell } from '../../src/shell/commands.js';
 import { statsFromSummary } from '../../src/shell/engine-api.js';
-import { eventText, formatDuration, instanceNames, knownInstances, listRows, listTable, resolveInstance, snapshotChanges, stateText, strangerRows } from '../../src/shell/format.js';
+import { eventText, formatDuration, instanceNames, knownInstances, listRows, listTable, resolveInstance, snapshotChanges, stateText, stillUpNote, strangerRows } from '../../src/shell/format.js';
 import { words } from '../../src/shell/words.js';
 
 function record(name: string, server: string, kind: 'myikev2' | 'other', tag = 'm1234'): InstanceRecord {
@@ -167,6 +167,14 @@ describe('shell: formatting', () => {
 
   it('reads engine figures from its summary (no ping test: off)', () => {
     assert.deepEqual(statsFromSummary({ tunnels: { configured: 2, live: 0 } }), { tunnelsLive: 0, tunnelsConfigured: 2, pingEnabled: false, pingSent: 0, pingReceived: 0, lossPct: 0 });
+  });
+
+  it('says on leaving which runs stay up and how to remove them', () => {
+    assert.equal(stillUpNote([], 'lab.yaml'), null);
+    const a = manifest('alpha', 'm0001', [record('a', 'srv1', 'other', 'm0001'), record('b', 'srv2', 'other', 'm0001')]);
+    assert.equal(stillUpNote([a], 'my lab.yaml'), `still up: run "alpha" (2 instance(s)); myikev2 teardown -c 'my lab.yaml' --name alpha removes it`);
+    const b = manifest('beta', 'm0002', [record('c', 'srv1', 'other', 'm0002')]);
+    assert.equal(stillUpNote([a, b], undefined), 'still up: run "alpha" (2 instance(s)), run "beta" (1 instance(s)); myikev2 teardown --name NAME removes one');
   });
 
   it('passes one word to the server as a command line, several as quoted words', () => {

@@ -286,7 +286,9 @@ describe('myikev2 shell on the lab @integration', function () {
       await run('shell', /on this machine; exit or Ctrl-D returns to myikev2[\s\S]*[#$]$/);
       assert.match(await run('echo "sum $((6*7))"', /[#$]$/), /\nsum 42\n/);
       await run('exit', new RegExp(`back in myikev2\\n${starterPrompt.source}`));
-      await run('exit', /SHELL-EXITED:0$/, 10_000);
+      // Leaving takes nothing down, and says so.
+      const bye = await run('exit', /SHELL-EXITED:0$/, 10_000);
+      assert.match(bye, /still up: run "starter" \(2 instance\(s\)\); myikev2 teardown -c \S+ --name starter removes it/);
       tmux('kill-server');
 
       const stop = shell(['--exec', 'stop -t client; list -d srv1']);
@@ -412,7 +414,7 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.match(s, new RegExp(`run "${NAME}" torn down; verified clean on 2 server\\(s\\)`));
       // The progress view redraws its lines in place: no frame of a server's line is left behind.
       assert.doesNotMatch(s, /[◼⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] srv\d/);
-      await run('exit', /SHELL-EXITED:0$/, 10_000);
+      assert.doesNotMatch(await run('exit', /SHELL-EXITED:0$/, 10_000), /still up/);
       assert.equal(await leftovers(), '');
       const h = readFileSync(history, 'utf8');
       assert.match(h, /^def -f .*\nlist\ncli -t alpha\n/m, 'history kept on disk');
