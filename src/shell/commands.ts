@@ -117,7 +117,7 @@ export async function gatherList(session: ShellSession, daemonFilter?: string): 
         const { instances } = await s.daemon.request('list', {}, { timeoutMs: 10_000 });
         daemon.set(name, new Map(instances.map((i) => [i.name, i])));
       } catch (e) {
-        daemon.set(name, `server unreachable: ${asMyikeError(e).code}`);
+        daemon.set(name, asMyikeError(e).message);
       }
     }),
   );

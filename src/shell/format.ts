@@ -35,7 +35,11 @@ export interface ListRow {
   restarts: number | null;
   tunnels: string; // "live/configured", '' for other instances
   ping: string; // "sent/received loss%", '' when none
+  /** The engine's figures as numbers (for --json), when it answered. */
+  stats?: EngineStats;
   engineError?: string;
+  /** Why the server could not be asked (state "unknown"). */
+  serverError?: string;
 }
 
 export type Palette = { ok(s: string): string; bad(s: string): string; warn(s: string): string; dim(s: string): string; bold(s: string): string };
@@ -120,7 +124,7 @@ export function listRows(known: Known[], daemon: Map<string, Map<string, Instanc
       kind: r.kind,
       server: r.server,
       namespace: r.netns,
-      state: typeof d === 'string' ? `unknown (${d})` : stateText(r.kind, info),
+      state: typeof d === 'string' ? 'unknown (server unreachable)' : stateText(r.kind, info),
       mgmtAddr: r.mgmtAddr || '-',
       pid: running ? info!.pid : null,
       uptime: running && info!.startedAt ? formatDuration(now - Date.parse(info!.startedAt)) : '-',
@@ -128,8 +132,10 @@ export function listRows(known: Known[], daemon: Map<string, Map<string, Instanc
       tunnels: '',
       ping: '',
     };
+    if (typeof d === 'string') row.serverError = d;
     if (typeof st === 'string') row.engineError = st;
     else if (st) {
+      row.stats = st;
       row.tunnels = `${st.tunnelsLive}/${st.tunnelsConfigured}`;
       row.ping = st.pingEnabled ? `${st.pingSent}/${st.pingReceived} ${st.lossPct.toFixed(1)}%` : 'off';
     }
@@ -199,7 +205,9 @@ export function listTable(rows: ListRow[], p: Palette = NO_COLOUR): string {
     if (cell === 'stopped' || cell === 'stopping') return p.dim(padded);
     return p.bad(padded);
   });
-  return p.bold(body.split('\n')[0]) + '\n' + body.split('\n').slice(1).join('\n');
+  // Why a server could not be asked, once per server, below the table.
+  const why = [...new Map(rows.filter((r) => r.serverError).map((r) => [r.server, r.serverError])).entries()].map(([s, e]) => p.bad(`${s}: ${e}`));
+  return [p.bold(body.split('\n')[0]), ...body.split('\n').slice(1), ...why].join('\n');
 }
 
 /**
