@@ -404,12 +404,13 @@ async function logsCommand({ session, io, signal }: CommandContext, p: Parsed): 
 }
 
 async function helpCommand({ io }: CommandContext, p: Parsed): Promise<number> {
+  const width = io.terminal?.output.columns; // wrapped to the terminal, not in scripts
   if (!p.args.length) {
-    io.print(helpText());
+    io.print(helpText(undefined, width));
     return EXIT_OK;
   }
   const spec = findSpec(p.args[0]);
   if (!spec) throw usage(`no command "${p.args[0]}"`, 'help lists the commands');
-  io.print(commandHelp(spec));
+  io.print(commandHelp(spec, width));
   return EXIT_OK;
 }

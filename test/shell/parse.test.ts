@@ -100,6 +100,18 @@ describe('shell: command parsing', () => {
     }
     assert.match(commandHelp(findSpec('stop')!), /-g, --graceful true\|false/);
   });
+
+  it('wraps help to the terminal: summaries beside the usages at 80 columns, below them when narrower', () => {
+    for (const width of [80, 50]) {
+      const text = helpText(SPECS, width);
+      for (const line of text.split('\n')) assert.ok(line.length <= width, `${width}: ${line}`);
+      for (const s of SPECS) assert.ok(text.includes(s.usage), s.name);
+      assert.equal(text.replace(/\s+/g, ' '), helpText().replace(/\s+/g, ' '), 'the same words');
+      for (const s of SPECS) for (const line of commandHelp(s, width).split('\n').slice(1, 2)) assert.ok(line.length <= width, `${width}: ${line}`);
+    }
+    assert.match(helpText(SPECS, 80), /\ncli -t INSTANCE \[-- COMMAND\.\.\.\] {3}interactive session: the engine's CLI \(myikev2\n {34}instance\)/);
+    assert.match(helpText(SPECS, 50), /\nstop \[-g true\|false\] -t INSTANCE\n {4}stop one instance:/);
+  });
 });
 
 describe('shell: completion', () => {
