@@ -238,7 +238,8 @@ async function cliCommand({ session, io, signal }: CommandContext, p: Parsed): P
       if (pgid) await s.transport.exec(`kill -TERM -${pgid} 2>/dev/null; true`).catch(() => undefined);
     });
     const res = await Promise.race([run, stop.then(() => null)]);
-    if (!res) return 130;
+    // Cancelled, even when the command ended (by our kill) before the kill's own exec returned.
+    if (!res || signal.aborted) return 130;
     if (res.code !== 0) io.error(`(exit ${res.code ?? res.signal})`);
     return res.code === 0 ? EXIT_OK : EXIT_FAILED;
   }
