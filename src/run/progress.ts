@@ -46,6 +46,24 @@ export async function runTasks<C extends object>(ctx: C, tasks: ListrTask<C>[], 
   return list.run();
 }
 
+/**
+ * A task's subtask list, then `after` (which may throw, to fail the task).
+ * Return it from the task: listr2 then draws it with the task's own renderer.
+ * A list run by hand (`task.newListr(…).run()`) gets a renderer of its own,
+ * and on a terminal the two draw over each other (each frame printed again
+ * below the last).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function subtasksThen<C>(list: Listr<C, any, any>, after: () => void): Listr<C, any, any> {
+  const run = list.run.bind(list);
+  list.run = async (ctx) => {
+    const result = await run(ctx);
+    after();
+    return result;
+  };
+  return list;
+}
+
 /** Times one step when MYIKEV2_TIMING is set (for benchmarks). */
 export async function timing<T>(label: string, fn: () => Promise<T>): Promise<T> {
   if (!process.env.MYIKEV2_TIMING) return fn();

@@ -6,7 +6,7 @@ import { asMyikeError } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
 import type { RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
-import { runTasks, timing, type ProgressMode } from './progress.js';
+import { runTasks, subtasksThen, timing, type ProgressMode } from './progress.js';
 import { holdRun, Servers } from './servers.js';
 import { deleteManifest, logsDirFor, logsKeptPerRun, pruneLogs, readManifest } from './store.js';
 import { stopDaemonIfIdle, teardownServer } from './teardown.js';
@@ -125,19 +125,20 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       [
         {
           title: `Tear down run "${m.name}" (${tag}) on ${m.servers.length} server(s)`,
-          task: async (_c, task) => {
-            await task
-              .newListr(
+          task: (_c, task) =>
+            subtasksThen(
+              task.newListr(
                 m.servers.map((name) => ({
                   title: name,
                   task: (_c2, t) => tearDownOn(name, t).catch(notTornDown(name)),
                 })),
                 { concurrent: true, exitOnError: false },
-              )
-              .run();
-            // The run's line must not read as done when a server was not torn down.
-            if (failed.length) throw Object.assign(incomplete, { message: `${failed.length} of ${m.servers.length} server(s) not torn down: ${failed.sort().join(', ')}` });
-          },
+              ),
+              () => {
+                // The run's line must not read as done when a server was not torn down.
+                if (failed.length) throw Object.assign(incomplete, { message: `${failed.length} of ${m.servers.length} server(s) not torn down: ${failed.sort().join(', ')}` });
+              },
+            ),
         },
       ],
       opts.progress,

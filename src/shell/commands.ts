@@ -15,9 +15,10 @@ import { connectDaemon } from '../transport/ensure-daemon.js';
 import { LocalTransport } from '../transport/local.js';
 import { shq, type Terminal } from '../transport/transport.js';
 import { engineRequest, statsFromSummary } from './engine-api.js';
-import { columns, listRows, listTable, resolveInstance, strangerRows, type EngineStats, type Known, type Palette } from './format.js';
+import { columns, listRows, listTable, resolveInstance, stateText, strangerRows, type EngineStats, type Known, type Palette } from './format.js';
 import type { ShellSession } from './session.js';
 import { commandHelp, findSpec, helpText, type Parsed } from './spec.js';
+import { quoteWord } from './words.js';
 
 export interface ShellIO {
   /** Text to stdout (a newline is added). */
@@ -116,7 +117,7 @@ export async function gatherList(session: ShellSession, daemonFilter?: string): 
         const { instances } = await s.daemon.request('list', {}, { timeoutMs: 10_000 });
         daemon.set(name, new Map(instances.map((i) => [i.name, i])));
       } catch (e) {
-        daemon.set(name, `server unreachable: ${asMyikeError(e).code}`);
+        daemon.set(name, asMyikeError(e).message);
       }
     }),
   );
@@ -168,6 +169,18 @@ function target(session: ShellSession, name: string): Known {
   return resolveInstance(name, session.known());
 }
 
+/** What the instance's daemon says of it; undefined once it has forgotten it (after `stop`). */
+async function daemonInfo(s: ServerSession, k: Known): Promise<InstanceInfo | undefined> {
+  const { instances } = await s.daemon.request('list', { tag: k.tag });
+  return instances.find((i) => i.name === k.record.daemonName);
+}
+
+/** How to start a stopped instance again: `def -f` of its run's recipe. */
+function restartHint(session: ShellSession, k: Known): string {
+  const file = session.runs().find((m) => m.tag === k.tag)?.recipeFile;
+  return `def -f ${file ? quoteWord(file) : 'RECIPE'} starts it again`;
+}
+
 /** The interactive root shell inside an instance's namespace, with a prompt that says where it is. */
 export function namespaceShell(r: InstanceRecord): string {
   const ps1 = `[${r.name}@${r.server} netns ${r.netns}] \\w # `;
@@ -191,6 +204,12 @@ async function cliCommand({ session, io, signal }: CommandContext, p: Parsed): P
   const k = target(session, p.flags.target as string);
   const r = k.record;
   const s = await session.server(r.server);
+  // An engine's CLI needs the engine; a stopped other instance still has its namespace to look into.
+  if (r.kind === 'myikev2') {
+    const info = await daemonInfo(s, k);
+    if (info?.state !== 'running')
+      throw new MyikeError('E_NOT_RUNNING', `instance ${r.name} is not running (${stateText(r.kind, info)}): its engine has no CLI to talk to`, { hint: `logs -t ${r.name} shows its last words; ${restartHint(session, k)}` });
+  }
   if (p.args.length) {
     const line = commandLine(p.args);
     const inner = r.kind === 'other' ? inNamespace(k.tag, r, line) : engineCli(s, r, line);
@@ -215,10 +234,12 @@ async function cliCommand({ session, io, signal }: CommandContext, p: Parsed): P
       pending = '';
     });
     const stop = aborted(signal).then(async () => {
-      if (pgid) await s.transport.exec(`kill -TERM -- -${pgid} 2>/dev/null; true`).catch(() => undefined);
+      // No `--`: the transport runs sh (dash), whose kill takes `-- -PGID` for an illegal number and kills nothing.
+      if (pgid) await s.transport.exec(`kill -TERM -${pgid} 2>/dev/null; true`).catch(() => undefined);
     });
     const res = await Promise.race([run, stop.then(() => null)]);
-    if (!res) return 130;
+    // Cancelled, even when the command ended (by our kill) before the kill's own exec returned.
+    if (!res || signal.aborted) return 130;
     if (res.code !== 0) io.error(`(exit ${res.code ?? res.signal})`);
     return res.code === 0 ? EXIT_OK : EXIT_FAILED;
   }
@@ -290,14 +311,13 @@ async function stopCommand({ session, io }: CommandContext, p: Parsed): Promise<
   const k = target(session, p.flags.target as string);
   const graceful = p.flags.graceful !== 'false';
   const s = await session.server(k.record.server);
-  const { instances } = await s.daemon.request('list', { tag: k.tag });
-  const info = instances.find((i) => i.name === k.record.daemonName);
+  const info = await daemonInfo(s, k);
   if (!info || (info.state !== 'running' && info.state !== 'backoff' && info.state !== 'stopping')) {
     io.print(`instance ${k.record.name} is not running${info ? ` (${info.state})` : ''}; nothing to stop`);
     return EXIT_OK;
   }
   await stopInstances(s, k.tag, [k.record], !graceful, (w) => io.error(`warning: ${w}`));
-  io.print(`instance ${k.record.name} on ${k.record.server} stopped ${graceful ? 'gracefully' : 'at once (SIGKILL)'}; def -f the recipe again to restart it, teardown to remove the run`);
+  io.print(`instance ${k.record.name} on ${k.record.server} stopped ${graceful ? 'gracefully' : 'at once (SIGKILL)'}; ${restartHint(session, k)}, teardown removes the run`);
   return EXIT_OK;
 }
 
@@ -385,12 +405,13 @@ async function logsCommand({ session, io, signal }: CommandContext, p: Parsed): 
 }
 
 async function helpCommand({ io }: CommandContext, p: Parsed): Promise<number> {
+  const width = io.terminal?.output.columns; // wrapped to the terminal, not in scripts
   if (!p.args.length) {
-    io.print(helpText());
+    io.print(helpText(undefined, width));
     return EXIT_OK;
   }
   const spec = findSpec(p.args[0]);
   if (!spec) throw usage(`no command "${p.args[0]}"`, 'help lists the commands');
-  io.print(commandHelp(spec));
+  io.print(commandHelp(spec, width));
   return EXIT_OK;
 }

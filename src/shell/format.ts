@@ -3,6 +3,7 @@
 import type { InstanceEvent, InstanceInfo } from '../daemon/protocol.js';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
 import type { InstanceRecord, RunManifest } from '../run/manifest.js';
+import { quoteWord } from './words.js';
 
 /** An instance of a known run: its record in the run manifest. */
 export interface Known {
@@ -34,7 +35,11 @@ export interface ListRow {
   restarts: number | null;
   tunnels: string; // "live/configured", '' for other instances
   ping: string; // "sent/received loss%", '' when none
+  /** The engine's figures as numbers (for --json), when it answered. */
+  stats?: EngineStats;
   engineError?: string;
+  /** Why the server could not be asked (state "unknown"). */
+  serverError?: string;
 }
 
 export type Palette = { ok(s: string): string; bad(s: string): string; warn(s: string): string; dim(s: string): string; bold(s: string): string };
@@ -119,7 +124,7 @@ export function listRows(known: Known[], daemon: Map<string, Map<string, Instanc
       kind: r.kind,
       server: r.server,
       namespace: r.netns,
-      state: typeof d === 'string' ? `unknown (${d})` : stateText(r.kind, info),
+      state: typeof d === 'string' ? 'unknown (server unreachable)' : stateText(r.kind, info),
       mgmtAddr: r.mgmtAddr || '-',
       pid: running ? info!.pid : null,
       uptime: running && info!.startedAt ? formatDuration(now - Date.parse(info!.startedAt)) : '-',
@@ -127,8 +132,10 @@ export function listRows(known: Known[], daemon: Map<string, Map<string, Instanc
       tunnels: '',
       ping: '',
     };
+    if (typeof d === 'string') row.serverError = d;
     if (typeof st === 'string') row.engineError = st;
     else if (st) {
+      row.stats = st;
       row.tunnels = `${st.tunnelsLive}/${st.tunnelsConfigured}`;
       row.ping = st.pingEnabled ? `${st.pingSent}/${st.pingReceived} ${st.lossPct.toFixed(1)}%` : 'off';
     }
@@ -198,7 +205,9 @@ export function listTable(rows: ListRow[], p: Palette = NO_COLOUR): string {
     if (cell === 'stopped' || cell === 'stopping') return p.dim(padded);
     return p.bad(padded);
   });
-  return p.bold(body.split('\n')[0]) + '\n' + body.split('\n').slice(1).join('\n');
+  // Why a server could not be asked, once per server, below the table.
+  const why = [...new Map(rows.filter((r) => r.serverError).map((r) => [r.server, r.serverError])).entries()].map(([s, e]) => p.bad(`${s}: ${e}`));
+  return [p.bold(body.split('\n')[0]), ...body.split('\n').slice(1), ...why].join('\n');
 }
 
 /**
@@ -248,4 +257,12 @@ export function snapshotChanges(before: Map<string, InstanceInfo>, after: Instan
     else if (now.restarts > was.restarts && now.state === 'running') out.push({ event: 'restarted', instance: now });
   }
   return out;
+}
+
+/** Said when the shell is left with runs up: leaving takes nothing down. */
+export function stillUpNote(runs: RunManifest[], configFile: string | undefined): string | null {
+  if (!runs.length) return null;
+  const c = configFile ? ` -c ${quoteWord(configFile)}` : '';
+  const what = runs.map((m) => `run "${m.name}" (${m.instances.length} instance(s))`).join(', ');
+  return `still up: ${what}; myikev2 teardown${c} --name ${runs.length === 1 ? quoteWord(runs[0].name) : 'NAME'} removes ${runs.length === 1 ? 'it' : 'one'}`;
 }

@@ -14,7 +14,7 @@ import { controllerStateDir } from '../run/store.js';
 import type { Terminal } from '../transport/transport.js';
 import { RUNNERS, UNINTERRUPTIBLE, type ShellIO } from './commands.js';
 import { complete, type ListDir } from './complete.js';
-import { instanceNames, NO_COLOUR, type Palette } from './format.js';
+import { instanceNames, NO_COLOUR, stillUpNote, type Palette } from './format.js';
 import { ShellSession } from './session.js';
 import { parseCommand } from './spec.js';
 import { splitCommands, splitLine } from './words.js';
@@ -219,7 +219,9 @@ class Shell {
     this.interrupted = true; // what follows on the line (or in the script) does not run
     if (why) process.stderr.write(`\n${this.p.warn(why)}\n`);
     else {
-      process.stderr.write(this.p.dim(cur.name === 'def' ? '^C cancelling: def stops after the current step and rolls back what it created' : '^C cancelled') + '\n');
+      // A terminal has echoed the ^C already (the line editor is closed while a command runs).
+      const mark = process.stderr.isTTY ? ' ' : '^C ';
+      process.stderr.write(mark + this.p.dim(cur.name === 'def' ? 'cancelling: def stops after the current step and rolls back what it created' : 'cancelled') + '\n');
       cur.abort.abort();
     }
     return true;
@@ -260,6 +262,8 @@ class Shell {
     const end = () => {
       process.off('SIGINT', onSigint);
       this.dropReadline();
+      const note = stillUpNote(this.session.runs(), this.session.configFile);
+      if (note) process.stdout.write(this.p.dim(note) + '\n');
       finish(this.exitCode ?? EXIT_OK);
     };
     // readline owns the terminal only while the prompt shows: a command (an

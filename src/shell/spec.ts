@@ -135,6 +135,7 @@ export function parseCommand(words: string[], specs = SPECS): Parsed {
       const flag = findFlag(spec, w);
       if (!flag) throw usageError(`${spec.name}: unknown option ${w}`, spec);
       let value: string | boolean = true;
+      if (!flag.value && w.includes('=')) throw usageError(`${spec.name}: --${flag.long} takes no value`, spec);
       if (flag.value) {
         const eq = w.indexOf('=');
         if (w.startsWith('--') && eq > 0) value = w.slice(eq + 1);
@@ -163,13 +164,13 @@ export function parseCommand(words: string[], specs = SPECS): Parsed {
       throw usageError(`${spec.name}: ${f.short ? `-${f.short}` : `--${f.long}`} ${f.value === 'instance' ? 'INSTANCE' : f.value === 'file' ? 'FILE' : 'VALUE'} is required`, spec);
     }
   }
-  if (spec.args?.kind === 'code' && args.length && !/^\d{1,3}$/.test(args[0])) throw usageError(`${spec.name}: CODE must be a number 0-255`, spec);
+  if (spec.args?.kind === 'code' && args.length && !(/^\d{1,3}$/.test(args[0]) && Number(args[0]) <= 255)) throw usageError(`${spec.name}: CODE must be a number 0-255`, spec);
   return { spec, flags, args };
 }
 
 /** One command's help: usage, what it does, its options. */
-export function commandHelp(spec: CommandSpec): string {
-  const lines = [`usage: ${spec.usage}`, `  ${spec.summary}`];
+export function commandHelp(spec: CommandSpec, width = Infinity): string {
+  const lines = [`usage: ${spec.usage}`, `  ${wrap(spec.summary, width - 2).replace(/\n/g, '\n  ')}`];
   for (const f of spec.flags) {
     const names = [f.short && `-${f.short}`, `--${f.long}`].filter(Boolean).join(', ');
     lines.push(`  ${(names + (f.value && f.value !== 'bool' ? ` ${f.value.toUpperCase()}` : f.value === 'bool' ? ' true|false' : '')).padEnd(26)} ${f.help}`);
@@ -178,12 +179,29 @@ export function commandHelp(spec: CommandSpec): string {
   return lines.join('\n');
 }
 
-/** The list of commands. */
-export function helpText(specs = SPECS): string {
+/** `text` in lines of at most `width` columns (a longer word keeps a line of its own), the later ones indented by `indent`. */
+export function wrap(text: string, width: number, indent = 0): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const room = width - (lines.length ? indent : 0);
+    if (line && line.length + 1 + word.length > room) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.map((l, i) => (i ? ' '.repeat(indent) + l : l)).join('\n');
+}
+
+/** The list of commands, wrapped to `width` columns (the terminal's). */
+export function helpText(specs = SPECS, width = Infinity): string {
   const w = Math.max(...specs.map((s) => s.usage.length));
+  // Summaries wrap beside the usages; on a terminal too narrow for that, below them.
+  const beside = width - w - 2 >= 30;
   return [
-    ...specs.map((s) => `${s.usage.padEnd(w)}  ${s.summary}`),
+    ...specs.map((s) => (beside ? wrap(`${s.usage.padEnd(w)}  ${s.summary}`, width, w + 2) : `${s.usage}\n    ${wrap(s.summary, width - 4).replace(/\n/g, '\n    ')}`)),
     '',
-    'Tab completes commands, options, instance and server names and files; Ctrl-C cancels the running command; Ctrl-D leaves.',
+    wrap('Tab completes commands, options, instance and server names and files; Ctrl-C cancels the running command; Ctrl-D leaves.', width),
   ].join('\n');
 }

@@ -132,7 +132,8 @@ export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDae
     client = undefined;
     replaced = true;
   }
-  if (client) return { client, bundle: pushed, started: false, replaced: false, olderKept: false };
+  // Our daemon file may run from another bundle (only the engine changed since it was started): ours must be there too.
+  if (client) return { client, bundle: bundle.daemon ? await pushBundle(t, bundle, baseDir) : pushed, started: false, replaced: false, olderKept: false };
   // Twice: another controller's teardown may find the new daemon idle and stop it before we connect.
   for (let attempt = 1; !client && attempt <= 2; attempt++) {
     if (!(await startDaemon(t, remoteDaemonPath(bundle, baseDir), opts))) {

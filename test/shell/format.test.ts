@@ -6,7 +6,7 @@ import { MyikeError } from '../../src/errors.js';
 import type { InstanceRecord, RunManifest } from '../../src/run/manifest.js';
 import { commandLine, namespaceShell } from '../../src/shell/commands.js';
 import { statsFromSummary } from '../../src/shell/engine-api.js';
-import { eventText, formatDuration, instanceNames, knownInstances, listRows, listTable, resolveInstance, snapshotChanges, stateText, strangerRows } from '../../src/shell/format.js';
+import { eventText, formatDuration, instanceNames, knownInstances, listRows, listTable, resolveInstance, snapshotChanges, stateText, stillUpNote, strangerRows } from '../../src/shell/format.js';
 import { words } from '../../src/shell/words.js';
 
 function record(name: string, server: string, kind: 'myikev2' | 'other', tag = 'm1234'): InstanceRecord {
@@ -97,7 +97,7 @@ describe('shell: formatting', () => {
     const now = Date.parse('2026-11-24T03:02:05.000Z');
     const daemon = new Map<string, Map<string, InstanceInfo> | string>([
       ['srv2', new Map([['m1234-gw', info('m1234-gw', { restarts: 2 })]])],
-      ['srv1', 'server unreachable: E_SSH_CONNECT'],
+      ['srv1', 'cannot connect to root@[fd00::1]:22: Timed out while waiting for handshake'],
     ]);
     const stats = new Map([['m1234-gw', statsFromSummary({ tunnels: { configured: 10, live: 9 }, ping: { enabled: true, total: { sent: 100, received: 97, lossPct: 3 } } })]]);
     const rows = listRows(knownInstances([runA]), daemon, stats, now);
@@ -105,9 +105,11 @@ describe('shell: formatting', () => {
       rows.map((r) => [r.instance, r.state, r.uptime, r.restarts, r.tunnels, r.ping, r.mgmtAddr]),
       [
         ['gw', 'running', '2m05s', 2, '9/10', '100/97 3.0%', 'fd00:1::1:1'],
-        ['left', 'unknown (server unreachable: E_SSH_CONNECT)', '-', null, '', '', '-'],
+        ['left', 'unknown (server unreachable)', '-', null, '', '', '-'],
       ],
     );
+    // --json has the figures as numbers too.
+    assert.deepEqual(rows[0].stats, { tunnelsLive: 9, tunnelsConfigured: 10, pingEnabled: true, pingSent: 100, pingReceived: 97, lossPct: 3 });
     const text = listTable(rows);
     const lines = text.split('\n');
     assert.match(lines[0], /^INSTANCE +SERVER +NAMESPACE +STATE +MGMT ADDRESS +UPTIME +RESTARTS +TUNNELS +PING SENT\/RECV LOSS$/);
@@ -115,6 +117,8 @@ describe('shell: formatting', () => {
     // Columns line up.
     assert.equal(lines[1].indexOf('srv2'), lines[0].indexOf('SERVER'));
     assert.equal(lines[2].indexOf('srv1'), lines[0].indexOf('SERVER'));
+    // Why srv1 could not be asked: once, below the table (not an error code in every row).
+    assert.deepEqual(lines.slice(3), ['srv1: cannot connect to root@[fd00::1]:22: Timed out while waiting for handshake']);
   });
 
   it('adds a RUN column only when several runs are listed, and none of the engine columns without engines', () => {
@@ -163,6 +167,14 @@ describe('shell: formatting', () => {
       info('new'),
     ]);
     assert.deepEqual(changes.map((c) => [c.event, c.instance.name]), [['exited', 'a'], ['restarted', 'c'], ['lost', 'd']]);
+  });
+
+  it('says on leaving which runs stay up and how to remove them', () => {
+    assert.equal(stillUpNote([], 'lab.yaml'), null);
+    const a = manifest('alpha', 'm0001', [record('a', 'srv1', 'other', 'm0001'), record('b', 'srv2', 'other', 'm0001')]);
+    assert.equal(stillUpNote([a], 'my lab.yaml'), `still up: run "alpha" (2 instance(s)); myikev2 teardown -c 'my lab.yaml' --name alpha removes it`);
+    const b = manifest('beta', 'm0002', [record('c', 'srv1', 'other', 'm0002')]);
+    assert.equal(stillUpNote([a, b], undefined), 'still up: run "alpha" (2 instance(s)), run "beta" (1 instance(s)); myikev2 teardown --name NAME removes one');
   });
 
   it('reads engine figures from its summary (no ping test: off)', () => {

@@ -81,6 +81,8 @@ describe('shell: command parsing', () => {
     [['logs', '-t', 'a', '-n', 'many'], /-n takes a number/],
     [['teardown', 'a', 'b'], /too many arguments/],
     [['exit', 'soon'], /CODE must be a number/],
+    [['exit', '256'], /CODE must be a number 0-255/],
+    [['list', '--json=false'], /--json takes no value/],
   ];
   for (const [w, re] of bad)
     it(`rejects ${w.join(' ')} with a usage error (exit 2) and the usage`, () => {
@@ -97,6 +99,18 @@ describe('shell: command parsing', () => {
       assert.match(commandHelp(s), new RegExp(`^usage: ${s.name}`));
     }
     assert.match(commandHelp(findSpec('stop')!), /-g, --graceful true\|false/);
+  });
+
+  it('wraps help to the terminal: summaries beside the usages at 80 columns, below them when narrower', () => {
+    for (const width of [80, 50]) {
+      const text = helpText(SPECS, width);
+      for (const line of text.split('\n')) assert.ok(line.length <= width, `${width}: ${line}`);
+      for (const s of SPECS) assert.ok(text.includes(s.usage), s.name);
+      assert.equal(text.replace(/\s+/g, ' '), helpText().replace(/\s+/g, ' '), 'the same words');
+      for (const s of SPECS) for (const line of commandHelp(s, width).split('\n').slice(1, 2)) assert.ok(line.length <= width, `${width}: ${line}`);
+    }
+    assert.match(helpText(SPECS, 80), /\ncli -t INSTANCE \[-- COMMAND\.\.\.\] {3}interactive session: the engine's CLI \(myikev2\n {34}instance\)/);
+    assert.match(helpText(SPECS, 50), /\nstop \[-g true\|false\] -t INSTANCE\n {4}stop one instance:/);
   });
 });
 

@@ -174,6 +174,26 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.match(stranger.stdout, new RegExp(`\\(tag ${TAG}, not known here\\) +${TAG}-alpha +srv1 +${TAG}-alpha +running`));
     });
 
+    it('Ctrl-C ends cli -t X COMMAND on the server too (exit 130)', async () => {
+      const srv1 = labRef.lab.servers[0];
+      const sleeping = async () => (await sshRun(labRef.lab, srv1, `ps -eo args= | grep -x 'sleep 297' || true`)).stdout;
+      const child = spawn(process.execPath, [CLI, 'shell', '-c', labRef.lab.controllerConfigPath, '--exec', 'cli -t alpha -- sleep 297; help'], { env });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      try {
+        for (let i = 0; i < 100 && !(await sleeping()); i++) await sleep(200);
+        assert.notEqual(await sleeping(), '', 'the command runs on srv1');
+        child.kill('SIGINT');
+        assert.equal(await exited, 130, out);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      for (let i = 0; i < 25 && (await sleeping()); i++) await sleep(200);
+      assert.equal(await sleeping(), '', 'the command was ended on the server');
+    });
+
     it('--errexit stops at the first failure; a bad line changes nothing', () => {
       const r = shell(['--errexit', '--exec', 'cli -t alpha -- exit 3; stop -t alpha']);
       assert.equal(r.status, 1);
@@ -257,16 +277,28 @@ describe('myikev2 shell on the lab @integration', function () {
       await run('cli -t client', /engine client>$/);
       assert.match(await run('summary', /engine client>$/), /tunnels: configured 10, created 10, live 10/);
       await run('quit', new RegExp(`back in myikev2\\n${starterPrompt.source}`));
+      // Ctrl-D leaves too, and ends the engine's prompt line first.
+      await run('cli -t client', /engine client>$/);
+      const m = mark();
+      keys('C-d');
+      await waitFor(new RegExp(`engine client>\\nback in myikev2\\n${starterPrompt.source}`), m);
       // `shell`: a system shell on the controller (a PTY of its own through script); exit comes back.
       await run('shell', /on this machine; exit or Ctrl-D returns to myikev2[\s\S]*[#$]$/);
       assert.match(await run('echo "sum $((6*7))"', /[#$]$/), /\nsum 42\n/);
       await run('exit', new RegExp(`back in myikev2\\n${starterPrompt.source}`));
-      await run('exit', /SHELL-EXITED:0$/, 10_000);
+      // Leaving takes nothing down, and says so.
+      const bye = await run('exit', /SHELL-EXITED:0$/, 10_000);
+      assert.match(bye, /still up: run "starter" \(2 instance\(s\)\); myikev2 teardown -c \S+ --name starter removes it/);
       tmux('kill-server');
 
       const stop = shell(['--exec', 'stop -t client; list -d srv1']);
       assert.equal(stop.status, 0, stop.stderr);
       assert.match(stop.stdout, /client +srv1 +\S+ +stopped/);
+      assert.match(stop.stdout, new RegExp(`stopped gracefully; def -f ${esc(starter)} starts it again`));
+      // A stopped engine has no CLI: said so, with how to start it again (not the engine CLI's --socket hint).
+      const gone = shell(['--exec', 'cli -t client -- summary']);
+      assert.equal(gone.status, 1, gone.stderr);
+      assert.match(gone.stderr, /instance client is not running \(stopped\)[\s\S]*hint: logs -t client shows its last words; def -f \S+recipe\.yaml starts it again/);
       // Stopped, the daemon has forgotten it: logs reads its files on the server (the engine's last words: its summary).
       const logs = shell(['--exec', 'logs -t client -n 40']);
       assert.equal(logs.status, 0, logs.stderr);
@@ -330,6 +362,15 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.doesNotMatch(s, /\nNOT-INTERRUPTED/);
       await run('exit', new RegExp(`back in myikev2\\n${prompt.source}`));
 
+      // Ctrl-C cancels a command run in the instance; the terminal's own ^C echo is not doubled.
+      m = mark();
+      type('cli -t alpha -- sleep 30');
+      await waitFor(/-- sleep 30$/, m);
+      await sleep(1000);
+      keys('C-c');
+      s = await waitFor(new RegExp(`\\^C cancelled\\n${prompt.source}`), m, 10_000);
+      assert.doesNotMatch(s, /\^C\^C/);
+
       s = await run('stop -t alpha');
       assert.match(s, /instance alpha on srv1 stopped gracefully/);
       s = await run('list');
@@ -371,7 +412,9 @@ describe('myikev2 shell on the lab @integration', function () {
       keys('Enter');
       s = await waitFor(/myikev2>$/, m);
       assert.match(s, new RegExp(`run "${NAME}" torn down; verified clean on 2 server\\(s\\)`));
-      await run('exit', /SHELL-EXITED:0$/, 10_000);
+      // The progress view redraws its lines in place: no frame of a server's line is left behind.
+      assert.doesNotMatch(s, /[◼⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] srv\d/);
+      assert.doesNotMatch(await run('exit', /SHELL-EXITED:0$/, 10_000), /still up/);
       assert.equal(await leftovers(), '');
       const h = readFileSync(history, 'utf8');
       assert.match(h, /^def -f .*\nlist\ncli -t alpha\n/m, 'history kept on disk');

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { InstanceInfo } from '../../src/daemon/protocol.js';
 import type { MyikeError } from '../../src/errors.js';
-import { daemonFile, loadBundle } from '../../src/transport/bundle.js';
+import { daemonFile, loadBundle, remoteBundlePath } from '../../src/transport/bundle.js';
 import { connectServer } from '../../src/transport/connect.js';
 import { connectDaemon, DaemonLink, ensureDaemon, type WatchUpdate } from '../../src/transport/ensure-daemon.js';
 import { preflight } from '../../src/transport/preflight.js';
@@ -84,6 +84,27 @@ describe('daemon on the local transport @integration', function () {
     } finally {
       await d.client.request('shutdown', {}).catch(() => undefined);
       await d.client.close();
+    }
+  });
+
+  it('a daemon of our build run from another bundle (a controller whose engine changed, not its daemon): our bundle is pushed too', async () => {
+    const t = await connectServer({ name: 'local', connection: 'local' } as never);
+    const o = { socketPath: path.join(tmp, 'upgrade.sock'), stateDir: path.join(tmp, 'state-upgrade'), bundlesDir: path.join(tmp, 'bundles-upgrade') };
+    const bundle = await loadBundle();
+    assert.ok(bundle.daemon, 'the build makes a daemon file of its own');
+    const first = await ensureDaemon(t, bundle, o);
+    // The same daemon file beside another engine: content-addressed elsewhere.
+    const upgraded = { ...bundle, sha256: 'e'.repeat(64) };
+    const d = await ensureDaemon(t, upgraded, o);
+    try {
+      assert.equal(d.started, false, 'the running daemon is ours: kept');
+      assert.equal(d.client.server.pid, first.client.server.pid);
+      assert.equal(d.bundle.remotePath, remoteBundlePath(upgraded, o.bundlesDir));
+      assert.ok(existsSync(d.bundle.remotePath), 'the engine the instances and `cli -t` run is on the server');
+    } finally {
+      await d.client.request('shutdown', {}).catch(() => undefined);
+      await d.client.close();
+      await first.client.close();
     }
   });
 

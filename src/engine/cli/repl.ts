@@ -80,15 +80,21 @@ export async function runCli(o: CliOptions): Promise<number> {
     rl.write('\n');
   });
   let leaving = false;
+  let engineGone = false;
   client.onClose = () => {
+    engineGone = true;
     if (!leaving) out.error('the engine closed the connection');
     rl.close();
   };
   let code = EXIT_OK;
   rl.prompt();
+  let quit = false;
   for await (const line of rl) {
     const text = line.trim();
-    if (text === 'quit' || text === 'exit') break;
+    if (text === 'quit' || text === 'exit') {
+      quit = true;
+      break;
+    }
     if (text) {
       if (interactive) await appendFile(historyFile, text + '\n').catch(() => undefined); // piped commands are a script, not history
       const interrupted = new Promise<void>((r) => (interrupt = r));
@@ -97,6 +103,8 @@ export async function runCli(o: CliOptions): Promise<number> {
     }
     rl.prompt();
   }
+  // Ctrl-D leaves the cursor after the prompt: end that line, as a shell does.
+  if (interactive && !quit && !engineGone) process.stdout.write('\n');
   leaving = true;
   rl.close();
   client.close();

@@ -1,0 +1,42 @@
+// Shell commands against a fake server: what Ctrl-C does to `cli -t X COMMAND`.
+import { strict as assert } from 'node:assert';
+import type { InstanceRecord } from '../../src/run/manifest.js';
+import { RUNNERS, type CommandContext } from '../../src/shell/commands.js';
+import { NO_COLOUR } from '../../src/shell/format.js';
+import { parseCommand } from '../../src/shell/spec.js';
+import type { ExecOptions, ExecResult } from '../../src/transport/transport.js';
+
+const alpha = { name: 'alpha', server: 'srv1', kind: 'other', netns: 'm1234-alpha', daemonName: 'm1234-alpha', runDir: '/run/myikev2/runs/m1234/alpha', dataIf: null } as unknown as InstanceRecord;
+
+describe('shell: commands', () => {
+  it('Ctrl-C on cli -t X COMMAND kills its process group on the server and reports the cancel only, whichever ends first', async () => {
+    const execs: string[] = [];
+    let endCommand!: (r: ExecResult) => void;
+    const transport = {
+      exec: (command: string, o?: ExecOptions): Promise<ExecResult> => {
+        execs.push(command);
+        if (execs.length === 1) {
+          o?.onStderr?.('@@myikev2-pgid 4711\n');
+          return new Promise((r) => (endCommand = r));
+        }
+        // The kill: the command ends at once, before the kill's own exec returns.
+        endCommand({ code: null, signal: 'SIGTERM', stdout: '', stderr: '' });
+        return new Promise((r) => setTimeout(() => r({ code: 0, stdout: '', stderr: '' }), 50));
+      },
+    };
+    const session = { known: () => [{ run: 'r', tag: 'm1234', record: alpha }], server: async () => ({ transport }) };
+    const errors: string[] = [];
+    const abort = new AbortController();
+    const ctx = {
+      session,
+      io: { print: () => {}, write: () => {}, error: (t: string) => errors.push(t), palette: NO_COLOUR, terminal: null },
+      signal: abort.signal,
+    } as unknown as CommandContext;
+    const done = RUNNERS.cli(ctx, parseCommand(['cli', '-t', 'alpha', '--', 'sleep', '30']));
+    await new Promise((r) => setImmediate(r));
+    abort.abort();
+    assert.equal(await done, 130);
+    assert.match(execs[1], /^kill -TERM -4711\b/, 'sh (dash) takes no `--` before a process group');
+    assert.deepEqual(errors, [], 'no "(exit SIGTERM)": the user cancelled it');
+  });
+});
