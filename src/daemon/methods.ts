@@ -36,6 +36,7 @@ import type { Supervisor } from './supervisor.js';
 export interface DaemonInfo {
   pid: number;
   build: string;
+  path: string;
   startedAt: string;
   socket: string;
   stateDir: string;

@@ -62,6 +62,7 @@ export class Connection implements Session {
       type: 'hello',
       versions: [...PROTOCOL_VERSIONS],
       build: shared.info.build,
+      path: shared.info.path,
       features: FEATURES,
       pid: shared.info.pid,
       startedAt: shared.info.startedAt,

@@ -132,8 +132,11 @@ export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDae
     client = undefined;
     replaced = true;
   }
-  // Our daemon file may run from another bundle (only the engine changed since it was started): ours must be there too.
-  if (client) return { client, bundle: bundle.daemon ? await pushBundle(t, bundle, baseDir) : pushed, started: false, replaced: false, olderKept: false };
+  // Our daemon file may run from another bundle (only the engine changed since it was started): then ours must be pushed too.
+  if (client) {
+    const fromOurs = client.server.path === remoteDaemonPath(bundle, baseDir); // the daemon file goes last: our bundle is there
+    return { client, bundle: bundle.daemon && !fromOurs ? await pushBundle(t, bundle, baseDir) : pushed, started: false, replaced: false, olderKept: false };
+  }
   // Twice: another controller's teardown may find the new daemon idle and stop it before we connect.
   for (let attempt = 1; !client && attempt <= 2; attempt++) {
     if (!(await startDaemon(t, remoteDaemonPath(bundle, baseDir), opts))) {

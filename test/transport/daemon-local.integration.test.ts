@@ -93,18 +93,25 @@ describe('daemon on the local transport @integration', function () {
     const bundle = await loadBundle();
     assert.ok(bundle.daemon, 'the build makes a daemon file of its own');
     const first = await ensureDaemon(t, bundle, o);
-    // The same daemon file beside another engine: content-addressed elsewhere.
-    const upgraded = { ...bundle, sha256: 'e'.repeat(64) };
-    const d = await ensureDaemon(t, upgraded, o);
+    const clients = [first.client];
     try {
+      // Running from our own bundle: nothing to push, not even a look (no exec on the way to each run or teardown).
+      const execs: string[] = [];
+      const counted = new Proxy(t, { get: (o2, k) => (k === 'exec' ? (cmd: string, ...rest: unknown[]) => (execs.push(cmd), (o2.exec as (...a: unknown[]) => unknown)(cmd, ...rest)) : Reflect.get(o2, k)) });
+      const again = await ensureDaemon(counted, bundle, o);
+      clients.push(again.client);
+      assert.deepEqual([again.started, execs], [false, []]);
+      // The same daemon file beside another engine: content-addressed elsewhere.
+      const upgraded = { ...bundle, sha256: 'e'.repeat(64) };
+      const d = await ensureDaemon(t, upgraded, o);
+      clients.push(d.client);
       assert.equal(d.started, false, 'the running daemon is ours: kept');
       assert.equal(d.client.server.pid, first.client.server.pid);
       assert.equal(d.bundle.remotePath, remoteBundlePath(upgraded, o.bundlesDir));
       assert.ok(existsSync(d.bundle.remotePath), 'the engine the instances and `cli -t` run is on the server');
     } finally {
-      await d.client.request('shutdown', {}).catch(() => undefined);
-      await d.client.close();
-      await first.client.close();
+      await first.client.request('shutdown', {}).catch(() => undefined);
+      for (const c of clients) await c.close();
     }
   });
 
