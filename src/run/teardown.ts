@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { InstanceInfo } from '../daemon/protocol.js';
 import { MyikeError } from '../errors.js';
 import type { ServerCommands } from '../model/recipe-types.js';
+import { shutdownIfIdle } from '../transport/ensure-daemon.js';
 import { shq, type Transport } from '../transport/transport.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
@@ -64,7 +65,7 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   let daemonExits = false;
   if (opts.stopIdleDaemon && instances.length === 0 && keys.every((k) => k === key)) {
     await s.daemon.request('manifest.delete', { key });
-    daemonExits = await shutdownIfIdle(s);
+    daemonExits = (await shutdownIfIdle(s.daemon)) === null;
     if (!daemonExits) await s.daemon.request('manifest.put', { key, value: m }); // another client came meanwhile
   }
   // Removal and verification in one round trip; verification's lines follow the marker.
@@ -110,23 +111,9 @@ async function holdings(s: Pick<ServerSession, 'daemon'>): Promise<{ instances: 
 
 const VERIFY_MARKER = '@@myikev2-verify@@';
 
-/**
- * Shuts the daemon down if it has nothing left: no instance, no manifest, and
- * no other client (a run of another recipe may be connecting, not yet
- * recorded); the daemon checks and stops in one step. A daemon of an older
- * build is checked from here, without the clients.
- */
-async function shutdownIfIdle(s: Pick<ServerSession, 'daemon'>): Promise<boolean> {
-  if (s.daemon.server.features.includes('shutdown.ifIdle')) return (await s.daemon.request('shutdown.ifIdle', {})).stopped;
-  const { instances, keys } = await holdings(s);
-  if (instances.length || keys.length) return false;
-  await s.daemon.request('shutdown', {});
-  return true;
-}
-
 /** Stops the daemon if it is idle (see shutdownIfIdle), and removes its empty directories; true if it did. */
 export async function stopDaemonIfIdle(s: Pick<ServerSession, 'daemon' | 'transport'>): Promise<boolean> {
-  if (!(await shutdownIfIdle(s))) return false;
+  if ((await shutdownIfIdle(s.daemon)) !== null) return false;
   await runScript(s.transport, daemonExitScript(s.daemon.server.pid), 'stop the daemon');
   return true;
 }

@@ -1,7 +1,7 @@
 // The embedded default: the controller's own machine as server `local`,
 // daemon started and reached without SSH (LocalTransport).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { InstanceInfo } from '../../src/daemon/protocol.js';
@@ -84,6 +84,34 @@ describe('daemon on the local transport @integration', function () {
     } finally {
       await d.client.request('shutdown', {}).catch(() => undefined);
       await d.client.close();
+    }
+  });
+
+  // A controller of another build used to shut down any daemon that ran no
+  // instance, even one another controller was bringing a run up on (connected,
+  // holding the run's lock, nothing started yet): that run lost its daemon.
+  it('a daemon of another build that another controller is using is kept, not shut down under it', async () => {
+    const t = await connectServer({ name: 'local', connection: 'local' } as never);
+    const bundle = await loadBundle();
+    const oldPath = path.join(tmp, 'other-build.mjs'); // another build: the bundle with a comment more, no daemon file
+    copyFileSync(bundle.localPath, oldPath);
+    appendFileSync(oldPath, '\n// another build\n');
+    const other = await loadBundle(oldPath);
+    const o = { socketPath: path.join(tmp, 'busy.sock'), stateDir: path.join(tmp, 'state-busy'), bundlesDir: path.join(tmp, 'bundles-busy') };
+    const first = await ensureDaemon(t, other, o);
+    await first.client.request('lock', { key: 'run:m1234', owner: 'the other controller' });
+    const ours = await ensureDaemon(t, bundle, o);
+    try {
+      assert.equal(ours.olderKept, true);
+      assert.equal(ours.replaced, false);
+      assert.equal(ours.client.server.pid, first.client.server.pid);
+      assert.equal(first.client.closed, false, "the other controller's connection is still open");
+      assert.deepEqual(await first.client.request('list', {}), { instances: [] });
+    } finally {
+      for (const c of [ours.client, first.client]) {
+        await c.request('shutdown', {}).catch(() => undefined);
+        await c.close();
+      }
     }
   });
 
