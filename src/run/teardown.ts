@@ -71,7 +71,7 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   // Removal and verification in one round trip; verification's lines follow the marker.
   const script = [
     renderTeardownScript(m.tag, server, records, { wholeRun: true, saveLogs: !!opts.logsFile }),
-    ...(daemonExits ? [daemonExitScript(s.daemon.server.pid)] : []),
+    ...(daemonExits ? [daemonExitScript(s.daemon.server.pid, s.bundlePath)] : []),
     `echo ${VERIFY_MARKER}`,
     renderVerifyScript(m.tag, server, records),
   ].join('\n');
@@ -111,10 +111,10 @@ async function holdings(s: Pick<ServerSession, 'daemon'>): Promise<{ instances: 
 
 const VERIFY_MARKER = '@@myikev2-verify@@';
 
-/** Stops the daemon if it is idle (see shutdownIfIdle), and removes its empty directories; true if it did. */
-export async function stopDaemonIfIdle(s: Pick<ServerSession, 'daemon' | 'transport'>): Promise<boolean> {
+/** Stops the daemon if it is idle (see shutdownIfIdle), and removes its empty directories and stale bundles; true if it did. */
+export async function stopDaemonIfIdle(s: Pick<ServerSession, 'daemon' | 'transport' | 'bundlePath'>): Promise<boolean> {
   if ((await shutdownIfIdle(s.daemon)) !== null) return false;
-  await runScript(s.transport, daemonExitScript(s.daemon.server.pid), 'stop the daemon');
+  await runScript(s.transport, daemonExitScript(s.daemon.server.pid, s.bundlePath), 'stop the daemon');
   return true;
 }
 
@@ -134,11 +134,29 @@ export function awaitExitScript(pid: number, what: string): string {
 
 /**
  * Waits for the daemon to exit (still running is a leftover), then removes
- * the directories the run and the daemon made, if empty (the bundle cache
- * under /var/lib/myikev2 stays).
+ * the directories the run and the daemon made, if empty, and the bundles of
+ * other builds nobody used for a day (see pruneBundlesScript); the bundle
+ * at `bundlePath`, this controller's, stays for its next run.
  */
-function daemonExitScript(pid: number): string {
-  return `${awaitExitScript(pid, 'the daemon')}\nrmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null; true`;
+function daemonExitScript(pid: number, bundlePath: string): string {
+  return `${awaitExitScript(pid, 'the daemon')}\nrmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null\n${pruneBundlesScript(dirname(bundlePath))}\ntrue`;
+}
+
+/**
+ * Removes the bundle directories under `base` (each build pushes one) that
+ * no process runs from (an engine of another build still running keeps its
+ * own) and that no controller pushed or found there for a day (pushBundle
+ * touches the directory), except `keep`. Run once the daemon has exited.
+ */
+export function pruneBundlesScript(keep: string, base = dirname(keep)): string {
+  return [
+    `used=$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -o ${shq(`${base}/`)}'[0-9a-f]*/')`,
+    `for d in $(find ${shq(base)} -mindepth 1 -maxdepth 1 -type d -name '[0-9a-f]*' -mmin +1440 2>/dev/null); do`,
+    `  case "$d" in ${shq(keep)}) continue ;; esac`,
+    '  case "$used" in *"$d/"*) continue ;; esac',
+    '  rm -rf "$d"',
+    'done',
+  ].join('\n');
 }
 
 export async function runScript(t: Transport, script: string, step: string): Promise<string> {

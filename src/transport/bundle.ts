@@ -85,7 +85,8 @@ export async function pushBundle(
   const remotePath = remoteBundlePath(bundle, baseDir);
   const daemonPath = remoteDaemonPath(bundle, baseDir);
   const dir = path.posix.dirname(remotePath);
-  const r = await execChecked(t, `test -f ${shq(remotePath)} && test -f ${shq(daemonPath)} && echo present || mkdir -p -m 0755 ${shq(dir)}`, 'push bundle');
+  // Touched when found: a teardown removes bundles no one pushed or found for a day.
+  const r = await execChecked(t, `test -f ${shq(remotePath)} && test -f ${shq(daemonPath)} && touch ${shq(dir)} && echo present || mkdir -p -m 0755 ${shq(dir)}`, 'push bundle');
   if (r.stdout.trim() === 'present') return { uploaded: false, remotePath };
   await t.push(bundle.localPath, remotePath);
   if (bundle.daemon) await t.push(bundle.daemon.localPath, daemonPath);
