@@ -8,7 +8,8 @@
 //   tree (0.12 s and 0.2 CPU-s less for every command). ssh2 stays a package:
 //   it loads its optional native crypto from its own directory.
 import { build } from 'esbuild';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 
 const entry = 'dist/src/cli/server-main.js';
 if (!existsSync(entry)) {
@@ -29,7 +30,13 @@ mkdirSync('dist/bundle', { recursive: true });
 // ~10-20 ms less for every daemon and engine start (parsing and decoding the file).
 const server = { ...common, external: ['cpu-features', '*.node'], minifyWhitespace: true, minifySyntax: true };
 await build({ ...server, entryPoints: [entry], outfile: 'dist/bundle/myikev2-server.mjs' });
-await build({ ...server, entryPoints: ['dist/src/cli/daemon-main.js'], outfile: 'dist/bundle/myikev2-daemon.mjs' });
+// The daemon file names the server bundle it came with, so its hash (the
+// daemon's build) changes with the engine too: a daemon of the controller's
+// build then means the controller's bundle is on that server (engines and
+// `cli` run from it), and no upload check is needed.
+const serverSha = createHash('sha256').update(readFileSync('dist/bundle/myikev2-server.mjs')).digest('hex');
+const banner = { js: `${common.banner.js}\n// server bundle sha256:${serverSha}` };
+await build({ ...server, banner, entryPoints: ['dist/src/cli/daemon-main.js'], outfile: 'dist/bundle/myikev2-daemon.mjs' });
 rmSync('dist/cli', { recursive: true, force: true }); // chunks of older builds
 await build({ ...common, entryPoints: { myikev2: 'dist/src/cli/main.js' }, outdir: 'dist/cli', splitting: true, external: ['ssh2'] });
 // Executable even when npx runs it through an older link of its own cache

@@ -147,7 +147,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const info: DaemonInfo = {
       pid: process.pid,
       build: buildId(),
-      path: process.argv[1],
       startedAt: new Date().toISOString(),
       socket: opts.socket,
       stateDir: opts.stateDir,

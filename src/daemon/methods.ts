@@ -36,7 +36,6 @@ import type { Supervisor } from './supervisor.js';
 export interface DaemonInfo {
   pid: number;
   build: string;
-  path: string;
   startedAt: string;
   socket: string;
   stateDir: string;

@@ -105,8 +105,6 @@ export interface ServerHello {
   type: 'hello';
   versions: number[];
   build: string;
-  /** The file the daemon runs from (a bundle's directory holds the engine beside it); absent from older daemons. */
-  path?: string;
   features: string[];
   pid: number;
   startedAt: string;

@@ -62,7 +62,6 @@ export class Connection implements Session {
       type: 'hello',
       versions: [...PROTOCOL_VERSIONS],
       build: shared.info.build,
-      path: shared.info.path,
       features: FEATURES,
       pid: shared.info.pid,
       startedAt: shared.info.startedAt,

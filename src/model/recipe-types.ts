@@ -29,6 +29,7 @@ export interface InstanceConf {
   other?: OtherInstanceConf;
   dataIf: string | null; // bindifname (myikev2) or other.dataif; null = none
   mgmtAddr: string; // management address (IPv6 from the server's prefix, or apilistenaddr)
+  written: string; // its recipe entry as the user wrote it (JSON, without the defaults filled in)
 }
 
 export interface Recipe {

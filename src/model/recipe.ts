@@ -22,9 +22,12 @@ type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 export function readRecipe(file: string, config: ControllerConf | null, diag: Diagnostics): Recipe | null {
   const src = readYaml(file, diag);
   if (!src.ok) return null;
+  // Each instance entry as written, before validation fills in the defaults (a build may add some).
+  const list = (src.data as Raw | null)?.instancelist;
+  const written = new Map(list && typeof list === 'object' ? Object.entries(list).map(([id, e]) => [id, JSON.stringify(e)]) : []);
   const schema = validateAgainstSchema('recipe', src, diag);
   if (!schema) return null;
-  return semanticPass(schema, diag, (d) => toRecipe(file, src, config, d));
+  return semanticPass(schema, diag, (d) => toRecipe(file, src, config, d, written));
 }
 
 /**
@@ -42,7 +45,7 @@ export function readRecipeName(file: string, diag: Diagnostics): string | null {
   return null;
 }
 
-function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, diag: Diagnostics): Recipe | null {
+function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, diag: Diagnostics, written: Map<string, string>): Recipe | null {
   const before = diag.errors.length;
   const raw = src.data as Raw;
   const dir = dirname(resolvePath(file));
@@ -75,7 +78,7 @@ function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, d
       });
       continue;
     }
-    const base = { id, name: inst.name, server: inst.daemonname, waitintervalMs: wait ?? 0 };
+    const base = { id, name: inst.name, server: inst.daemonname, waitintervalMs: wait ?? 0, written: written.get(idText) ?? '' };
     if (hasMy) {
       const m = inst.myikev2 as Raw;
       if (m.setuppath !== undefined && m.setupath !== undefined && m.setuppath !== m.setupath) {

@@ -64,6 +64,7 @@ export interface PingConf {
 
 export interface EngineSetup {
   file: string; // absolute path of the setup file
+  sha256: string; // of the file's text (what the user wrote: see writtenHash)
   role: Role;
   desc: string;
   runningtimeMs: number; // 0 = until stopped

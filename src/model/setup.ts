@@ -5,7 +5,7 @@ import { SUPPORTED } from '../engine/capabilities.js';
 import { parseAddress, parseCidr, addToAddress, addressDistance, isValidIfName } from './address.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
-import { Diagnostics, readYaml, type KeyPath, type SourceDoc } from './source.js';
+import { Diagnostics, readYaml, textSha256, type KeyPath, type SourceDoc } from './source.js';
 import type { ChildConf, EngineSetup, TrafficSelectorConf } from './setup-types.js';
 
 // Values users of the original tool may write that the engine does not do yet:
@@ -118,6 +118,7 @@ function toSetup(src: SourceDoc, r: Raw, diag: Diagnostics): EngineSetup {
 
   return {
     file: resolvePath(src.file),
+    sha256: textSha256(src.text),
     role: r.role,
     desc: r.desc,
     runningtimeMs: durations.runningtime ?? 0,

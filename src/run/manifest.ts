@@ -27,6 +27,7 @@ export interface InstanceRecord {
   dataIfOrig: DataIfState | null; // to give the interface back as it was
   destroycmds: string; // other instances: graceful stop commands
   hash: string; // of the instance's definition, to detect drift on the next run
+  written?: string; // writtenHash: unchanged, the instance is too, whatever hash says (absent in older runs' manifests)
   wave?: number; // started in this wave (0: first): teardown stops later waves first (absent in older runs' manifests)
 }
 
@@ -43,10 +44,22 @@ export interface RunManifest {
   cleancmds: ServerCommands[];
 }
 
-/** Hash of what an instance is (its definition and, for engines, its setup). */
+/** Hash of what an instance is (its definition and, for engines, its setup), as this build models it. */
 export function instanceHash(inst: InstanceConf): string {
-  // Where the files live on the controller is not part of what the instance is.
-  const ignored = new Set(['waitintervalMs', 'file', 'setupPath']);
+  // Where the files live on the controller is not part of what the instance is; what was written is writtenHash's.
+  const ignored = new Set(['waitintervalMs', 'file', 'setupPath', 'written', 'sha256']);
   const text = JSON.stringify(inst, (k, v) => (ignored.has(k) ? undefined : v));
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/**
+ * Hash of what the user wrote for an instance: its recipe entry, its setup
+ * file's text, the controller's variables, where it runs and its management
+ * address. While it is unchanged the instance is the same, even when another
+ * build models it differently (instanceHash changes with every setting a
+ * build adds, with its default).
+ */
+export function writtenHash(inst: InstanceConf, varlist: Record<string, unknown>): string {
+  const text = JSON.stringify([inst.id, inst.server, inst.mgmtAddr, inst.written, inst.myikev2?.setup.sha256 ?? null, varlist]);
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }

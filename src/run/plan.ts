@@ -5,7 +5,7 @@
 import { MyikeError, EXIT_FAILED, EXIT_USAGE } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
 import type { InstanceConf, Recipe } from '../model/recipe-types.js';
-import { instanceHash, MANIFEST_VERSION, type DataIfState, type InstanceRecord, type RunManifest } from './manifest.js';
+import { instanceHash, MANIFEST_VERSION, writtenHash, type DataIfState, type InstanceRecord, type RunManifest } from './manifest.js';
 import { parseAddress } from '../model/address.js';
 import { DEFAULT_LOG_ROOT, instanceNames, MGMT_BRIDGE, MGMT_IF_IN_NS, runTag } from './names.js';
 
@@ -91,7 +91,7 @@ export function planRun(
     const f = facts[conf.server];
     const old = before.get(conf.name);
     before.delete(conf.name);
-    const record = toRecord(tag, conf, f, old);
+    const record = toRecord(tag, conf, f, old, config);
     const p = { conf, record };
     const differences = old ? howItDiffers(conf, old, record) : [];
     if (old && differences.length) {
@@ -189,7 +189,7 @@ function missingPlumbing(r: InstanceRecord, f: ServerFacts): string[] {
   ];
 }
 
-function toRecord(tag: string, conf: InstanceConf, facts: ServerFacts, old: InstanceRecord | undefined): InstanceRecord {
+function toRecord(tag: string, conf: InstanceConf, facts: ServerFacts, old: InstanceRecord | undefined, config: ControllerConf): InstanceRecord {
   const names = instanceNames(tag, conf.id, conf.name);
   const link = conf.dataIf ? facts.links[conf.dataIf] : undefined;
   const logdir = conf.myikev2?.logdir || `${DEFAULT_LOG_ROOT}/${tag}/${conf.name}`;
@@ -206,6 +206,7 @@ function toRecord(tag: string, conf: InstanceConf, facts: ServerFacts, old: Inst
     dataIfOrig: link ? { addrs: link.addrs, up: link.up } : (old?.dataIfOrig ?? null),
     destroycmds: conf.other?.destroycmds ?? '',
     hash: instanceHash(conf),
+    written: writtenHash(conf, config.varlist),
   };
 }
 
@@ -214,7 +215,8 @@ function howItDiffers(conf: InstanceConf, old: InstanceRecord, record: InstanceR
   return [
     ...(old.server !== conf.server ? [`moved to ${conf.server}`] : []),
     ...(old.id !== conf.id ? [`id ${old.id} → ${conf.id}`] : []),
-    ...(old.hash !== record.hash ? ['its definition (recipe entry or setup file) changed since it was started'] : []),
+    // A hash of another build's model differs by itself when this build added a setting: what was written decides then.
+    ...(old.hash !== record.hash && old.written !== record.written ? ['its definition (recipe entry or setup file) changed since it was started'] : []),
   ];
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asMyikeError, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
 import { ExecQueue } from '../transport/exec-queue.js';
-import type { NetnsBatch } from '../daemon/protocol.js';
+import type { InstanceInfo, NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
 import { startInstance, startStep, stillDetached, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
@@ -82,6 +82,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   const ctx: Ctx = { sessions: new Map(), facts: {}, previous: null, started: new Map() };
   let plumbed = false;
   const daemonInstances: Record<string, ServerFacts['daemonInstances']> = {};
+  const running: Record<string, InstanceInfo[]> = {}; // the run's instances each daemon had
   try {
     // Connecting starts now, while the progress view is built (~50 ms).
     const sessions = new Map(names.map((name) => [name, servers.session(name)]));
@@ -108,6 +109,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 // An instance whose upcmds daemonised runs on: a converging run keeps it (not a second `ipsec start`).
                 const detached = await stillDetached(s, list.instances);
                 daemonInstances[name] = list.instances.map((i) => ({ name: i.name, state: detached.has(i.name) ? DETACHED : i.state }));
+                running[name] = list.instances;
                 if (stored && (!ctx.previous || stored.updatedAt > ctx.previous.updatedAt)) ctx.previous = stored;
                 // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
                 const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);
@@ -131,6 +133,9 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
           if (local && (!ctx.previous || local.updatedAt > ctx.previous.updatedAt)) ctx.previous = local;
           ctx.plan = planRun(recipe, inputs.config, ctx.facts, ctx.previous, { override: opts.override, now: new Date().toISOString() });
           for (const r of ctx.plan.repairs) opts.warn(r);
+          const older = enginesOfOtherBuilds(ctx.plan, running, (server) => ctx.sessions.get(server)!.bundlePath);
+          if (older.length)
+            opts.warn(`${older.length === 1 ? 'engine instance' : 'engine instances'} ${listNames(older)} ${older.length === 1 ? 'runs' : 'run'} the engine of another myikev2 build and ${older.length === 1 ? 'is' : 'are'} kept as ${older.length === 1 ? 'it is' : 'they are'} (the recipe did not change); to run this build's engine, stop ${older.length === 1 ? 'it' : 'them'} (shell: stop -t NAME) and run again, or tear the run down and run it again`);
           const n = ctx.plan.servers.reduce((a, s) => [a[0] + s.create.length, a[1] + s.keep.length, a[2] + s.restart.length, a[3] + s.remove.length], [0, 0, 0, 0]);
           task.title = `Plan: ${n[0]} to create, ${n[1]} up already, ${n[2]} to restart, ${n[3]} to replace/remove`;
         },
@@ -232,6 +237,16 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     tag,
     instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed')),
   };
+}
+
+/**
+ * Engine instances a converging run keeps that run another build's engine:
+ * their command names another bundle than this build's (`bundlePath`).
+ */
+export function enginesOfOtherBuilds(plan: RunPlan, running: Record<string, InstanceInfo[]>, bundlePath: (server: string) => string): string[] {
+  return plan.servers.flatMap((sp) =>
+    sp.keep.filter((r) => r.kind === 'myikev2' && running[sp.server]?.find((i) => i.name === r.daemonName)?.argv.includes(bundlePath(sp.server)) === false).map((r) => r.name),
+  );
 }
 
 /** Places an error of one server's part of the run on that server and step, unless it names a server (a lost daemon connection does not). */

@@ -63,16 +63,14 @@ export class Servers {
    * speaks to a daemon over one connection (a daemon with another client
    * connected is not idle).
    */
-  async existingDaemon(name: string): Promise<{ transport: Transport; daemon: DaemonClient | undefined }> {
+  async existingDaemon(name: string): Promise<{ transport: Transport; daemon: DaemonClient | undefined; bundlePath: string }> {
     const known = this.sessions.get(name);
     if (known) return known;
     const transport = await this.pool.get(name);
     const daemon = await connectDaemon(transport);
-    if (daemon) {
-      const bundlePath = remoteBundlePath(await this.loadBundle());
-      this.sessions.set(name, Promise.resolve({ conf: this.config.servers[name], transport, daemon, bundlePath, daemonStarted: false }));
-    }
-    return { transport, daemon };
+    const bundlePath = remoteBundlePath(await this.loadBundle());
+    if (daemon) this.sessions.set(name, Promise.resolve({ conf: this.config.servers[name], transport, daemon, bundlePath, daemonStarted: false }));
+    return { transport, daemon, bundlePath };
   }
 
   /** Runs fn against a freshly ensured daemon (the session's one has exited), then closes it. */

@@ -36,7 +36,7 @@ export interface TeardownResult {
 }
 
 /** A server's daemon that answered while the run's manifest was looked for. */
-type Met = { server: string; transport: Transport; daemon: DaemonClient };
+type Met = { server: string; transport: Transport; daemon: DaemonClient; bundlePath: string };
 
 /** Finds the run's manifest: the controller's copy, else the newest one a server keeps; `met`: the daemons asked (the servers' sessions now). */
 async function findManifest(config: ControllerConf, tag: string, servers: Servers): Promise<{ manifest: RunManifest | null; met: Met[] }> {
@@ -47,9 +47,9 @@ async function findManifest(config: ControllerConf, tag: string, servers: Server
   await Promise.all(
     Object.keys(config.servers).map(async (name) => {
       try {
-        const { transport, daemon } = await servers.existingDaemon(name);
+        const { transport, daemon, bundlePath } = await servers.existingDaemon(name);
         if (!daemon) return;
-        met.push({ server: name, transport, daemon });
+        met.push({ server: name, transport, daemon, bundlePath });
         const m = await daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null);
         if (m && (!found || m.updatedAt > found.updatedAt)) found = m;
       } catch {

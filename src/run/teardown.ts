@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { InstanceInfo } from '../daemon/protocol.js';
 import { MyikeError } from '../errors.js';
 import type { ServerCommands } from '../model/recipe-types.js';
+import { shutdownIfIdle } from '../transport/ensure-daemon.js';
 import { shq, type Transport } from '../transport/transport.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
@@ -64,13 +65,13 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   let daemonExits = false;
   if (opts.stopIdleDaemon && instances.length === 0 && keys.every((k) => k === key)) {
     await s.daemon.request('manifest.delete', { key });
-    daemonExits = await shutdownIfIdle(s);
+    daemonExits = (await shutdownIfIdle(s.daemon)) === null;
     if (!daemonExits) await s.daemon.request('manifest.put', { key, value: m }); // another client came meanwhile
   }
   // Removal and verification in one round trip; verification's lines follow the marker.
   const script = [
     renderTeardownScript(m.tag, server, records, { wholeRun: true, saveLogs: !!opts.logsFile }),
-    ...(daemonExits ? [daemonExitScript(s.daemon.server.pid)] : []),
+    ...(daemonExits ? [daemonExitScript(s.daemon.server.pid, s.bundlePath)] : []),
     `echo ${VERIFY_MARKER}`,
     renderVerifyScript(m.tag, server, records),
   ].join('\n');
@@ -110,24 +111,10 @@ async function holdings(s: Pick<ServerSession, 'daemon'>): Promise<{ instances: 
 
 const VERIFY_MARKER = '@@myikev2-verify@@';
 
-/**
- * Shuts the daemon down if it has nothing left: no instance, no manifest, and
- * no other client (a run of another recipe may be connecting, not yet
- * recorded); the daemon checks and stops in one step. A daemon of an older
- * build is checked from here, without the clients.
- */
-async function shutdownIfIdle(s: Pick<ServerSession, 'daemon'>): Promise<boolean> {
-  if (s.daemon.server.features.includes('shutdown.ifIdle')) return (await s.daemon.request('shutdown.ifIdle', {})).stopped;
-  const { instances, keys } = await holdings(s);
-  if (instances.length || keys.length) return false;
-  await s.daemon.request('shutdown', {});
-  return true;
-}
-
-/** Stops the daemon if it is idle (see shutdownIfIdle), and removes its empty directories; true if it did. */
-export async function stopDaemonIfIdle(s: Pick<ServerSession, 'daemon' | 'transport'>): Promise<boolean> {
-  if (!(await shutdownIfIdle(s))) return false;
-  await runScript(s.transport, daemonExitScript(s.daemon.server.pid), 'stop the daemon');
+/** Stops the daemon if it is idle (see shutdownIfIdle), and removes its empty directories and stale bundles; true if it did. */
+export async function stopDaemonIfIdle(s: Pick<ServerSession, 'daemon' | 'transport' | 'bundlePath'>): Promise<boolean> {
+  if ((await shutdownIfIdle(s.daemon)) !== null) return false;
+  await runScript(s.transport, daemonExitScript(s.daemon.server.pid, s.bundlePath), 'stop the daemon');
   return true;
 }
 
@@ -147,11 +134,29 @@ export function awaitExitScript(pid: number, what: string): string {
 
 /**
  * Waits for the daemon to exit (still running is a leftover), then removes
- * the directories the run and the daemon made, if empty (the bundle cache
- * under /var/lib/myikev2 stays).
+ * the directories the run and the daemon made, if empty, and the bundles of
+ * other builds nobody used for a day (see pruneBundlesScript); the bundle
+ * at `bundlePath`, this controller's, stays for its next run.
  */
-function daemonExitScript(pid: number): string {
-  return `${awaitExitScript(pid, 'the daemon')}\nrmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null; true`;
+function daemonExitScript(pid: number, bundlePath: string): string {
+  return `${awaitExitScript(pid, 'the daemon')}\nrmdir /run/myikev2/runs /run/myikev2 /var/log/myikev2 2>/dev/null\n${pruneBundlesScript(dirname(bundlePath))}\ntrue`;
+}
+
+/**
+ * Removes the bundle directories under `base` (each build pushes one) that
+ * no process runs from (an engine of another build still running keeps its
+ * own) and that no controller pushed or found there for a day (pushBundle
+ * touches the directory), except `keep`. Run once the daemon has exited.
+ */
+export function pruneBundlesScript(keep: string, base = dirname(keep)): string {
+  return [
+    `used=$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -o ${shq(`${base}/`)}'[0-9a-f]*/')`,
+    `for d in $(find ${shq(base)} -mindepth 1 -maxdepth 1 -type d -name '[0-9a-f]*' -mmin +1440 2>/dev/null); do`,
+    `  case "$d" in ${shq(keep)}) continue ;; esac`,
+    '  case "$used" in *"$d/"*) continue ;; esac',
+    '  rm -rf "$d"',
+    'done',
+  ].join('\n');
 }
 
 export async function runScript(t: Transport, script: string, step: string): Promise<string> {

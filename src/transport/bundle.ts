@@ -1,8 +1,9 @@
 // The server bundle (engine, engine CLI and daemon in one file), the daemon's
 // own smaller file built with it, and their content-addressed home on each
-// server: BASE/<first 16 hex of the bundle's SHA-256>/myikev2-server.mjs and
-// myikev2-daemon.mjs. The daemon file exists for speed only: a daemon that
-// parses 0.12 MB instead of 0.65 starts on ~40 ms less CPU.
+// server: BASE/<first 16 hex of the daemon file's SHA-256>/myikev2-server.mjs
+// and myikev2-daemon.mjs (the daemon file names the server bundle). The
+// daemon file exists for speed only: a daemon that parses 0.12 MB instead of
+// 0.65 starts on ~40 ms less CPU.
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -56,9 +57,13 @@ export function daemonFile(bundle: Bundle): BundleFile {
   return bundle.daemon ?? bundle;
 }
 
-/** Where a bundle lives on a server. */
+/**
+ * Where a bundle lives on a server: named by its daemon's build, which covers
+ * both files (the daemon file names the server bundle), so a directory never
+ * holds a daemon file of another build beside the same server bundle.
+ */
 export function remoteBundlePath(bundle: Bundle, baseDir = DEFAULT_BUNDLES_DIR): string {
-  return path.posix.join(baseDir, bundle.sha256.slice(0, 16), BUNDLE_FILE);
+  return path.posix.join(baseDir, daemonFile(bundle).sha256.slice(0, 16), BUNDLE_FILE);
 }
 
 /** Where the daemon's file of a bundle lives on a server (beside the bundle; the bundle itself without one). */
@@ -80,7 +85,8 @@ export async function pushBundle(
   const remotePath = remoteBundlePath(bundle, baseDir);
   const daemonPath = remoteDaemonPath(bundle, baseDir);
   const dir = path.posix.dirname(remotePath);
-  const r = await execChecked(t, `test -f ${shq(remotePath)} && test -f ${shq(daemonPath)} && echo present || mkdir -p -m 0755 ${shq(dir)}`, 'push bundle');
+  // Touched when found: a teardown removes bundles no one pushed or found for a day.
+  const r = await execChecked(t, `test -f ${shq(remotePath)} && test -f ${shq(daemonPath)} && touch ${shq(dir)} && echo present || mkdir -p -m 0755 ${shq(dir)}`, 'push bundle');
   if (r.stdout.trim() === 'present') return { uploaded: false, remotePath };
   await t.push(bundle.localPath, remotePath);
   if (bundle.daemon) await t.push(bundle.daemon.localPath, daemonPath);

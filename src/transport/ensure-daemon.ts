@@ -31,8 +31,6 @@ export interface DaemonSession {
   olderKept: boolean;
 }
 
-const ACTIVE = new Set(['running', 'stopping', 'backoff']);
-
 /** Hello with the daemon behind `socketPath`, or undefined if nothing answers there. */
 export async function connectDaemon(t: Transport, opts: EnsureDaemonOptions = {}): Promise<DaemonClient | undefined> {
   const socketPath = opts.socketPath ?? DEFAULT_SOCKET;
@@ -107,10 +105,26 @@ async function startDaemon(t: Transport, remoteDaemon: string, opts: EnsureDaemo
 }
 
 /**
+ * Shuts the daemon down if nothing would be lost: no instance, no run
+ * manifest, and no other client (a controller bringing a run up is connected
+ * before it records anything); the daemon checks and stops in one step.
+ * A daemon of an older build without `shutdown.ifIdle` is checked from here,
+ * without the clients. Returns what keeps it, or null when it is going.
+ */
+export async function shutdownIfIdle(client: DaemonClient): Promise<string | null> {
+  if (client.server.features.includes('shutdown.ifIdle')) return (await client.request('shutdown.ifIdle', {})).busy ?? null;
+  const [{ instances }, { keys }] = await Promise.all([client.request('list', {}), client.request('manifest.list', {})]);
+  if (instances.length || keys.length) return [instances.length && `${instances.length} instance(s)`, keys.length && `${keys.length} run manifest(s)`].filter(Boolean).join(', ');
+  await client.request('shutdown', {});
+  return null;
+}
+
+/**
  * Connect to the daemon; start it if nothing answers, pushing our bundle
  * first if it is not on the server (one exec when it is). A daemon of
- * another build is replaced only when it runs no instances; otherwise it is
- * kept and spoken to in the newest protocol version both understand.
+ * another build is replaced only when it is idle (see shutdownIfIdle);
+ * otherwise it is kept and spoken to in the newest protocol version both
+ * understand.
  */
 export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDaemonOptions = {}): Promise<DaemonSession> {
   const ours = `sha256:${daemonFile(bundle).sha256}`;
@@ -119,24 +133,19 @@ export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDae
   let replaced = false;
   let client = await connectDaemon(t, opts);
   if (client && client.server.build !== ours) {
-    const { instances } = await client.request('list', {});
-    const active = instances.filter((i) => ACTIVE.has(i.state));
-    if (active.length) {
-      opts.log?.(`${t.server}: daemon build ${client.server.build} differs from ours; kept (it runs ${active.length} instance(s)), protocol v${client.session.version}`);
+    const busy = await shutdownIfIdle(client);
+    if (busy) {
+      opts.log?.(`${t.server}: daemon build ${client.server.build} differs from ours; kept (${busy}), protocol v${client.session.version}`);
       // Instances it starts run our engine: our bundle must be there too.
       return { client, bundle: await pushBundle(t, bundle, baseDir), started: false, replaced: false, olderKept: true };
     }
-    opts.log?.(`${t.server}: replacing idle daemon build ${client.server.build} with ${ours}`);
-    await client.request('shutdown', {});
+    opts.log?.(`${t.server}: replaced idle daemon build ${client.server.build} with ${ours}`);
     await new Promise<void>((r) => (client!.closed ? r() : client!.once('close', () => r())));
     client = undefined;
     replaced = true;
   }
-  // Our daemon file may run from another bundle (only the engine changed since it was started): then ours must be pushed too.
-  if (client) {
-    const fromOurs = client.server.path === remoteDaemonPath(bundle, baseDir); // the daemon file goes last: our bundle is there
-    return { client, bundle: bundle.daemon && !fromOurs ? await pushBundle(t, bundle, baseDir) : pushed, started: false, replaced: false, olderKept: false };
-  }
+  // Our build: its daemon file names our engine bundle, which is beside it (pushed first).
+  if (client) return { client, bundle: pushed, started: false, replaced: false, olderKept: false };
   // Twice: another controller's teardown may find the new daemon idle and stop it before we connect.
   for (let attempt = 1; !client && attempt <= 2; attempt++) {
     if (!(await startDaemon(t, remoteDaemonPath(bundle, baseDir), opts))) {

@@ -50,7 +50,7 @@ describe('daemon protocol (client and daemon in one process)', () => {
       sup,
       manifests: new ManifestStore(dir),
       locks: new Locks(),
-      info: { pid: process.pid, build: 'sha256:test', path: '/test/myikev2-daemon.mjs', startedAt: new Date().toISOString(), socket: '-', stateDir: dir },
+      info: { pid: process.pid, build: 'sha256:test', startedAt: new Date().toISOString(), socket: '-', stateDir: dir },
       log: () => {},
       shuttingDown: () => false,
       shutdown: async () => void shutdowns++,

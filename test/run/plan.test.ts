@@ -111,6 +111,7 @@ describe('run: planner and scripts', () => {
     const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
     const changed = structuredClone(recipe);
     changed.instances[1].myikev2!.setup.numberoftunnels = 20;
+    changed.instances[1].myikev2!.setup.sha256 = 'edited'; // as an edit of the file makes it
     assert.throws(
       () => planRun(changed, config, facts(), first.manifest, { override: false, now: NOW }),
       (e: MyikeError) => e.code === 'E_DRIFT' && e.exitCode === 2 && /instance client on srv1: its definition \(recipe entry or setup file\) changed/.test(e.message) && /--override/.test(e.hint!),
@@ -122,6 +123,24 @@ describe('run: planner and scripts', () => {
     const replaced = planRun(changed, config, facts(), first.manifest, { override: true, now: NOW });
     const srv1 = replaced.servers.find((s) => s.server === 'srv1')!;
     assert.deepEqual([srv1.remove.map((r) => r.name), srv1.create.map((p) => p.conf.name)], [['client'], ['client']]);
+  });
+
+  // A build that adds a setting (with its default) models every instance
+  // anew, so the hash of the model differs from the one the older build
+  // recorded: a converging run after an upgrade refused every engine
+  // instance ("its definition changed") though the user had changed nothing.
+  it('keeps an instance unchanged as written though the build that started it modelled it otherwise', () => {
+    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    const byOlderBuild = structuredClone(first.manifest);
+    for (const r of byOlderBuild.instances) r.hash = '0123456789abcdef';
+    const again = planRun(recipe, config, upFacts(first), byOlderBuild, { override: false, now: NOW });
+    assert.deepEqual(again.servers.map((s) => [s.create.length, s.keep.length, s.remove.length]), [[0, 1, 0], [0, 1, 0]]);
+    // What the user wrote changed too: drift, as before.
+    const edited = structuredClone(recipe);
+    edited.instances[1].myikev2!.setup.sha256 = 'edited';
+    assert.throws(() => planRun(edited, config, upFacts(first), byOlderBuild, { override: false, now: NOW }), /instance client on srv1: its definition/);
+    const vars = { ...config, varlist: { ...config.varlist, '%X%': 'y' } };
+    assert.throws(() => planRun(recipe, vars, upFacts(first), byOlderBuild, { override: false, now: NOW }), /instance gateway on srv2: its definition/);
   });
 
   it('a replaced instance keeps the data interface state from before the run, for teardown to restore', () => {

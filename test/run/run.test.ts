@@ -3,8 +3,9 @@ import { MyikeError } from '../../src/errors.js';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configureNamespaces, listNames, pushSetupFiles } from '../../src/run/run.js';
-import type { PlannedInstance } from '../../src/run/plan.js';
+import { configureNamespaces, enginesOfOtherBuilds, listNames, pushSetupFiles } from '../../src/run/run.js';
+import type { PlannedInstance, RunPlan } from '../../src/run/plan.js';
+import type { InstanceInfo } from '../../src/daemon/protocol.js';
 import type { ServerSession } from '../../src/run/servers.js';
 
 // The code above the daemon: which way the namespaces get configured. The
@@ -88,5 +89,30 @@ describe('run: progress titles', () => {
     assert.equal(listNames(['a', 'b']), 'a, b');
     assert.equal(listNames(Array.from({ length: 6 }, (_, i) => `i${i + 1}`)), 'i1, i2, i3, i4, i5, i6');
     assert.equal(listNames(Array.from({ length: 300 }, (_, i) => `i${i + 1}`)), 'i1, i2, i3, i4, i5 and 295 more (300 instances)');
+  });
+});
+
+// After an upgrade, a converging run keeps what is up and unchanged, engines
+// included, which go on running the engine of the build that started them:
+// the user was not told, and took results for this build's engine.
+describe('run: engines of another build', () => {
+  const ours = '/var/lib/myikev2/bundles/1111111111111111/myikev2-server.mjs';
+  const older = '/var/lib/myikev2/bundles/2222222222222222/myikev2-server.mjs';
+  const rec = (name: string, kind: 'myikev2' | 'other') => ({ name, kind, daemonName: `m1234-${name}` });
+  const inst = (name: string, argv: string[]) => ({ name: `m1234-${name}`, argv }) as InstanceInfo;
+  const plan = {
+    servers: [
+      { server: 'srv1', keep: [rec('gw', 'myikev2'), rec('cl', 'myikev2'), rec('sl', 'other')] },
+      { server: 'srv2', keep: [rec('gw2', 'myikev2')] },
+    ],
+  } as unknown as RunPlan;
+
+  it('names the kept engine instances whose command runs another bundle than this build', () => {
+    const running = {
+      srv1: [inst('gw', ['node', '--max-semi-space-size=1', older, 'exec', '-f', 'x']), inst('cl', ['node', ours, 'exec']), inst('sl', ['sleep', '60'])],
+      srv2: [inst('gw2', ['node', older, 'exec'])],
+    };
+    assert.deepEqual(enginesOfOtherBuilds(plan, running, () => ours), ['gw', 'gw2']);
+    assert.deepEqual(enginesOfOtherBuilds(plan, running, () => older), ['cl']);
   });
 });

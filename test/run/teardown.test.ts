@@ -4,9 +4,12 @@
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { LOGS_MARKER } from '../../src/run/render.js';
-import { awaitExitScript, splitLogs } from '../../src/run/teardown.js';
+import { awaitExitScript, pruneBundlesScript, splitLogs } from '../../src/run/teardown.js';
 
 describe('teardown: the logs in the script output', () => {
   const tgz = gzipSync(Buffer.from('log bytes'));
@@ -52,6 +55,38 @@ describe('teardown: waiting for a process (the daemon) to exit', function () {
       assert.equal(r.stdout, `process ${live.pid} (the daemon) still running 5 s after its shutdown\n`);
     } finally {
       live.kill('SIGKILL');
+    }
+  });
+});
+
+// Every build pushes its bundle (0.8 MB) into a directory of its own on each
+// server, and nothing ever removed one: a server kept one per upgrade, a
+// developer's machine one per build (23 in five hours on the one this was found on).
+describe('teardown: bundles of other builds', () => {
+  let base: string;
+  beforeEach(() => (base = mkdtempSync(join(tmpdir(), 'myikev2-bundles-'))));
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+  const dir = (name: string, age: string) => {
+    mkdirSync(join(base, name, 'x'), { recursive: true });
+    spawnSync('touch', ['-d', age, join(base, name)]);
+    return join(base, name);
+  };
+
+  it('removes those no process runs from and no controller used for a day, not this controller\'s', async () => {
+    const ours = dir('0000000000000001', '3 days ago');
+    dir('0000000000000002', '3 days ago'); // stale
+    const running = dir('0000000000000003', '3 days ago'); // an engine of that build still runs
+    dir('0000000000000004', '2 hours ago'); // pushed or found by a controller today
+    dir('notabundle', '3 days ago'); // not a bundle directory: not ours to remove
+    const engine = spawn('sh', ['-c', 'sleep 30', `${running}/myikev2-server.mjs`], { stdio: 'ignore' });
+    try {
+      const r = spawnSync('sh', ['-s'], { input: pruneBundlesScript(ours), encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.deepEqual(readdirSync(base).sort(), ['0000000000000001', '0000000000000003', '0000000000000004', 'notabundle']);
+      assert.ok(existsSync(join(ours, 'x')));
+    } finally {
+      engine.kill('SIGKILL');
     }
   });
 });

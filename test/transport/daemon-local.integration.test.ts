@@ -1,7 +1,7 @@
 // The embedded default: the controller's own machine as server `local`,
 // daemon started and reached without SSH (LocalTransport).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { InstanceInfo } from '../../src/daemon/protocol.js';
@@ -87,31 +87,51 @@ describe('daemon on the local transport @integration', function () {
     }
   });
 
-  it('a daemon of our build run from another bundle (a controller whose engine changed, not its daemon): our bundle is pushed too', async () => {
+  it('a daemon of our build costs no exec: its file names our engine bundle, in the directory named by its build', async () => {
     const t = await connectServer({ name: 'local', connection: 'local' } as never);
-    const o = { socketPath: path.join(tmp, 'upgrade.sock'), stateDir: path.join(tmp, 'state-upgrade'), bundlesDir: path.join(tmp, 'bundles-upgrade') };
+    const o = { socketPath: path.join(tmp, 'ours.sock'), stateDir: path.join(tmp, 'state-ours'), bundlesDir: path.join(tmp, 'bundles-ours') };
     const bundle = await loadBundle();
-    assert.ok(bundle.daemon, 'the build makes a daemon file of its own');
     const first = await ensureDaemon(t, bundle, o);
     const clients = [first.client];
     try {
-      // Running from our own bundle: nothing to push, not even a look (no exec on the way to each run or teardown).
+      // Nothing to push, not even a look, on the way to each run or teardown.
       const execs: string[] = [];
       const counted = new Proxy(t, { get: (o2, k) => (k === 'exec' ? (cmd: string, ...rest: unknown[]) => (execs.push(cmd), (o2.exec as (...a: unknown[]) => unknown)(cmd, ...rest)) : Reflect.get(o2, k)) });
       const again = await ensureDaemon(counted, bundle, o);
       clients.push(again.client);
-      assert.deepEqual([again.started, execs], [false, []]);
-      // The same daemon file beside another engine: content-addressed elsewhere.
-      const upgraded = { ...bundle, sha256: 'e'.repeat(64) };
-      const d = await ensureDaemon(t, upgraded, o);
-      clients.push(d.client);
-      assert.equal(d.started, false, 'the running daemon is ours: kept');
-      assert.equal(d.client.server.pid, first.client.server.pid);
-      assert.equal(d.bundle.remotePath, remoteBundlePath(upgraded, o.bundlesDir));
-      assert.ok(existsSync(d.bundle.remotePath), 'the engine the instances and `cli -t` run is on the server');
+      assert.deepEqual([again.started, again.client.server.pid, execs], [false, first.client.server.pid, []]);
+      assert.ok(existsSync(again.bundle.remotePath), 'the engine the instances and `cli -t` run is there');
     } finally {
       await first.client.request('shutdown', {}).catch(() => undefined);
       for (const c of clients) await c.close();
+    }
+  });
+
+  // A controller of another build used to shut down any daemon that ran no
+  // instance, even one another controller was bringing a run up on (connected,
+  // holding the run's lock, nothing started yet): that run lost its daemon.
+  it('a daemon of another build that another controller is using is kept, not shut down under it', async () => {
+    const t = await connectServer({ name: 'local', connection: 'local' } as never);
+    const bundle = await loadBundle();
+    const oldPath = path.join(tmp, 'other-build.mjs'); // another build: the bundle with a comment more, no daemon file
+    copyFileSync(bundle.localPath, oldPath);
+    appendFileSync(oldPath, '\n// another build\n');
+    const other = await loadBundle(oldPath);
+    const o = { socketPath: path.join(tmp, 'busy.sock'), stateDir: path.join(tmp, 'state-busy'), bundlesDir: path.join(tmp, 'bundles-busy') };
+    const first = await ensureDaemon(t, other, o);
+    await first.client.request('lock', { key: 'run:m1234', owner: 'the other controller' });
+    const ours = await ensureDaemon(t, bundle, o);
+    try {
+      assert.equal(ours.olderKept, true);
+      assert.equal(ours.replaced, false);
+      assert.equal(ours.client.server.pid, first.client.server.pid);
+      assert.equal(first.client.closed, false, "the other controller's connection is still open");
+      assert.deepEqual(await first.client.request('list', {}), { instances: [] });
+    } finally {
+      for (const c of [ours.client, first.client]) {
+        await c.request('shutdown', {}).catch(() => undefined);
+        await c.close();
+      }
     }
   });
 

@@ -139,7 +139,7 @@ describe('SSH transport @integration', function () {
     const first = await pushBundle(t, bundle, base);
     assert.equal(first.uploaded, true);
     assert.equal(first.remotePath, remoteBundlePath(bundle, base));
-    assert.match(first.remotePath, new RegExp(`/${bundle.sha256.slice(0, 16)}/myikev2-server\\.mjs$`));
+    assert.match(first.remotePath, new RegExp(`/${daemonFile(bundle).sha256.slice(0, 16)}/myikev2-server\\.mjs$`));
     const st1 = statSync(first.remotePath);
     const second = await pushBundle(t, bundle, base);
     assert.deepEqual(second, { uploaded: false, remotePath: first.remotePath });

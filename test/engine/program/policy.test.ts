@@ -7,7 +7,7 @@ const ts = (startaddr: string, endaddr: string) => ({ type: 'v4' as const, proto
 
 function setup(over: Partial<EngineSetup> = {}): EngineSetup {
   return {
-    file: '/x.yaml', role: 'client', desc: '', runningtimeMs: 0, numberoftunnels: 3, loglevel: 2,
+    file: '/x.yaml', sha256: '', role: 'client', desc: '', runningtimeMs: 0, numberoftunnels: 3, loglevel: 2,
     startclntaddr: '172.31.1.250/16', peeraddr: '172.31.0.1', bindifname: 'data0', bindifaddr: '', staticroute: '',
     setupintervalMs: 100, tunnelretryintervalMs: 10_000, tunnelmaxretry: 3, owntsaddrincrease: 1, peertsaddrincrease: 0,
     apilistenaddr: '0.0.0.0', apilistenport: 12330, abortonerr: false,
