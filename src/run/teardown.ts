@@ -149,9 +149,11 @@ function daemonExitScript(pid: number, bundlePath: string): string {
  * touches the directory), except `keep`. Run once the daemon has exited.
  */
 export function pruneBundlesScript(keep: string, base = dirname(keep)): string {
+  // The processes are looked at only when a directory is old enough (most teardowns: none).
   return [
-    `used=$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -o ${shq(`${base}/`)}'[0-9a-f]*/')`,
-    `for d in $(find ${shq(base)} -mindepth 1 -maxdepth 1 -type d -name '[0-9a-f]*' -mmin +1440 2>/dev/null); do`,
+    `stale=$(find ${shq(base)} -mindepth 1 -maxdepth 1 -type d -name '[0-9a-f]*' -mmin +1440 2>/dev/null)`,
+    `[ -z "$stale" ] || used=$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -o ${shq(`${base}/`)}'[0-9a-f]*/')`,
+    'for d in $stale; do',
     `  case "$d" in ${shq(keep)}) continue ;; esac`,
     '  case "$used" in *"$d/"*) continue ;; esac',
     '  rm -rf "$d"',
