@@ -121,8 +121,11 @@ export const methods: { [M in MethodName]: Handler<M> } = {
     const mode = optEnum(p, 'mode', ['graceful', 'hard'] as const) ?? 'graceful';
     const timeoutMs = optInt(p, 'timeoutMs', 0, MAX_TIMEOUT_MS);
     const down = Promise.all(names.map((n) => sup.stop(n, mode, timeoutMs)));
-    if (optBool(p, 'wait') !== false) await down;
-    return { instances: names.map((n) => sup.get(n)) };
+    if (optBool(p, 'wait') === false) return { instances: names.map((n) => sup.get(n)) };
+    await down;
+    const instances = names.map((n) => sup.get(n));
+    // Removed in the same answer: one state save for both, not two (each answer waits for its save).
+    return optBool(p, 'remove') ? { instances, removed: sup.remove(names) } : { instances };
   },
 
   remove: (p, { sup }) => ({ removed: sup.remove(sup.select(selector(p))) }),

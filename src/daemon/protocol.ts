@@ -171,8 +171,9 @@ export interface DaemonMethods {
   hello: { params: HelloParams; result: HelloResult };
   spawn: { params: SpawnParams; result: { instance: InstanceInfo } };
   stop: {
-    params: Selector & { mode?: 'graceful' | 'hard'; timeoutMs?: number; wait?: boolean };
-    result: { instances: InstanceInfo[] };
+    params: Selector & { mode?: 'graceful' | 'hard'; timeoutMs?: number; wait?: boolean; remove?: boolean };
+    /** removed: with `remove` (and `wait`), the instances forgotten once down; absent from older daemons, which ignore `remove`. */
+    result: { instances: InstanceInfo[]; removed?: string[] };
   };
   remove: { params: Selector; result: { removed: string[] } };
   list: { params: { tag?: string }; result: { instances: InstanceInfo[] } };

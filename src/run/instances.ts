@@ -239,9 +239,9 @@ export async function stopInstances(s: ServerSession, tag: string, records: Inst
   const mine = records.filter((r) => known.has(r.daemonName));
   const mode = force ? 'hard' : 'graceful';
   if (mine.length > 0 && mine.length === known.size) {
-    // All the run's instances on this server: two requests, not two per instance.
-    await s.daemon.request('stop', { tag, mode, wait: true }, { timeoutMs: 60_000 });
-    await s.daemon.request('remove', { tag });
+    // All the run's instances on this server: one request (an older daemon ignores remove: then two), not two per instance.
+    const { removed } = await s.daemon.request('stop', { tag, mode, wait: true, remove: true }, { timeoutMs: 60_000 });
+    if (!removed) await s.daemon.request('remove', { tag });
     return;
   }
   await Promise.all(mine.map((r) => s.daemon.request('stop', { name: r.daemonName, mode, wait: true }, { timeoutMs: 60_000 })));

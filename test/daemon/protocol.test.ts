@@ -94,6 +94,12 @@ describe('daemon protocol (client and daemon in one process)', () => {
     assert.equal(stopped.instances[0].signal, 'SIGTERM');
     assert.equal((await sub.waitFor((e) => e.event === 'exited')).instance.state, 'stopped');
     await sub.close();
+    // Stopped and forgotten in one request (a teardown's: one state save before the answer, not two).
+    const { instance: again } = await client.request('spawn', { name: 'p2', tag: 't2', argv: ['sleep', '30'] });
+    const both = await client.request('stop', { tag: 't2', remove: true });
+    assert.deepEqual([both.instances[0].state, both.removed], ['stopped', ['p2']]);
+    assert.deepEqual((await client.request('list', { tag: 't2' })).instances, []);
+    assert.ok(!procAlive(again.pid!));
   });
 
   it('lock: one connection holds a name until it unlocks or goes; others are told who holds it', async () => {
