@@ -148,9 +148,13 @@ export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDae
   if (client) return { client, bundle: pushed, started: false, replaced: false, olderKept: false };
   // Twice: another controller's teardown may find the new daemon idle and stop it before we connect.
   for (let attempt = 1; !client && attempt <= 2; attempt++) {
-    if (!(await startDaemon(t, remoteDaemonPath(bundle, baseDir), opts))) {
-      pushed = await pushBundle(t, bundle, baseDir);
-      await startDaemon(t, remoteDaemonPath(bundle, baseDir), opts);
+    try {
+      if (!(await startDaemon(t, remoteDaemonPath(bundle, baseDir), opts))) {
+        pushed = await pushBundle(t, bundle, baseDir);
+        await startDaemon(t, remoteDaemonPath(bundle, baseDir), opts);
+      }
+    } catch (e) {
+      throw notAllowed(t, e);
     }
     client = await connectDaemon(t, opts);
   }
@@ -162,6 +166,25 @@ export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDae
     });
   }
   return { client, bundle: pushed, started: true, replaced, olderKept: false };
+}
+
+/**
+ * A user that may not write where myikev2 keeps its files on the server (not
+ * root) meets "Permission denied" in whatever shell command comes first: say
+ * what is needed rather than that command.
+ */
+function notAllowed(t: Transport, e: unknown): unknown {
+  const denied = e instanceof MyikeError && /^.*(Permission denied|Operation not permitted).*$/m.exec(e.message);
+  if (!denied) return e;
+  return new MyikeError('E_PERMISSION', `the user myikev2 runs as on ${t.server} may not set it up there: ${denied[0].trim()}`, {
+    server: t.server,
+    step: (e as MyikeError).step,
+    cause: e,
+    hint:
+      t.kind === 'local'
+        ? 'run myikev2 as root (sudo myikev2 …): it creates network namespaces and keeps its files in /var/lib/myikev2 and /run/myikev2'
+        : `myikev2 needs root on its servers (network namespaces, /var/lib/myikev2, /run/myikev2): set sshuser: root for ${t.server} in the controller config`,
+  });
 }
 
 export type WatchUpdate = { kind: 'snapshot'; instances: InstanceInfo[] } | { kind: 'event'; event: InstanceEvent };
