@@ -145,14 +145,14 @@ export async function waitUp(s: ServerSession, tag: string, records: InstanceRec
     const byName = new Map(instances.map((i) => [i.name, i]));
     const engines = [...pending.values()].filter((r) => r.kind === 'myikev2' && byName.get(r.daemonName)?.state === 'running');
     const answering = await enginesAnswering(s, engines);
+    const detached = await stillDetached(s, instances.filter((i) => pending.get(i.name)?.kind === 'other'));
     await Promise.all(
       [...pending.values()].map(async (r) => {
         const inst = byName.get(r.daemonName);
         if (!inst) throw failed(r, 'the daemon does not know it', '');
         if (inst.state === 'exited' || inst.state === 'lost' || inst.state === 'stopped') {
-          if (r.kind === 'other' && inst.exitCode === 0) {
-            const pids = await s.transport.exec(`ip netns pids ${shq(r.netns)}`);
-            if (!pids.stdout.trim()) throw failed(r, 'its upcmds exited 0 and left nothing running in the namespace', await logTail(s, r));
+          if (r.kind === 'other' && inst.state === 'exited' && inst.exitCode === 0) {
+            if (!detached.has(r.daemonName)) throw failed(r, 'its upcmds exited 0 and left nothing running in the namespace', await logTail(s, r));
             up.set(r.name, DETACHED);
           } else {
             const why = inst.signal ? `was killed by ${inst.signal}` : inst.exitCode !== null ? `exited with ${inst.exitCode}` : (inst.error ?? 'is gone');
