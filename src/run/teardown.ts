@@ -2,10 +2,9 @@
 // nothing carrying the run's tag is left.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { InstanceInfo } from '../daemon/protocol.js';
 import { MyikeError } from '../errors.js';
 import type { ServerCommands } from '../model/recipe-types.js';
-import { shutdownIfIdle } from '../transport/ensure-daemon.js';
+import { holdings, shutdownIfIdle } from '../transport/ensure-daemon.js';
 import { shq, type Transport } from '../transport/transport.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
@@ -56,7 +55,7 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const records = m.instances.filter((r) => r.server === server);
   const toStop = opts.stopped ? records.filter((r) => !opts.stopped!.has(r.name)) : records;
   await timing(`${server} stop`, () => stopInstances(s, m.tag, toStop, opts.force, opts.warn));
-  const { instances, keys } = await holdings(s);
+  const { instances, keys } = await holdings(s.daemon);
   // Instances of the run the daemon still has are leftovers.
   const known = instances.filter((i) => i.tag === m.tag).map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
   // A daemon that will have nothing left (no instance, no manifest but this
@@ -101,12 +100,6 @@ export function splitLogs(out: string): { logs: Buffer | null; rest: string } {
   const end = out.indexOf('\n', LOGS_MARKER.length + 1);
   const logs = Buffer.from(out.slice(LOGS_MARKER.length + 1, end < 0 ? undefined : end), 'base64');
   return { logs: logs.length ? logs : null, rest: end < 0 ? '' : out.slice(end + 1) };
-}
-
-/** What the daemon still has: its instances, and the keys of the manifests it keeps (one write, one round trip). */
-async function holdings(s: Pick<ServerSession, 'daemon'>): Promise<{ instances: InstanceInfo[]; keys: string[] }> {
-  const [{ instances }, { keys }] = await Promise.all([s.daemon.request('list', {}), s.daemon.request('manifest.list', {})]);
-  return { instances, keys };
 }
 
 const VERIFY_MARKER = '@@myikev2-verify@@';

@@ -104,6 +104,12 @@ async function startDaemon(t: Transport, remoteDaemon: string, opts: EnsureDaemo
   }
 }
 
+/** What the daemon still has: its instances, and the keys of the manifests it keeps (one write, one round trip). */
+export async function holdings(client: DaemonClient): Promise<{ instances: InstanceInfo[]; keys: string[] }> {
+  const [{ instances }, { keys }] = await Promise.all([client.request('list', {}), client.request('manifest.list', {})]);
+  return { instances, keys };
+}
+
 /**
  * Shuts the daemon down if nothing would be lost: no instance, no run
  * manifest, and no other client (a controller bringing a run up is connected
@@ -113,7 +119,7 @@ async function startDaemon(t: Transport, remoteDaemon: string, opts: EnsureDaemo
  */
 export async function shutdownIfIdle(client: DaemonClient): Promise<string | null> {
   if (client.server.features.includes('shutdown.ifIdle')) return (await client.request('shutdown.ifIdle', {})).busy ?? null;
-  const [{ instances }, { keys }] = await Promise.all([client.request('list', {}), client.request('manifest.list', {})]);
+  const { instances, keys } = await holdings(client);
   if (instances.length || keys.length) return [instances.length && `${instances.length} instance(s)`, keys.length && `${keys.length} run manifest(s)`].filter(Boolean).join(', ');
   await client.request('shutdown', {});
   return null;
