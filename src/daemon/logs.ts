@@ -1,5 +1,7 @@
 import { closeSync, copyFileSync, openSync, readSync, statSync, truncateSync } from 'node:fs';
 
+import type { InstanceInfo, LogStream } from './protocol.js';
+
 const BLOCK = 64 * 1024;
 const MAX_TAIL_BYTES = 8 * 1024 * 1024;
 
@@ -9,6 +11,20 @@ function sizeOf(path: string): number {
   } catch {
     return -1;
   }
+}
+
+/**
+ * An instance's log files and what each holds: one `output` file with both
+ * streams in the order written, or (an instance started by an older daemon)
+ * `stdout` and `stderr` apart. want: the streams asked for.
+ */
+export function logFiles(inst: Pick<InstanceInfo, 'stdoutPath' | 'stderrPath'>, want: 'stdout' | 'stderr' | 'both' = 'both'): { stream: LogStream; path: string }[] {
+  if (inst.stdoutPath === inst.stderrPath) return [{ stream: 'output', path: inst.stdoutPath }];
+  const files = [
+    { stream: 'stdout' as const, path: inst.stdoutPath },
+    { stream: 'stderr' as const, path: inst.stderrPath },
+  ];
+  return files.filter((f) => want === 'both' || f.stream === want);
 }
 
 /** Last n lines of a file (a missing file has none). */

@@ -3,7 +3,7 @@ import { isAbsolute } from 'node:path';
 import { unixSocketAnswers } from '../unix-socket.js';
 import type { Holder, Locks } from './locks.js';
 import type { ManifestStore } from './manifests.js';
-import { tailLines } from './logs.js';
+import { logFiles, tailLines } from './logs.js';
 import {
   KEY_RE,
   NAME_RE,
@@ -24,6 +24,7 @@ import {
   type Backoff,
   type HelloResult,
   type LogLine,
+  type LogStream,
   type MethodName,
   type NetnsBatch,
   type ResultOf,
@@ -47,7 +48,7 @@ export interface Session extends Holder {
   hello(params: Params): HelloResult;
   /** A subscription whose events start after the response is written. */
   subscribe(tag: string | undefined): number;
-  followLogs(name: string, files: { stream: 'stdout' | 'stderr'; path: string }[]): number;
+  followLogs(name: string, files: { stream: LogStream; path: string }[]): number;
   unsubscribe(id: number): void;
 }
 
@@ -147,10 +148,7 @@ export const methods: { [M in MethodName]: Handler<M> } = {
     const inst = sup.get(reqString(p, 'name', NAME_RE, 'an instance name'));
     const which = optEnum(p, 'stream', ['stdout', 'stderr', 'both'] as const) ?? 'both';
     const tail = optInt(p, 'tail', 0, 100_000) ?? 100;
-    const files = [
-      { stream: 'stdout' as const, path: inst.stdoutPath },
-      { stream: 'stderr' as const, path: inst.stderrPath },
-    ].filter((f) => which === 'both' || f.stream === which);
+    const files = logFiles(inst, which);
     // Follow from the current ends before reading the tail: a line may show twice, none is lost.
     const subscription = optBool(p, 'follow') ? session.followLogs(inst.name, files) : undefined;
     const lines: LogLine[] = files.flatMap((f) => tailLines(f.path, tail).map((line) => ({ stream: f.stream, line })));

@@ -47,7 +47,7 @@ export interface SpawnParams {
   env?: Record<string, string>;
   /** Working directory; default the log directory. */
   cwd?: string;
-  /** Where NAME.stdout.log and NAME.stderr.log go; default STATE_DIR/logs. */
+  /** Where NAME.log (stdout and stderr, in the order written) goes; default STATE_DIR/logs. */
   logdir?: string;
   restart?: RestartPolicy;
   backoff?: Partial<Backoff>;
@@ -68,6 +68,7 @@ export interface InstanceInfo {
   envKeys: string[];
   cwd: string;
   logdir: string;
+  /** The same file, LOGDIR/NAME.log, for both streams (two files for an instance an older daemon started). */
   stdoutPath: string;
   stderrPath: string;
   restart: RestartPolicy;
@@ -150,8 +151,10 @@ export interface LogsParams {
   tail?: number;
   follow?: boolean;
 }
+/** Where a log line came from: `output` is a file holding both streams in the order written. */
+export type LogStream = 'stdout' | 'stderr' | 'output';
 export interface LogLine {
-  stream: 'stdout' | 'stderr';
+  stream: LogStream;
   line: string;
 }
 export interface LogsResult {
@@ -232,7 +235,7 @@ export interface LogEvent {
   event: 'log';
   at: string;
   name: string;
-  stream: 'stdout' | 'stderr';
+  stream: LogStream;
   data: string;
 }
 export type DaemonEvent = InstanceEvent | LogEvent;

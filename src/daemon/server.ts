@@ -13,6 +13,7 @@ import {
   type HelloResult,
   type InstanceEventName,
   type InstanceInfo,
+  type LogStream,
   type MethodName,
   type ServerHello,
 } from './protocol.js';
@@ -119,7 +120,7 @@ export class Connection implements Session {
     return id;
   }
 
-  followLogs(name: string, files: { stream: 'stdout' | 'stderr'; path: string }[]): number {
+  followLogs(name: string, files: { stream: LogStream; path: string }[]): number {
     const id = nextSubscription++;
     const followers = files.map((f) => ({ stream: f.stream, follower: new LogFollower(f.path) }));
     const sub: Sub = { queued: [] };

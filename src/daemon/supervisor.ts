@@ -175,8 +175,9 @@ export class Supervisor extends EventEmitter {
       env: p.env ?? {},
       cwd: p.cwd ?? logdir,
       logdir,
-      stdoutPath: join(logdir, `${p.name}.stdout.log`),
-      stderrPath: join(logdir, `${p.name}.stderr.log`),
+      // One file for both streams: read back in the order they were written.
+      stdoutPath: join(logdir, `${p.name}.log`),
+      stderrPath: join(logdir, `${p.name}.log`),
       restart: p.restart ?? 'never',
       backoff: { ...DEFAULT_BACKOFF, ...p.backoff },
       stopTimeoutMs: p.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
@@ -371,13 +372,13 @@ export class Supervisor extends EventEmitter {
     // Files, not pipes: the child writes its logs itself and keeps doing so
     // while the daemon restarts. O_APPEND lets rotation truncate under it.
     const out = openSync(inst.stdoutPath, 'a', 0o640);
-    const err = openSync(inst.stderrPath, 'a', 0o640);
+    const err = inst.stderrPath === inst.stdoutPath ? out : openSync(inst.stderrPath, 'a', 0o640);
     let child: ChildProcess;
     try {
       child = spawn(argv[0], argv.slice(1), { cwd: inst.cwd, env, stdio: ['ignore', out, err], detached: true });
     } finally {
       closeSync(out);
-      closeSync(err);
+      if (err !== out) closeSync(err);
     }
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
@@ -539,7 +540,7 @@ export class Supervisor extends EventEmitter {
   private rotateLogs(): void {
     for (const inst of this.instances.values()) {
       if (!LIVE.has(inst.state)) continue;
-      for (const path of [inst.stdoutPath, inst.stderrPath]) {
+      for (const path of new Set([inst.stdoutPath, inst.stderrPath])) {
         try {
           if (rotateIfOver(path, inst.logMaxBytes)) this.log(`rotated ${path}`);
         } catch (e) {

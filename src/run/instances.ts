@@ -202,7 +202,7 @@ async function apiAnswers(s: ServerSession, r: InstanceRecord): Promise<boolean>
 async function logTail(s: ServerSession, r: InstanceRecord): Promise<string> {
   try {
     const { lines } = await s.daemon.request('logs', { name: r.daemonName, tail: 8 });
-    return lines.map((l) => `${l.stream}: ${l.line}`).join('\n');
+    return lines.map((l) => (l.stream === 'output' ? l.line : `${l.stream}: ${l.line}`)).join('\n');
   } catch {
     return '';
   }

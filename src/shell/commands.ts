@@ -368,12 +368,17 @@ async function teardownCommand({ session, io }: CommandContext, p: Parsed): Prom
 
 /** The last lines of a stopped instance's log files, read on its server; false when neither is there. */
 async function printLogFiles(s: ServerSession, r: InstanceRecord, lines: number, io: ShellIO): Promise<boolean> {
-  const tail = (stream: string) => s.transport.exec(`tail -n ${lines} -- ${shq(`${r.logdir}/${r.daemonName}.${stream}.log`)}`);
-  const [out, err] = await Promise.all([tail('stdout'), tail('stderr')]);
-  if (out.code !== 0 && err.code !== 0) return false;
+  // NAME.log holds both streams; an instance an older daemon started has NAME.stdout.log and NAME.stderr.log.
+  const files = ['log', 'stdout.log', 'stderr.log'].map((ext) => shq(`${r.logdir}/${r.daemonName}.${ext}`)).join(' ');
+  const res = await s.transport.exec(`for f in ${files}; do [ -e "$f" ] && { echo "@@$f"; tail -n ${lines} -- "$f"; }; done; true`);
+  const found = res.stdout.split('\n').filter(Boolean);
+  if (!found.length) return false;
   io.print(io.palette.dim(`(${r.name} is stopped: its log files on ${r.server})`));
-  for (const l of out.stdout.split('\n').filter(Boolean)) io.print(l);
-  for (const l of err.stdout.split('\n').filter(Boolean)) io.print(io.palette.warn(l));
+  let stderr = false;
+  for (const l of found) {
+    if (l.startsWith('@@/')) stderr = l.endsWith('.stderr.log');
+    else io.print(stderr ? io.palette.warn(l) : l);
+  }
   return true;
 }
 
@@ -391,11 +396,9 @@ async function logsCommand({ session, io, signal }: CommandContext, p: Parsed): 
       hint: p.flags.follow ? `nothing runs to follow; logs -t ${k.record.name} shows its last lines` : `its log files in ${k.record.logdir} on ${k.record.server} are gone too`,
     });
   }
-  const out = sub.initial.filter((l) => l.stream === 'stdout');
-  const err = sub.initial.filter((l) => l.stream === 'stderr');
-  for (const l of out) io.print(l.line);
-  for (const l of err) io.print(io.palette.warn(l.line));
-  if (!out.length && !err.length) io.print(io.palette.dim('(no output yet)'));
+  // In the order written when the daemon keeps one file; an older daemon's stderr lines come after stdout's.
+  for (const l of sub.initial) io.print(l.stream === 'stderr' ? io.palette.warn(l.line) : l.line);
+  if (!sub.initial.length) io.print(io.palette.dim('(no output yet)'));
   if (!p.flags.follow) return EXIT_OK;
   io.print(io.palette.dim('following; Ctrl-C ends'));
   sub.on('event', (ev) => io.write(ev.stream === 'stderr' ? io.palette.warn(ev.data) : ev.data));

@@ -71,7 +71,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     // The server's copy of the logs went with the rollback: the hint names the saved one.
     const hint = /hint: its logs are in (\S+\.tar\.gz) \(the run was rolled back/.exec(r.stderr);
     assert.ok(hint && hint[1].endsWith(`/${lab.servers[1].name}.tar.gz`), r.stderr);
-    assert.match(execFileSync('tar', ['-xzOf', hint[1], '--wildcards', 'i2/*.stderr.log'], { encoding: 'utf8' }), /cannot start, missing config/);
+    assert.match(execFileSync('tar', ['-xzOf', hint[1], '--wildcards', 'i2/*.log'], { encoding: 'utf8' }), /cannot start, missing config/);
     assert.deepEqual(await states(runTag(names[1])), before, 'every server is as it was');
   });
 

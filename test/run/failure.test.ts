@@ -52,7 +52,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.match(r.stderr, /rolling back/);
     const logs = /logs of the failed run saved in (\S+)/.exec(r.stderr);
     assert.ok(logs, r.stderr);
-    assert.match(savedLog(join(logs[1], 'local.tar.gz'), 'bad/*.stderr.log'), /cannot start, missing config/, 'the rollback kept the failing instance\'s output');
+    assert.match(savedLog(join(logs[1], 'local.tar.gz'), 'bad/*.log'), /cannot start, missing config/, 'the rollback kept the failing instance\'s output');
     assert.equal(namespacesOf(rollbackTag), '');
     assert.equal(processesOf(rollbackTag), 0);
     if (!daemonBefore) {
@@ -64,7 +64,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
   it('an instance that runs a moment and then fails is not called up: the run fails and rolls back', () => {
     const r = myikev2('run', '--json', join(dir, 'late-fail.yaml'));
     assert.equal(r.status, 1, r.stderr + r.stdout);
-    assert.match(r.stderr, /instance late did not start: its process exited with 4\nlast output:\nstderr: config error/);
+    assert.match(r.stderr, /instance late did not start: its process exited with 4\nlast output:\nconfig error\n/);
     // A --json reader learns it on stdout.
     const { error } = JSON.parse(r.stdout);
     assert.deepEqual([error.code, error.server, error.step, error.exitCode], ['E_INSTANCE', 'local', 'start late', 1]);
@@ -95,8 +95,8 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
       assert.ok(logs, td.stdout);
       assert.equal(existsSync(older), false, 'the older saved logs went');
       assert.deepEqual(readdirSync(join(stateDir, 'logs')).filter((d) => d.startsWith('rollback-test-')), [basename(logs[1])], 'only the newest is kept');
-      assert.match(savedLog(join(logs[1], 'local.tar.gz'), 'bad/*.stderr.log'), /cannot start, missing config/);
-      assert.equal(savedLog(join(logs[1], 'local.tar.gz'), 'good/*.stdout.log'), '', 'every instance\'s logs are kept');
+      assert.match(savedLog(join(logs[1], 'local.tar.gz'), 'bad/*.log'), /cannot start, missing config/);
+      assert.equal(savedLog(join(logs[1], 'local.tar.gz'), 'good/*.log'), '', 'every instance\'s logs are kept');
       assert.equal(namespacesOf(rollbackTag), '');
       assert.equal(processesOf(rollbackTag), 0);
       assert.equal(sh(`ip -o link show group ${group} | awk -F': ' '{ print $2 }' | sed 's/@.*//'`).trim(), foreign, 'only the foreign link is left');
