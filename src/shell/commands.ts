@@ -161,7 +161,7 @@ async function listCommand({ session, io, signal }: CommandContext, p: Parsed): 
   const rows = await Promise.race([gatherList(session, p.flags.daemon as string | undefined), aborted(signal).then(() => null)]);
   if (!rows) return 130;
   if (p.flags.json) io.print(JSON.stringify(rows, null, 2));
-  else io.print(listTable(rows, io.palette));
+  else io.print(listTable(rows, io.palette, p.flags.wide ? undefined : io.terminal?.output.columns));
   return rows.some((r) => r.state.startsWith('unknown')) ? EXIT_FAILED : EXIT_OK;
 }
 

@@ -181,25 +181,46 @@ export function columns(headers: string[], rows: string[][], paint: (col: number
   return [line(headers, false), ...rows.map((r) => line(r, true))].join('\n');
 }
 
-export function listTable(rows: ListRow[], p: Palette = NO_COLOUR): string {
+/** Columns a narrow terminal loses first, in this order: what `cli`, `logs` and the STATE column do not need. */
+const DROPPABLE = ['NAMESPACE', 'RESTARTS', 'UPTIME', 'MGMT ADDRESS'];
+type Column = [header: string, cell: (r: ListRow) => string];
+
+/**
+ * The instance table. width: the terminal's columns, when the table should
+ * fit them (the least needed columns are left out, and a line says which);
+ * undefined (scripts, --wide) prints every column.
+ */
+export function listTable(rows: ListRow[], p: Palette = NO_COLOUR, width?: number): string {
   if (rows.length === 0) return 'no instances: def -f RECIPE brings a recipe up';
   // Which run a row belongs to matters once there are several, or instances of no known run.
   const manyRuns = new Set(rows.map((r) => r.run)).size > 1 || rows.some((r) => r.run.startsWith('('));
   const engines = rows.some((r) => r.kind === 'myikev2');
-  const headers = [...(manyRuns ? ['RUN'] : []), 'INSTANCE', 'SERVER', 'NAMESPACE', 'STATE', 'MGMT ADDRESS', 'UPTIME', 'RESTARTS', ...(engines ? ['TUNNELS', 'PING SENT/RECV LOSS'] : [])];
-  const cells = rows.map((r) => [
-    ...(manyRuns ? [r.run] : []),
-    r.instance,
-    r.server,
-    r.namespace,
-    r.state,
-    r.mgmtAddr,
-    r.uptime,
-    r.restarts === null ? '-' : String(r.restarts),
-    ...(engines ? [r.kind === 'other' ? '' : r.engineError ? '?' : r.tunnels || '-', r.kind === 'other' ? '' : r.engineError ? r.engineError : r.ping || '-'] : []),
-  ]);
-  const stateCol = headers.indexOf('STATE');
-  const body = columns(headers, cells, (col, cell, padded) => {
+  const all: Column[] = [
+    ...(manyRuns ? [['RUN', (r) => r.run] as Column] : []),
+    ['INSTANCE', (r) => r.instance],
+    ['SERVER', (r) => r.server],
+    ['NAMESPACE', (r) => r.namespace],
+    ['STATE', (r) => r.state],
+    ['MGMT ADDRESS', (r) => r.mgmtAddr],
+    ['UPTIME', (r) => r.uptime],
+    ['RESTARTS', (r) => (r.restarts === null ? '-' : String(r.restarts))],
+    ...(engines
+      ? ([
+          ['TUNNELS', (r) => (r.kind === 'other' ? '' : r.engineError ? '?' : r.tunnels || '-')],
+          ['PING SENT/RECV LOSS', (r) => (r.kind === 'other' ? '' : r.engineError ? r.engineError : r.ping || '-')],
+        ] as Column[])
+      : []),
+  ];
+  const render = (cols: Column[], paint?: Parameters<typeof columns>[2]) => columns(cols.map(([h]) => h), rows.map((r) => cols.map(([, cell]) => cell(r))), paint);
+  let cols = all;
+  const hidden: string[] = [];
+  for (const h of DROPPABLE) {
+    if (width === undefined || Math.max(...render(cols).split('\n').map((l) => l.length)) <= width) break;
+    cols = cols.filter(([c]) => c !== h);
+    hidden.push(h);
+  }
+  const stateCol = cols.findIndex(([h]) => h === 'STATE');
+  const body = render(cols, (col, cell, padded) => {
     if (col !== stateCol) return padded;
     if (cell === 'running' || cell.startsWith('detached')) return p.ok(padded);
     if (cell === 'stopped' || cell === 'stopping') return p.dim(padded);
@@ -207,7 +228,8 @@ export function listTable(rows: ListRow[], p: Palette = NO_COLOUR): string {
   });
   // Why a server could not be asked, once per server, below the table.
   const why = [...new Map(rows.filter((r) => r.serverError).map((r) => [r.server, r.serverError])).entries()].map(([s, e]) => p.bad(`${s}: ${e}`));
-  return [p.bold(body.split('\n')[0]), ...body.split('\n').slice(1), ...why].join('\n');
+  const note = hidden.length ? [p.dim(`(not shown: ${hidden.join(', ')}; list -w shows all)`)] : [];
+  return [p.bold(body.split('\n')[0]), ...body.split('\n').slice(1), ...why, ...note].join('\n');
 }
 
 /**

@@ -44,10 +44,11 @@ export const SPECS: CommandSpec[] = [
   {
     name: 'list',
     aliases: ['ls'],
-    usage: 'list [-d DAEMON] [--json]',
+    usage: 'list [-d DAEMON] [-w] [--json]',
     summary: 'instances: server, namespace, state, management address, uptime, restarts, engine tunnels and pings',
     flags: [
       { short: 'd', long: 'daemon', value: 'daemon', help: 'only the instances on this server' },
+      { short: 'w', long: 'wide', help: 'every column, however wide the terminal (a narrower one leaves out namespace, restarts, uptime, management address, in that order)' },
       { long: 'json', help: 'print JSON' },
     ],
   },

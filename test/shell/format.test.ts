@@ -132,6 +132,24 @@ describe('shell: formatting', () => {
     assert.deepEqual(rows.map((r) => [r.run, r.instance, r.namespace, r.state, r.uptime]), [['(tag zz, not known here)', 'zz-x', 'zz-x', 'exited 4', '-']]);
   });
 
+  it('fits a narrow terminal: leaves out namespace, restarts, uptime, management address in that order, and says so', () => {
+    const rows = listRows(knownInstances([runA]), new Map(), new Map(), 0);
+    const full = listTable(rows);
+    assert.equal(listTable(rows, undefined, Math.max(...full.split('\n').map((l) => l.length))), full, 'nothing left out when it fits');
+    assert.deepEqual(listTable(rows, undefined, 80).split('\n'), [
+      'INSTANCE  SERVER  STATE    MGMT ADDRESS  UPTIME  TUNNELS  PING SENT/RECV LOSS',
+      'gw        srv2    stopped  fd00:1::1:1   -       -        -',
+      'left      srv1    stopped  -             -',
+      '(not shown: NAMESPACE, RESTARTS; list -w shows all)',
+    ]);
+    // Narrower than what is left: the rest stays (the state and the engine figures are what list is for).
+    for (const width of [60, 20]) {
+      const lines = listTable(rows, undefined, width).split('\n');
+      assert.equal(lines[0], 'INSTANCE  SERVER  STATE    TUNNELS  PING SENT/RECV LOSS');
+      assert.equal(lines.at(-1), '(not shown: NAMESPACE, RESTARTS, UPTIME, MGMT ADDRESS; list -w shows all)');
+    }
+  });
+
   it('colours the state only, after padding', () => {
     const rows = listRows(knownInstances([runB]), new Map([['srv1', new Map([['m5678-left', info('m5678-left')]])]]), new Map(), Date.parse('2026-11-24T03:00:01Z'));
     const painted = listTable(rows, { ok: (s) => `<${s}>`, bad: (s) => `!${s}!`, warn: (s) => s, dim: (s) => s, bold: (s) => s });

@@ -339,6 +339,15 @@ describe('myikev2 shell on the lab @integration', function () {
       s = await run('list');
       assert.match(s, new RegExp(`alpha +srv1 +${TAG}-alpha +running +fd[0-9a-f:]+ +\\d+s +0`));
       assert.match(s, new RegExp(`beta +srv2 +${TAG}-beta +running`));
+      // In a narrow terminal the table fits: the least needed columns are left out, and it says so.
+      assert.equal(tmux('resize-window', '-t', 'sh', '-x', '60').status, 0);
+      s = await run('list');
+      assert.match(s, /^INSTANCE +SERVER +STATE\b/m);
+      assert.match(s, new RegExp(`^alpha +srv1 +running +fd[0-9a-f:]+\\b`, 'm'));
+      assert.match(s, /^\(not shown: NAMESPACE(, [A-Z ]+)*; list -w shows all\)$/m);
+      const shown = s.split('\n').slice(1, -1);
+      assert.deepEqual(shown.filter((l) => l.length > 60), [], 'every line fits the 60 columns');
+      assert.equal(tmux('resize-window', '-t', 'sh', '-x', '200').status, 0);
 
       // Tab completes the instance name; the session is a root shell in alpha's namespace on srv1.
       m = mark();
@@ -417,7 +426,7 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.doesNotMatch(await run('exit', /SHELL-EXITED:0$/, 10_000), /still up/);
       assert.equal(await leftovers(), '');
       const h = readFileSync(history, 'utf8');
-      assert.match(h, /^def -f .*\nlist\ncli -t alpha\n/m, 'history kept on disk');
+      assert.match(h, /^def -f .*\nlist\nlist\ncli -t alpha\n/m, 'history kept on disk');
     });
   });
 });
