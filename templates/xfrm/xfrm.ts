@@ -9,8 +9,11 @@ export const XFRM_TEMPLATES = {
   stateAdd:
     'xfrm state add src {{src}} dst {{dst}} proto esp spi {{spi}} reqid {{reqid}} mode {{mode}} replay-window {{replayWindow}}{{flagEsn}} {{algorithms}}{{encap}}{{ifId}}{{mark}}{{outputMark}}',
   stateDelete: 'xfrm state delete src {{src}} dst {{dst}} proto esp spi {{spi}}{{mark}}',
-  policyAdd:
-    'xfrm policy add src {{selSrc}} dst {{selDst}}{{selProto}} dir {{dir}}{{ifId}}{{mark}} tmpl src {{src}} dst {{dst}} proto esp reqid {{reqid}} mode {{mode}}',
+  // update = add, or replace the policy with the same selector, direction,
+  // if_id and mark: an install never fails with "File exists" (a policy left
+  // behind, or one of another tunnel with equal selectors that this one takes over)
+  policyUpdate:
+    'xfrm policy update src {{selSrc}} dst {{selDst}}{{selProto}} dir {{dir}}{{ifId}}{{mark}} tmpl src {{src}} dst {{dst}} proto esp reqid {{reqid}} mode {{mode}}',
   policyDelete: 'xfrm policy delete src {{selSrc}} dst {{selDst}}{{selProto}} dir {{dir}}{{ifId}}{{mark}}',
   interfaceAdd: 'link add {{ifname}} type xfrm dev {{dev}} if_id {{ifIdValue}}',
   interfaceUp: 'link set {{ifname}} up',

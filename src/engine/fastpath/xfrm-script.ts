@@ -129,15 +129,21 @@ export function stateLines(keys: ChildSaKeys, o: FastPathOptions, op: 'add' | 'd
   );
 }
 
+/** One policy: `update` adds or replaces it; `id`, its delete line, names it in the kernel (selector, dir, if_id, mark). */
+export interface PolicyLine {
+  id: string;
+  update: string;
+}
+
 /** Policies out/in/fwd for every pair of local × remote selectors of one family (tunnel mode), or the host pair (transport). */
-export function policyLines(keys: ChildSaKeys, o: FastPathOptions, op: 'add' | 'delete'): string[] {
+export function policies(keys: ChildSaKeys, o: FastPathOptions): PolicyLine[] {
   const c = common(keys, o);
   const local = checkAddr(keys.local.addr);
   const remote = checkAddr(keys.remote.addr);
   const hostTs = (a: string): TsRange => ({ family: addrFamily(a), protocol: 0, startPort: 0, endPort: 65535, startAddr: a, endAddr: a });
   const lts = keys.tunnelMode ? keys.localTs : [hostTs(local)];
   const rts = keys.tunnelMode ? keys.remoteTs : [hostTs(remote)];
-  const lines: string[] = [];
+  const out: PolicyLine[] = [];
   for (const l of lts)
     for (const r of rts) {
       if (l.family !== r.family) continue;
@@ -147,10 +153,14 @@ export function policyLines(keys: ChildSaKeys, o: FastPathOptions, op: 'add' | '
             if (dir === 'fwd' && !keys.tunnelMode) continue;
             const [selSrc, selDst, src, dst] = dir === 'out' ? [lp, rp, local, remote] : [rp, lp, remote, local];
             const v = { selSrc, selDst, selProto: selectorProto(l, r, dir), dir, ifId: c.ifId, mark: c.mark, src, dst, reqid: c.reqid, mode: c.mode };
-            lines.push(fill(op === 'add' ? 'policyAdd' : 'policyDelete', v));
+            out.push({ id: fill('policyDelete', v), update: fill('policyUpdate', v) });
           }
     }
-  return lines;
+  return out;
+}
+
+export function policyLines(keys: ChildSaKeys, o: FastPathOptions, op: 'add' | 'delete'): string[] {
+  return policies(keys, o).map((p) => (op === 'add' ? p.update : p.id));
 }
 
 export function interfaceName(tunnelId: number, o: FastPathOptions): string {
@@ -170,17 +180,18 @@ export function interfaceLines(keys: ChildSaKeys, o: FastPathOptions, op: 'add' 
 }
 
 /**
- * Script for a new CHILD SA. `firstOfTunnel`: also the tunnel's policies (and
- * interface); a rekey installs only the new states, since the policies are
- * bound to the tunnel through reqid (and if_id), not to an SPI.
+ * Script for a new CHILD SA. `firstOfTunnel`: also the tunnel's interface.
+ * `add`: the policies to put in (default: all of the SA's with the first SA
+ * of its tunnel, none otherwise); a rekey installs only the new states, since
+ * policies are bound to the tunnel through reqid (and if_id), not to an SPI.
  */
-export function renderInstall(keys: ChildSaKeys, o: FastPathOptions, firstOfTunnel: boolean): string {
-  const lines = firstOfTunnel ? [...interfaceLines(keys, o, 'add'), ...stateLines(keys, o, 'add'), ...policyLines(keys, o, 'add')] : stateLines(keys, o, 'add');
+export function renderInstall(keys: ChildSaKeys, o: FastPathOptions, firstOfTunnel: boolean, add = firstOfTunnel ? policies(keys, o) : []): string {
+  const lines = [...(firstOfTunnel ? interfaceLines(keys, o, 'add') : []), ...stateLines(keys, o, 'add'), ...add.map((p) => p.update)];
   return lines.join('\n') + '\n';
 }
 
-/** Script removing a CHILD SA; `lastOfTunnel`: also the tunnel's policies (and interface). */
-export function renderRemove(keys: ChildSaKeys, o: FastPathOptions, lastOfTunnel: boolean): string {
-  const lines = lastOfTunnel ? [...policyLines(keys, o, 'delete'), ...stateLines(keys, o, 'delete'), ...interfaceLines(keys, o, 'delete')] : stateLines(keys, o, 'delete');
+/** Script removing a CHILD SA; `lastOfTunnel`: also the tunnel's interface; `del`: the policies to delete (default: all with the last SA). */
+export function renderRemove(keys: ChildSaKeys, o: FastPathOptions, lastOfTunnel: boolean, del = lastOfTunnel ? policies(keys, o) : []): string {
+  const lines = [...del.map((p) => p.id), ...stateLines(keys, o, 'delete'), ...(lastOfTunnel ? interfaceLines(keys, o, 'delete') : [])];
   return lines.join('\n') + '\n';
 }

@@ -20,13 +20,19 @@ export interface EngineOptions {
 }
 
 const key = (spi: Buffer) => spi.toString('hex');
-/** Peer identity and address: INITIAL_CONTACT replaces the SA of the same peer. */
+/**
+ * Peer identity and address: INITIAL_CONTACT replaces the SAs of the same
+ * peer. The address too, not the identity alone (RFC 7296 §3.10.1, and
+ * strongSwan, go by identities): a client's tunnels may all share one myid,
+ * each from its own address, and each tunnel's INITIAL_CONTACT speaks for its
+ * own address only.
+ */
 const peerKey = (sa: IkeSa) => `${sa.peerId!.type}:${sa.peerId!.data.toString('hex')}|${sa.remote.addr}`;
 
 export class IkeEngine implements SaRegistry, ResponderContext {
   readonly sas = new Map<string, IkeSa>(); // by our SPI
   private readonly halfOpen = new Map<string, IkeSa>(); // by peer SPIi + address, responder only
-  private readonly byPeer = new Map<string, IkeSa>(); // newest SA per peer ID + address
+  private readonly byPeer = new Map<string, Set<IkeSa>>(); // authenticated SAs by peer ID + address
   private tunnelCounter = 0;
   /** Set by deleteAll (graceful stop). */
   private stopReason?: string;
@@ -42,17 +48,13 @@ export class IkeEngine implements SaRegistry, ResponderContext {
     return this.opts.responder!;
   }
 
-  newTunnelId(): number {
-    return ++this.tunnelCounter;
-  }
-
   cookiesRequired(): boolean {
     return this.halfOpen.size >= (this.opts.cookieThreshold ?? Infinity);
   }
 
   register(sa: IkeSa): void {
     this.sas.set(key(sa.localSpi), sa);
-    if (sa.peerId) this.byPeer.set(peerKey(sa), sa);
+    if (sa.peerId) this.addPeer(sa);
   }
 
   unregister(sa: IkeSa): void {
@@ -60,28 +62,39 @@ export class IkeEngine implements SaRegistry, ResponderContext {
       this.sas.delete(key(sa.localSpi));
       this.stats.retransmitsClosed += sa.stats.retransmits;
     }
-    if (sa.peerId && this.byPeer.get(peerKey(sa)) === sa) this.byPeer.delete(peerKey(sa));
+    if (sa.peerId) {
+      const set = this.byPeer.get(peerKey(sa));
+      if (set?.delete(sa) && !set.size) this.byPeer.delete(peerKey(sa));
+    }
     this.halfOpen.delete(key(sa.spiI) + sa.remote.addr);
   }
 
-  /**
-   * INITIAL_CONTACT (responder, before the SA counts as established): forget
-   * older IKE SAs with the same peer identity and address. The peer is back,
-   * so the new SA takes over the tunnel number of the one it replaces: a
-   * gateway's tunnel numbers, its count of tunnels created and its ping rows
-   * stay those of its clients.
-   */
-  initialContact(sa: IkeSa): void {
+  private addPeer(sa: IkeSa): void {
     const k = peerKey(sa);
-    const other = this.byPeer.get(k);
-    if (other && other !== sa) {
-      other.close('replaced (INITIAL_CONTACT)');
-      if (other.tunnelId && other.tunnelId !== sa.tunnelId) {
-        sa.log(3, `INITIAL_CONTACT: replaces IKE SA ${other.id}, takes over its tunnel ${other.tunnelId}`);
-        sa.policy = { ...sa.policy, tunnelId: other.tunnelId };
-      }
-    }
-    this.byPeer.set(k, sa);
+    const set = this.byPeer.get(k);
+    if (set) set.add(sa);
+    else this.byPeer.set(k, new Set([sa]));
+  }
+
+  /**
+   * Responder, IKE_AUTH verified, before the SA counts as established: the
+   * tunnel gets its number now, so handshakes that fail or are abandoned use
+   * none (numbers stay 1..N for N tunnels). With INITIAL_CONTACT, every older
+   * IKE SA of the peer goes (with its CHILD SAs; no Delete: the peer has
+   * forgotten them), whether or not they were set up with it, and the new SA
+   * takes over the first tunnel number among them: a client that restarts
+   * keeps its tunnel numbers, its count of tunnels created and its ping rows.
+   */
+  authenticated(sa: IkeSa, initialContact: boolean): void {
+    const older = initialContact ? [...(this.byPeer.get(peerKey(sa)) ?? [])].filter((o) => o !== sa) : [];
+    const numbers = older.map((o) => o.tunnelId).filter((n) => n > 0);
+    for (const o of older) o.close('replaced (INITIAL_CONTACT)');
+    if (numbers.length) {
+      const n = Math.min(...numbers);
+      sa.log(3, `INITIAL_CONTACT: replaces IKE SA(s) ${older.map((o) => o.id).join(', ')}, takes over tunnel ${n}`);
+      sa.policy = { ...sa.policy, tunnelId: n };
+    } else if (!sa.tunnelId) sa.policy = { ...sa.policy, tunnelId: ++this.tunnelCounter };
+    this.addPeer(sa);
   }
 
   rekeyIke(sa: IkeSa): void {

@@ -43,7 +43,8 @@ export interface SaRegistry {
   host: IkeHost;
   register(sa: IkeSa): void;
   unregister(sa: IkeSa): void;
-  initialContact(sa: IkeSa): void;
+  /** Responder: the peer's AUTH verified (numbers the tunnel; INITIAL_CONTACT replaces the peer's older SAs). */
+  authenticated(sa: IkeSa, initialContact: boolean): void;
 }
 
 type ResponseHandler = (payloads: AnyPayload[], raw: Buffer, header: IkeHeader) => void;
@@ -179,7 +180,7 @@ export class IkeSa {
   }
 
   log(level: number, msg: string): void {
-    this.host.log(level, `tunnel ${this.tunnelId} ike ${this.id}: ${msg}`);
+    this.host.log(level, `tunnel ${this.tunnelId || '-'} ike ${this.id}: ${msg}`); // '-': a gateway's SA not numbered yet
   }
 
   setState(state: IkeState, reason?: string): void {

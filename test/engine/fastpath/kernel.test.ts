@@ -85,6 +85,22 @@ describe('fast path against the real kernel @integration', () => {
     assert.equal(execFileSync('ip', ['-n', ns, 'xfrm', 'policy', 'list'], { encoding: 'utf8' }).trim(), '');
   });
 
+  it('policies go in with update: the same ones again, then another tunnel\'s with equal selectors (no mark), never fail with "File exists"', async () => {
+    const [k] = keyPair({ tunnelId: 4 });
+    const [again] = keyPair({ tunnelId: 9, childId: 'again' }); // a client back without INITIAL_CONTACT: new number, same selectors
+    again.localTs = k.localTs;
+    const run = ipBatchRunner(ns);
+    const list = () => execFileSync('ip', ['-n', ns, 'xfrm', 'policy', 'list'], { encoding: 'utf8' });
+    await run(policyLines(k, {}, 'add').join('\n') + '\n');
+    await run(policyLines(k, {}, 'add').join('\n') + '\n');
+    await run(policyLines(again, {}, 'add').join('\n') + '\n');
+    assert.equal((list().match(/^src /gm) ?? []).length, 3);
+    assert.equal((list().match(/reqid 9 /g) ?? []).length, 3, 'the newest tunnel\'s template');
+    assert.deepEqual(policyLines(again, {}, 'delete'), policyLines(k, {}, 'delete'), 'one policy in the kernel: one identity');
+    await run(policyLines(again, {}, 'delete').join('\n') + '\n');
+    assert.equal(list().trim(), '');
+  });
+
   it('generated states are accepted by ip (the kernel alone decides)', async () => {
     for (const suite of [{ encr: { name: 'aes-gcm16' as const, keyBits: 128 as const } }, { encr: { name: 'aes-cbc' as const, keyBits: 256 as const }, integ: 'sha512-256' as const }]) {
       const [k] = keyPair({ tunnelId: 5, ...suite });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { CLIENT, GW, gatewayPolicy, Net, policy } from './harness.js';
 import { Exchange, Notify } from '../../../src/engine/ike/constants.js';
-import { decodeMessage, encodeMessage } from '../../../src/engine/ike/message.js';
+import { decodeHeader, decodeMessage, encodeMessage } from '../../../src/engine/ike/message.js';
 
 function pair(clientOver = {}, gwOver = {}, clientChild = {}, gwChild = {}, cookieThreshold?: number) {
   const net = new Net();
@@ -333,7 +333,65 @@ describe('IKE engine: two engines wired together', () => {
     assert.deepEqual(est.map((e) => e.tunnelId), [1, 1], 'established under the number it keeps');
     client.engine.initiate(policy({ initialContact: false }), CLIENT, GW);
     net.run();
-    assert.deepEqual([...gw.engine.sas.values()].map((sa) => sa.tunnelId).sort(), [1, 3], 'numbered at IKE_SA_INIT: 2 went to the SA that took 1 over');
+    assert.deepEqual([...gw.engine.sas.values()].map((sa) => sa.tunnelId).sort(), [1, 2], 'numbered when established: the replacing SA used no number of its own');
+  });
+
+  it('INITIAL_CONTACT replaces every older IKE SA of the peer, also those set up without it, and takes the first number', () => {
+    const { net, client, gw } = wired();
+    const other = net.add('192.0.2.2'); // another client with the same identity (a shared myid), its own address
+    other.engine.initiate(policy({ initialContact: false }), { addr: '192.0.2.2', port: 500 }, GW);
+    net.run();
+    client.engine.initiate(policy({ initialContact: false }), CLIENT, GW);
+    net.run();
+    client.engine.initiate(policy({ initialContact: false }), CLIENT, GW); // restarted without INITIAL_CONTACT: both linger
+    net.run();
+    const tunnels = () => [...gw.engine.sas.values()].map((sa) => `${sa.tunnelId} ${sa.remote.addr}`).sort();
+    assert.deepEqual(tunnels(), ['1 192.0.2.2', '2 192.0.2.1', '3 192.0.2.1']);
+    const old = [...gw.engine.sas.values()].filter((sa) => sa.remote.addr === CLIENT.addr);
+    client.engine.initiate(policy({ initialContact: true }), CLIENT, GW); // restarted with it
+    net.run();
+    assert.deepEqual(tunnels(), ['1 192.0.2.2', '2 192.0.2.1'], 'both older SAs of 192.0.2.1 gone; the new one has its first number');
+    assert.ok(old.every((sa) => sa.state === 'closed' && sa.children.length === 0));
+    assert.deepEqual([...gw.up.values()].map((k) => k.tunnelId).sort(), [1, 2], 'their CHILD SAs are gone too');
+    assert.ok(gw.logs.some((l) => /INITIAL_CONTACT: replaces IKE SA/.test(l)));
+  });
+
+  it('a gateway numbers a tunnel when its IKE SA is established: failed and abandoned handshakes use no number', () => {
+    const net = new Net();
+    const gw = net.add(GW.addr, { responder: gatewayPolicy() });
+    const from = (i: number) => ({ addr: `192.0.2.${i}`, port: 500 });
+    const clients = [1, 2, 3, 4, 5].map((i) => net.add(from(i).addr));
+    // 1: wrong PSK
+    clients[0].engine.initiate(policy({ psk: Buffer.from('wrong') }), from(1), GW);
+    net.run();
+    assert.equal(gw.engine.sas.size, 0);
+    // 2: vanishes after IKE_SA_INIT (its IKE_AUTH never arrives), its IKE_SA_INIT sent twice with another SPI too
+    net.drop = (d, f) => f.addr === from(2).addr && decodeHeader(d)?.exchange === Exchange.IKE_AUTH;
+    clients[1].engine.initiate(policy(), from(2), GW);
+    net.run();
+    clients[1].engine.initiate(policy(), from(2), GW);
+    net.run();
+    const halfOpen = [...gw.engine.sas.values()];
+    assert.equal(halfOpen.length, 2);
+    assert.deepEqual(halfOpen.map((sa) => [sa.state, sa.tunnelId]), [['connecting', 0], ['connecting', 0]], 'half open: no number yet');
+    assert.deepEqual(gw.events.filter((e) => e.kind === 'ike').map((e) => e.tunnelId), [0, 0, 0, 0], 'bad PSK connecting/failed and two connecting, all without a number');
+    clients[1].engine.closeAll('vanished'); // sends nothing more
+    net.drop = () => false;
+    // 3, 4, 5 come up: 1, 2, 3
+    for (const i of [3, 4, 5]) {
+      clients[i - 1].engine.initiate(policy(), from(i), GW);
+      net.run();
+    }
+    const est = () => [...gw.engine.sas.values()].filter((sa) => sa.state === 'established');
+    assert.deepEqual(est().map((sa) => `${sa.remote.addr} ${sa.tunnelId}`), ['192.0.2.3 1', '192.0.2.4 2', '192.0.2.5 3']);
+    assert.deepEqual([...gw.up.values()].map((k) => k.tunnelId), [1, 2, 3]);
+    net.advance(20_000); // the half-open SAs time out
+    assert.equal(gw.engine.sas.size, 3);
+    const failed = gw.events.filter((e) => e.kind === 'ike' && e.state === 'failed');
+    assert.deepEqual(failed.map((e) => e.tunnelId), [0, 0, 0]);
+    clients[1].engine.initiate(policy(), from(2), GW); // client 2 comes back for good: the next number
+    net.run();
+    assert.deepEqual(est().map((sa) => sa.tunnelId).sort(), [1, 2, 3, 4]);
   });
 
   it('survives mutated and random datagrams: no internal error, the SA keeps working', () => {

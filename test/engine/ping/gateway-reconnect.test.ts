@@ -4,12 +4,14 @@
 // The restarted client comes back with new IKE SAs (with INITIAL_CONTACT, or
 // without: then the gateway's old SAs linger until DPD); the gateway must go
 // on pinging every client tunnel at its configured address, and end OK.
+// INITIAL_CONTACT replaces the old SAs also when they were set up without it,
+// and handshakes that fail (a wrong PSK) use up no tunnel numbers.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNetnsPair, netnsExists, type NetnsPair } from '../../support/strongswan.js';
-import { clientYaml, gatewayYaml, startEngine, SUITES, waitFor, type EngineProc } from '../support/engine-proc.js';
+import { clientYaml, gatewayYaml, PSK, startEngine, SUITES, waitFor, type EngineProc } from '../support/engine-proc.js';
 import type { EngineSummary } from '../../../src/engine/program/summary.js';
 import type { PingSummary } from '../../../src/engine/esp/data-plane.js';
 import type { IkeInfo } from '../../../src/engine/program/describe.js';
@@ -57,7 +59,8 @@ describe('gateway ping targets survive a client restart @integration', function 
     for (const e of started) assert.ok(e.proc.exitCode !== null || e.proc.signalCode !== null, `engine process ${e.proc.pid} gone`);
   });
 
-  async function killAndRestartClient(initialContact: boolean) {
+  /** first/again: initialcontact of the client and of its restart; badPskFirst: a client with a wrong PSK tries every tunnel once before. */
+  async function killAndRestartClient(o: { first: boolean; again: boolean; badPskFirst?: boolean }) {
     const suite = SUITES[2];
     const gw = await start(
       net!.nsB,
@@ -66,9 +69,15 @@ describe('gateway ping targets survive a client restart @integration', function 
         `pingconf:\n  destaddr: ${TARGETS[0]}\n  deststep: 1\n  interval: 200ms\n  holdtime: 0s\n  maxlossrate: ${MAXLOSS}\n`,
     );
     // client tunnel n answers at 10.10.0.n (its own selector)
-    const clientSetup = clientYaml({ ifname: net!.ifA, suite, tunnels: TUNNELS, ping: false, extraIke: `  initialcontact: ${initialContact}\n` });
-    const cl = await start(net!.nsA, 'client', clientSetup);
+    const setup = (ic: boolean) => clientYaml({ ifname: net!.ifA, suite, tunnels: TUNNELS, ping: false, extraIke: `  initialcontact: ${ic}\n` });
+    if (o.badPskFirst) {
+      const bad = await start(net!.nsA, 'client-bad-psk', setup(o.first).replace(`psk: ${PSK}`, 'psk: not-the-psk').replace('role: client\n', 'role: client\ntunnelmaxretry: 0\n'));
+      await waitFor('every tunnel of the wrong-PSK client failed', async () => (await summaryOf(bad)).tunnels.failed === TUNNELS);
+      await bad.kill();
+    }
+    const cl = await start(net!.nsA, 'client', setup(o.first));
     await waitFor(`${TUNNELS} live tunnels`, async () => (await summaryOf(cl)).tunnels.live === TUNNELS && (await liveTunnels(gw)).size === TUNNELS);
+    assert.deepEqual([...(await liveTunnels(gw))].sort(), [1, 2, 3], 'numbered 1..N when established, whatever failed before');
     await waitFor('replies on every tunnel before the restart', async () => {
       const p = await pingOf(gw);
       return p.tunnels.length === TUNNELS && p.tunnels.every((t) => t.received >= 3);
@@ -77,7 +86,7 @@ describe('gateway ping targets survive a client restart @integration', function 
     await cl.kill(); // SIGKILL: no DELETE; the gateway still has the old SAs
     assert.equal(cl.proc.signalCode, 'SIGKILL');
     const before = await pingOf(gw);
-    const again = await start(net!.nsA, 'client-again', clientSetup);
+    const again = await start(net!.nsA, 'client-again', setup(o.again));
     await waitFor(`${TUNNELS} live tunnels again`, async () => (await summaryOf(again)).tunnels.live === TUNNELS, 30_000);
 
     // One row per configured target, each through a live tunnel, each getting replies again.
@@ -106,25 +115,34 @@ describe('gateway ping targets survive a client restart @integration', function 
       assert.ok(tb.lost - ta.lost <= 1, `${t.dst} lost ${tb.lost - ta.lost} in 2 s`);
     }
     const created = (await summaryOf(gw)).tunnels.created;
+    const gwSas = await ikesOf(gw);
 
     await gw.api.request('stop', { graceful: true });
     const end = await gw.exited;
     assert.equal(end.summary?.ping?.total.tunnelsOverMaxLoss, 0, JSON.stringify(end.summary?.ping?.tunnels));
     assert.equal(end.summary?.ok, true, end.stdout);
     assert.equal(end.code, 0);
-    return { rows, created, before: before.tunnels };
+    return { rows, created, before: before.tunnels, gwSas };
   }
 
   it('INITIAL_CONTACT: every client tunnel pinged at destaddr + k*deststep again under its old number; result OK', async () => {
-    const { rows, created, before } = await killAndRestartClient(true);
+    const { rows, created, before } = await killAndRestartClient({ first: true, again: true });
     const pairs = (list: { tunnelId: number; dst: string }[]) => list.map((t) => `${t.tunnelId} ${t.dst}`).sort();
     assert.deepEqual(pairs(rows), pairs(before), 'the new SAs took the numbers of those they replaced');
     assert.equal(created, TUNNELS);
   });
 
   it('no INITIAL_CONTACT (the old SAs linger until DPD): the rows move to the new tunnels, the old ones count no loss; result OK', async () => {
-    const { rows, created } = await killAndRestartClient(false);
+    const { rows, created } = await killAndRestartClient({ first: false, again: false });
     assert.ok(rows.every((t) => t.tunnelId > TUNNELS), JSON.stringify(rows.map((t) => t.tunnelId)));
     assert.equal(created, 2 * TUNNELS);
+  });
+
+  it('set up without INITIAL_CONTACT, restarted with it (after a wrong-PSK client): the old SAs go at once, the new ones keep the numbers 1..N; result OK', async () => {
+    const { rows, created, before, gwSas } = await killAndRestartClient({ first: false, again: true, badPskFirst: true });
+    const pairs = (list: { tunnelId: number; dst: string }[]) => list.map((t) => `${t.tunnelId} ${t.dst}`).sort();
+    assert.deepEqual(pairs(rows), pairs(before), 'the new SAs took the numbers of those they replaced');
+    assert.equal(created, TUNNELS);
+    assert.deepEqual(gwSas.map((sa) => `${sa.tunnelId} ${sa.state}`).sort(), ['1 established', '2 established', '3 established'], 'no old SA lingers');
   });
 });

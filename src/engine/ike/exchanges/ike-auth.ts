@@ -147,8 +147,8 @@ function handleAuthRequest(sa: IkeSa, payloads: AnyPayload[]): AnyPayload[] {
   const response: AnyPayload[] = [idr, { type: PayloadType.AUTH, method: AuthMethod.PSK, data: ourAuth }];
   const ni = sa.ni;
   const nr = sa.nr;
-  // before markEstablished: the SA may take over the tunnel number of the one it replaces
-  if (notifies(payloads).some((n) => n.notifyType === Notify.INITIAL_CONTACT)) sa.registry.initialContact(sa);
+  // before markEstablished: the SA gets its tunnel number (maybe that of the SAs it replaces)
+  sa.registry.authenticated(sa, notifies(payloads).some((n) => n.notifyType === Notify.INITIAL_CONTACT));
   sa.markEstablished();
   try {
     response.push(...acceptFirstChild(sa, payloads, ni, nr));

@@ -119,7 +119,6 @@ export interface ResponderContext extends SaRegistry {
   policy: IkePolicy;
   cookieSecret: Buffer;
   cookiesRequired(): boolean;
-  newTunnelId(): number;
 }
 
 function plainError(msg: IkeMessage, notifyType: number, data: Buffer = Buffer.alloc(0)): Buffer {
@@ -154,7 +153,8 @@ export function respondIkeSaInit(ctx: ResponderContext, raw: Buffer, msg: IkeMes
     g.writeUInt16BE(chosen.dhGroup!, 0);
     return { response: plainError(msg, Notify.INVALID_KE_PAYLOAD, g) };
   }
-  const policy = { ...ctx.policy, tunnelId: ctx.newTunnelId() };
+  // numbered when established (SaRegistry.authenticated): failed or abandoned handshakes use no number
+  const policy = { ...ctx.policy, tunnelId: 0 };
   const sa = new IkeSa(ctx, policy, false, Buffer.from(msg.spiI), ctx.host.random(8), { ...to }, { ...from });
   sa.suite = { encr: chosen.encr, integ: chosen.integ, prf: chosen.prf!, dhGroup: chosen.dhGroup! };
   sa.dhGroup = chosen.dhGroup;
