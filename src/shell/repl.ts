@@ -3,7 +3,7 @@
 // printed above the line being typed. Otherwise (stdin or --exec): commands
 // one after the other, events on stderr, and an exit code saying whether
 // everything worked.
-import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as readline from 'node:readline';
@@ -58,12 +58,27 @@ function isDir(p: string): boolean {
   }
 }
 
-function loadHistory(file: string): string[] {
+/**
+ * The newest HISTORY_SIZE lines, newest first. The file only grows by
+ * appends (several shells may run at once), so it is cut back to those
+ * lines here once it holds twice as many.
+ */
+export function loadHistory(file: string): string[] {
+  let lines: string[];
   try {
-    return readFileSync(file, 'utf8').split('\n').filter(Boolean).reverse().slice(0, HISTORY_SIZE);
+    lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
   } catch {
     return [];
   }
+  if (lines.length > 2 * HISTORY_SIZE) {
+    try {
+      writeFileSync(file + '.tmp', lines.slice(-HISTORY_SIZE).join('\n') + '\n', { mode: 0o600 });
+      renameSync(file + '.tmp', file);
+    } catch {
+      // a read-only home keeps its long file
+    }
+  }
+  return lines.reverse().slice(0, HISTORY_SIZE);
 }
 
 function saveHistory(file: string, line: string): void {
