@@ -157,12 +157,38 @@ async function daemonInstances(session: ShellSession, server: string): Promise<I
   }
 }
 
+/**
+ * What every configured server's daemon runs (none is started), for a
+ * controller that knows no run: runs started from another controller show,
+ * instead of an empty list. Servers that cannot be asked are named.
+ */
+async function everyDaemonsInstances(session: ShellSession): Promise<{ rows: ReturnType<typeof listRows>; unasked: string[] }> {
+  const unasked: string[] = [];
+  const found = await Promise.all(
+    Object.keys(session.config.servers).map((name) =>
+      daemonInstances(session, name)
+        .then((instances) => strangerRows(name, instances, [], Date.now()))
+        .catch((e: unknown) => {
+          unasked.push(`${name}: ${asMyikeError(e).message.split('\n')[0]}`);
+          return [];
+        }),
+    ),
+  );
+  return { rows: found.flat(), unasked: unasked.sort() };
+}
+
 async function listCommand({ session, io, signal }: CommandContext, p: Parsed): Promise<number> {
-  const rows = await Promise.race([gatherList(session, p.flags.daemon as string | undefined), aborted(signal).then(() => null)]);
-  if (!rows) return 130;
+  const gather = async () => {
+    const rows = await gatherList(session, p.flags.daemon as string | undefined);
+    return rows.length || p.flags.daemon !== undefined ? { rows, unasked: [] } : everyDaemonsInstances(session);
+  };
+  const got = await Promise.race([gather(), aborted(signal).then(() => null)]);
+  if (!got) return 130;
+  const { rows, unasked } = got;
   if (p.flags.json) io.print(JSON.stringify(rows, null, 2));
   else io.print(listTable(rows, io.palette, p.flags.wide ? undefined : io.terminal?.output.columns));
-  return rows.some((r) => r.state.startsWith('unknown')) ? EXIT_FAILED : EXIT_OK;
+  for (const u of unasked) (p.flags.json ? io.error : io.print)(io.palette.bad(`not asked, ${u}`));
+  return rows.some((r) => r.state.startsWith('unknown')) || unasked.length ? EXIT_FAILED : EXIT_OK;
 }
 
 function target(session: ShellSession, name: string): Known {

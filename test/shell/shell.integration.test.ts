@@ -172,6 +172,11 @@ describe('myikev2 shell on the lab @integration', function () {
       });
       assert.equal(stranger.status, 0, stranger.stderr);
       assert.match(stranger.stdout, new RegExp(`\\(tag ${TAG}, not known here\\) +${TAG}-alpha +srv1 +${TAG}-alpha +running`));
+      // Knowing no run at all, plain list asks every server's daemon: the run shows, not "no instances".
+      const all = spawnSync(process.execPath, [CLI, 'shell', '-c', labRef.lab.controllerConfigPath, '--exec', 'list'], { encoding: 'utf8', env: { ...env, MYIKEV2_STATE_DIR: join(tmp, 'other-controller') } });
+      assert.equal(all.status, 0, all.stderr);
+      assert.match(all.stdout, new RegExp(`\\(tag ${TAG}, not known here\\) +${TAG}-alpha +srv1 +${TAG}-alpha +running`));
+      assert.match(all.stdout, new RegExp(`\\(tag ${TAG}, not known here\\) +${TAG}-beta +srv2 +${TAG}-beta +running`));
     });
 
     it('Ctrl-C ends cli -t X COMMAND on the server too (exit 130)', async () => {
