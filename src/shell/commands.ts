@@ -2,7 +2,7 @@
 // commands (runRecipe, teardownRun, stopInstances, the daemon and engine
 // APIs) → print. The REPL (repl.ts) handles input, events and Ctrl-C.
 import type { InstanceInfo } from '../daemon/protocol.js';
-import { asMyikeError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, MyikeError } from '../errors.js';
+import { asMyikeError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MyikeError } from '../errors.js';
 import { loadInputs } from '../model/load.js';
 import type { InstanceRecord } from '../run/manifest.js';
 import { engineApiSocket, inNamespace, stopInstances } from '../run/instances.js';
@@ -40,6 +40,8 @@ export interface CommandContext {
   io: ShellIO;
   /** Aborted by Ctrl-C (for the commands that can stop early). */
   signal: AbortSignal;
+  /** From here on Ctrl-C cannot stop the command: it says why instead (the command finishes). */
+  uninterruptible(why: string): void;
 }
 
 export type Runner = (ctx: CommandContext, p: Parsed) => Promise<number>;
@@ -47,7 +49,6 @@ export type Runner = (ctx: CommandContext, p: Parsed) => Promise<number>;
 /** Commands that cannot stop half way say so on Ctrl-C instead of being abandoned. */
 export const UNINTERRUPTIBLE: Record<string, string> = {
   teardown: 'teardown cannot be interrupted half way; it finishes in a moment',
-  stop: 'stop cannot be interrupted; the instance is being stopped',
 };
 
 export const RUNNERS: Record<string, Runner> = {
@@ -333,15 +334,21 @@ async function clearpingCommand({ session, io }: CommandContext, p: Parsed): Pro
   return failed.length ? EXIT_FAILED : EXIT_OK;
 }
 
-async function stopCommand({ session, io }: CommandContext, p: Parsed): Promise<number> {
+async function stopCommand({ session, io, signal, uninterruptible }: CommandContext, p: Parsed): Promise<number> {
   const k = target(session, p.flags.target as string);
   const graceful = p.flags.graceful !== 'false';
-  const s = await session.server(k.record.server);
-  const info = await daemonInfo(s, k);
+  // Connecting (maybe to a server that does not answer) can be cancelled: nothing is stopped yet.
+  const found = await Promise.race([
+    session.server(k.record.server).then(async (s) => ({ s, info: await daemonInfo(s, k) })),
+    aborted(signal).then(() => null),
+  ]);
+  if (!found) return EXIT_INTERRUPTED;
+  const { s, info } = found;
   if (!info || (info.state !== 'running' && info.state !== 'backoff' && info.state !== 'stopping')) {
     io.print(`instance ${k.record.name} is not running${info ? ` (${info.state})` : ''}; nothing to stop`);
     return EXIT_OK;
   }
+  uninterruptible('stop cannot be interrupted now; the instance is being stopped');
   await stopInstances(s, k.tag, [k.record], !graceful, (w) => io.error(`warning: ${w}`));
   io.print(`instance ${k.record.name} on ${k.record.server} stopped ${graceful ? 'gracefully' : 'at once (SIGKILL)'}; ${restartHint(session, k)}, teardown removes the run`);
   return EXIT_OK;

@@ -110,7 +110,7 @@ class Shell {
   private busy = false;
   private held = 0;
   private heldLines: string[] = [];
-  private current: { name: string; abort: AbortController } | null = null;
+  private current: { name: string; abort: AbortController; why?: string } | null = null;
   /** A command of the line being run was cancelled: the rest of the line (and of a script) does not run. */
   private interrupted = false;
   private exitCode: number | null = null;
@@ -212,9 +212,10 @@ class Shell {
         return this.exitCode;
       }
       const abort = new AbortController();
-      this.current = { name: parsed.spec.name, abort };
+      const current: { name: string; abort: AbortController; why?: string } = { name: parsed.spec.name, abort };
+      this.current = current;
       try {
-        return await RUNNERS[parsed.spec.name]({ session: this.session, io: this.io, signal: abort.signal }, parsed);
+        return await RUNNERS[parsed.spec.name]({ session: this.session, io: this.io, signal: abort.signal, uninterruptible: (why) => (current.why = why) }, parsed);
       } finally {
         this.current = null;
       }
@@ -230,7 +231,7 @@ class Shell {
   private interrupt(): boolean {
     const cur = this.current;
     if (!cur) return false;
-    const why = UNINTERRUPTIBLE[cur.name];
+    const why = cur.why ?? UNINTERRUPTIBLE[cur.name];
     this.interrupted = true; // what follows on the line (or in the script) does not run
     if (why) process.stderr.write(`\n${this.p.warn(why)}\n`);
     else {

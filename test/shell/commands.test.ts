@@ -39,4 +39,41 @@ describe('shell: commands', () => {
     assert.match(execs[1], /^kill -TERM -4711\b/, 'sh (dash) takes no `--` before a process group');
     assert.deepEqual(errors, [], 'no "(exit SIGTERM)": the user cancelled it');
   });
+
+  it('Ctrl-C on stop while the server is still being reached cancels it (nothing stopped); once the stop is sent, Ctrl-C only says so', async () => {
+    const record = { ...alpha, destroycmds: '' } as InstanceRecord;
+    const context = (server: () => Promise<unknown>, calls: string[]) => {
+      const abort = new AbortController();
+      const why: string[] = [];
+      const ctx = {
+        session: { known: () => [{ run: 'r', tag: 'm1234', record }], server, runs: () => [] },
+        io: { print: (t: string) => calls.push(`print ${t}`), write: () => {}, error: () => {}, palette: NO_COLOUR, terminal: null },
+        signal: abort.signal,
+        uninterruptible: (w: string) => why.push(w),
+      } as unknown as CommandContext;
+      return { ctx, abort, why };
+    };
+    // A server that does not answer: Ctrl-C ends the command at once, and it was never uninterruptible.
+    const unreachable = context(() => new Promise(() => {}), []);
+    const pending = RUNNERS.stop(unreachable.ctx, parseCommand(['stop', '-t', 'alpha']));
+    await new Promise((r) => setImmediate(r));
+    unreachable.abort.abort();
+    assert.equal(await pending, 130);
+    assert.deepEqual(unreachable.why, []);
+    // A server that answers: the command becomes uninterruptible before it sends the stop.
+    const calls: string[] = [];
+    const daemon = {
+      request: async (method: string) => {
+        calls.push(method);
+        if (method === 'list') return { instances: [{ name: record.daemonName, state: 'running' }] };
+        return { removed: 1 };
+      },
+    };
+    const reached = context(async () => ({ daemon, transport: {} }), calls);
+    const stopped = RUNNERS.stop(reached.ctx, parseCommand(['stop', '-t', 'alpha']));
+    assert.equal(await stopped, 0);
+    assert.deepEqual(reached.why, ['stop cannot be interrupted now; the instance is being stopped']);
+    assert.deepEqual(calls.slice(0, 3), ['list', 'list', 'stop']);
+    assert.match(calls.at(-1)!, /^print instance alpha on srv1 stopped gracefully/);
+  });
 });
