@@ -170,7 +170,7 @@ async function everyDaemonsInstances(session: ShellSession): Promise<{ rows: Ret
       daemonInstances(session, name)
         .then((instances) => strangerRows(name, instances, [], Date.now()))
         .catch((e: unknown) => {
-          unasked.push(`${name}: ${asMyikeError(e).message.split('\n')[0]}`);
+          unasked.push(`${name} could not be asked: ${asMyikeError(e).message.split('\n')[0]}`);
           return [];
         }),
     ),
@@ -188,7 +188,7 @@ async function listCommand({ session, io, signal }: CommandContext, p: Parsed): 
   const { rows, unasked } = got;
   if (p.flags.json) io.print(JSON.stringify(rows, null, 2));
   else io.print(listTable(rows, io.palette, p.flags.wide ? undefined : io.terminal?.output.columns));
-  for (const u of unasked) (p.flags.json ? io.error : io.print)(io.palette.bad(`not asked, ${u}`));
+  for (const u of unasked) (p.flags.json ? io.error : io.print)(io.palette.bad(u));
   return rows.some((r) => r.state.startsWith('unknown')) || unasked.length ? EXIT_FAILED : EXIT_OK;
 }
 
@@ -403,13 +403,14 @@ async function teardownCommand({ session, io }: CommandContext, p: Parsed): Prom
 async function printLogFiles(s: ServerSession, r: InstanceRecord, lines: number, io: ShellIO): Promise<boolean> {
   // NAME.log holds both streams; an instance an older daemon started has NAME.stdout.log and NAME.stderr.log.
   const files = ['log', 'stdout.log', 'stderr.log'].map((ext) => shq(`${r.logdir}/${r.daemonName}.${ext}`)).join(' ');
-  const res = await s.transport.exec(`for f in ${files}; do [ -e "$f" ] && { echo "@@$f"; tail -n ${lines} -- "$f"; }; done; true`);
+  const mark = '@@myikev2-log-file ';
+  const res = await s.transport.exec(`for f in ${files}; do [ -e "$f" ] && { echo "${mark}$f"; tail -n ${lines} -- "$f"; }; done; true`);
   const found = res.stdout.split('\n').filter(Boolean);
   if (!found.length) return false;
   io.print(io.palette.dim(`(${r.name} is stopped: its log files on ${r.server})`));
   let stderr = false;
   for (const l of found) {
-    if (l.startsWith('@@/')) stderr = l.endsWith('.stderr.log');
+    if (l.startsWith(mark)) stderr = l.endsWith('.stderr.log');
     else io.print(stderr ? io.palette.warn(l) : l);
   }
   return true;

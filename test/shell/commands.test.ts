@@ -1,5 +1,6 @@
 // Shell commands against a fake server: what Ctrl-C does to `cli -t X COMMAND`.
 import { strict as assert } from 'node:assert';
+import { MyikeError } from '../../src/errors.js';
 import type { InstanceRecord } from '../../src/run/manifest.js';
 import { RUNNERS, type CommandContext } from '../../src/shell/commands.js';
 import { NO_COLOUR } from '../../src/shell/format.js';
@@ -75,5 +76,27 @@ describe('shell: commands', () => {
     assert.deepEqual(reached.why, ['stop cannot be interrupted now; the instance is being stopped']);
     assert.deepEqual(calls.slice(0, 3), ['list', 'list', 'stop']);
     assert.match(calls.at(-1)!, /^print instance alpha on srv1 stopped gracefully/);
+  });
+
+  it('list on a controller that knows no run names the servers it could not ask (exit 1), not just "no instances"', async () => {
+    const printed: string[] = [];
+    const ctx = {
+      session: {
+        known: () => [],
+        config: { servers: { srv1: { statedir: '/run/myikev2/daemon' }, srv2: { statedir: '/run/myikev2/daemon' } } },
+        transport: async (name: string) => {
+          throw new MyikeError('E_SSH', `cannot connect to root@${name}: Connection refused`);
+        },
+      },
+      io: { print: (t: string) => printed.push(t), write: () => {}, error: (t: string) => printed.push(`stderr ${t}`), palette: NO_COLOUR, terminal: null },
+      signal: new AbortController().signal,
+      uninterruptible: () => {},
+    } as unknown as CommandContext;
+    assert.equal(await RUNNERS.list(ctx, parseCommand(['list'])), 1);
+    assert.deepEqual(printed, [
+      'no instances: def -f RECIPE brings a recipe up',
+      'srv1 could not be asked: cannot connect to root@srv1: Connection refused',
+      'srv2 could not be asked: cannot connect to root@srv2: Connection refused',
+    ]);
   });
 });
