@@ -45,6 +45,12 @@ describe('run: a thousand instances on one server @integration', function () {
     assert.equal(sleepers(), COUNT);
     // The management veths have no IPv6 link-local address (nothing for the bridge to flood).
     assert.doesNotMatch(sh(`ip netns exec ${tag}-s${COUNT} ip -6 addr show dev mgmt0`), /scope link/);
+    // Nor does the bridge flood one namespace's multicast listener reports to the others (2 each: 2 × N² packets).
+    const ports = JSON.parse(sh(`ip -j -s link show master myikev2mgmtbrg`)) as { ifname: string; stats64: { tx: { packets: number } } }[];
+    const mine = ports.filter((l) => l.ifname.startsWith(`${tag}h`));
+    assert.equal(mine.length, COUNT);
+    const delivered = mine.reduce((n, l) => n + l.stats64.tx.packets, 0);
+    assert.ok(delivered < 20 * COUNT, `${delivered} packets went into the namespaces' management veths`);
     const td = myikev2('teardown', '--no-logs', recipe);
     assert.equal(td.status, 0, td.stderr + td.stdout);
     assert.match(td.stdout, /verified clean on 1 server\(s\)/);

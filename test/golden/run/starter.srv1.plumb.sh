@@ -18,6 +18,7 @@ netns add m4ff9-client
 link add m4ff9h2 group 1836666873 type veth peer name mgmt0 netns m4ff9-client
 link set m4ff9h2 addrgenmode none
 link set m4ff9h2 master myikev2mgmtbrg up
+link set m4ff9h2 type bridge_slave mcast_flood off
 route replace 2001:db8:1::1:2/128 dev myikev2mgmtbrg
 link set data0 netns m4ff9-client
 MYIKEV2_BATCH

@@ -18,6 +18,7 @@ netns add m4ff9-gateway
 link add m4ff9h1 group 1836666873 type veth peer name mgmt0 netns m4ff9-gateway
 link set m4ff9h1 addrgenmode none
 link set m4ff9h1 master myikev2mgmtbrg up
+link set m4ff9h1 type bridge_slave mcast_flood off
 route replace 2001:db8:2::1:1/128 dev myikev2mgmtbrg
 link set data0 netns m4ff9-gateway
 MYIKEV2_BATCH
