@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, mkdirSync, copyFileSync, chmodSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asMyikeError, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
+import { asMyikeError, EXIT_FAILED, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
 import { ExecQueue } from '../transport/exec-queue.js';
 import type { InstanceInfo, NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
@@ -83,10 +83,10 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   let plumbed = false;
   const daemonInstances: Record<string, ServerFacts['daemonInstances']> = {};
   const running: Record<string, InstanceInfo[]> = {}; // the run's instances each daemon had
+  // Connecting starts now, while the progress view is built (~50 ms).
+  const sessions = new Map(names.map((name) => [name, servers.session(name)]));
+  for (const s of sessions.values()) s.catch(() => {}); // told by the server's task
   try {
-    // Connecting starts now, while the progress view is built (~50 ms).
-    const sessions = new Map(names.map((name) => [name, servers.session(name)]));
-    for (const s of sessions.values()) s.catch(() => {}); // told by the server's task
     await runTasks(ctx, [
       {
         title: `Connect to ${names.length} server(s), run setupcmds`,
@@ -114,6 +114,10 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
                 const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);
                 if (cmds.length) {
+                  // Not while another server may yet fail to connect: a run that cannot reach all its servers changes none.
+                  const reached = await Promise.allSettled(sessions.values());
+                  const lost = names.filter((_, k) => reached[k].status === 'rejected');
+                  if (lost.length) throw new MyikeError('E_SKIPPED', `setupcmds not run: ${lost.join(', ')} cannot be reached`, { exitCode: EXIT_FAILED });
                   t.title = `${name}: setupcmds`;
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
                 }
@@ -227,7 +231,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       const archive = e.server && archives?.get(e.server);
       if (failed && archive && hasDefaultLogdir(tag, failed)) e = e.withHint(`its logs are in ${archive} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
     }
-    if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx);
+    if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx, sessions.values());
     await servers.close();
     throw e;
   }
@@ -305,9 +309,13 @@ export async function pushSetupFiles(s: ServerSession, tag: string, instances: P
 }
 
 /** After a failed run: the daemons it started go again when they have nothing (no instance, no manifest). */
-async function stopIdleDaemonsWeStarted(ctx: Ctx): Promise<void> {
+async function stopIdleDaemonsWeStarted(ctx: Ctx, connecting: Iterable<Promise<ServerSession>>): Promise<void> {
+  // A server that failed fast (a host key, a refused port) ends the run while others still connect and start
+  // their daemons: wait for those too, or their daemons stay behind.
+  const settled = await Promise.allSettled(connecting);
+  const all = new Set([...ctx.sessions.values(), ...settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))]);
   // Best effort: the run's own error is what the user needs to see.
-  await Promise.all([...ctx.sessions.values()].filter((s) => s.daemonStarted).map((s) => stopDaemonIfIdle(s).catch(() => {})));
+  await Promise.all([...all].filter((s) => s.daemonStarted && !s.daemon.closed).map((s) => stopDaemonIfIdle(s).catch(() => {})));
 }
 
 /**
