@@ -1,6 +1,7 @@
 // Loads the controller config, or gives the embedded default: one server
 // `local`, the controller's own machine, reached without SSH.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseCidr } from './address.js';
@@ -66,6 +67,10 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
       diag.error(src, [...at, 'sshkeypath'], { message: `key file not found: ${keyPath}`, hint: 'check the path (relative paths are relative to this config file)' });
     else if (keyPath && !keyStat!.isFile())
       diag.error(src, [...at, 'sshkeypath'], { message: `${keyPath} is not a file`, expected: 'the path of a private key file', hint: 'check the path (relative paths are relative to this config file)' });
+    else if (keyPath && unusableKey(keyPath)) {
+      const why = unusableKey(keyPath)!;
+      diag.error(src, [...at, 'sshkeypath'], { message: `${keyPath} cannot be used: ${why.message}`, expected: 'an unencrypted OpenSSH or PEM private key file', hint: why.hint });
+    }
     // OpenSSH refuses such a key ("UNPROTECTED PRIVATE KEY FILE"); it works here, but should not stay so.
     else if (keyPath && isReadableByOthers(keyPath)) diag.warn(src, [...at, 'sshkeypath'], `the private key ${keyPath} is readable by group or others; run: chmod 600 ${keyPath}`);
     if (s.sshpass) hasPassword = true;
@@ -89,6 +94,32 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
     diag.warn(src, ['daemonlist'], `${file} holds an SSH password (sshpass) and is readable by group or others; run: chmod 600 ${file}`);
   if (diag.errors.length > before) return null;
   return { file: resolvePath(file), servers, varlist: normaliseVarlist(raw.varlist), autoassignmgmtip: raw.autoassignmgmtip };
+}
+
+const keyVerdicts = new Map<string, { message: string; hint: string } | null>();
+
+/** Why a private key file cannot be used for SSH (as the SSH transport would find when connecting), or null. */
+function unusableKey(keyPath: string): { message: string; hint: string } | null {
+  if (!keyVerdicts.has(keyPath)) keyVerdicts.set(keyPath, keyProblem(keyPath));
+  return keyVerdicts.get(keyPath)!;
+}
+
+function keyProblem(keyPath: string): { message: string; hint: string } | null {
+  let text: Buffer;
+  try {
+    text = readFileSync(keyPath);
+  } catch (e) {
+    return { message: (e as Error).message, hint: 'make the file readable by the user running myikev2' };
+  }
+  // ssh2 is loaded only here and by the SSH transport (not for configs without a key).
+  const { utils } = createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
+  const parsed = utils.parseKey(text);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key && !(key instanceof Error) && key.getPrivatePEM() !== null) return null;
+  const why = key instanceof Error ? key.message : 'not a private key';
+  if (/passphrase|encrypted/i.test(why))
+    return { message: 'the key is protected by a passphrase', hint: 'load it into an ssh-agent (ssh-add) and remove sshkeypath, or give an unencrypted key' };
+  return { message: why, hint: 'give the path of an OpenSSH/PEM private key (not the .pub file)' };
 }
 
 function absolute(dir: string, p: string): string {

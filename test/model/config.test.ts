@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import { loadInputs } from '../../src/model/load.js';
 
 describe('model: controller config warnings', () => {
@@ -23,7 +24,7 @@ describe('model: controller config warnings', () => {
 
   it('warns of a private key readable by group or others, naming it and the fix; not of one only its owner reads', () => {
     const key = join(dir, 'id_test');
-    writeFileSync(key, 'not read here\n');
+    writeFileSync(key, ssh2.utils.generateKeyPairSync('ed25519').private);
     chmodSync(key, 0o644);
     assert.match(load(`    sshkeypath: ${key}\n`), new RegExp(`the private key ${key} is readable by group or others; run: chmod 600 ${key}`));
     chmodSync(key, 0o600);
