@@ -2,7 +2,7 @@
 // back to its file, line and key path. Defaults from the schemas are filled in
 // here, so the schemas are the single source of keys, types and defaults.
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { Diagnostics, type KeyPath, type SourceDoc } from './source.js';
+import { Diagnostics, SECRET_KEYS, type KeyPath, type SourceDoc } from './source.js';
 // Compiled at build time (scripts/compile-schemas.mjs): compiling at start cost ~0.2 s.
 import * as compiledValidators from './validators.generated.js';
 // Imported (not read from disk) so the server bundle carries them too.
@@ -116,7 +116,7 @@ function mapError(e: ErrorObject, kind: SchemaKind): Mapped | null {
       return {
         path: [...path, key],
         at: 'key',
-        hideValue: true,
+        hideValue: mayBeSecret(key),
         message: `unknown key "${key}"`,
         expected: known.length ? `one of: ${known.join(', ')}` : undefined,
         hint: near ? `did you mean "${near}"?` : 'remove it, or check the spelling against the reference',
@@ -164,6 +164,11 @@ function keyNameError(path: KeyPath, name: string, kind: SchemaKind): Mapped {
 function knownKeys(schema: unknown): string[] {
   const props = (schema as { properties?: Record<string, unknown> } | undefined)?.properties;
   return props ? Object.keys(props) : [];
+}
+
+/** An unknown key that may be a misspelt secret (`pks`, `sshpas`, `password`): its value is not shown; any other is, to help fix it. */
+function mayBeSecret(key: string): boolean {
+  return /pass|psk|pks|secret|token|pwd|key/i.test(key) || closest(key, [...SECRET_KEYS]) !== undefined;
 }
 
 /** The known key closest to a misspelt one (edit distance ≤ 2), if any. */

@@ -219,7 +219,7 @@ function duplicateKeys(doc: Document): number[] {
 }
 
 /** Keys whose values are secrets: no excerpt shows them. */
-const SECRET_KEYS = new Set(['psk', 'sshpass']);
+export const SECRET_KEYS = new Set(['psk', 'sshpass']);
 const SECRET_ON_LINE = /(["']?\b(?:psk|sshpass)["']?[ \t]*:).*$/;
 const MASK = '<secret>';
 
