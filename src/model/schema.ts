@@ -2,6 +2,7 @@
 // back to its file, line and key path. Defaults from the schemas are filled in
 // here, so the schemas are the single source of keys, types and defaults.
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { DURATION_EXPECTED } from './duration.js';
 import { Diagnostics, SECRET_KEYS, type KeyPath, type SourceDoc } from './source.js';
 // Compiled at build time (scripts/compile-schemas.mjs): compiling at start cost ~0.2 s.
 import * as compiledValidators from './validators.generated.js';
@@ -131,7 +132,7 @@ function mapError(e: ErrorObject, kind: SchemaKind): Mapped | null {
       }
       return { path, message: `does not match ${p.pattern}` };
     case 'type':
-      return { path, message: `wrong type`, expected: String(p.type).replace(',', ' or ') };
+      return { path, message: `wrong type`, ...typeAdvice(String(p.type), e.data, e.parentSchema as { default?: unknown }, path) };
     case 'enum':
       return { path, message: `invalid value`, expected: `one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
     case 'minimum':
@@ -150,6 +151,23 @@ function mapError(e: ErrorObject, kind: SchemaKind): Mapped | null {
     default:
       return { path, message: e.message ?? 'invalid' };
   }
+}
+
+/** What a value of the wrong type should look like, and how to write it (YAML reads `5`, `yes`, `"22"` other than one may think). */
+function typeAdvice(type: string, data: unknown, schema: { default?: unknown } | undefined, path: KeyPath): { expected: string; hint?: string } {
+  const key = String(path[path.length - 1] ?? '');
+  const secret = SECRET_KEYS.has(key);
+  const isDuration = typeof schema?.default === 'string' && /^\d+(ms|s|m|h)/.test(schema.default);
+  const scalar = typeof data === 'number' || typeof data === 'boolean';
+  if (type === 'string' && isDuration) return { expected: DURATION_EXPECTED, hint: typeof data === 'number' ? `give the unit: ${key}: ${data}s (or ms, m, h)` : undefined };
+  if (type.startsWith('string') && scalar)
+    return { expected: 'string', hint: secret ? 'put the value in quotes' : `put the value in quotes: ${key}: "${String(data)}"` };
+  if ((type === 'integer' || type === 'number') && typeof data === 'string')
+    return { expected: type, hint: /^\s*-?\d+(\.\d+)?\s*$/.test(data) ? `write the number without quotes: ${key}: ${data.trim()}` : 'give a number' };
+  if (type === 'boolean') return { expected: 'boolean', hint: `write true or false, without quotes` };
+  if (type.startsWith('array')) return { expected: type.replace(',', ' or '), hint: 'a YAML list: one item per line, each starting with "- "' };
+  if (type.startsWith('object')) return { expected: type.replace(',', ' or '), hint: 'a mapping: "key: value" lines indented under this key' };
+  return { expected: type.replace(',', ' or ') };
 }
 
 function keyNameError(path: KeyPath, name: string, kind: SchemaKind): Mapped {
