@@ -7,6 +7,7 @@ import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseCidr } from './address.js';
 import type { ControllerConf, ServerConf } from './config-types.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
+import { MyikeError } from '../errors.js';
 import { isReadableByOthers } from '../file-mode.js';
 import { Diagnostics, readYaml, type SourceDoc } from './source.js';
 import { normaliseVarlist } from './vars.js';
@@ -120,6 +121,44 @@ function keyProblem(keyPath: string): { message: string; hint: string } | null {
   if (/passphrase|encrypted/i.test(why))
     return { message: 'the key is protected by a passphrase', hint: 'load it into an ssh-agent (ssh-add) and remove sshkeypath, or give an unencrypted key' };
   return { message: why, hint: 'give the path of an OpenSSH/PEM private key (not the .pub file)' };
+}
+
+/** The key of a server's entry that an SSH error (by its code) is about: where the user fixes it. */
+function sshErrorKey(e: MyikeError): string | undefined {
+  switch (e.code) {
+    case 'E_SSH_CONNECT':
+      return /ECONNREFUSED/.test(e.message) ? 'sshport' : 'sshaddr';
+    case 'E_SSH_AUTH':
+    case 'E_SSH_KEY':
+      return 'sshkeypath';
+    case 'E_HOSTKEY_UNKNOWN':
+      return 'hostkeycheck';
+    case 'E_HOSTKEY_MISMATCH':
+    case 'E_HOSTKEY_REVOKED':
+    case 'E_HOSTKEY_RECORD':
+      return 'knownhosts';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * An SSH error of a server, placed on the config line to fix (`sshport` of a
+ * refused connection, `knownhosts` of a changed host key, …; the server's
+ * entry when the key is not written there): FILE:LINE:COL: error: KEY: … .
+ * Any other error, or one the file does not tell, is given back as it is.
+ */
+export function placeInConfig(e: MyikeError, file: string | undefined): MyikeError {
+  const key = sshErrorKey(e);
+  if (!key || !e.server || e.location || !file) return e;
+  const diag = new Diagnostics();
+  const src = readYaml(file, diag);
+  const servers = (src.data as { daemonlist?: Record<string, Record<string, unknown>> } | null)?.daemonlist;
+  if (!src.ok || !servers?.[e.server]) return e;
+  const path = ['daemonlist', e.server, ...(key in servers[e.server] ? [key] : [])];
+  diag.error(src, path, { message: e.message, hint: e.hint });
+  const placed = diag.errors[diag.errors.length - 1];
+  return new MyikeError(e.code, placed.message, { ...e, cause: e.cause, location: placed.location, keyPath: placed.keyPath, excerpt: placed.excerpt, hint: e.hint });
 }
 
 function absolute(dir: string, p: string): string {

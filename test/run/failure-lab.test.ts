@@ -47,7 +47,8 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     const before = await states(runTag(names[0]));
     const r = myikev2('run', '--plain', '-c', cfg, file);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /error: \[server gone, step connect\] cannot connect to root@/);
+    // On the config line to fix (no sshport written: the address).
+    assert.match(r.stderr, /controller\.yaml:\d+:\d+: error: \[server gone, step connect\] daemonlist\.gone\.sshaddr: cannot connect to root@/);
     assert.deepEqual(await states(runTag(names[0])), before, 'nothing is left on the reachable servers, not even the daemon the run started');
   });
 
@@ -68,7 +69,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     const before = await states(runTag(names[5]));
     const r = myikev2('run', '--plain', '-c', cfg, file);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /error: \[server stranger, step host key check\] host key of /);
+    assert.match(r.stderr, /controller-stranger\.yaml:\d+:\d+: error: \[server stranger, step host key check\] daemonlist\.stranger: host key of /);
     assert.deepEqual(await states(runTag(names[5])), before, 'srv1 is as it was: no setupcmds ran, no daemon is left');
   });
 
