@@ -41,6 +41,8 @@ export interface InstanceStatus {
   namespace: string;
   mgmtAddr: string;
   state: UpState | 'failed';
+  /** What this run did with it: made it, found it up, started it again in its namespace, or replaced it (-o). */
+  change: 'created' | 'kept' | 'restarted' | 'replaced';
   logdir: string;
   runDir: string;
 }
@@ -239,8 +241,15 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   return {
     name: recipe.name,
     tag,
-    instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed')),
+    instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed', changeOf(ctx.plan!, r.name))),
   };
+}
+
+function changeOf(plan: RunPlan, name: string): InstanceStatus['change'] {
+  const sp = plan.servers.find((p) => p.create.some((c) => c.record.name === name) || p.keep.some((r) => r.name === name) || p.restart.some((c) => c.record.name === name));
+  if (!sp || sp.keep.some((r) => r.name === name)) return 'kept';
+  if (sp.restart.some((c) => c.record.name === name)) return 'restarted';
+  return plan.servers.some((p) => p.remove.some((r) => r.name === name)) ? 'replaced' : 'created';
 }
 
 /**
@@ -264,8 +273,8 @@ export function listNames(names: string[], max = 6): string {
   return names.length <= max ? names.join(', ') : `${names.slice(0, max - 1).join(', ')} and ${names.length - max + 1} more (${names.length} instances)`;
 }
 
-function status(r: InstanceRecord, state: UpState | 'failed'): InstanceStatus {
-  return { instance: r.name, server: r.server, kind: r.kind, namespace: r.netns, mgmtAddr: r.mgmtAddr, state, logdir: r.logdir, runDir: r.runDir };
+function status(r: InstanceRecord, state: UpState | 'failed', change: InstanceStatus['change']): InstanceStatus {
+  return { instance: r.name, server: r.server, kind: r.kind, namespace: r.netns, mgmtAddr: r.mgmtAddr, state, change, logdir: r.logdir, runDir: r.runDir };
 }
 
 /** Inside each new namespace: by the daemon in one request, or (an older daemon) by a script. */
