@@ -14,12 +14,15 @@ export function buildProgram(registrars: Registrar[]): Command {
       process.exit(ok ? EXIT_OK : EXIT_USAGE);
     });
   for (const register of registrars) register(program);
-  // Subcommands inherit the usage-error exit code.
-  for (const cmd of program.commands) {
+  // Subcommands inherit the usage-error exit code; a word too many (`run a.yaml b.yaml`) is a usage error, not ignored.
+  const strict = (cmd: Command): void => {
+    cmd.allowExcessArguments(false);
     cmd.exitOverride((err: CommanderError) => {
       const ok = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code);
       process.exit(ok ? EXIT_OK : EXIT_USAGE);
     });
-  }
+    cmd.commands.forEach(strict);
+  };
+  program.commands.forEach(strict);
   return program;
 }
