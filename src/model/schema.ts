@@ -133,8 +133,11 @@ function mapError(e: ErrorObject, kind: SchemaKind): Mapped | null {
       return { path, message: `does not match ${p.pattern}` };
     case 'type':
       return { path, message: `wrong type`, ...typeAdvice(String(p.type), e.data, e.parentSchema as { default?: unknown }, path) };
-    case 'enum':
-      return { path, message: `invalid value`, expected: `one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+    case 'enum': {
+      const allowed = p.allowedValues as unknown[];
+      const near = typeof e.data === 'string' ? closest(e.data, allowed.filter((v): v is string => typeof v === 'string')) : undefined;
+      return { path, message: `invalid value`, expected: `one of: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`, hint: near ? `did you mean "${near}"?` : undefined };
+    }
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
