@@ -118,6 +118,13 @@ describe('model: YAML sources', () => {
     assert.equal(diag.errors[0].hint, `check the path (relative to the current directory, ${process.cwd()})`);
   });
 
+  it('says a directory given for a file is one, and what to give instead', () => {
+    const diag = new Diagnostics();
+    readYaml(tmpdir(), diag);
+    assert.equal(diag.errors[0].message, `${tmpdir()} is a directory (expected a YAML file)`);
+    assert.equal(diag.errors[0].hint, 'give the path of the YAML file, not of its directory');
+  });
+
   it('never shows a secret in the line quoted by an error (wrong type, YAML syntax)', () => {
     withYamlFile('ikeconf:\n  psk: 98765432123\n', (file) => {
       const diag = new Diagnostics();
