@@ -9,6 +9,7 @@ import { asMyikeError, EXIT_FAILED, EXIT_INTERRUPTED, MyikeError } from '../erro
 import { ExecQueue } from '../transport/exec-queue.js';
 import type { InstanceInfo, NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
+import type { ServerCommands } from '../model/recipe-types.js';
 import { startInstance, startStep, stillDetached, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
@@ -59,6 +60,7 @@ interface Ctx {
   previous: RunManifest | null;
   plan?: RunPlan;
   started: Map<string, UpState>;
+  setupRan: Set<string>; // servers where this run started its setupcmds: a failed run runs their cleancmds
 }
 
 /**
@@ -81,7 +83,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   const keepLogs = logsKeptPerRun(); // checked before any server is touched: a rollback saves logs
   const servers = new Servers(inputs.config);
   const names = recipeServers(inputs);
-  const ctx: Ctx = { sessions: new Map(), facts: {}, previous: null, started: new Map() };
+  const ctx: Ctx = { sessions: new Map(), facts: {}, previous: null, started: new Map(), setupRan: new Set() };
   let plumbed = false;
   const daemonInstances: Record<string, ServerFacts['daemonInstances']> = {};
   const running: Record<string, InstanceInfo[]> = {}; // the run's instances each daemon had
@@ -121,6 +123,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   const lost = names.filter((_, k) => reached[k].status === 'rejected');
                   if (lost.length) throw new MyikeError('E_SKIPPED', `setupcmds not run: ${lost.join(', ')} cannot be reached`, { exitCode: EXIT_FAILED });
                   t.title = `${name}: setupcmds`;
+                  ctx.setupRan.add(name);
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
                 }
                 const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(FACTS_COMMAND)));
@@ -233,6 +236,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       const archive = e.server && archives?.get(e.server);
       if (failed && archive && hasDefaultLogdir(tag, failed)) e = e.withHint(`its logs are in ${archive} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
     }
+    if (!opts.keepOnFailure) await undoSetupcmds(ctx, recipe.cleancmds, opts);
     if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx, sessions.values());
     await servers.close();
     throw e;
@@ -315,6 +319,23 @@ export async function pushSetupFiles(s: ServerSession, tag: string, instances: P
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * After a failed run: the cleancmds of the servers where it ran setupcmds, as
+ * its teardown would have (what setupcmds made would otherwise stay, with no
+ * run on record to tear down, and a second run's setupcmds trip over it).
+ */
+async function undoSetupcmds(ctx: Ctx, cleancmds: ServerCommands[], opts: RunOptions): Promise<void> {
+  await Promise.all(
+    [...ctx.setupRan].map(async (name) => {
+      const cmds = cleancmds.filter((c) => c.server === name);
+      const s = ctx.sessions.get(name);
+      if (!cmds.length || !s) return;
+      opts.warn(`${name}: running cleancmds, as the run's setupcmds ran there`);
+      await runCommands(s.transport, cmds, 'cleancmds', undefined, opts.warn).catch((e) => opts.warn(`${name}: cleancmds not run: ${asMyikeError(e).message}`));
+    }),
+  );
 }
 
 /** After a failed run: the daemons it started go again when they have nothing (no instance, no manifest). */
