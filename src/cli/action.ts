@@ -1,7 +1,11 @@
 import { asMyikeError, EXIT_OK } from '../errors.js';
 
-/** The commander Command an action receives last, run with --json. */
-const asksForJson = (a: unknown): boolean => typeof (a as { opts?: unknown })?.opts === 'function' && (a as { opts: () => { json?: unknown } }).opts().json === true;
+type Opts = { json?: unknown; config?: unknown };
+/** The options of the commander Command an action receives last. */
+const optsOf = (args: unknown[]): Opts | undefined => {
+  const c = args.find((a) => typeof (a as { opts?: unknown })?.opts === 'function') as { opts: () => Opts } | undefined;
+  return c?.opts();
+};
 
 /**
  * Wraps a command handler: the handler returns an exit code (or nothing for 0)
@@ -15,10 +19,13 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
       const code = await fn(...args);
       process.exitCode = code ?? EXIT_OK;
     } catch (err) {
-      const e = asMyikeError(err);
+      let e = asMyikeError(err);
+      const opts = optsOf(args);
+      // An SSH error of a server points at the config line to fix (loaded only then).
+      if (e.server && typeof opts?.config === 'string') e = (await import('../model/config.js')).placeInConfig(e, opts.config);
       process.stderr.write(e.describe() + '\n');
       // A --json reader gets the error as JSON on stdout, where it reads the result (undefined fields are left out).
-      if (args.some(asksForJson)) process.stdout.write(JSON.stringify({ error: e.asData() }, null, 2) + '\n');
+      if (opts?.json === true) process.stdout.write(JSON.stringify({ error: e.asData() }, null, 2) + '\n');
       if (e.code === 'E_INTERNAL' && process.env.MYIKEV2_DEBUG) console.error(err);
       process.exitCode = e.exitCode;
     }

@@ -1,11 +1,13 @@
 // Loads the controller config, or gives the embedded default: one server
 // `local`, the controller's own machine, reached without SSH.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseCidr } from './address.js';
 import type { ControllerConf, ServerConf } from './config-types.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
+import { MyikeError } from '../errors.js';
 import { isReadableByOthers } from '../file-mode.js';
 import { Diagnostics, readYaml, type SourceDoc } from './source.js';
 import { normaliseVarlist } from './vars.js';
@@ -66,6 +68,10 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
       diag.error(src, [...at, 'sshkeypath'], { message: `key file not found: ${keyPath}`, hint: 'check the path (relative paths are relative to this config file)' });
     else if (keyPath && !keyStat!.isFile())
       diag.error(src, [...at, 'sshkeypath'], { message: `${keyPath} is not a file`, expected: 'the path of a private key file', hint: 'check the path (relative paths are relative to this config file)' });
+    else if (keyPath && unusableKey(keyPath)) {
+      const why = unusableKey(keyPath)!;
+      diag.error(src, [...at, 'sshkeypath'], { message: `${keyPath} cannot be used: ${why.message}`, expected: 'an unencrypted OpenSSH or PEM private key file', hint: why.hint });
+    }
     // OpenSSH refuses such a key ("UNPROTECTED PRIVATE KEY FILE"); it works here, but should not stay so.
     else if (keyPath && isReadableByOthers(keyPath)) diag.warn(src, [...at, 'sshkeypath'], `the private key ${keyPath} is readable by group or others; run: chmod 600 ${keyPath}`);
     if (s.sshpass) hasPassword = true;
@@ -89,6 +95,70 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
     diag.warn(src, ['daemonlist'], `${file} holds an SSH password (sshpass) and is readable by group or others; run: chmod 600 ${file}`);
   if (diag.errors.length > before) return null;
   return { file: resolvePath(file), servers, varlist: normaliseVarlist(raw.varlist), autoassignmgmtip: raw.autoassignmgmtip };
+}
+
+const keyVerdicts = new Map<string, { message: string; hint: string } | null>();
+
+/** Why a private key file cannot be used for SSH (as the SSH transport would find when connecting), or null. */
+function unusableKey(keyPath: string): { message: string; hint: string } | null {
+  if (!keyVerdicts.has(keyPath)) keyVerdicts.set(keyPath, keyProblem(keyPath));
+  return keyVerdicts.get(keyPath)!;
+}
+
+function keyProblem(keyPath: string): { message: string; hint: string } | null {
+  let text: Buffer;
+  try {
+    text = readFileSync(keyPath);
+  } catch (e) {
+    return { message: (e as Error).message, hint: 'make the file readable by the user running myikev2' };
+  }
+  // ssh2 is loaded only here and by the SSH transport (not for configs without a key).
+  const { utils } = createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
+  const parsed = utils.parseKey(text);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key && !(key instanceof Error) && key.getPrivatePEM() !== null) return null;
+  const why = key instanceof Error ? key.message : 'not a private key';
+  if (/passphrase|encrypted/i.test(why))
+    return { message: 'the key is protected by a passphrase', hint: 'load it into an ssh-agent (ssh-add) and remove sshkeypath, or give an unencrypted key' };
+  return { message: why, hint: 'give the path of an OpenSSH/PEM private key (not the .pub file)' };
+}
+
+/** The key of a server's entry that an SSH error (by its code) is about: where the user fixes it. */
+function sshErrorKey(e: MyikeError): string | undefined {
+  switch (e.code) {
+    case 'E_SSH_CONNECT':
+      return /ECONNREFUSED/.test(e.message) ? 'sshport' : 'sshaddr';
+    case 'E_SSH_AUTH':
+    case 'E_SSH_KEY':
+      return 'sshkeypath';
+    case 'E_HOSTKEY_UNKNOWN':
+      return 'hostkeycheck';
+    case 'E_HOSTKEY_MISMATCH':
+    case 'E_HOSTKEY_REVOKED':
+    case 'E_HOSTKEY_RECORD':
+      return 'knownhosts';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * An SSH error of a server, placed on the config line to fix (`sshport` of a
+ * refused connection, `knownhosts` of a changed host key, …; the server's
+ * entry when the key is not written there): FILE:LINE:COL: error: KEY: … .
+ * Any other error, or one the file does not tell, is given back as it is.
+ */
+export function placeInConfig(e: MyikeError, file: string | undefined): MyikeError {
+  const key = sshErrorKey(e);
+  if (!key || !e.server || e.location || !file) return e;
+  const diag = new Diagnostics();
+  const src = readYaml(file, diag);
+  const servers = (src.data as { daemonlist?: Record<string, Record<string, unknown>> } | null)?.daemonlist;
+  if (!src.ok || !servers?.[e.server]) return e;
+  const path = ['daemonlist', e.server, ...(key in servers[e.server] ? [key] : [])];
+  diag.error(src, path, { message: e.message, hint: e.hint });
+  const placed = diag.errors[diag.errors.length - 1];
+  return new MyikeError(e.code, placed.message, { ...e, cause: e.cause, location: placed.location, keyPath: placed.keyPath, excerpt: placed.excerpt, hint: e.hint });
 }
 
 function absolute(dir: string, p: string): string {

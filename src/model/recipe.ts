@@ -7,7 +7,7 @@ import { isValidIfName, mgmtAddressesIn, parseAddress, parseCidr } from './addre
 import type { ControllerConf } from './config-types.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import type { InstanceConf, Recipe, ServerCommands } from './recipe-types.js';
-import { semanticPass, validateAgainstSchema } from './schema.js';
+import { closest, semanticPass, validateAgainstSchema } from './schema.js';
 import { readSetup } from './setup.js';
 import type { EngineSetup } from './setup-types.js';
 import { Diagnostics, displayPath, readYaml, textSha256, type KeyPath, type SourceDoc } from './source.js';
@@ -154,7 +154,9 @@ class RecipeContext {
     this.diag.error(this.src, path, {
       message: `"${name}" is not a server of the controller config (${this.config.file})`,
       expected: `one of: ${known.join(', ')}`,
-      hint: this.config.file.startsWith('<') ? 'without -c CONFIG the only server is "local"; pass -c with your controller config' : `add "${name}" to daemonlist, or use one of the servers above`,
+      hint: this.config.file.startsWith('<')
+        ? 'without -c CONFIG the only server is "local"; pass -c with your controller config'
+        : `${closest(name, known) ? `did you mean "${closest(name, known)}"? Else ` : ''}add "${name}" to daemonlist, or use one of the servers above`,
     });
     return false;
   }
@@ -162,8 +164,11 @@ class RecipeContext {
   vars(path: KeyPath, text: string): string {
     if (!this.config) return text;
     const { text: out, undefinedNames } = substituteVars(text, this.config.varlist);
-    for (const name of undefinedNames)
-      this.diag.error(this.src, path, { message: `variable %${name}% is not defined in varlist`, hint: `add '%${name}%: VALUE' to varlist in the controller config, or write %% for a literal percent sign` });
+    for (const name of undefinedNames) {
+      const near = closest(name, Object.keys(this.config.varlist));
+      const add = `add '%${name}%: VALUE' to varlist in the controller config, or write %% for a literal percent sign`;
+      this.diag.error(this.src, path, { message: `variable %${name}% is not defined in varlist`, hint: near ? `did you mean %${near}%? Else ${add}` : add });
+    }
     return out;
   }
 

@@ -2,7 +2,8 @@
 // back to its file, line and key path. Defaults from the schemas are filled in
 // here, so the schemas are the single source of keys, types and defaults.
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { Diagnostics, type KeyPath, type SourceDoc } from './source.js';
+import { DURATION_EXPECTED } from './duration.js';
+import { Diagnostics, SECRET_KEYS, type KeyPath, type SourceDoc } from './source.js';
 // Compiled at build time (scripts/compile-schemas.mjs): compiling at start cost ~0.2 s.
 import * as compiledValidators from './validators.generated.js';
 // Imported (not read from disk) so the server bundle carries them too.
@@ -116,7 +117,7 @@ function mapError(e: ErrorObject, kind: SchemaKind): Mapped | null {
       return {
         path: [...path, key],
         at: 'key',
-        hideValue: true,
+        hideValue: mayBeSecret(key),
         message: `unknown key "${key}"`,
         expected: known.length ? `one of: ${known.join(', ')}` : undefined,
         hint: near ? `did you mean "${near}"?` : 'remove it, or check the spelling against the reference',
@@ -131,9 +132,12 @@ function mapError(e: ErrorObject, kind: SchemaKind): Mapped | null {
       }
       return { path, message: `does not match ${p.pattern}` };
     case 'type':
-      return { path, message: `wrong type`, expected: String(p.type).replace(',', ' or ') };
-    case 'enum':
-      return { path, message: `invalid value`, expected: `one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+      return { path, message: `wrong type`, ...typeAdvice(String(p.type), e.data, e.parentSchema as { default?: unknown }, path) };
+    case 'enum': {
+      const allowed = p.allowedValues as unknown[];
+      const near = typeof e.data === 'string' ? closest(e.data, allowed.filter((v): v is string => typeof v === 'string')) : undefined;
+      return { path, message: `invalid value`, expected: `one of: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`, hint: near ? `did you mean "${near}"?` : undefined };
+    }
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
@@ -152,6 +156,23 @@ function mapError(e: ErrorObject, kind: SchemaKind): Mapped | null {
   }
 }
 
+/** What a value of the wrong type should look like, and how to write it (YAML reads `5`, `yes`, `"22"` other than one may think). */
+function typeAdvice(type: string, data: unknown, schema: { default?: unknown } | undefined, path: KeyPath): { expected: string; hint?: string } {
+  const key = String(path[path.length - 1] ?? '');
+  const secret = SECRET_KEYS.has(key);
+  const isDuration = typeof schema?.default === 'string' && /^\d+(ms|s|m|h)/.test(schema.default);
+  const scalar = typeof data === 'number' || typeof data === 'boolean';
+  if (type === 'string' && isDuration) return { expected: DURATION_EXPECTED, hint: typeof data === 'number' ? `give the unit: ${key}: ${data}s (or ms, m, h)` : undefined };
+  if (type.startsWith('string') && scalar)
+    return { expected: 'string', hint: secret ? 'put the value in quotes' : `put the value in quotes: ${key}: "${String(data)}"` };
+  if ((type === 'integer' || type === 'number') && typeof data === 'string')
+    return { expected: type, hint: /^\s*-?\d+(\.\d+)?\s*$/.test(data) ? `write the number without quotes: ${key}: ${data.trim()}` : 'give a number' };
+  if (type === 'boolean') return { expected: 'boolean', hint: `write true or false, without quotes` };
+  if (type.startsWith('array')) return { expected: type.replace(',', ' or '), hint: 'a YAML list: one item per line, each starting with "- "' };
+  if (type.startsWith('object')) return { expected: type.replace(',', ' or '), hint: 'a mapping: "key: value" lines indented under this key' };
+  return { expected: type.replace(',', ' or ') };
+}
+
 function keyNameError(path: KeyPath, name: string, kind: SchemaKind): Mapped {
   const parent = path[path.length - 1];
   if (kind === 'recipe' && parent === 'instancelist')
@@ -164,6 +185,11 @@ function keyNameError(path: KeyPath, name: string, kind: SchemaKind): Mapped {
 function knownKeys(schema: unknown): string[] {
   const props = (schema as { properties?: Record<string, unknown> } | undefined)?.properties;
   return props ? Object.keys(props) : [];
+}
+
+/** An unknown key that may be a misspelt secret (`pks`, `sshpas`, `password`): its value is not shown; any other is, to help fix it. */
+function mayBeSecret(key: string): boolean {
+  return /pass|psk|pks|secret|token|pwd|key/i.test(key) || closest(key, [...SECRET_KEYS]) !== undefined;
 }
 
 /** The known key closest to a misspelt one (edit distance ≤ 2), if any. */

@@ -168,9 +168,13 @@ export function readYaml(file: string, diag: Diagnostics): SourceDoc {
     const code = (err as NodeJS.ErrnoException).code;
     diag.fileError(
       file,
-      code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${(err as Error).message}`,
+      code === 'ENOENT' ? `file not found: ${file}` : code === 'EISDIR' ? `${file} is a directory (expected a YAML file)` : `cannot read ${file}: ${(err as Error).message}`,
       // Only a path from the command line gets here (a recipe's setup paths are checked where they are written).
-      code === 'ENOENT' ? `check the path${isAbsolute(file) ? '' : ` (relative to the current directory, ${process.cwd()})`}` : undefined,
+      code === 'ENOENT'
+        ? `check the path${isAbsolute(file) ? '' : ` (relative to the current directory, ${process.cwd()})`}`
+        : code === 'EISDIR'
+          ? 'give the path of the YAML file, not of its directory'
+          : 'check the file\'s permissions',
     );
     return new YamlSource(file, '', false, null, false);
   }
@@ -219,7 +223,7 @@ function duplicateKeys(doc: Document): number[] {
 }
 
 /** Keys whose values are secrets: no excerpt shows them. */
-const SECRET_KEYS = new Set(['psk', 'sshpass']);
+export const SECRET_KEYS = new Set(['psk', 'sshpass']);
 const SECRET_ON_LINE = /(["']?\b(?:psk|sshpass)["']?[ \t]*:).*$/;
 const MASK = '<secret>';
 

@@ -1,7 +1,10 @@
 // `run --dry-run`: the plan and every script, computed without contacting
 // any server (it assumes fresh servers that have the data interfaces).
 import type { Inputs } from '../model/load.js';
-import { planRun, type ServerFacts } from './plan.js';
+import { commandArgv, engineArgv, inNamespace, instanceEnv } from './instances.js';
+import { planRun, type PlannedInstance, type ServerFacts } from './plan.js';
+import { shq } from '../transport/transport.js';
+import { BUNDLE_FILE, DEFAULT_BUNDLES_DIR } from '../transport/bundle.js';
 import { renderNamespaceBatches, renderNamespaceScript, renderPlumbScript, renderTeardownScript, renderVerifyScript } from './render.js';
 
 export function dryRunText(inputs: Inputs): string {
@@ -18,8 +21,27 @@ export function dryRunText(inputs: Inputs): string {
     const prefix = inputs.config.servers[sp.server].mgmtaddrprefix;
     out.push('', renderPlumbScript(plan.tag, sp.server, prefix, recs));
     out.push('', renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(sp.create, prefix)));
-    out.push('', `# at teardown:`, renderTeardownScript(plan.tag, sp.server, recs, { wholeRun: true, saveLogs: true }));
+    out.push('', ...sp.create.flatMap((p) => instanceStart(plan.tag, p)));
+    out.push('', `# at teardown:`);
+    for (const r of recs) if (r.destroycmds.trim()) out.push(`# destroycmds of ${r.name} (first): ${inNamespace(plan.tag, r, r.destroycmds)}`);
+    out.push(renderTeardownScript(plan.tag, sp.server, recs, { wholeRun: true, saveLogs: true }));
+    for (const c of inputs.recipe.cleancmds.filter((c) => c.server === sp.server)) out.push(`# cleancmds: ${c.cmds}`);
     out.push('', `# verification after teardown:`, renderVerifyScript(plan.tag, sp.server, recs));
   }
   return out.join('\n') + '\n';
+}
+
+/** How the daemon starts an instance (not a script: a spawn request), as shell lines to read. */
+function instanceStart(tag: string, p: PlannedInstance): string[] {
+  const { conf, record: r } = p;
+  const env = Object.entries(instanceEnv(tag, r)).map(([k, v]) => `${k}=${shq(v)}`).join(' ');
+  const lines = [`# instance ${r.name}: started by the daemon in namespace ${r.netns}, in ${r.runDir}, logs in ${r.logdir}`];
+  if (conf.kind === 'other') {
+    if (conf.other!.setupcmds.trim()) lines.push(`# its setupcmds first:`, inNamespace(tag, r, conf.other!.setupcmds));
+    lines.push(`env ${env} ${commandArgv(conf.other!.upcmds).map(shq).join(' ')}`);
+  } else {
+    lines.push(`# its setup file: ${conf.myikev2!.setupPath} (copied to ${r.runDir}/setup.yaml)`);
+    lines.push(`env ${env} ${engineArgv({ bundlePath: `${DEFAULT_BUNDLES_DIR}/BUILD/${BUNDLE_FILE}` }, r, true).map(shq).join(' ')}`);
+  }
+  return lines;
 }

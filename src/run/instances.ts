@@ -29,7 +29,7 @@ export function inNamespace(tag: string, r: InstanceRecord, cmds: string): strin
 }
 
 /** addressesSet: its addresses were set with its namespace (renderNamespaceBatches), in this run. */
-export function engineArgv(s: ServerSession, r: InstanceRecord, addressesSet: boolean): string[] {
+export function engineArgv(s: Pick<ServerSession, 'bundlePath'>, r: InstanceRecord, addressesSet: boolean): string[] {
   // A 1 MB young generation halves the engine's peak RSS per tunnel (and its CPU) at 1,000 tunnels: bench/engine-scale.
   const argv = ['node', '--max-semi-space-size=1', s.bundlePath, 'exec', '-f', `${r.runDir}/setup.yaml`, '--run-dir', r.runDir];
   // A restarted engine adds any address missing (a namespace configured by an older myikev2) and removes only those.

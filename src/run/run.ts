@@ -5,10 +5,11 @@ import { mkdtempSync, rmSync, mkdirSync, copyFileSync, chmodSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asMyikeError, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
+import { asMyikeError, EXIT_FAILED, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
 import { ExecQueue } from '../transport/exec-queue.js';
 import type { InstanceInfo, NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
+import type { ServerCommands } from '../model/recipe-types.js';
 import { startInstance, startStep, stillDetached, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
@@ -41,6 +42,8 @@ export interface InstanceStatus {
   namespace: string;
   mgmtAddr: string;
   state: UpState | 'failed';
+  /** What this run did with it: made it, found it up, started it again in its namespace, or replaced it (-o). */
+  change: 'created' | 'kept' | 'restarted' | 'replaced';
   logdir: string;
   runDir: string;
 }
@@ -57,6 +60,7 @@ interface Ctx {
   previous: RunManifest | null;
   plan?: RunPlan;
   started: Map<string, UpState>;
+  setupRan: Set<string>; // servers where this run started its setupcmds: a failed run runs their cleancmds
 }
 
 /**
@@ -79,14 +83,14 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   const keepLogs = logsKeptPerRun(); // checked before any server is touched: a rollback saves logs
   const servers = new Servers(inputs.config);
   const names = recipeServers(inputs);
-  const ctx: Ctx = { sessions: new Map(), facts: {}, previous: null, started: new Map() };
+  const ctx: Ctx = { sessions: new Map(), facts: {}, previous: null, started: new Map(), setupRan: new Set() };
   let plumbed = false;
   const daemonInstances: Record<string, ServerFacts['daemonInstances']> = {};
   const running: Record<string, InstanceInfo[]> = {}; // the run's instances each daemon had
+  // Connecting starts now, while the progress view is built (~50 ms).
+  const sessions = new Map(names.map((name) => [name, servers.session(name)]));
+  for (const s of sessions.values()) s.catch(() => {}); // told by the server's task
   try {
-    // Connecting starts now, while the progress view is built (~50 ms).
-    const sessions = new Map(names.map((name) => [name, servers.session(name)]));
-    for (const s of sessions.values()) s.catch(() => {}); // told by the server's task
     await runTasks(ctx, [
       {
         title: `Connect to ${names.length} server(s), run setupcmds`,
@@ -114,7 +118,12 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
                 const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);
                 if (cmds.length) {
+                  // Not while another server may yet fail to connect: a run that cannot reach all its servers changes none.
+                  const reached = await Promise.allSettled(sessions.values());
+                  const lost = names.filter((_, k) => reached[k].status === 'rejected');
+                  if (lost.length) throw new MyikeError('E_SKIPPED', `setupcmds not run: ${lost.join(', ')} cannot be reached`, { exitCode: EXIT_FAILED });
                   t.title = `${name}: setupcmds`;
+                  ctx.setupRan.add(name);
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
                 }
                 const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(FACTS_COMMAND)));
@@ -227,7 +236,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       const archive = e.server && archives?.get(e.server);
       if (failed && archive && hasDefaultLogdir(tag, failed)) e = e.withHint(`its logs are in ${archive} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
     }
-    if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx);
+    if (!opts.keepOnFailure) await undoSetupcmds(ctx, recipe.cleancmds, opts);
+    if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx, sessions.values());
     await servers.close();
     throw e;
   }
@@ -235,8 +245,15 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   return {
     name: recipe.name,
     tag,
-    instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed')),
+    instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed', changeOf(ctx.plan!, r.name))),
   };
+}
+
+function changeOf(plan: RunPlan, name: string): InstanceStatus['change'] {
+  const sp = plan.servers.find((p) => p.create.some((c) => c.record.name === name) || p.keep.some((r) => r.name === name) || p.restart.some((c) => c.record.name === name));
+  if (!sp || sp.keep.some((r) => r.name === name)) return 'kept';
+  if (sp.restart.some((c) => c.record.name === name)) return 'restarted';
+  return plan.servers.some((p) => p.remove.some((r) => r.name === name)) ? 'replaced' : 'created';
 }
 
 /**
@@ -260,8 +277,8 @@ export function listNames(names: string[], max = 6): string {
   return names.length <= max ? names.join(', ') : `${names.slice(0, max - 1).join(', ')} and ${names.length - max + 1} more (${names.length} instances)`;
 }
 
-function status(r: InstanceRecord, state: UpState | 'failed'): InstanceStatus {
-  return { instance: r.name, server: r.server, kind: r.kind, namespace: r.netns, mgmtAddr: r.mgmtAddr, state, logdir: r.logdir, runDir: r.runDir };
+function status(r: InstanceRecord, state: UpState | 'failed', change: InstanceStatus['change']): InstanceStatus {
+  return { instance: r.name, server: r.server, kind: r.kind, namespace: r.netns, mgmtAddr: r.mgmtAddr, state, change, logdir: r.logdir, runDir: r.runDir };
 }
 
 /** Inside each new namespace: by the daemon in one request, or (an older daemon) by a script. */
@@ -304,10 +321,31 @@ export async function pushSetupFiles(s: ServerSession, tag: string, instances: P
   }
 }
 
+/**
+ * After a failed run: the cleancmds of the servers where it ran setupcmds, as
+ * its teardown would have (what setupcmds made would otherwise stay, with no
+ * run on record to tear down, and a second run's setupcmds trip over it).
+ */
+async function undoSetupcmds(ctx: Ctx, cleancmds: ServerCommands[], opts: RunOptions): Promise<void> {
+  await Promise.all(
+    [...ctx.setupRan].map(async (name) => {
+      const cmds = cleancmds.filter((c) => c.server === name);
+      const s = ctx.sessions.get(name);
+      if (!cmds.length || !s) return;
+      opts.warn(`${name}: running cleancmds, as the run's setupcmds ran there`);
+      await runCommands(s.transport, cmds, 'cleancmds', undefined, opts.warn).catch((e) => opts.warn(`${name}: cleancmds not run: ${asMyikeError(e).message}`));
+    }),
+  );
+}
+
 /** After a failed run: the daemons it started go again when they have nothing (no instance, no manifest). */
-async function stopIdleDaemonsWeStarted(ctx: Ctx): Promise<void> {
+async function stopIdleDaemonsWeStarted(ctx: Ctx, connecting: Iterable<Promise<ServerSession>>): Promise<void> {
+  // A server that failed fast (a host key, a refused port) ends the run while others still connect and start
+  // their daemons: wait for those too, or their daemons stay behind.
+  const settled = await Promise.allSettled(connecting);
+  const all = new Set([...ctx.sessions.values(), ...settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))]);
   // Best effort: the run's own error is what the user needs to see.
-  await Promise.all([...ctx.sessions.values()].filter((s) => s.daemonStarted).map((s) => stopDaemonIfIdle(s).catch(() => {})));
+  await Promise.all([...all].filter((s) => s.daemonStarted && !s.daemon.closed).map((s) => stopDaemonIfIdle(s).catch(() => {})));
 }
 
 /**

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import * as readline from 'node:readline';
 import { Chalk } from 'chalk';
 import { asMyikeError, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MyikeError } from '../errors.js';
+import { placeInConfig } from '../model/config.js';
 import { loadConfig } from '../model/load.js';
 import { controllerStateDir } from '../run/store.js';
 import type { Terminal } from '../transport/transport.js';
@@ -220,7 +221,8 @@ class Shell {
         this.current = null;
       }
     } catch (err) {
-      const e = asMyikeError(err);
+      // An SSH error of a server points at the config line to fix, as on the command line.
+      const e = placeInConfig(asMyikeError(err), this.session?.configFile);
       process.stderr.write(this.p.bad(e.describe()) + '\n');
       if (e.code === 'E_INTERNAL' && process.env.MYIKEV2_DEBUG) console.error(err);
       return e.exitCode;

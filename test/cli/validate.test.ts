@@ -46,6 +46,19 @@ describe('cli: validate, example, usage', () => {
     assert.match(help.stdout, /Usage: myikev2 validate/);
   });
 
+  it('a word too many is bad usage (exit 2), not ignored, at every level', () => {
+    for (const args of [
+      ['validate', '-c', 'examples/starter/controller.yaml', 'examples/starter/recipe.yaml', 'examples/quickstart/recipe.yaml'],
+      ['teardown', 'a.yaml', 'b.yaml'],
+      ['lab', 'status', '--dir', '/nonexistent/lab', 'extra'],
+      ['example', '-o', '/nonexistent/example', 'extra'],
+    ]) {
+      const r = myikev2(...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /error: too many arguments for '\w+'/);
+    }
+  });
+
   it('run --dry-run --json is refused (exit 2): the dry run prints scripts, which a JSON reader would choke on', () => {
     const r = myikev2('run', '--dry-run', '--json', '-c', 'examples/starter/controller.yaml', 'examples/starter/recipe.yaml');
     assert.equal(r.code, 2, r.stdout);

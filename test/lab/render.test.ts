@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import { MyikeError } from '../../src/errors.js';
 import { readControllerConfig } from '../../src/model/config.js';
 import { Diagnostics } from '../../src/model/source.js';
@@ -140,7 +141,9 @@ describe('lab rendering', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'myikev2-labconf-'));
     try {
       const file = join(tmp, 'controller.yaml');
-      for (const f of ['id_ed25519', 'known_hosts']) writeFileSync(join(tmp, f), '', { mode: 0o600 }); // the reader checks they exist (a key only its owner reads, as ssh-keygen writes it)
+      // The reader checks the key is a private key and the files exist (a key only its owner reads, as ssh-keygen writes it).
+      writeFileSync(join(tmp, 'id_ed25519'), ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+      writeFileSync(join(tmp, 'known_hosts'), '', { mode: 0o600 });
       writeFileSync(file, renderControllerYaml(plan, `${tmp}/id_ed25519`, `${tmp}/known_hosts`));
       const diag = new Diagnostics();
       const { config } = readControllerConfig(file, diag);

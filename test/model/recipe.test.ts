@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readControllerConfig } from '../../src/model/config.js';
 import { readRecipe } from '../../src/model/recipe.js';
 import { Diagnostics, textSha256 } from '../../src/model/source.js';
 import { PROJECT_ROOT } from '../support/paths.js';
@@ -26,5 +27,21 @@ describe('model: an instance as written', () => {
     assert.deepEqual(JSON.parse(sl.written), { name: 'sl', daemonname: 'srv1', other: { upcmds: 'sleep 60' } });
     assert.equal(sl.other!.setupcmds, '', 'the model has the defaults');
     assert.equal(gw.myikev2!.setup.sha256, textSha256(readFileSync(join(dir, 'gw.yaml'), 'utf8')));
+  });
+});
+
+describe('model: names a recipe refers to', () => {
+  let dir = '';
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'myikev2-recipe-names-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('suggests the server or variable meant by a misspelt one', () => {
+    const config = join(dir, 'controller.yaml');
+    writeFileSync(config, 'daemonlist:\n  srv1: {sshaddr: 192.0.2.1, mgmtaddrprefix: "2001:db8:1::/64"}\nvarlist:\n  DURATION: "5"\n');
+    const file = join(dir, 'r.yaml');
+    writeFileSync(file, 'name: n\ninstancelist:\n  1: {name: a, daemonname: svr1, other: {upcmds: sleep %DURATON% %NOPE%}}\n');
+    const diag = new Diagnostics();
+    readRecipe(file, readControllerConfig(config, diag).config, diag);
+    assert.deepEqual(diag.errors.map((e) => e.hint?.replace(/ Else .*|^add .*/, '')), ['did you mean "srv1"?', 'did you mean %DURATION%?', '']);
   });
 });

@@ -37,6 +37,13 @@ function withYamlFile(text: string, fn: (file: string) => void): void {
   }
 }
 
+/** withYamlFile, giving back what fn returns. */
+function withYamlFileResult<T>(text: string, fn: (file: string) => T): T {
+  let out: T;
+  withYamlFile(text, (file) => void (out = fn(file)));
+  return out!;
+}
+
 const SCALARS = [
   '1', '-1', '+1', '0', '007', '0o17', '-0o17', '0x1F', '0X1F', '1_000', '1.5', '1.', '.5', '-.5', '1e3', '1E-3', '1.5e+3',
   '+.inf', '-.INF', '.Inf', '.nan', '.NaN', 'nan', 'inf', 'true', 'True', 'TRUE', 'tRue', 'false', 'yes', 'no', 'on', 'off', 'y', 'n',
@@ -111,6 +118,13 @@ describe('model: YAML sources', () => {
     assert.equal(diag.errors[0].hint, `check the path (relative to the current directory, ${process.cwd()})`);
   });
 
+  it('says a directory given for a file is one, and what to give instead', () => {
+    const diag = new Diagnostics();
+    readYaml(tmpdir(), diag);
+    assert.equal(diag.errors[0].message, `${tmpdir()} is a directory (expected a YAML file)`);
+    assert.equal(diag.errors[0].hint, 'give the path of the YAML file, not of its directory');
+  });
+
   it('never shows a secret in the line quoted by an error (wrong type, YAML syntax)', () => {
     withYamlFile('ikeconf:\n  psk: 98765432123\n', (file) => {
       const diag = new Diagnostics();
@@ -135,6 +149,19 @@ describe('model: YAML sources', () => {
       assert.ok(diag.errors.length >= 1);
       assert.ok(diag.errors.every((e) => e.location!.file === file && e.location!.line >= 2), diag.errors.map((e) => e.message).join('; '));
     }));
+
+  it('shows the value of a misspelt key unless the key may be a misspelt secret', () => {
+    const excerpts = (ike: string) =>
+      withYamlFileResult(`role: gateway\nbindifname: x0\nbindifaddr: 10.0.0.1/24\n${ike}`, (file) => {
+        const diag = new Diagnostics();
+        readSetup(file, diag);
+        return diag.errors.filter((e) => e.message.includes('unknown key')).map((e) => e.excerpt);
+      });
+    assert.deepEqual(excerpts('loglevl: 3\n'), ['loglevl: 3']);
+    assert.deepEqual(excerpts('ikeconf:\n  dhgrpd: [19]\n'), ['  dhgrpd: [19]']);
+    for (const secret of ['ikeconf:\n  pks: S3CRET\n', 'ikeconf:\n  ps: S3CRET\n', 'ikeconf:\n  password: S3CRET\n', 'ikeconf:\n  presharedkey: S3CRET\n'])
+      assert.ok(excerpts(secret).every((e) => e?.endsWith(': <secret>')), secret);
+  });
 
   // Error messages quote the offending line: never with a pre-shared key in it.
   const secretCases: [string, string][] = [

@@ -24,7 +24,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -47,8 +47,54 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     const before = await states(runTag(names[0]));
     const r = myikev2('run', '--plain', '-c', cfg, file);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /error: \[server gone, step connect\] cannot connect to root@/);
+    // On the config line to fix (no sshport written: the address).
+    assert.match(r.stderr, /controller\.yaml:\d+:\d+: error: \[server gone, step connect\] daemonlist\.gone\.sshaddr: cannot connect to root@/);
     assert.deepEqual(await states(runTag(names[0])), before, 'nothing is left on the reachable servers, not even the daemon the run started');
+  });
+
+  it('a server refused at once (its host key) stops the run before setupcmds run anywhere, and no daemon is left behind', async () => {
+    const { lab } = labRef;
+    // srv2 under another name, checked against an empty known_hosts: refused at the key exchange,
+    // while srv1 is still starting its daemon.
+    const config = parse(readFileSync(lab.controllerConfigPath, 'utf8'));
+    const emptyKnownHosts = join(tmp, 'known_hosts.empty');
+    writeFileSync(emptyKnownHosts, '');
+    config.daemonlist.stranger = { ...config.daemonlist[lab.servers[1].name], knownhosts: emptyKnownHosts, mgmtaddrprefix: 'fd00:6d79:ef::/64' };
+    const cfg = join(tmp, 'controller-stranger.yaml');
+    writeFileSync(cfg, stringify(config), { mode: 0o600 });
+    const file = join(tmp, 'fastfail.yaml');
+    const doc = parse(recipe(names[5], [{ server: lab.servers[0].name, upcmds: 'exec sleep 663' }, { server: 'stranger', upcmds: 'exec sleep 664' }]));
+    doc.setupcmds = [{ daemonname: lab.servers[0].name, cmds: 'touch /run/fastfail-setupcmds-ran' }];
+    writeFileSync(file, stringify(doc));
+    const before = await states(runTag(names[5]));
+    const r = myikev2('run', '--plain', '-c', cfg, file);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /controller-stranger\.yaml:\d+:\d+: error: \[server stranger, step host key check\] daemonlist\.stranger: host key of /);
+    assert.deepEqual(await states(runTag(names[5])), before, 'srv1 is as it was: no setupcmds ran, no daemon is left');
+  });
+
+  it('a run that fails after its setupcmds ran runs the cleancmds: what setupcmds made does not stay behind', async () => {
+    const { lab } = labRef;
+    const srv = lab.servers[0].name;
+    const file = join(tmp, 'undo-setupcmds.yaml');
+    const doc = parse(recipe(names[6], [{ server: srv, upcmds: 'exec sleep 665' }]));
+    doc.setupcmds = [{ daemonname: srv, cmds: 'ip link add undo-a type veth peer name undo-b' }];
+    doc.cleancmds = [{ daemonname: srv, cmds: 'ip link del undo-a' }];
+    doc.instancelist['1'].other.dataif = 'undo-c'; // a typo for undo-b: the plan fails, after setupcmds
+    writeFileSync(file, stringify(doc));
+    const before = await states(runTag(names[6]));
+    const r = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /server \S+ has no interface undo-c in its base namespace/);
+    assert.match(r.stderr, /running cleancmds, as the run's setupcmds ran there/);
+    assert.deepEqual(await states(runTag(names[6])), before, 'the veth of setupcmds is gone, as is the daemon');
+    // So the same run, fixed, can run its setupcmds again.
+    doc.instancelist['1'].other.dataif = 'undo-b';
+    writeFileSync(file, stringify(doc));
+    const again = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, file).status, 0);
+    assert.deepEqual(await states(runTag(names[6])), before);
   });
 
   it('an instance that fails on one server rolls the run back on every server', async () => {

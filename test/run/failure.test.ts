@@ -193,6 +193,8 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
         const none = other.myikev2('teardown', '--no-logs', '--name', 'no-such-run');
         assert.equal(none.status, 0, none.stderr + none.stdout);
         assert.equal(none.stdout, 'nothing to tear down: no run of "no-such-run"\n', 'the daemon is not idle: the run is connected to it');
+        const json = JSON.parse(other.myikev2('teardown', '--no-logs', '--json', '--name', 'no-such-run').stdout);
+        assert.deepEqual([json.name, json.found], ['no-such-run', false], 'the JSON names the run asked for, and says it was not found');
       } finally {
         other.cleanup();
       }
@@ -216,6 +218,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     const again = myikev2('run', '--json', join(dir, 'detached.yaml'));
     assert.equal(again.status, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).instances[0].state, 'running (detached)');
+    assert.deepEqual([JSON.parse(r.stdout).instances[0].change, JSON.parse(again.stdout).instances[0].change], ['created', 'kept'], 'the JSON says what the run did');
     assert.equal(sh(`ip netns pids ${tag}-forks | wc -l`).trim(), '1', 'not started a second time');
     const td = myikev2('teardown', '--name', 'detached-test');
     assert.equal(td.status, 0, td.stderr + td.stdout);
@@ -250,6 +253,8 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(pidOf('601'), '', 'the old b is gone');
     assert.ok(pidOf('602'), 'the new b runs');
     assert.equal(pidOf('600'), aBefore, 'the unchanged instance was kept');
+    const changes = (JSON.parse(over.stdout) as { instances: { instance: string; change: string }[] }).instances.map((i) => `${i.instance} ${i.change}`);
+    assert.deepEqual(changes, ['a kept', 'b replaced'], 'the JSON says what the run did');
     assert.equal(namespacesOf(driftTag), `${driftTag}-a\n${driftTag}-b`);
     const td = myikev2('teardown', '--name', 'drift-test');
     assert.equal(td.status, 0, td.stderr + td.stdout);

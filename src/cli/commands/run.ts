@@ -28,7 +28,7 @@ export function registerRun(program: Command): void {
     .option('-c, --config <file>', 'controller config (default: the embedded one, the local machine)')
     .option('-o, --override', 'replace instances whose definition changed since they were started')
     .option('--keep-on-failure', 'do not roll back what a failed run created')
-    .option('--dry-run', 'print the plan and every generated script; touch nothing')
+    .option('--dry-run', 'print the plan, every generated script and how each instance is started; contact no server')
     .option('--json', 'print the summary as JSON')
     .option('--plain', 'plain progress lines even on a terminal')
     .action(

@@ -47,7 +47,7 @@ export function registerTeardown(program: Command): void {
           warn: (w) => process.stderr.write(`warning: ${w}\n`),
         }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
         const left = result.servers.filter((s) => s.leftovers.length);
-        if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        if (opts.json) process.stdout.write(JSON.stringify({ ...result, name: result.name ?? name, found: result.name !== null }, null, 2) + '\n');
         else if (!result.name)
           process.stdout.write(`nothing to tear down: no run of "${name}"${result.idleDaemonsStopped.length ? `; stopped the idle daemon on ${result.idleDaemonsStopped.join(', ')}` : ''}\n`);
         else {
