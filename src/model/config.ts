@@ -124,11 +124,13 @@ function keyProblem(keyPath: string): { message: string; hint: string } | null {
 }
 
 /** The key of a server's entry that an SSH error (by its code) is about: where the user fixes it. */
-function sshErrorKey(e: MyikeError): string | undefined {
+function sshErrorKey(e: MyikeError, entry: Record<string, unknown>): string | undefined {
   switch (e.code) {
     case 'E_SSH_CONNECT':
       return /ECONNREFUSED/.test(e.message) ? 'sshport' : 'sshaddr';
     case 'E_SSH_AUTH':
+      // A password refused is fixed at sshpass (its value masked in the excerpt), a key at sshkeypath.
+      return entry.sshpass && !entry.sshkeypath ? 'sshpass' : 'sshkeypath';
     case 'E_SSH_KEY':
       return 'sshkeypath';
     case 'E_HOSTKEY_UNKNOWN':
@@ -149,12 +151,12 @@ function sshErrorKey(e: MyikeError): string | undefined {
  * Any other error, or one the file does not tell, is given back as it is.
  */
 export function placeInConfig(e: MyikeError, file: string | undefined): MyikeError {
-  const key = sshErrorKey(e);
-  if (!key || !e.server || e.location || !file) return e;
+  if (!e.server || e.location || !file || !sshErrorKey(e, {})) return e;
   const diag = new Diagnostics();
   const src = readYaml(file, diag);
   const servers = (src.data as { daemonlist?: Record<string, Record<string, unknown>> } | null)?.daemonlist;
   if (!src.ok || !servers?.[e.server]) return e;
+  const key = sshErrorKey(e, servers[e.server])!;
   const path = ['daemonlist', e.server, ...(key in servers[e.server] ? [key] : [])];
   diag.error(src, path, { message: e.message, hint: e.hint });
   const placed = diag.errors[diag.errors.length - 1];

@@ -52,6 +52,10 @@ describe('model: controller config warnings, and SSH errors placed in it', () =>
     const mismatch = placeInConfig(new MyikeError('E_HOSTKEY_MISMATCH', 'host key of 192.0.2.1 does not match', { server: 'srv1', step: 'host key check' }), config);
     assert.deepEqual([mismatch.location?.line, mismatch.keyPath], [2, 'daemonlist.srv1']);
     assert.doesNotMatch(mismatch.describe(), /hunter2/);
+    // A refused password is fixed at sshpass, its value masked.
+    const denied = placeInConfig(new MyikeError('E_SSH_AUTH', 'authentication failed', { server: 'srv1', step: 'connect' }), config);
+    assert.deepEqual([denied.location?.line, denied.keyPath], [5, 'daemonlist.srv1.sshpass']);
+    assert.doesNotMatch(denied.describe(), /hunter2/);
     // Not an SSH error, or no file: as it was.
     const other = new MyikeError('E_EXEC', 'failed', { server: 'srv1' });
     assert.equal(placeInConfig(other, config), other);
