@@ -17,7 +17,7 @@ import { DETACHED, planRun, type RunPlan, type ServerFacts, type PlannedInstance
 import { runTasks, timing, type ProgressMode } from './progress.js';
 import { hasDefaultLogdir, renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
 import { FACTS_COMMAND, parseFacts } from './facts.js';
-import { holdRun, Servers, type ServerSession } from './servers.js';
+import { holdRun, InTurn, Servers, type ServerSession } from './servers.js';
 import { deleteManifest, logsDirFor, logsKeptPerRun, prunedNote, pruneLogs, readManifest, writeManifest } from './store.js';
 import { removeInstances, runCommands, runScript, stopDaemonIfIdle, teardownServer } from './teardown.js';
 
@@ -90,6 +90,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   // Connecting starts now, while the progress view is built (~50 ms).
   const sessions = new Map(names.map((name) => [name, servers.session(name)]));
   for (const s of sessions.values()) s.catch(() => {}); // told by the server's task
+  const turns = new InTurn(names);
   try {
     await runTasks(ctx, [
       {
@@ -105,8 +106,9 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 const s = await sessions.get(name)!;
                 ctx.sessions.set(name, s);
                 t.title = `${name}: daemon ready`;
-                const [, list, stored] = await timing(`${name} list`, () => Promise.all([
-                  holdRun(s, tag, 'run'), // first: the reads below must not race another run of this recipe
+                // First the run's lock, server by server in name order: the reads below must not race another run of this recipe.
+                await timing(`${name} lock`, () => turns.take(name, () => holdRun(s, tag, 'run')));
+                const [list, stored] = await timing(`${name} list`, () => Promise.all([
                   s.daemon.request('list', { tag }),
                   s.daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null),
                 ]));
@@ -129,7 +131,10 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(FACTS_COMMAND)));
                 ctx.facts[name] = { ...parseFacts(name, facts.stdout), daemonInstances: daemonInstances[name] };
                 t.title = `${name}: ready`;
-              })().catch(onServer(name, 'connect')),
+              })().catch((e: unknown) => {
+                turns.fail(name); // the servers after it do not wait for its lock
+                return onServer(name, 'connect')(e);
+              }),
             })),
             { concurrent: true, exitOnError: true },
           ),

@@ -103,6 +103,50 @@ export class Servers {
  * connection lasts, so two controllers (or two commands of one) cannot bring
  * up or tear down the same run at once; a daemon without locks is let be.
  */
+/**
+ * Runs one step per server in a fixed order (by server name), whatever order
+ * their connections come up in. Two commands locking the same run at the
+ * same moment then meet on the first server and one of them gets every lock;
+ * taken as each server came up, each could hold some and both be refused.
+ */
+export class InTurn {
+  private readonly order: string[];
+  private readonly turns = new Map<string, { over: Promise<void>; done: () => void; failed: () => void }>();
+
+  constructor(names: string[]) {
+    this.order = [...names].sort();
+    for (const name of this.order) {
+      let done!: () => void;
+      let failed!: () => void;
+      const over = new Promise<void>((resolve, reject) => {
+        done = resolve;
+        failed = () => reject(new MyikeError('E_SKIPPED', `not done: ${name} failed before its turn`));
+      });
+      over.catch(() => undefined); // told by the server's own task
+      this.turns.set(name, { over, done, failed });
+    }
+  }
+
+  /** Runs step once the servers before this one have done theirs; rejects (E_SKIPPED) if one of them failed. */
+  async take<T>(name: string, step: () => Promise<T>): Promise<T> {
+    const turn = this.turns.get(name)!;
+    try {
+      await Promise.all(this.order.slice(0, this.order.indexOf(name)).map((n) => this.turns.get(n)!.over));
+      const result = await step();
+      turn.done();
+      return result;
+    } catch (e) {
+      turn.failed();
+      throw e;
+    }
+  }
+
+  /** This server will not take its turn (it could not be reached): the servers after it stop waiting. */
+  fail(name: string): void {
+    this.turns.get(name)?.failed();
+  }
+}
+
 export async function holdRun(s: ServerSession, tag: string, command: 'run' | 'teardown'): Promise<void> {
   if (!s.daemon.server.features.includes('lock')) return;
   await s.daemon.request('lock', { key: `run:${tag}`, owner: `myikev2 ${command} on ${hostname()} (pid ${process.pid})` }).catch((e: MyikeError) => {

@@ -24,7 +24,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -184,5 +184,30 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     const back = myikev2('teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, '--name', names[3]);
     assert.equal(back.status, 0, back.stderr + back.stdout);
     assert.deepEqual(await states(runTag(names[3])), before, 'every server is as it was');
+  });
+
+  it('the same run started twice at the same moment: one brings it up, the other is refused or finds it up; never both refused', async () => {
+    const { lab } = labRef;
+    const name = names[7];
+    const file = join(tmp, 'twice.yaml');
+    writeFileSync(file, recipe(name, [{ server: lab.servers[0].name, upcmds: 'exec sleep 668' }, { server: lab.servers[1].name, upcmds: 'exec sleep 669' }]));
+    const before = await states(runTag(name));
+    const start = () =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, 'run', '--plain', '-c', lab.controllerConfigPath, file], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.once('exit', (code) => resolve({ code, stderr }));
+      });
+    // Two rounds (the order the servers come up in varies; run/servers.test has the race that refused both, made certain).
+    for (let round = 0; round < 2; round++) {
+      const both = await Promise.all([start(), start()]);
+      assert.ok(both.some((r) => r.code === 0), `one brings the run up:\n${both.map((r) => r.stderr).join('\n---\n')}`);
+      for (const r of both.filter((x) => x.code !== 0)) assert.match(r.stderr, /error: \[server \S+, step lock the run\] run \S+ is busy: held by myikev2 run/);
+      for (const s of lab.servers) assert.equal((await sshRun(lab, s, `ip netns list | grep -c '^${runTag(name)}-'`)).stdout.trim(), '1', `one namespace on ${s.name}`);
+      const td = myikev2('teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, file);
+      assert.equal(td.status, 0, td.stderr + td.stdout);
+    }
+    assert.deepEqual(await states(runTag(name)), before, 'every server is as it was');
   });
 });
