@@ -62,8 +62,22 @@ export function commandArgv(cmd: string): string[] {
   return ['sh', '-c', cmd];
 }
 
+/** In an other instance's run directory once its setupcmds succeeded there (the directory goes with the namespace). */
+export const SETUPCMDS_DONE = '.myikev2-setupcmds-done';
+
 /**
- * Runs other.setupcmds, then spawns the instance's program under the daemon;
+ * other.setupcmds run once per namespace: in a new one always, in one whose
+ * instance is started again (it crashed, or was stopped) only if they have
+ * not succeeded there yet; what they did (an address on lo, files in the
+ * run directory) is still there, and most commands fail a second time.
+ */
+export function setupcmdsLine(tag: string, r: InstanceRecord, cmds: string, created: boolean): string {
+  const run = `${inNamespace(tag, r, cmds)} && touch ${SETUPCMDS_DONE}`;
+  return created ? run : `test -e ${shq(`${r.runDir}/${SETUPCMDS_DONE}`)} || { ${run}; }`;
+}
+
+/**
+ * Runs other.setupcmds (see setupcmdsLine), then spawns the instance's program under the daemon;
  * resolves with the time (Date.now()) it was running. created: its namespace
  * was created (and configured) by this run.
  */
@@ -72,7 +86,7 @@ export async function startInstance(s: ServerSession, tag: string, conf: Instanc
   if (conf.kind === 'other') {
     const other = conf.other!;
     if (other.setupcmds.trim()) {
-      const res = await s.transport.exec(inNamespace(tag, r, other.setupcmds), { onStdout: onOutput, onStderr: onOutput, timeoutMs: 120_000 });
+      const res = await s.transport.exec(setupcmdsLine(tag, r, other.setupcmds, created), { onStdout: onOutput, onStderr: onOutput, timeoutMs: 120_000 });
       if (res.code !== 0)
         throw new MyikeError('E_SETUPCMDS', `setupcmds of instance ${r.name} failed (exit ${res.code ?? res.signal}):\n${tail(res.stderr || res.stdout)}`, {
           server: r.server,
