@@ -235,10 +235,33 @@ function tail(text: string, n = 8): string {
 }
 
 /**
+ * Names again (`ip netns attach`) each of these namespaces whose name was
+ * deleted (`ip netns del`) while a process of its instance still runs in it
+ * (found by the MYIKEV2_NETNS it was started with), so that its data
+ * interface can be given back and its destroycmds run.
+ */
+export function reattachScript(netns: string[]): string {
+  return [
+    `base=$(stat -L -c %i /proc/self/ns/net)`,
+    `for ns in ${netns.map(shq).join(' ')}; do`,
+    '  [ ! -e "/run/netns/$ns" ] || continue',
+    '  for e in $(grep -lzxF "MYIKEV2_NETNS=$ns" /proc/[0-9]*/environ 2>/dev/null); do',
+    '    p=${e#/proc/}; p=${p%/environ}',
+    '    n=$(stat -L -c %i "/proc/$p/ns/net" 2>/dev/null) && [ "$n" != "$base" ] && ip netns attach "$ns" "$p" 2>/dev/null && break',
+    '  done',
+    'done',
+    'true',
+  ].join('\n');
+}
+
+/**
  * Stops instances gracefully (other: destroycmds first; then SIGTERM, SIGKILL
  * after the timeout) or at once (force), and forgets them in the daemon.
  */
 export async function stopInstances(s: ServerSession, tag: string, records: InstanceRecord[], force: boolean, warn: (w: string) => void): Promise<void> {
+  // A data interface lives as long as its namespace: one deleted by hand lives on while a process is in it, and stopping that would take the interface with it.
+  const withDataIf = records.filter((r) => r.dataIf);
+  if (withDataIf.length) await s.transport.exec(reattachScript(withDataIf.map((r) => r.netns)), { timeoutMs: 30_000 });
   if (!force) {
     await Promise.all(
       records

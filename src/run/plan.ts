@@ -127,7 +127,7 @@ export function planRun(
       const freed = sp.remove.find((r) => r.dataIf === conf.dataIf);
       if (!link && !freed && !record.dataIfOrig)
         problems.push(`server ${conf.server} has no interface ${conf.dataIf} in its base namespace (data interface of instance ${conf.name}; an instance of another run may have it in its namespace)`);
-      else if (link) record.dataIfOrig ??= { addrs: link.addrs, up: link.up };
+      else if (link) record.dataIfOrig ??= linkState(link);
       // The removed instance gives it back as it found it: that is how teardown must give it back too.
       else if (freed) record.dataIfOrig ??= freed.dataIfOrig;
     }
@@ -203,7 +203,7 @@ function toRecord(tag: string, conf: InstanceConf, facts: ServerFacts, old: Inst
     mgmtAddr: conf.mgmtAddr,
     dataIf: conf.dataIf,
     dataIfAddr: conf.other?.dataifaddr ?? '',
-    dataIfOrig: link ? { addrs: link.addrs, up: link.up } : (old?.dataIfOrig ?? null),
+    dataIfOrig: link ? linkState(link) : (old?.dataIfOrig ?? null),
     destroycmds: conf.other?.destroycmds ?? '',
     hash: instanceHash(conf),
     written: writtenHash(conf, config.varlist),
@@ -218,6 +218,11 @@ function howItDiffers(conf: InstanceConf, old: InstanceRecord, record: InstanceR
     // A hash of another build's model differs by itself when this build added a setting: what was written decides then.
     ...(old.hash !== record.hash && old.written !== record.written ? ['its definition (recipe entry or setup file) changed since it was started'] : []),
   ];
+}
+
+/** How a data interface was found, for teardown to give it back so. */
+function linkState(link: DataIfState): DataIfState {
+  return { addrs: link.addrs, up: link.up, ...(link.routes?.length ? { routes: link.routes } : {}) };
 }
 
 const normalAddr = (a: string) => parseAddress(a)?.addr ?? a;

@@ -15,7 +15,7 @@ import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { DETACHED, planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
 import { hasDefaultLogdir, renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
-import { FACTS_COMMAND, parseFacts } from './facts.js';
+import { factsCommand, parseFacts } from './facts.js';
 import { holdRun, Servers, type ServerSession } from './servers.js';
 import { deleteManifest, logsDirFor, logsKeptPerRun, prunedNote, pruneLogs, readManifest, writeManifest } from './store.js';
 import { removeInstances, runCommands, runScript, stopDaemonIfIdle, teardownServer } from './teardown.js';
@@ -96,7 +96,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
               title: name,
               task: (_c2, t) => (async () => {
                 // Without setupcmds (which may change them) the facts are read while the daemon starts.
-                const early = recipe.setupcmds.some((c) => c.server === name) ? null : servers.transport(name).then((tr) => timing(`${name} facts`, () => tr.exec(FACTS_COMMAND)));
+                const factsCmd = factsCommand([...new Set(recipe.instances.flatMap((i) => (i.server === name && i.dataIf ? [i.dataIf] : [])))]);
+                const early = recipe.setupcmds.some((c) => c.server === name) ? null : servers.transport(name).then((tr) => timing(`${name} facts`, () => tr.exec(factsCmd)));
                 early?.catch(() => undefined); // awaited below; a failure of the session comes first
                 const s = await sessions.get(name)!;
                 ctx.sessions.set(name, s);
@@ -117,7 +118,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   t.title = `${name}: setupcmds`;
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
                 }
-                const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(FACTS_COMMAND)));
+                const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(factsCmd)));
                 ctx.facts[name] = { ...parseFacts(name, facts.stdout), daemonInstances: daemonInstances[name] };
                 t.title = `${name}: ready`;
               })().catch(onServer(name, 'connect')),
