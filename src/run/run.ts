@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asMyikeError, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
 import { ExecQueue } from '../transport/exec-queue.js';
+import { shq } from '../transport/transport.js';
 import type { InstanceInfo, NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
+import type { InstanceConf } from '../model/recipe-types.js';
 import { startInstance, startStep, stillDetached, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
@@ -83,10 +85,14 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   let plumbed = false;
   const daemonInstances: Record<string, ServerFacts['daemonInstances']> = {};
   const running: Record<string, InstanceInfo[]> = {}; // the run's instances each daemon had
+  // Connecting starts now, while the progress view is built (~50 ms).
+  const sessions = new Map(names.map((name) => [name, servers.session(name)]));
   try {
-    // Connecting starts now, while the progress view is built (~50 ms).
-    const sessions = new Map(names.map((name) => [name, servers.session(name)]));
     for (const s of sessions.values()) s.catch(() => {}); // told by the server's task
+    // setupcmds start once no server refuses the run (a data interface another run has): nothing is touched before.
+    const checked = new Map(names.map((name) => [name, settled()]));
+    const allChecked = Promise.all([...checked.values()].map((c) => c.promise));
+    allChecked.catch(() => {}); // told by the server's task
     await runTasks(ctx, [
       {
         title: `Connect to ${names.length} server(s), run setupcmds`,
@@ -112,8 +118,15 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 daemonInstances[name] = list.instances.map((i) => ({ name: i.name, state: detached.has(i.name) ? DETACHED : i.state }));
                 running[name] = list.instances;
                 if (stored && (!ctx.previous || stored.updatedAt > ctx.previous.updatedAt)) ctx.previous = stored;
+                await refuseTakenDataIfs(s, recipe, tag);
+                checked.get(name)!.ok();
                 // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
                 const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);
+                if (cmds.length)
+                  await allChecked.catch((e: unknown) => {
+                    const by = asMyikeError(e).server;
+                    throw new MyikeError('E_REFUSED', `setupcmds not run: ${by && by !== name ? `server ${by}` : 'a server'} refused the run`, { server: name, step: 'setupcmds' });
+                  });
                 if (cmds.length) {
                   t.title = `${name}: setupcmds`;
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
@@ -121,7 +134,10 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(factsCmd)));
                 ctx.facts[name] = { ...parseFacts(name, facts.stdout), daemonInstances: daemonInstances[name] };
                 t.title = `${name}: ready`;
-              })().catch(onServer(name, 'connect')),
+              })().catch((e: unknown) => {
+                checked.get(name)!.fail(e); // the other servers' setupcmds do not start
+                return onServer(name, 'connect')(e);
+              }),
             })),
             { concurrent: true, exitOnError: true },
           ),
@@ -228,7 +244,14 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       const archive = e.server && archives?.get(e.server);
       if (failed && archive && hasDefaultLogdir(tag, failed)) e = e.withHint(`its logs are in ${archive} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
     }
-    if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx);
+    if (!opts.keepOnFailure) {
+      // A server still connecting when another failed may be starting its daemon: that one goes too.
+      for (const [name, p] of sessions) {
+        const s = await p.catch(() => null);
+        if (s && !ctx.sessions.has(name)) ctx.sessions.set(name, s);
+      }
+      await stopIdleDaemonsWeStarted(ctx);
+    }
     await servers.close();
     throw e;
   }
@@ -238,6 +261,45 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     tag,
     instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed')),
   };
+}
+
+/** A promise settled from outside (the first call counts). */
+function settled(): { promise: Promise<void>; ok: () => void; fail: (e: unknown) => void } {
+  let ok!: () => void;
+  let fail!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => ((ok = res), (fail = rej)));
+  return { promise, ok, fail };
+}
+
+/**
+ * Refuses a run whose data interface on this server an instance of another
+ * run has in its namespace (that run's manifest on the server's daemon says
+ * so), naming that run, before anything (setupcmds) is done.
+ */
+async function refuseTakenDataIfs(s: ServerSession, recipe: Inputs['recipe'], tag: string): Promise<void> {
+  const server = s.conf.name;
+  const mine = recipe.instances.filter((i) => i.server === server && i.dataIf);
+  if (!mine.length) return;
+  const { keys } = await s.daemon.request('manifest.list', { prefix: manifestKey('') });
+  const others = await Promise.all(keys.filter((k) => k !== manifestKey(tag)).map((key) => s.daemon.request('manifest.get', { key }).then((r) => r.value as RunManifest, () => null)));
+  const runs = others.flatMap((m) => (m ? [m] : []));
+  const taken = dataIfsTaken(mine, server, runs);
+  if (taken.length) {
+    const holders = runs.filter((m) => taken.some((t) => t.includes(`run "${m.name}" (tag ${m.tag})`)));
+    throw new MyikeError('E_DATAIF_TAKEN', taken.join('\n'), {
+      server,
+      step: 'check data interfaces',
+      hint: `give the instance another data interface, or tear that run down first (${holders.map((m) => `myikev2 teardown --name ${shq(m.name)}`).join(', ')}); nothing was done on any server`,
+    });
+  }
+}
+
+/** What says that another run's instance on `server` has a data interface of these instances. */
+export function dataIfsTaken(instances: Pick<InstanceConf, 'name' | 'dataIf'>[], server: string, others: RunManifest[]): string[] {
+  return instances.flatMap((i) => {
+    const holders = others.flatMap((m) => m.instances.filter((r) => r.server === server && r.dataIf === i.dataIf).map((r) => ({ m, r })));
+    return holders.map(({ m, r }) => `data interface ${i.dataIf} of instance ${i.name} is taken on server ${server}: run "${m.name}" (tag ${m.tag}) has it in namespace ${r.netns} (its instance ${r.name})`);
+  });
 }
 
 /**
