@@ -267,8 +267,9 @@ export async function stopInstances(s: ServerSession, tag: string, records: Inst
       records
         .filter((r) => r.kind === 'other' && r.destroycmds.trim())
         .map(async (r) => {
-          const res = await s.transport.exec(`test -e /run/netns/${shq(r.netns)} && ${inNamespace(tag, r, r.destroycmds)}`, { timeoutMs: 30_000 }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
-          if (res.code !== 0 && res.code !== 1) warn(`${r.server}: destroycmds of ${r.name} failed: ${tail(res.stderr, 2)}`);
+          // No namespace (removed by hand): nothing to stop gracefully, and no failure.
+          const res = await s.transport.exec(`test ! -e /run/netns/${shq(r.netns)} || ${inNamespace(tag, r, r.destroycmds)}`, { timeoutMs: 30_000 }).catch((e: Error) => ({ code: -1, signal: null, stderr: e.message, stdout: '' }));
+          if (res.code !== 0) warn(`${r.server}: destroycmds of ${r.name} failed (${res.code === -1 ? 'not run' : `exit ${res.code ?? res.signal}`}): ${tail(res.stderr || res.stdout, 2)}`);
         }),
     );
   }

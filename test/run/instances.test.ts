@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commandArgv, startInstance } from '../../src/run/instances.js';
+import { commandArgv, startInstance, stopInstances } from '../../src/run/instances.js';
 import type { InstanceRecord } from '../../src/run/manifest.js';
 import type { InstanceConf } from '../../src/model/recipe-types.js';
 import type { ServerSession } from '../../src/run/servers.js';
@@ -72,5 +72,27 @@ describe('run/instances: other.setupcmds run once per namespace', () => {
     assert.equal(count(), 2);
     await startInstance(s, 'm1234', conf, record(), true);
     assert.equal(count(), 3);
+  });
+});
+
+describe('run/instances: stopping other instances gracefully', () => {
+  const record = { name: 'a', server: 'srv1', kind: 'other', netns: 'm1234-a', runDir: '/run/myikev2/runs/m1234/a', daemonName: 'm1234-a', dataIf: null, destroycmds: 'swanctl --terminate --ike qs' } as unknown as InstanceRecord;
+  const session = (result: { code: number; stdout: string; stderr: string }) =>
+    ({
+      conf: { name: 'srv1' },
+      daemon: { request: async (m: string) => (m === 'list' ? { instances: [] } : {}) },
+      transport: { server: 'srv1', exec: async () => ({ signal: null, ...result }) },
+    }) as unknown as ServerSession;
+
+  it('a destroycmds that fails with any exit status is told, with the status and its output', async () => {
+    const warnings: string[] = [];
+    await stopInstances(session({ code: 1, stdout: '', stderr: 'connecting to unix:///run/charon.vici failed' }), 'm1234', [record], false, (w) => warnings.push(w));
+    assert.deepEqual(warnings, ['srv1: destroycmds of a failed (exit 1): connecting to unix:///run/charon.vici failed']);
+  });
+
+  it('one that succeeds is not', async () => {
+    const warnings: string[] = [];
+    await stopInstances(session({ code: 0, stdout: 'terminated', stderr: '' }), 'm1234', [record], false, (w) => warnings.push(w));
+    assert.deepEqual(warnings, []);
   });
 });
