@@ -11,15 +11,32 @@ export function dryRunText(inputs: Inputs): string {
   const plan = planRun(inputs.recipe, inputs.config, facts, null, { override: false, now: new Date(0).toISOString() });
   const out: string[] = [`# dry run of "${plan.name}" (tag ${plan.tag}); assumes fresh servers; nothing was contacted`];
   for (const w of plan.waves) out.push(`# start${w.waitMs ? ` after ${w.waitMs} ms` : ''}: ${w.instances.map((p) => `${p.conf.name}@${p.conf.server}`).join(', ')}`);
-  for (const sp of plan.servers) {
+  // A server with only cleancmds has nothing to plumb, but its cleancmds run at teardown.
+  const servers = [...plan.servers.map((sp) => sp.server), ...plan.manifest.servers.filter((n) => !plan.servers.some((sp) => sp.server === n))];
+  for (const server of servers) {
+    const sp = plan.servers.find((p) => p.server === server) ?? { server, setupcmds: [], create: [] };
     const recs = sp.create.map((p) => p.record);
     out.push('', `######## server ${sp.server}`);
     for (const c of sp.setupcmds) out.push(`# setupcmds: ${c}`);
     const prefix = inputs.config.servers[sp.server].mgmtaddrprefix;
-    out.push('', renderPlumbScript(plan.tag, sp.server, prefix, recs));
-    out.push('', renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(sp.create, prefix)));
-    out.push('', `# at teardown:`, renderTeardownScript(plan.tag, sp.server, recs, { wholeRun: true, saveLogs: true }));
-    out.push('', `# verification after teardown:`, renderVerifyScript(plan.tag, sp.server, recs));
+    if (recs.length) {
+      out.push('', renderPlumbScript(plan.tag, sp.server, prefix, recs));
+      out.push('', renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(sp.create, prefix)));
+    }
+    // What each instance runs in its namespace (other: the recipe's commands, %VARIABLES% substituted).
+    for (const { conf, record } of sp.create) {
+      out.push('', `# instance ${conf.name} in ${record.netns} (wave ${(record.wave ?? 0) + 1})`);
+      if (conf.other) {
+        if (conf.other.setupcmds.trim()) out.push(`# setupcmds:\n${comment(conf.other.setupcmds)}`);
+        out.push(`# upcmds:\n${comment(conf.other.upcmds)}`);
+        if (conf.other.destroycmds.trim()) out.push(`# destroycmds (at teardown):\n${comment(conf.other.destroycmds)}`);
+      } else out.push(`# myikev2 exec -f ${record.runDir}/setup.yaml (from ${conf.myikev2!.setupPath})`);
+    }
+    if (recs.length) out.push('', `# at teardown:`, renderTeardownScript(plan.tag, sp.server, recs, { wholeRun: true, saveLogs: true }));
+    for (const c of inputs.recipe.cleancmds.filter((c) => c.server === server)) out.push(`# cleancmds (at teardown): ${c.cmds}`);
+    if (recs.length) out.push('', `# verification after teardown:`, renderVerifyScript(plan.tag, sp.server, recs));
   }
   return out.join('\n') + '\n';
 }
+
+const comment = (cmds: string) => cmds.trimEnd().split('\n').map((l) => `#   ${l}`).join('\n');
