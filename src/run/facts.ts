@@ -9,6 +9,7 @@ import type { ServerFacts } from './plan.js';
 
 const MARK = '@@myikev2@@';
 const ROUTES_MARK = '@@myikev2-routes@@';
+const SSH_MARK = '@@myikev2-ssh@@';
 
 /**
  * The command that prints the facts; with the routes through each of
@@ -17,7 +18,8 @@ const ROUTES_MARK = '@@myikev2-routes@@';
  */
 export function factsCommand(dataIfs: string[] = []): string {
   const routes = dataIfs.flatMap((d) => [4, 6].map((f) => `echo '${ROUTES_MARK} ${f} ${d}'; ip -o -${f} route show table all dev ${shq(d)} 2>/dev/null`));
-  return [`ip -j netns list 2>/dev/null; echo; echo '${MARK}'; ip -j addr show; echo '${MARK}'; ip -j -6 route show dev ${MGMT_BRIDGE} 2>/dev/null; echo`, ...routes].join('; ');
+  // SSH_CONNECTION (client address and port, server address and port): the address the controller reaches the server by.
+  return [`echo "${SSH_MARK} \${SSH_CONNECTION:-}"; ip -j netns list 2>/dev/null; echo; echo '${MARK}'; ip -j addr show; echo '${MARK}'; ip -j -6 route show dev ${MGMT_BRIDGE} 2>/dev/null; echo`, ...routes].join('; ');
 }
 
 interface IpAddrJson {
@@ -80,6 +82,12 @@ function parseRoutes(part: string): Record<string, string[]> {
 }
 
 export function parseFacts(server: string, stdout: string): Omit<ServerFacts, 'daemonInstances'> {
+  let sshAddr: string | undefined;
+  if (stdout.startsWith(SSH_MARK)) {
+    const nl = stdout.indexOf('\n');
+    sshAddr = stdout.slice(SSH_MARK.length, nl).trim().split(/\s+/)[2] || undefined;
+    stdout = stdout.slice(nl + 1);
+  }
   const [nsPart, addrPart, rest = ''] = stdout.split(MARK);
   const at = rest.indexOf(ROUTES_MARK);
   const [routePart, dataIfRoutes] = at < 0 ? [rest, {}] : [rest.slice(0, at), parseRoutes(rest.slice(at))];
@@ -96,7 +104,7 @@ export function parseFacts(server: string, stdout: string): Omit<ServerFacts, 'd
       };
     }
     const routes = routePart.trim() ? (JSON.parse(routePart) as { dst: string }[]) : [];
-    return { netns: ns.map((n) => n.name), links, mgmtRoutes: routes.map((r) => r.dst).filter((d) => !d.includes('/')) };
+    return { netns: ns.map((n) => n.name), links, mgmtRoutes: routes.map((r) => r.dst).filter((d) => !d.includes('/')), ...(sshAddr ? { sshAddr } : {}) };
   } catch (err) {
     throw new MyikeError('E_FACTS', `cannot read the network state of the server: ${(err as Error).message}`, {
       server,

@@ -18,6 +18,7 @@ export interface ServerFacts {
   links: Record<string, DataIfState & { exists: true }>; // interfaces in the base namespace
   daemonInstances: { name: string; state: string }[]; // the daemon's instances with this run's tag (DETACHED: exited 0, its namespace still busy)
   mgmtRoutes: string[]; // addresses with a host route on the management bridge (in use by some run's instance)
+  sshAddr?: string; // the server's address of the controller's SSH connection (none: local)
 }
 
 export interface PlannedInstance {
@@ -128,6 +129,10 @@ export function planRun(
       if (!link && !freed && !record.dataIfOrig)
         problems.push(`server ${conf.server} has no interface ${conf.dataIf} in its base namespace (data interface of instance ${conf.name}; an instance of another run may have it in its namespace)`);
       else if (link) record.dataIfOrig ??= linkState(link);
+      // Moved into a namespace, it would take the server's SSH connection with it: nothing could reach the server to give it back.
+      const ssh = f.sshAddr && link?.addrs.find((a) => normalAddr(a.split(/[/ ]/)[0]) === normalAddr(f.sshAddr!));
+      if (ssh)
+        problems.push(`instance ${conf.name}: its data interface ${conf.dataIf} has ${f.sshAddr}, the address this controller reaches server ${conf.server} by (SSH): moved into the instance's namespace, it would cut the server off`);
       // The removed instance gives it back as it found it: that is how teardown must give it back too.
       else if (freed) record.dataIfOrig ??= freed.dataIfOrig;
     }
@@ -146,7 +151,7 @@ export function planRun(
     });
   if (problems.length)
     throw new MyikeError('E_PLAN', problems.join('\n'), {
-      hint: 'create the interface on the server (e.g. in setupcmds), or fix bindifname/dataif',
+      hint: 'fix bindifname/dataif: a data interface must be in the server\'s base namespace (create it in setupcmds if need be), and not be the one the controller reaches the server by',
       exitCode: EXIT_FAILED,
     });
 

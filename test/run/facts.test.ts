@@ -66,6 +66,13 @@ describe('run/facts', () => {
     assert.deepEqual(f.links.data1, { exists: true, up: false, addrs: [] }, 'no routes: none recorded');
   });
 
+  it('knows the server\'s address of the SSH connection (SSH_CONNECTION), none on the local machine', () => {
+    assert.match(factsCommand([]), /SSH_CONNECTION/);
+    assert.equal(parseFacts('srv1', `@@myikev2-ssh@@ fd00::1 50312 fd00::102 22\n${stdout}`).sshAddr, 'fd00::102');
+    assert.equal(parseFacts('local', `@@myikev2-ssh@@ \n${stdout}`).sshAddr, undefined);
+    assert.deepEqual(parseFacts('srv1', `@@myikev2-ssh@@ 10.0.0.9 5 10.0.0.1 22\n${stdout}`).links, parseFacts('srv1', stdout).links);
+  });
+
   it('reads facts printed without routes (no data interface) as before', () => {
     const f = parseFacts('srv1', ['[]', '@@myikev2@@', ADDRS, '@@myikev2@@', '[{"dst":"2001:db8::1:1"}]', ''].join('\n'));
     assert.deepEqual(f.mgmtRoutes, ['2001:db8::1:1']);
