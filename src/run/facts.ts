@@ -25,6 +25,7 @@ export function factsCommand(dataIfs: string[] = []): string {
 interface IpAddrJson {
   ifname: string;
   flags?: string[];
+  mtu?: number;
   operstate?: string;
   addr_info?: AddrInfo[];
 }
@@ -99,6 +100,7 @@ export function parseFacts(server: string, stdout: string): Omit<ServerFacts, 'd
       links[l.ifname] = {
         exists: true,
         up: (l.flags ?? []).includes('UP'),
+        ...(l.mtu ? { mtu: l.mtu } : {}),
         addrs: (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => addrArgs(a, l.ifname)),
         ...(routes?.length ? { routes } : {}),
       };

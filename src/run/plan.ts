@@ -227,7 +227,7 @@ function howItDiffers(conf: InstanceConf, old: InstanceRecord, record: InstanceR
 
 /** How a data interface was found, for teardown to give it back so. */
 function linkState(link: DataIfState): DataIfState {
-  return { addrs: link.addrs, up: link.up, ...(link.routes?.length ? { routes: link.routes } : {}) };
+  return { addrs: link.addrs, up: link.up, ...(link.mtu ? { mtu: link.mtu } : {}), ...(link.routes?.length ? { routes: link.routes } : {}) };
 }
 
 const normalAddr = (a: string) => parseAddress(a)?.addr ?? a;

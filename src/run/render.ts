@@ -78,10 +78,11 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
     .filter((r) => r.dataIf)
     .map((r) => {
       const orig = r.dataIfOrig ?? { addrs: [], up: false };
-      const restore = (values: { state?: string }, raw: { addr?: string; route?: string } = {}) =>
-        render('run/restore-dataif.batch', { state: '', dataIf: r.dataIf!, ...values }, { addr: '', route: '', ...raw }).trim();
-      // Addresses, then up/down, then the routes through it (they need the link up and its addresses).
+      const restore = (values: { state?: string; mtu?: number }, raw: { addr?: string; route?: string } = {}) =>
+        render('run/restore-dataif.batch', { state: '', mtu: '', dataIf: r.dataIf!, ...values }, { addr: '', route: '', ...raw }).trim();
+      // The MTU first (an IPv6 address needs 1280 or more), addresses, then up/down, then the routes through it (they need the link up and its addresses).
       const restoreBatch = [
+        ...(orig.mtu ? [restore({ mtu: orig.mtu })] : []),
         ...orig.addrs.map((addr) => restore({}, { addr: plainWords(addr) })),
         restore({ state: orig.up ? 'up' : 'down' }),
         ...(orig.routes ?? []).map((route) => restore({}, { route: plainWords(route) })),

@@ -33,7 +33,7 @@ describe('run: data interfaces and restarts on the lab @integration', function (
   const run = (file: string) => myikev2('run', '--json', '-c', env.lab.controllerConfigPath, file);
   const teardown = (file: string) => myikev2('teardown', '--no-logs', '-c', env.lab.controllerConfigPath, file);
 
-  it('gives a data interface back with its address options and the routes through it, also when its namespace was deleted by hand while its instance ran', async () => {
+  it('gives a data interface back with its MTU, address options and the routes through it, also when its namespace was deleted by hand while its instance ran', async () => {
     const lab: Lab = env.lab;
     const [srv1, srv2] = lab.servers;
     const tag = runTag('dataif-back');
@@ -46,9 +46,9 @@ describe('run: data interfaces and restarts on the lab @integration', function (
       `ip route add 10.251.0.0/16 dev ${srv1.dataIf} table 100 metric 5`,
     ];
     await on(srv1, extras.join(' && '));
-    const detail = () => on(srv1, `ip -o addr show dev ${srv1.dataIf} | sed 's/ tentative//; s/valid_lft.*//' | sort; ip route show table 100`);
+    const detail = () => on(srv1, `ip -o link show dev ${srv1.dataIf} | grep -o 'mtu [0-9]*'; ip -o addr show dev ${srv1.dataIf} | sed 's/ tentative//; s/valid_lft.*//' | sort; ip route show table 100`);
     const before = [await serverState(lab, srv1, tag), await detail()];
-    const file = recipe('dataif-back', `instancelist:\n  1:\n    name: a\n    daemonname: srv1\n    other:\n      upcmds: exec sleep 701\n      dataif: ${srv1.dataIf}\n      dataifaddr: 192.168.250.1/24\n`);
+    const file = recipe('dataif-back', `instancelist:\n  1:\n    name: a\n    daemonname: srv1\n    other:\n      setupcmds: ip link set ${srv1.dataIf} mtu 1380\n      upcmds: exec sleep 701\n      dataif: ${srv1.dataIf}\n      dataifaddr: 192.168.250.1/24\n`);
     try {
       const r = run(file);
       assert.equal(r.status, 0, r.stderr);

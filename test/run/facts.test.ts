@@ -6,6 +6,7 @@ const ADDRS = JSON.stringify([
   {
     ifname: 'data0',
     flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
+    mtu: 1500,
     addr_info: [
       { family: 'inet', local: '100.87.83.1', prefixlen: 24, scope: 'global', label: 'data0', broadcast: '100.87.83.255' },
       { family: 'inet', local: '100.87.83.78', prefixlen: 32, scope: 'global', label: 'data0:y' },
@@ -55,11 +56,12 @@ describe('run/facts', () => {
     assert.doesNotMatch(factsCommand([]), /route show table all/, 'a run without data interfaces reads no routing table');
   });
 
-  it('keeps what teardown needs to give a data interface back as it was: address options, and the routes through it that are not the kernel\'s', () => {
+  it('keeps what teardown needs to give a data interface back as it was: its MTU, address options, and the routes through it that are not the kernel\'s', () => {
     const f = parseFacts('srv1', stdout);
     assert.deepEqual(f.links.data0, {
       exists: true,
       up: true,
+      mtu: 1500,
       addrs: ['100.87.83.1/24 brd 100.87.83.255', '100.87.83.78/32 label data0:y', '10.0.0.1 peer 10.0.0.2/32', 'fd77::1/64 nodad noprefixroute'],
       routes: ['10.98.0.0/16 table 100 scope link metric 5', '10.99.0.0/16 via 100.87.83.2', 'fd99::/48 via fd77::2 metric 1024 pref medium', '::/0 via fe80::1 metric 2000 pref medium'],
     });
