@@ -15,7 +15,8 @@ describe('run: data interfaces and restarts on the lab @integration', function (
   this.timeout(150_000);
   const { myikev2, cleanup } = controllerCli();
   const env = useLab({ servers: 2 });
-  const dir = mkdtempSync(join(tmpdir(), 'myikev2-dataif-lab-'));
+  let dir = '';
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'myikev2-dataif-lab-')))); // not at load: a run of other tests loads this file too
   after(() => {
     cleanup();
     rmSync(dir, { recursive: true, force: true });
