@@ -14,19 +14,26 @@ export function dryRunText(inputs: Inputs): string {
   const plan = planRun(inputs.recipe, inputs.config, facts, null, { override: false, now: new Date(0).toISOString() });
   const out: string[] = [`# dry run of "${plan.name}" (tag ${plan.tag}); assumes fresh servers; nothing was contacted`];
   for (const w of plan.waves) out.push(`# start${w.waitMs ? ` after ${w.waitMs} ms` : ''}: ${w.instances.map((p) => `${p.conf.name}@${p.conf.server}`).join(', ')}`);
-  for (const sp of plan.servers) {
+  // A server with only cleancmds has nothing to plumb, but its cleancmds run at teardown.
+  const servers = [...plan.servers.map((sp) => sp.server), ...plan.manifest.servers.filter((n) => !plan.servers.some((sp) => sp.server === n))];
+  for (const server of servers) {
+    const sp = plan.servers.find((p) => p.server === server) ?? { server, setupcmds: [], create: [] };
     const recs = sp.create.map((p) => p.record);
     out.push('', `######## server ${sp.server}`);
     for (const c of sp.setupcmds) out.push(`# setupcmds: ${c}`);
     const prefix = inputs.config.servers[sp.server].mgmtaddrprefix;
-    out.push('', renderPlumbScript(plan.tag, sp.server, prefix, recs));
-    out.push('', renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(sp.create, prefix)));
-    out.push('', ...sp.create.flatMap((p) => instanceStart(plan.tag, p)));
-    out.push('', `# at teardown:`);
-    for (const r of recs) if (r.destroycmds.trim()) out.push(`# destroycmds of ${r.name} (first): ${inNamespace(plan.tag, r, r.destroycmds)}`);
-    out.push(renderTeardownScript(plan.tag, sp.server, recs, { wholeRun: true, saveLogs: true }));
-    for (const c of inputs.recipe.cleancmds.filter((c) => c.server === sp.server)) out.push(`# cleancmds: ${c.cmds}`);
-    out.push('', `# verification after teardown:`, renderVerifyScript(plan.tag, sp.server, recs));
+    if (recs.length) {
+      out.push('', renderPlumbScript(plan.tag, sp.server, prefix, recs));
+      out.push('', renderNamespaceScript(plan.tag, sp.server, renderNamespaceBatches(sp.create, prefix)));
+    }
+    out.push(...sp.create.flatMap((p) => ['', ...instanceStart(plan.tag, p)]));
+    if (recs.length) {
+      out.push('', `# at teardown:`);
+      for (const r of recs) if (r.destroycmds.trim()) out.push(`# destroycmds of ${r.name} (first): ${inNamespace(plan.tag, r, r.destroycmds)}`);
+      out.push(renderTeardownScript(plan.tag, sp.server, recs, { wholeRun: true, saveLogs: true }));
+    }
+    for (const c of inputs.recipe.cleancmds.filter((c) => c.server === server)) out.push(`# cleancmds (at teardown): ${c.cmds}`);
+    if (recs.length) out.push('', `# verification after teardown:`, renderVerifyScript(plan.tag, sp.server, recs));
   }
   return out.join('\n') + '\n';
 }
@@ -35,7 +42,7 @@ export function dryRunText(inputs: Inputs): string {
 function instanceStart(tag: string, p: PlannedInstance): string[] {
   const { conf, record: r } = p;
   const env = Object.entries(instanceEnv(tag, r)).map(([k, v]) => `${k}=${shq(v)}`).join(' ');
-  const lines = [`# instance ${r.name}: started by the daemon in namespace ${r.netns}, in ${r.runDir}, logs in ${r.logdir}`];
+  const lines = [`# instance ${r.name} (wave ${(r.wave ?? 0) + 1}): started by the daemon in namespace ${r.netns}, in ${r.runDir}, logs in ${r.logdir}`];
   if (conf.kind === 'other') {
     if (conf.other!.setupcmds.trim()) lines.push(`# its setupcmds first:`, inNamespace(tag, r, conf.other!.setupcmds));
     lines.push(`env ${env} ${commandArgv(conf.other!.upcmds).map(shq).join(' ')}`);

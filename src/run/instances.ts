@@ -62,8 +62,22 @@ export function commandArgv(cmd: string): string[] {
   return ['sh', '-c', cmd];
 }
 
+/** In an other instance's run directory once its setupcmds succeeded there (the directory goes with the namespace). */
+export const SETUPCMDS_DONE = '.myikev2-setupcmds-done';
+
 /**
- * Runs other.setupcmds, then spawns the instance's program under the daemon;
+ * other.setupcmds run once per namespace: in a new one always, in one whose
+ * instance is started again (it crashed, or was stopped) only if they have
+ * not succeeded there yet; what they did (an address on lo, files in the
+ * run directory) is still there, and most commands fail a second time.
+ */
+export function setupcmdsLine(tag: string, r: InstanceRecord, cmds: string, created: boolean): string {
+  const run = `${inNamespace(tag, r, cmds)} && touch ${SETUPCMDS_DONE}`;
+  return created ? run : `test -e ${shq(`${r.runDir}/${SETUPCMDS_DONE}`)} || { ${run}; }`;
+}
+
+/**
+ * Runs other.setupcmds (see setupcmdsLine), then spawns the instance's program under the daemon;
  * resolves with the time (Date.now()) it was running. created: its namespace
  * was created (and configured) by this run.
  */
@@ -72,7 +86,7 @@ export async function startInstance(s: ServerSession, tag: string, conf: Instanc
   if (conf.kind === 'other') {
     const other = conf.other!;
     if (other.setupcmds.trim()) {
-      const res = await s.transport.exec(inNamespace(tag, r, other.setupcmds), { onStdout: onOutput, onStderr: onOutput, timeoutMs: 120_000 });
+      const res = await s.transport.exec(setupcmdsLine(tag, r, other.setupcmds, created), { onStdout: onOutput, onStderr: onOutput, timeoutMs: 120_000 });
       if (res.code !== 0)
         throw new MyikeError('E_SETUPCMDS', `setupcmds of instance ${r.name} failed (exit ${res.code ?? res.signal}):\n${tail(res.stderr || res.stdout)}`, {
           server: r.server,
@@ -221,17 +235,41 @@ function tail(text: string, n = 8): string {
 }
 
 /**
+ * Names again (`ip netns attach`) each of these namespaces whose name was
+ * deleted (`ip netns del`) while a process of its instance still runs in it
+ * (found by the MYIKEV2_NETNS it was started with), so that its data
+ * interface can be given back and its destroycmds run.
+ */
+export function reattachScript(netns: string[]): string {
+  return [
+    `base=$(stat -L -c %i /proc/self/ns/net)`,
+    `for ns in ${netns.map(shq).join(' ')}; do`,
+    '  [ ! -e "/run/netns/$ns" ] || continue',
+    '  for e in $(grep -lzxF "MYIKEV2_NETNS=$ns" /proc/[0-9]*/environ 2>/dev/null); do',
+    '    p=${e#/proc/}; p=${p%/environ}',
+    '    n=$(stat -L -c %i "/proc/$p/ns/net" 2>/dev/null) && [ "$n" != "$base" ] && ip netns attach "$ns" "$p" 2>/dev/null && break',
+    '  done',
+    'done',
+    'true',
+  ].join('\n');
+}
+
+/**
  * Stops instances gracefully (other: destroycmds first; then SIGTERM, SIGKILL
  * after the timeout) or at once (force), and forgets them in the daemon.
  */
 export async function stopInstances(s: ServerSession, tag: string, records: InstanceRecord[], force: boolean, warn: (w: string) => void): Promise<void> {
+  // A data interface lives as long as its namespace: one deleted by hand lives on while a process is in it, and stopping that would take the interface with it.
+  const withDataIf = records.filter((r) => r.dataIf);
+  if (withDataIf.length) await s.transport.exec(reattachScript(withDataIf.map((r) => r.netns)), { timeoutMs: 30_000 });
   if (!force) {
     await Promise.all(
       records
         .filter((r) => r.kind === 'other' && r.destroycmds.trim())
         .map(async (r) => {
-          const res = await s.transport.exec(`test -e /run/netns/${shq(r.netns)} && ${inNamespace(tag, r, r.destroycmds)}`, { timeoutMs: 30_000 }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
-          if (res.code !== 0 && res.code !== 1) warn(`${r.server}: destroycmds of ${r.name} failed: ${tail(res.stderr, 2)}`);
+          // No namespace (removed by hand): nothing to stop gracefully, and no failure.
+          const res = await s.transport.exec(`test ! -e /run/netns/${shq(r.netns)} || ${inNamespace(tag, r, r.destroycmds)}`, { timeoutMs: 30_000 }).catch((e: Error) => ({ code: -1, signal: null, stderr: e.message, stdout: '' }));
+          if (res.code !== 0) warn(`${r.server}: destroycmds of ${r.name} failed (${res.code === -1 ? 'not run' : `exit ${res.code ?? res.signal}`}): ${tail(res.stderr || res.stdout, 2)}`);
         }),
     );
   }

@@ -7,8 +7,10 @@ import type { InstanceConf, ServerCommands } from '../model/recipe-types.js';
 export const MANIFEST_VERSION = 1;
 
 export interface DataIfState {
-  addrs: string[]; // "ADDR/LEN" of global scope, as found before the run took it
+  addrs: string[]; // "ADDR/LEN" of global scope, as found before the run took it, then its `ip addr add` options if any (nodad, label L, …)
   up: boolean;
+  mtu?: number; // what an instance may have changed in its namespace (absent in older runs' manifests)
+  routes?: string[]; // `ip route` lines through it but its device (not the kernel's), to put back (absent in older runs' manifests)
 }
 
 export interface InstanceRecord {

@@ -18,6 +18,7 @@ export interface ServerFacts {
   links: Record<string, DataIfState & { exists: true }>; // interfaces in the base namespace
   daemonInstances: { name: string; state: string }[]; // the daemon's instances with this run's tag (DETACHED: exited 0, its namespace still busy)
   mgmtRoutes: string[]; // addresses with a host route on the management bridge (in use by some run's instance)
+  sshAddr?: string; // the server's address of the controller's SSH connection (none: local)
 }
 
 export interface PlannedInstance {
@@ -127,7 +128,11 @@ export function planRun(
       const freed = sp.remove.find((r) => r.dataIf === conf.dataIf);
       if (!link && !freed && !record.dataIfOrig)
         problems.push(`server ${conf.server} has no interface ${conf.dataIf} in its base namespace (data interface of instance ${conf.name}; an instance of another run may have it in its namespace)`);
-      else if (link) record.dataIfOrig ??= { addrs: link.addrs, up: link.up };
+      else if (link) record.dataIfOrig ??= linkState(link);
+      // Moved into a namespace, it would take the server's SSH connection with it: nothing could reach the server to give it back.
+      const ssh = f.sshAddr && link?.addrs.find((a) => normalAddr(a.split(/[/ ]/)[0]) === normalAddr(f.sshAddr!));
+      if (ssh)
+        problems.push(`instance ${conf.name}: its data interface ${conf.dataIf} has ${f.sshAddr}, the address this controller reaches server ${conf.server} by (SSH): moved into the instance's namespace, it would cut the server off`);
       // The removed instance gives it back as it found it: that is how teardown must give it back too.
       else if (freed) record.dataIfOrig ??= freed.dataIfOrig;
     }
@@ -146,7 +151,7 @@ export function planRun(
     });
   if (problems.length)
     throw new MyikeError('E_PLAN', problems.join('\n'), {
-      hint: 'create the interface on the server (e.g. in setupcmds), or fix bindifname/dataif',
+      hint: 'fix bindifname/dataif: a data interface must be in the server\'s base namespace (create it in setupcmds if need be), and not be the one the controller reaches the server by',
       exitCode: EXIT_FAILED,
     });
 
@@ -203,7 +208,7 @@ function toRecord(tag: string, conf: InstanceConf, facts: ServerFacts, old: Inst
     mgmtAddr: conf.mgmtAddr,
     dataIf: conf.dataIf,
     dataIfAddr: conf.other?.dataifaddr ?? '',
-    dataIfOrig: link ? { addrs: link.addrs, up: link.up } : (old?.dataIfOrig ?? null),
+    dataIfOrig: link ? linkState(link) : (old?.dataIfOrig ?? null),
     destroycmds: conf.other?.destroycmds ?? '',
     hash: instanceHash(conf),
     written: writtenHash(conf, config.varlist),
@@ -218,6 +223,11 @@ function howItDiffers(conf: InstanceConf, old: InstanceRecord, record: InstanceR
     // A hash of another build's model differs by itself when this build added a setting: what was written decides then.
     ...(old.hash !== record.hash && old.written !== record.written ? ['its definition (recipe entry or setup file) changed since it was started'] : []),
   ];
+}
+
+/** How a data interface was found, for teardown to give it back so. */
+function linkState(link: DataIfState): DataIfState {
+  return { addrs: link.addrs, up: link.up, ...(link.mtu ? { mtu: link.mtu } : {}), ...(link.routes?.length ? { routes: link.routes } : {}) };
 }
 
 const normalAddr = (a: string) => parseAddress(a)?.addr ?? a;

@@ -6,7 +6,7 @@ import type { InstanceRecord } from './manifest.js';
 import type { PlannedInstance } from './plan.js';
 import { BRIDGE_LINK_LOCAL, DEFAULT_LOG_ROOT, MGMT_BRIDGE, MGMT_IF_IN_NS, runLinkGroup, SERVER_LOCK_DIR, SERVER_RUNS_DIR } from './names.js';
 import { shq as shellQuote } from '../transport/transport.js';
-import { render, template } from './templates.js';
+import { plainWords, render, template } from './templates.js';
 
 /** The awk functions both teardown and its verification use to leave their own processes alone. */
 const NOT_THIS_SCRIPT = () => template('run/not-this-script.awk').trimEnd();
@@ -78,8 +78,15 @@ export function renderTeardownScript(tag: string, server: string, instances: Ins
     .filter((r) => r.dataIf)
     .map((r) => {
       const orig = r.dataIfOrig ?? { addrs: [], up: false };
-      const restore = (values: { addr?: string; state?: string }) => render('run/restore-dataif.batch', { addr: '', state: '', dataIf: r.dataIf!, ...values }).trim();
-      const restoreBatch = [...orig.addrs.map((addr) => restore({ addr })), restore({ state: orig.up ? 'up' : 'down' })].join('\n');
+      const restore = (values: { state?: string; mtu?: number }, raw: { addr?: string; route?: string } = {}) =>
+        render('run/restore-dataif.batch', { state: '', mtu: '', dataIf: r.dataIf!, ...values }, { addr: '', route: '', ...raw }).trim();
+      // The MTU first (an IPv6 address needs 1280 or more), addresses, then up/down, then the routes through it (they need the link up and its addresses).
+      const restoreBatch = [
+        ...(orig.mtu ? [restore({ mtu: orig.mtu })] : []),
+        ...orig.addrs.map((addr) => restore({}, { addr: plainWords(addr) })),
+        restore({ state: orig.up ? 'up' : 'down' }),
+        ...(orig.routes ?? []).map((route) => restore({}, { route: plainWords(route) })),
+      ].join('\n');
       return render('run/return-dataif.sh', { netns: r.netns, dataIf: r.dataIf! }, { restoreBatch }).trim();
     })
     .join('\n');

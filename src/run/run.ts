@@ -5,18 +5,19 @@ import { mkdtempSync, rmSync, mkdirSync, copyFileSync, chmodSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asMyikeError, EXIT_FAILED, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
+import { asMyikeError, EXIT_INTERRUPTED, MyikeError } from '../errors.js';
 import { ExecQueue } from '../transport/exec-queue.js';
+import { shq } from '../transport/transport.js';
 import type { InstanceInfo, NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
-import type { ServerCommands } from '../model/recipe-types.js';
+import type { InstanceConf, ServerCommands } from '../model/recipe-types.js';
 import { startInstance, startStep, stillDetached, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { DETACHED, planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
 import { hasDefaultLogdir, renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
-import { FACTS_COMMAND, parseFacts } from './facts.js';
+import { factsCommand, parseFacts } from './facts.js';
 import { holdRun, InTurn, Servers, type ServerSession } from './servers.js';
 import { deleteManifest, logsDirFor, logsKeptPerRun, prunedNote, pruneLogs, readManifest, writeManifest } from './store.js';
 import { removeInstances, runCommands, runScript, stopDaemonIfIdle, teardownServer } from './teardown.js';
@@ -91,6 +92,10 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   const sessions = new Map(names.map((name) => [name, servers.session(name)]));
   for (const s of sessions.values()) s.catch(() => {}); // told by the server's task
   const turns = new InTurn(names);
+  // setupcmds start once every server is reached and none refuses the run (a data interface another run has): nothing is touched before.
+  const checked = new Map(names.map((name) => [name, settled()]));
+  const allChecked = Promise.all([...checked.values()].map((c) => c.promise));
+  allChecked.catch(() => {}); // told by the server's task
   try {
     await runTasks(ctx, [
       {
@@ -101,7 +106,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
               title: name,
               task: (_c2, t) => (async () => {
                 // Without setupcmds (which may change them) the facts are read while the daemon starts.
-                const early = recipe.setupcmds.some((c) => c.server === name) ? null : servers.transport(name).then((tr) => timing(`${name} facts`, () => tr.exec(FACTS_COMMAND)));
+                const factsCmd = factsCommand([...new Set(recipe.instances.flatMap((i) => (i.server === name && i.dataIf ? [i.dataIf] : [])))]);
+                const early = recipe.setupcmds.some((c) => c.server === name) ? null : servers.transport(name).then((tr) => timing(`${name} facts`, () => tr.exec(factsCmd)));
                 early?.catch(() => undefined); // awaited below; a failure of the session comes first
                 const s = await sessions.get(name)!;
                 ctx.sessions.set(name, s);
@@ -117,22 +123,26 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 daemonInstances[name] = list.instances.map((i) => ({ name: i.name, state: detached.has(i.name) ? DETACHED : i.state }));
                 running[name] = list.instances;
                 if (stored && (!ctx.previous || stored.updatedAt > ctx.previous.updatedAt)) ctx.previous = stored;
+                await refuseTakenDataIfs(s, recipe, tag);
+                checked.get(name)!.ok();
                 // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
                 const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);
+                if (cmds.length)
+                  await allChecked.catch((e: unknown) => {
+                    const by = asMyikeError(e).server;
+                    throw new MyikeError('E_REFUSED', `setupcmds not run: ${by && by !== name ? `server ${by}` : 'a server'} refused the run`, { server: name, step: 'setupcmds' });
+                  });
                 if (cmds.length) {
-                  // Not while another server may yet fail to connect: a run that cannot reach all its servers changes none.
-                  const reached = await Promise.allSettled(sessions.values());
-                  const lost = names.filter((_, k) => reached[k].status === 'rejected');
-                  if (lost.length) throw new MyikeError('E_SKIPPED', `setupcmds not run: ${lost.join(', ')} cannot be reached`, { exitCode: EXIT_FAILED });
                   t.title = `${name}: setupcmds`;
                   ctx.setupRan.add(name);
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
                 }
-                const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(FACTS_COMMAND)));
+                const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(factsCmd)));
                 ctx.facts[name] = { ...parseFacts(name, facts.stdout), daemonInstances: daemonInstances[name] };
                 t.title = `${name}: ready`;
               })().catch((e: unknown) => {
                 turns.fail(name); // the servers after it do not wait for its lock
+                checked.get(name)!.fail(e); // the other servers' setupcmds do not start
                 return onServer(name, 'connect')(e);
               }),
             })),
@@ -259,6 +269,45 @@ function changeOf(plan: RunPlan, name: string): InstanceStatus['change'] {
   if (!sp || sp.keep.some((r) => r.name === name)) return 'kept';
   if (sp.restart.some((c) => c.record.name === name)) return 'restarted';
   return plan.servers.some((p) => p.remove.some((r) => r.name === name)) ? 'replaced' : 'created';
+}
+
+/** A promise settled from outside (the first call counts). */
+function settled(): { promise: Promise<void>; ok: () => void; fail: (e: unknown) => void } {
+  let ok!: () => void;
+  let fail!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => ((ok = res), (fail = rej)));
+  return { promise, ok, fail };
+}
+
+/**
+ * Refuses a run whose data interface on this server an instance of another
+ * run has in its namespace (that run's manifest on the server's daemon says
+ * so), naming that run, before anything (setupcmds) is done.
+ */
+async function refuseTakenDataIfs(s: ServerSession, recipe: Inputs['recipe'], tag: string): Promise<void> {
+  const server = s.conf.name;
+  const mine = recipe.instances.filter((i) => i.server === server && i.dataIf);
+  if (!mine.length) return;
+  const { keys } = await s.daemon.request('manifest.list', { prefix: manifestKey('') });
+  const others = await Promise.all(keys.filter((k) => k !== manifestKey(tag)).map((key) => s.daemon.request('manifest.get', { key }).then((r) => r.value as RunManifest, () => null)));
+  const runs = others.flatMap((m) => (m ? [m] : []));
+  const taken = dataIfsTaken(mine, server, runs);
+  if (taken.length) {
+    const holders = runs.filter((m) => taken.some((t) => t.includes(`run "${m.name}" (tag ${m.tag})`)));
+    throw new MyikeError('E_DATAIF_TAKEN', taken.join('\n'), {
+      server,
+      step: 'check data interfaces',
+      hint: `give the instance another data interface, or tear that run down first (${holders.map((m) => `myikev2 teardown --name ${shq(m.name)}`).join(', ')}); nothing was done on any server`,
+    });
+  }
+}
+
+/** What says that another run's instance on `server` has a data interface of these instances. */
+export function dataIfsTaken(instances: Pick<InstanceConf, 'name' | 'dataIf'>[], server: string, others: RunManifest[]): string[] {
+  return instances.flatMap((i) => {
+    const holders = others.flatMap((m) => m.instances.filter((r) => r.server === server && r.dataIf === i.dataIf).map((r) => ({ m, r })));
+    return holders.map(({ m, r }) => `data interface ${i.dataIf} of instance ${i.name} is taken on server ${server}: run "${m.name}" (tag ${m.tag}) has it in namespace ${r.netns} (its instance ${r.name})`);
+  });
 }
 
 /**

@@ -37,6 +37,13 @@ function templateLines(name: string): TemplateLine[] {
 
 const PLAIN = /^[A-Za-z0-9_.:@/%-]*$/;
 
+/** Words of an `ip` argument list (an address or route as found on a server), each plain; refused otherwise. */
+export function plainWords(text: string): string {
+  const words = text.trim().split(/\s+/);
+  if (!words.every((w) => w && PLAIN.test(w))) throw new MyikeError('E_INTERNAL', `refusing to render a value that is not plain words: ${JSON.stringify(text)}`);
+  return words.join(' ');
+}
+
 export type Values = Record<string, string | number>;
 
 /** Renders a template; `raw` values (already rendered text) skip the plainness check. */

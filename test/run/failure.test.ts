@@ -285,9 +285,10 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
   it('a data interface gone with a namespace deleted by hand is told (a warning, nothing of the run left: exit 0); one already back is restored', () => {
     const tag = runTag('dataif-gone-test');
     const link = (where = '') => sh(`ip ${where} -o addr show dev mdgA 2>/dev/null; ip ${where} -o link show mdgA 2>/dev/null || true`);
-    // Gone: a veth goes with its namespace (the process holding it is killed by the teardown).
+    // Gone: a veth goes with its namespace when nothing holds it any more (its instance crashed too; one still
+    // running keeps the namespace, and teardown gives the interface back: test/run/dataif-lab).
     assert.equal(myikev2('run', '--json', join(dir, 'dataif-gone.yaml')).status, 0);
-    sh(`ip netns del ${tag}-x`);
+    sh(`pkill -f '^sleep 604$'; while pgrep -f '^sleep 604$' >/dev/null; do sleep 0.05; done; ip netns del ${tag}-x`);
     let td = myikev2('teardown', '--name', 'dataif-gone-test');
     assert.equal(td.status, 0, td.stderr + td.stdout);
     assert.match(td.stderr, new RegExp(`warning: local: data interface mdgA of ${tag}-x is gone: it went with its namespace, deleted outside myikev2`));

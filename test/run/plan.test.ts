@@ -191,6 +191,17 @@ describe('run: planner and scripts', () => {
     assert.equal(planRun(recipe, config, f, first.manifest, { override: false, now: NOW }).servers.find((s) => s.server === client.server)!.create.length, 1);
   });
 
+  it('refuses a data interface that carries the address the controller reaches the server by (it would cut the server off)', () => {
+    const f = facts();
+    f.srv1.sshAddr = '10.99.0.1';
+    assert.throws(
+      () => planRun(recipe, config, f, null, { override: false, now: NOW }),
+      (e: MyikeError) => e.code === 'E_PLAN' && /instance client: its data interface data0 has 10\.99\.0\.1, the address this controller reaches server srv1 by \(SSH\)/.test(e.message),
+    );
+    f.srv1.sshAddr = '10.1.1.1'; // another interface's
+    assert.doesNotThrow(() => planRun(recipe, config, f, null, { override: false, now: NOW }));
+  });
+
   it('refuses a data interface the server does not have', () => {
     const f = facts();
     delete f.srv1.links.data0;

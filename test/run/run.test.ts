@@ -3,7 +3,8 @@ import { MyikeError } from '../../src/errors.js';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configureNamespaces, enginesOfOtherBuilds, listNames, pushSetupFiles } from '../../src/run/run.js';
+import { configureNamespaces, dataIfsTaken, enginesOfOtherBuilds, listNames, pushSetupFiles } from '../../src/run/run.js';
+import type { RunManifest } from '../../src/run/manifest.js';
 import type { PlannedInstance, RunPlan } from '../../src/run/plan.js';
 import type { InstanceInfo } from '../../src/daemon/protocol.js';
 import type { ServerSession } from '../../src/run/servers.js';
@@ -114,5 +115,23 @@ describe('run: engines of another build', () => {
     };
     assert.deepEqual(enginesOfOtherBuilds(plan, running, () => ours), ['gw', 'gw2']);
     assert.deepEqual(enginesOfOtherBuilds(plan, running, () => older), ['cl']);
+  });
+});
+
+describe('run: a data interface another run has', () => {
+  const other = {
+    name: 'other-run',
+    tag: 'mabcd',
+    instances: [{ name: 'c', server: 'srv2', netns: 'mabcd-c', dataIf: 'data0' }, { name: 'd', server: 'srv1', netns: 'mabcd-d', dataIf: 'data1' }],
+  } as unknown as RunManifest;
+
+  it('names the run, its instance and namespace that have it on that server', () => {
+    assert.deepEqual(dataIfsTaken([{ name: 'f', dataIf: 'data0' }, { name: 'g', dataIf: 'data1' }], 'srv2', [other]), [
+      'data interface data0 of instance f is taken on server srv2: run "other-run" (tag mabcd) has it in namespace mabcd-c (its instance c)',
+    ]);
+  });
+
+  it('an interface of the same name on another server is not taken', () => {
+    assert.deepEqual(dataIfsTaken([{ name: 'f', dataIf: 'data0' }], 'srv1', [other]), []);
   });
 });
