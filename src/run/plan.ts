@@ -230,4 +230,4 @@ function linkState(link: DataIfState): DataIfState {
   return { addrs: link.addrs, up: link.up, ...(link.mtu ? { mtu: link.mtu } : {}), ...(link.routes?.length ? { routes: link.routes } : {}) };
 }
 
-const normalAddr = (a: string) => parseAddress(a)?.addr ?? a;
+export const normalAddr = (a: string) => parseAddress(a)?.addr ?? a;

@@ -14,7 +14,7 @@ import type { InstanceConf, ServerCommands } from '../model/recipe-types.js';
 import { startInstance, startStep, stillDetached, waitUp, type UpState } from './instances.js';
 import type { InstanceRecord, RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
-import { DETACHED, planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
+import { DETACHED, normalAddr, planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
 import { hasDefaultLogdir, renderNamespaceBatches, renderNamespaceScript, renderPlumbScript } from './render.js';
 import { factsCommand, parseFacts } from './facts.js';
@@ -151,11 +151,17 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       },
       {
         title: 'Plan',
-        task: (_c, task) => {
+        task: async (_c, task) => {
           checkCancelled(opts.signal);
           const local = readManifest(tag);
           if (local && (!ctx.previous || local.updatedAt > ctx.previous.updatedAt)) ctx.previous = local;
-          ctx.plan = planRun(recipe, inputs.config, ctx.facts, ctx.previous, { override: opts.override, now: new Date().toISOString() });
+          try {
+            ctx.plan = planRun(recipe, inputs.config, ctx.facts, ctx.previous, { override: opts.override, now: new Date().toISOString() });
+          } catch (e) {
+            // Which run has the address, when one says so (looked up only now: the common case pays nothing).
+            if (e instanceof MyikeError && e.code === 'E_MGMT_ADDR_IN_USE') throw await withMgmtAddrHolders(e, ctx, recipe, tag);
+            throw e;
+          }
           for (const r of ctx.plan.repairs) opts.warn(r);
           const older = enginesOfOtherBuilds(ctx.plan, running, (server) => ctx.sessions.get(server)!.bundlePath);
           if (older.length)
@@ -288,9 +294,7 @@ async function refuseTakenDataIfs(s: ServerSession, recipe: Inputs['recipe'], ta
   const server = s.conf.name;
   const mine = recipe.instances.filter((i) => i.server === server && i.dataIf);
   if (!mine.length) return;
-  const { keys } = await s.daemon.request('manifest.list', { prefix: manifestKey('') });
-  const others = await Promise.all(keys.filter((k) => k !== manifestKey(tag)).map((key) => s.daemon.request('manifest.get', { key }).then((r) => r.value as RunManifest, () => null)));
-  const runs = others.flatMap((m) => (m ? [m] : []));
+  const runs = await otherRuns(s, tag);
   const taken = dataIfsTaken(mine, server, runs);
   if (taken.length) {
     const holders = runs.filter((m) => taken.some((t) => t.includes(`run "${m.name}" (tag ${m.tag})`)));
@@ -300,6 +304,39 @@ async function refuseTakenDataIfs(s: ServerSession, recipe: Inputs['recipe'], ta
       hint: `give the instance another data interface, or tear that run down first (${holders.map((m) => `myikev2 teardown --name ${shq(m.name)}`).join(', ')}); nothing was done on any server`,
     });
   }
+}
+
+/** The runs on each server (their manifests on its daemon), but this one. */
+async function otherRuns(s: ServerSession, tag: string): Promise<RunManifest[]> {
+  const { keys } = await s.daemon.request('manifest.list', { prefix: manifestKey('') });
+  const others = await Promise.all(keys.filter((k) => k !== manifestKey(tag)).map((key) => s.daemon.request('manifest.get', { key }).then((r) => r.value as RunManifest, () => null)));
+  return others.flatMap((m) => (m ? [m] : []));
+}
+
+/** A management-address clash, with the runs that have those addresses and how to tear them down. */
+async function withMgmtAddrHolders(e: MyikeError, ctx: Ctx, recipe: Inputs['recipe'], tag: string): Promise<MyikeError> {
+  const found = await Promise.all([...ctx.sessions.values()].map((s) => otherRuns(s, tag).then((runs) => mgmtAddrsTaken(recipe.instances, s.conf.name, runs), () => [])));
+  const held = found.flat();
+  if (!held.length) return e;
+  const names = [...new Set(held.map((h) => h.run))];
+  return new MyikeError(e.code, `${e.message}\n${held.map((h) => h.line).join('\n')}`, {
+    ...e,
+    cause: e.cause,
+    hint: `give this recipe's instances ids no other run on the server uses (the management address comes from the id), use another mgmtaddrprefix, or tear that run down first (${names.map((n) => `myikev2 teardown --name ${shq(n)}`).join(', ')})`,
+  });
+}
+
+/** Which other run's instance on `server` has the management address of one of these instances. */
+export function mgmtAddrsTaken(instances: Pick<InstanceConf, 'name' | 'server' | 'mgmtAddr'>[], server: string, others: RunManifest[]): { run: string; line: string }[] {
+  return instances
+    .filter((i) => i.server === server && i.mgmtAddr)
+    .flatMap((i) =>
+      others.flatMap((m) =>
+        m.instances
+          .filter((r) => r.server === server && r.mgmtAddr && normalAddr(r.mgmtAddr) === normalAddr(i.mgmtAddr))
+          .map((r) => ({ run: m.name, line: `run "${m.name}" (tag ${m.tag}) has ${i.mgmtAddr} on ${server}, for its instance ${r.name} (this recipe's instance ${i.name} would get it)` })),
+      ),
+    );
 }
 
 /** What says that another run's instance on `server` has a data interface of these instances. */

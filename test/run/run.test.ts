@@ -3,7 +3,7 @@ import { MyikeError } from '../../src/errors.js';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configureNamespaces, dataIfsTaken, enginesOfOtherBuilds, listNames, pushSetupFiles } from '../../src/run/run.js';
+import { configureNamespaces, dataIfsTaken, enginesOfOtherBuilds, listNames, mgmtAddrsTaken, pushSetupFiles } from '../../src/run/run.js';
 import type { RunManifest } from '../../src/run/manifest.js';
 import type { PlannedInstance, RunPlan } from '../../src/run/plan.js';
 import type { InstanceInfo } from '../../src/daemon/protocol.js';
@@ -133,5 +133,20 @@ describe('run: a data interface another run has', () => {
 
   it('an interface of the same name on another server is not taken', () => {
     assert.deepEqual(dataIfsTaken([{ name: 'f', dataIf: 'data0' }], 'srv1', [other]), []);
+  });
+});
+
+describe('run: a management address another run has', () => {
+  const other = {
+    name: 'other-run',
+    tag: 'mabcd',
+    instances: [{ name: 'c', server: 'srv2', mgmtAddr: '2001:db8:1:0:0:0:1:3' }, { name: 'd', server: 'srv1', mgmtAddr: '2001:db8:1::1:3' }],
+  } as unknown as RunManifest;
+
+  it('names the run and its instance that have the address on that server (addresses compared in any spelling)', () => {
+    assert.deepEqual(mgmtAddrsTaken([{ name: 'f', server: 'srv2', mgmtAddr: '2001:db8:1::1:3' }, { name: 'g', server: 'srv2', mgmtAddr: '2001:db8:1::1:4' }], 'srv2', [other]), [
+      { run: 'other-run', line: 'run "other-run" (tag mabcd) has 2001:db8:1::1:3 on srv2, for its instance c (this recipe\'s instance f would get it)' },
+    ]);
+    assert.deepEqual(mgmtAddrsTaken([{ name: 'f', server: 'srv3', mgmtAddr: '2001:db8:1::1:3' }], 'srv3', [other]), [], 'another server');
   });
 });

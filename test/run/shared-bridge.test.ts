@@ -64,7 +64,9 @@ describe('run: two runs on one server share the management bridge @integration',
     const clash = myikev2('run', join(dir, 'shared-clash.yaml'));
     assert.equal(clash.status, 1, clash.stderr);
     assert.match(clash.stderr, new RegExp(`management address ${a2} of instance c2 is already in use on server local`));
-    assert.match(clash.stderr, /ids no other run on the server uses/);
+    // It names the run that has the address, and how to tear that run down.
+    assert.match(clash.stderr, new RegExp(`run "shared-a" \\(tag ${runTag('shared-a')}\\) has ${a2} on local, for its instance \\S+ \\(this recipe's instance c2 would get it\\)`));
+    assert.match(clash.stderr, /ids no other run on the server uses.*tear that run down first \(myikev2 teardown --name shared-a\)/);
     assert.equal(namespacesOf(runTag('shared-clash')), '', 'nothing of the refused run was created');
     assert.equal(sh("pgrep -f '^sleep 623$' || true").trim(), '');
     assert.match(hostRoute(a2), new RegExp(`dev ${MGMT_BRIDGE}`), 'shared-a keeps its route');
