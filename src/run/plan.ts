@@ -129,12 +129,11 @@ export function planRun(
       if (!link && !freed && !record.dataIfOrig)
         problems.push(`server ${conf.server} has no interface ${conf.dataIf} in its base namespace (data interface of instance ${conf.name}; an instance of another run may have it in its namespace)`);
       else if (link) record.dataIfOrig ??= linkState(link);
-      // Moved into a namespace, it would take the server's SSH connection with it: nothing could reach the server to give it back.
-      const ssh = f.sshAddr && link?.addrs.find((a) => normalAddr(a.split(/[/ ]/)[0]) === normalAddr(f.sshAddr!));
-      if (ssh)
-        problems.push(`instance ${conf.name}: its data interface ${conf.dataIf} has ${f.sshAddr}, the address this controller reaches server ${conf.server} by (SSH): moved into the instance's namespace, it would cut the server off`);
       // The removed instance gives it back as it found it: that is how teardown must give it back too.
       else if (freed) record.dataIfOrig ??= freed.dataIfOrig;
+      // Moved into a namespace, it would take the server's SSH connection with it: nothing could reach the server to give it back.
+      if (f.sshAddr && link?.addrs.some((a) => normalAddr(a.split(/[/ ]/)[0]) === normalAddr(f.sshAddr!)))
+        problems.push(`instance ${conf.name}: its data interface ${conf.dataIf} has ${f.sshAddr}, the address this controller reaches server ${conf.server} by (SSH): moved into the instance's namespace, it would cut the server off`);
     }
     sp.create.push(p);
     planned.push(p);
