@@ -91,11 +91,9 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   // Connecting starts now, while the progress view is built (~50 ms).
   const sessions = new Map(names.map((name) => [name, servers.session(name)]));
   for (const s of sessions.values()) s.catch(() => {}); // told by the server's task
+  // Each server's turn: the run's lock, then the check that no other run has its data interfaces. setupcmds
+  // start once every server had its turn: nothing is touched before the whole run can go ahead.
   const turns = new InTurn(names);
-  // setupcmds start once every server is reached and none refuses the run (a data interface another run has): nothing is touched before.
-  const checked = new Map(names.map((name) => [name, settled()]));
-  const allChecked = Promise.all([...checked.values()].map((c) => c.promise));
-  allChecked.catch(() => {}); // told by the server's task
   try {
     await runTasks(ctx, [
       {
@@ -113,7 +111,12 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 ctx.sessions.set(name, s);
                 t.title = `${name}: daemon ready`;
                 // First the run's lock, server by server in name order: the reads below must not race another run of this recipe.
-                await timing(`${name} lock`, () => turns.take(name, () => holdRun(s, tag, 'run')));
+                await timing(`${name} lock`, () =>
+                  turns.take(name, async () => {
+                    await holdRun(s, tag, 'run');
+                    await refuseTakenDataIfs(s, recipe, tag);
+                  }),
+                );
                 const [list, stored] = await timing(`${name} list`, () => Promise.all([
                   s.daemon.request('list', { tag }),
                   s.daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null),
@@ -123,12 +126,10 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 daemonInstances[name] = list.instances.map((i) => ({ name: i.name, state: detached.has(i.name) ? DETACHED : i.state }));
                 running[name] = list.instances;
                 if (stored && (!ctx.previous || stored.updatedAt > ctx.previous.updatedAt)) ctx.previous = stored;
-                await refuseTakenDataIfs(s, recipe, tag);
-                checked.get(name)!.ok();
                 // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
                 const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);
                 if (cmds.length)
-                  await allChecked.catch((e: unknown) => {
+                  await turns.all.catch((e: unknown) => {
                     const by = asMyikeError(e).server;
                     throw new MyikeError('E_REFUSED', `setupcmds not run: ${by && by !== name ? `server ${by}` : 'a server'} refused the run`, { server: name, step: 'setupcmds' });
                   });
@@ -141,8 +142,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 ctx.facts[name] = { ...parseFacts(name, facts.stdout), daemonInstances: daemonInstances[name] };
                 t.title = `${name}: ready`;
               })().catch((e: unknown) => {
-                turns.fail(name); // the servers after it do not wait for its lock
-                checked.get(name)!.fail(e); // the other servers' setupcmds do not start
+                turns.fail(name); // the servers after it do not wait for their turn, nor anyone's setupcmds
                 return onServer(name, 'connect')(e);
               }),
             })),
@@ -277,14 +277,6 @@ function changeOf(plan: RunPlan, name: string): InstanceStatus['change'] {
   return plan.servers.some((p) => p.remove.some((r) => r.name === name)) ? 'replaced' : 'created';
 }
 
-/** A promise settled from outside (the first call counts). */
-function settled(): { promise: Promise<void>; ok: () => void; fail: (e: unknown) => void } {
-  let ok!: () => void;
-  let fail!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => ((ok = res), (fail = rej)));
-  return { promise, ok, fail };
-}
-
 /**
  * Refuses a run whose data interface on this server an instance of another
  * run has in its namespace (that run's manifest on the server's daemon says
@@ -294,17 +286,23 @@ async function refuseTakenDataIfs(s: ServerSession, recipe: Inputs['recipe'], ta
   const server = s.conf.name;
   const mine = recipe.instances.filter((i) => i.server === server && i.dataIf);
   if (!mine.length) return;
-  const runs = await otherRuns(s, tag);
-  const taken = dataIfsTaken(mine, server, runs);
-  if (taken.length) {
-    const holders = runs.filter((m) => taken.some((t) => t.includes(`run "${m.name}" (tag ${m.tag})`)));
-    throw new MyikeError('E_DATAIF_TAKEN', taken.join('\n'), {
+  const taken = dataIfsTaken(mine, server, await otherRuns(s, tag));
+  if (taken.length)
+    throw new MyikeError('E_DATAIF_TAKEN', taken.map((t) => t.line).join('\n'), {
       server,
       step: 'check data interfaces',
-      hint: `give the instance another data interface, or tear that run down first (${holders.map((m) => `myikev2 teardown --name ${shq(m.name)}`).join(', ')}); nothing was done on any server`,
+      hint: `give the instance another data interface, or tear that run down first (${teardownsOf(taken)}); nothing was done on any server`,
     });
-  }
 }
+
+/** What another run holds: the run's name, and the line that says what. */
+interface Held {
+  run: string;
+  line: string;
+}
+
+/** The teardown commands that free what these runs hold. */
+const teardownsOf = (held: Held[]) => [...new Set(held.map((h) => h.run))].map((n) => `myikev2 teardown --name ${shq(n)}`).join(', ');
 
 /** The runs on each server (their manifests on its daemon), but this one. */
 async function otherRuns(s: ServerSession, tag: string): Promise<RunManifest[]> {
@@ -318,16 +316,15 @@ async function withMgmtAddrHolders(e: MyikeError, ctx: Ctx, recipe: Inputs['reci
   const found = await Promise.all([...ctx.sessions.values()].map((s) => otherRuns(s, tag).then((runs) => mgmtAddrsTaken(recipe.instances, s.conf.name, runs), () => [])));
   const held = found.flat();
   if (!held.length) return e;
-  const names = [...new Set(held.map((h) => h.run))];
   return new MyikeError(e.code, `${e.message}\n${held.map((h) => h.line).join('\n')}`, {
     ...e,
     cause: e.cause,
-    hint: `give this recipe's instances ids no other run on the server uses (the management address comes from the id), use another mgmtaddrprefix, or tear that run down first (${names.map((n) => `myikev2 teardown --name ${shq(n)}`).join(', ')})`,
+    hint: `give this recipe's instances ids no other run on the server uses (the management address comes from the id), use another mgmtaddrprefix, or tear that run down first (${teardownsOf(held)})`,
   });
 }
 
 /** Which other run's instance on `server` has the management address of one of these instances. */
-export function mgmtAddrsTaken(instances: Pick<InstanceConf, 'name' | 'server' | 'mgmtAddr'>[], server: string, others: RunManifest[]): { run: string; line: string }[] {
+export function mgmtAddrsTaken(instances: Pick<InstanceConf, 'name' | 'server' | 'mgmtAddr'>[], server: string, others: RunManifest[]): Held[] {
   return instances
     .filter((i) => i.server === server && i.mgmtAddr)
     .flatMap((i) =>
@@ -340,10 +337,10 @@ export function mgmtAddrsTaken(instances: Pick<InstanceConf, 'name' | 'server' |
 }
 
 /** What says that another run's instance on `server` has a data interface of these instances. */
-export function dataIfsTaken(instances: Pick<InstanceConf, 'name' | 'dataIf'>[], server: string, others: RunManifest[]): string[] {
+export function dataIfsTaken(instances: Pick<InstanceConf, 'name' | 'dataIf'>[], server: string, others: RunManifest[]): Held[] {
   return instances.flatMap((i) => {
     const holders = others.flatMap((m) => m.instances.filter((r) => r.server === server && r.dataIf === i.dataIf).map((r) => ({ m, r })));
-    return holders.map(({ m, r }) => `data interface ${i.dataIf} of instance ${i.name} is taken on server ${server}: run "${m.name}" (tag ${m.tag}) has it in namespace ${r.netns} (its instance ${r.name})`);
+    return holders.map(({ m, r }) => ({ run: m.name, line: `data interface ${i.dataIf} of instance ${i.name} is taken on server ${server}: run "${m.name}" (tag ${m.tag}) has it in namespace ${r.netns} (its instance ${r.name})` }));
   });
 }
 

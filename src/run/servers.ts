@@ -112,6 +112,8 @@ export class Servers {
 export class InTurn {
   private readonly order: string[];
   private readonly turns = new Map<string, { over: Promise<void>; done: () => void; failed: () => void }>();
+  /** Every server's step done; rejects (E_SKIPPED, naming the server) once one failed. */
+  readonly all: Promise<void>;
 
   constructor(names: string[]) {
     this.order = [...names].sort();
@@ -120,11 +122,13 @@ export class InTurn {
       let failed!: () => void;
       const over = new Promise<void>((resolve, reject) => {
         done = resolve;
-        failed = () => reject(new MyikeError('E_SKIPPED', `not done: ${name} failed before its turn`));
+        failed = () => reject(new MyikeError('E_SKIPPED', `not done: ${name} failed before its turn`, { server: name }));
       });
       over.catch(() => undefined); // told by the server's own task
       this.turns.set(name, { over, done, failed });
     }
+    this.all = Promise.all([...this.turns.values()].map((t) => t.over)).then(() => undefined);
+    this.all.catch(() => undefined);
   }
 
   /** Runs step once the servers before this one have done theirs; rejects (E_SKIPPED) if one of them failed. */

@@ -126,7 +126,7 @@ describe('run: a data interface another run has', () => {
   } as unknown as RunManifest;
 
   it('names the run, its instance and namespace that have it on that server', () => {
-    assert.deepEqual(dataIfsTaken([{ name: 'f', dataIf: 'data0' }, { name: 'g', dataIf: 'data1' }], 'srv2', [other]), [
+    assert.deepEqual(dataIfsTaken([{ name: 'f', dataIf: 'data0' }, { name: 'g', dataIf: 'data1' }], 'srv2', [other]).map((t) => t.line), [
       'data interface data0 of instance f is taken on server srv2: run "other-run" (tag mabcd) has it in namespace mabcd-c (its instance c)',
     ]);
   });
