@@ -191,9 +191,10 @@ export const methods: { [M in MethodName]: Handler<M> } = {
 
   'netns.configure': (p, { sup }) => configureNamespaces(sup.helper, netnsBatches(p)),
 
-  'manifest.put': (p, { manifests }) => {
+  'manifest.put': (p, { manifests, sup }) => {
     if (!('value' in p)) throw new RpcError(ErrorCodes.BAD_REQUEST, 'params.value is required (any JSON)');
     manifests.put(reqString(p, 'key', KEY_RE, 'a key of 1-256 letters, digits or _.:@/-'), p.value);
+    sup.warmHelpers();
     return { ok: true };
   },
 

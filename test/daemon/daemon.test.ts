@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -614,6 +614,18 @@ describe('daemon @integration', function () {
     raw.send({ id: 10, method: 'list' });
     assert.deepEqual((await raw.next((m) => m.id === 10)).result.instances.map((i: InstanceInfo) => i.name), ['u']);
     raw.close();
+  });
+
+  it('starts its namespace helpers when a run records its manifest, before any configure or spawn', async () => {
+    const d = await newDaemon();
+    const c = await client(d);
+    const children = () => spawnSync('pgrep', ['-l', '-P', String(d.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.split(' ')[1]).filter((n) => n === 'python3' || n === 'perl').sort();
+    await c.request('list', {});
+    assert.deepEqual(children(), [], 'a daemon only asked for its list starts no helper');
+    await c.request('manifest.put', { key: 'run/warm', value: {} });
+    await waitUntil(() => children().length === 2, 'the python3 spawner and the perl helper to start');
+    assert.deepEqual(children(), ['perl', 'python3']);
+    await c.request('manifest.delete', { key: 'run/warm' });
   });
 
   it('keeps manifests across daemon restarts and shuts down on request', async () => {
