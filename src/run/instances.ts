@@ -65,15 +65,29 @@ export function commandArgv(cmd: string): string[] {
 /** In an other instance's run directory once its setupcmds succeeded there (the directory goes with the namespace). */
 export const SETUPCMDS_DONE = '.myikev2-setupcmds-done';
 
+/** The file the daemon writes an instance's output to (stdout and stderr, in order). */
+export const instanceLog = (r: Pick<InstanceRecord, 'logdir' | 'daemonName'>): string => `${r.logdir}/${r.daemonName}.log`;
+
 /**
  * other.setupcmds run once per namespace: in a new one always, in one whose
  * instance is started again (it crashed, or was stopped) only if they have
  * not succeeded there yet; what they did (an address on lo, files in the
  * run directory) is still there, and most commands fail a second time.
+ * Their output (both streams, in order) comes back as stdout and also goes
+ * to the instance's log, ahead of what its program writes there; their exit
+ * status passes around `tee` on fd 4 (closed for the commands: a process
+ * they leave running must not hold the pipe open).
  */
 export function setupcmdsLine(tag: string, r: InstanceRecord, cmds: string, created: boolean): string {
-  const run = `${inNamespace(tag, r, cmds)} && touch ${SETUPCMDS_DONE}`;
-  return created ? run : `test -e ${shq(`${r.runDir}/${SETUPCMDS_DONE}`)} || { ${run}; }`;
+  const lines = [
+    ...(created ? [] : [`test -e ${shq(`${r.runDir}/${SETUPCMDS_DONE}`)} && exit 0`]),
+    `mkdir -p -m 0750 ${shq(r.logdir)} || exit`,
+    'exec 3>&1',
+    `rc=$( { { (${inNamespace(tag, r, cmds)}) 2>&1 3>&- 4>&-; echo $? >&4; } | (umask 027; exec tee -a ${shq(instanceLog(r))}) >&3; } 4>&1 )`,
+    '[ "$rc" = 0 ] || exit "${rc:-1}"',
+    `touch ${shq(`${r.runDir}/${SETUPCMDS_DONE}`)}`,
+  ];
+  return lines.join('\n');
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandArgv, startInstance, stopInstances } from '../../src/run/instances.js';
@@ -46,8 +46,9 @@ describe('run/instances: other.setupcmds run once per namespace', () => {
       daemon: { request: async () => ({ pid: 1 }) },
       transport: {
         server: 'srv1',
-        exec: async (cmd: string) => {
+        exec: async (cmd: string, opts: { onStdout?: (text: string) => void } = {}) => {
           const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}` } });
+          if (r.stdout) opts.onStdout?.(r.stdout);
           return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
         },
       },
@@ -72,6 +73,40 @@ describe('run/instances: other.setupcmds run once per namespace', () => {
     assert.equal(count(), 2);
     await startInstance(s, 'm1234', conf, record(), true);
     assert.equal(count(), 3);
+  });
+
+  const log = () => join(dir, 'log', 'm1234-a.log');
+
+  it("their output, both streams in order, goes to the controller and to the instance's log, ahead of its program's", async () => {
+    const shown: string[] = [];
+    const loud = { ...conf, other: { ...conf.other!, setupcmds: 'echo one; echo two >&2; echo three' } } as InstanceConf;
+    await startInstance(s, 'm1234', loud, record(), true, (text) => shown.push(text));
+    assert.equal(readFileSync(log(), 'utf8'), 'one\ntwo\nthree\n');
+    assert.equal(shown.join(''), 'one\ntwo\nthree\n');
+    assert.equal(statSync(log()).mode & 0o007, 0, 'not readable by others, as the daemon makes it');
+    // Started again in a namespace where they succeeded: nothing runs, nothing is added.
+    await startInstance(s, 'm1234', loud, record(), false);
+    assert.equal(readFileSync(log(), 'utf8'), 'one\ntwo\nthree\n');
+  });
+
+  it('a failure keeps its exit status and output, in the error and in the log', async () => {
+    const failing = { ...conf, other: { ...conf.other!, setupcmds: 'echo before; exit 3' } } as InstanceConf;
+    await assert.rejects(startInstance(s, 'm1234', failing, record(), true), (e: Error) => {
+      assert.match(e.message, /setupcmds of instance a failed \(exit 3\):\nbefore/);
+      return true;
+    });
+    assert.equal(readFileSync(log(), 'utf8'), 'before\n');
+  });
+
+  it('a process they leave running (with its output elsewhere) does not hold the start', async function () {
+    this.timeout(20_000);
+    const marker = `sleep 61.${process.pid}`;
+    const bg = { ...conf, other: { ...conf.other!, setupcmds: `${marker} >/dev/null 2>&1 &` } } as InstanceConf;
+    try {
+      await startInstance(s, 'm1234', bg, record(), true);
+    } finally {
+      spawnSync('pkill', ['-f', `^${marker}$`]);
+    }
   });
 });
 
