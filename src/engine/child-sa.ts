@@ -27,6 +27,7 @@ export interface Endpoint {
 export interface ChildSaKeys {
   tunnelId: number; // 1-based tunnel number within the engine
   childId: string; // stable id of this CHILD SA (changes on rekey)
+  reqid: number; // the kernel's reqid: one per childlist entry of the tunnel (see childReqid), kept across rekeys
   spiIn: number; // SPI we receive with (uint32)
   spiOut: number; // SPI we send with (uint32)
   encr: EspEncr;
@@ -49,4 +50,17 @@ export interface OutboundDatagram {
   from: Endpoint;
   to: Endpoint;
   payload: Buffer;
+}
+
+/**
+ * The kernel reqid of a tunnel's CHILD SAs from childlist entry `entry`
+ * (0-based): the tunnel's number for the first entry, and a number no other
+ * tunnel or entry has for the others. A policy finds its SA by reqid, so
+ * entries with different selectors sharing one would send one entry's
+ * traffic with another's SA, which the peer drops.
+ */
+export function childReqid(tunnelId: number, entry: number): number {
+  if (entry === 0) return tunnelId;
+  if (tunnelId >= 1 << 20 || entry >= 1 << 12) throw new Error(`no kernel reqid for childlist entry ${entry + 1} of tunnel ${tunnelId}: at most 4096 entries and 1048575 tunnels`);
+  return ((entry << 20) | tunnelId) >>> 0;
 }

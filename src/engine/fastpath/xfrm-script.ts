@@ -84,7 +84,7 @@ function selectorProto(local: TsRange, remote: TsRange, dir: 'out' | 'in' | 'fwd
 
 function common(keys: ChildSaKeys, o: FastPathOptions) {
   return {
-    reqid: keys.tunnelId,
+    reqid: keys.reqid,
     mode: keys.tunnelMode ? 'tunnel' : 'transport',
     ifId: o.xfrmInterface ? ` if_id ${keys.tunnelId}` : '',
     mark: o.mark ? ` mark ${keys.tunnelId} mask 0xffffffff` : '',

@@ -1,6 +1,6 @@
 // Building a CHILD SA (and the ChildSaKeys handed to the data plane) once an
 // exchange has agreed on its proposal, SPIs, nonces and traffic selectors.
-import type { ChildSaKeys, EspInteg, TsRange } from '../child-sa.js';
+import { childReqid, type ChildSaKeys, type EspInteg, type TsRange } from '../child-sa.js';
 import { deriveChildKeys } from './crypto/keys.js';
 import { ownAll } from './bytes.js';
 import type { ChosenSuite } from './proposals.js';
@@ -34,6 +34,8 @@ export function makeChild(sa: IkeSa, n: NewChild): ChildSa {
   const keys: ChildSaKeys = {
     tunnelId: sa.tunnelId,
     childId: `${sa.tunnelId}-${n.spiIn.toString(16).padStart(8, '0')}`,
+    // The entry of the setup's childlist it was made from (a rekey keeps its policy, so its reqid).
+    reqid: childReqid(sa.tunnelId, Math.max(0, [sa.policy.child, ...(sa.policy.extraChildren ?? [])].indexOf(n.policy))),
     spiIn: n.spiIn,
     spiOut: n.spiOut,
     encr: { name: encr.aead ? 'aes-gcm16' : 'aes-cbc', keyBits: encr.keyBits as 128 | 256 },

@@ -22,6 +22,7 @@ export function v6ts(start: string, end = start): TsRange {
 export interface PairOptions {
   tunnelId?: number;
   childId?: string;
+  reqid?: number; // default the tunnel number
   spi?: number; // client's inbound SPI; the gateway's is spi + 1
   encr?: EspEncr;
   integ?: EspInteg;
@@ -52,6 +53,7 @@ export function keyPair(o: PairOptions = {}): [ChildSaKeys, ChildSaKeys] {
   const common = {
     tunnelId: o.tunnelId ?? 1,
     childId: id,
+    reqid: o.reqid ?? o.tunnelId ?? 1,
     encr,
     integ,
     tunnelMode: o.tunnelMode ?? true,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { rangeToPrefixes, renderInstall, renderRemove, type FastPathOptions } from '../../../src/engine/fastpath/xfrm-script.js';
-import type { ChildSaKeys } from '../../../src/engine/child-sa.js';
+import { childReqid, type ChildSaKeys } from '../../../src/engine/child-sa.js';
 import { keyPair, v4ts, v6ts } from '../esp/fixtures.js';
 
 // Golden files live next to this test's source; UPDATE_GOLDEN=1 rewrites them.
@@ -52,6 +52,17 @@ describe('fast path: ip xfrm scripts (golden)', () => {
       assert.equal(count(add, 'xfrm policy update'), count(del, 'xfrm policy delete'));
       assert.equal(count(add, 'link add'), count(del, 'link delete'));
     }
+  });
+
+  it("a tunnel's further childlist entries get reqids of their own, on their states and policies", () => {
+    const reqid = childReqid(3, 1);
+    assert.equal(reqid, (1 << 20) + 3);
+    const script = renderInstall(keyPair({ tunnelId: 3, reqid })[0], {}, true);
+    const lines = script.trim().split('\n');
+    assert.equal(lines.length, 5);
+    for (const l of lines) assert.match(l, new RegExp(` reqid ${reqid} `));
+    assert.deepEqual([childReqid(3, 0), childReqid(5, 1) === childReqid(3, 1), childReqid(3, 2) === reqid], [3, false, false]);
+    assert.throws(() => childReqid(1 << 20, 1), /at most 4096 entries and 1048575 tunnels/);
   });
 
   it('ranges become the fewest prefixes', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { CLIENT, GW, gatewayPolicy, Net, policy } from './harness.js';
 import { Exchange, Notify } from '../../../src/engine/ike/constants.js';
 import { decodeHeader, decodeMessage, encodeMessage } from '../../../src/engine/ike/message.js';
+import { childReqid } from '../../../src/engine/child-sa.js';
 
 function pair(clientOver = {}, gwOver = {}, clientChild = {}, gwChild = {}, cookieThreshold?: number) {
   const net = new Net();
@@ -91,12 +92,17 @@ describe('IKE engine: two engines wired together', () => {
     assert.equal(b.keys.remoteTs[0].startAddr, '10.3.0.0');
     const gwSa = [...net.nodes.get(GW.addr)!.engine.sas.values()][0];
     assert.equal(gwSa.children.length, 2);
-    // the rekey of the second one keeps its own algorithms
+    // Each entry its own kernel reqid, on both sides: a shared one would send 10.3/24's traffic with the first entry's SA.
+    assert.deepEqual([a.keys.reqid, b.keys.reqid], [sa.tunnelId, childReqid(sa.tunnelId, 1)]);
+    assert.notEqual(a.keys.reqid, b.keys.reqid);
+    assert.deepEqual(gwSa.children.map((c) => c.keys.reqid), [gwSa.tunnelId, childReqid(gwSa.tunnelId, 1)]);
+    // the rekey of the second one keeps its own algorithms, and its reqid (its policies stay)
     assert.ok(client.engine.rekeyChildById(b.id));
     net.run();
     assert.equal(sa.children.length, 2);
     assert.equal(sa.children[1].encr.name, 'aes-gcm16:256');
     assert.equal(sa.children[1].rekeys, 1);
+    assert.equal(sa.children[1].keys.reqid, b.keys.reqid);
   });
 
   it('narrows the traffic selectors to the responder policy', () => {
