@@ -94,6 +94,18 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   // Each server's turn: the run's lock, then the check that no other run has its data interfaces. setupcmds
   // start once every server had its turn: nothing is touched before the whole run can go ahead.
   const turns = new InTurn(names);
+  // Each server's step under way (connect and setupcmds, prepare): when one
+  // server fails, the others' steps go on, and nothing is undone (cleancmds,
+  // rollback) before they end, or it would race with what they still create.
+  const busy = new Map<string, Promise<void>>();
+  const track = <T>(name: string, step: Promise<T>): Promise<T> => {
+    const over: Promise<void> = step.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => busy.get(name) === over && busy.delete(name));
+    busy.set(name, over);
+    return step;
+  };
   try {
     await runTasks(ctx, [
       {
@@ -102,7 +114,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
           task.newListr(
             names.map((name) => ({
               title: name,
-              task: (_c2, t) => (async () => {
+              task: (_c2, t) => track(name, (async () => {
                 // Without setupcmds (which may change them) the facts are read while the daemon starts.
                 const factsCmd = factsCommand([...new Set(recipe.instances.flatMap((i) => (i.server === name && i.dataIf ? [i.dataIf] : [])))]);
                 const early = recipe.setupcmds.some((c) => c.server === name) ? null : servers.transport(name).then((tr) => timing(`${name} facts`, () => tr.exec(factsCmd)));
@@ -141,7 +153,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(factsCmd)));
                 ctx.facts[name] = { ...parseFacts(name, facts.stdout), daemonInstances: daemonInstances[name] };
                 t.title = `${name}: ready`;
-              })().catch((e: unknown) => {
+              })()).catch((e: unknown) => {
                 turns.fail(name); // the servers after it do not wait for their turn, nor anyone's setupcmds
                 return onServer(name, 'connect')(e);
               }),
@@ -176,7 +188,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
           task.newListr(
             ctx.plan!.servers.map((sp) => ({
               title: sp.server,
-              task: (_c2, t) => (async () => {
+              task: (_c2, t) => track(sp.server, (async () => {
                 checkCancelled(opts.signal);
                 const s = ctx.sessions.get(sp.server)!;
                 if (sp.remove.length) {
@@ -196,7 +208,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 if (sp.restart.length) await configureNamespaces(s, tag, renderNamespaceBatches(sp.restart, s.conf.mgmtaddrprefix, { engineAddresses: false }));
                 await pushSetupFiles(s, tag, [...sp.create, ...sp.restart]);
                 t.title = `${sp.server}: ready (${records.length} namespace(s) created)`;
-              })().catch(onServer(sp.server, 'prepare')),
+              })()).catch(onServer(sp.server, 'prepare')),
             })),
             { concurrent: true, exitOnError: true },
           ),
@@ -249,6 +261,10 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     ], opts.progress);
   } catch (err) {
     let e = asMyikeError(err);
+    if (busy.size) {
+      opts.warn(`waiting for ${listNames([...busy.keys()])} to end ${busy.size === 1 ? 'its step' : 'their steps'} under way before undoing anything`);
+      await Promise.all(busy.values());
+    }
     if (ctx.plan && plumbed && !opts.keepOnFailure) {
       opts.warn(`run ${e.code === 'E_CANCELLED' ? 'cancelled' : 'failed'}; rolling back what it created (use --keep-on-failure to keep it for inspection)`);
       const archives = await rollback(ctx, servers, tag, keepLogs, opts).catch((re) => void opts.warn(`rollback incomplete: ${asMyikeError(re).message}`));

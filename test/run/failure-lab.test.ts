@@ -24,7 +24,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -95,6 +95,26 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.equal(again.status, 0, again.stderr);
     assert.equal(myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, file).status, 0);
     assert.deepEqual(await states(runTag(names[6])), before);
+  });
+
+  it("when one server's setupcmds fail, another's still running end before its cleancmds run: nothing they make stays", async () => {
+    const { lab } = labRef;
+    const [srv1, srv2] = lab.servers.map((s) => s.name);
+    const file = join(tmp, 'slow-setupcmds.yaml');
+    const doc = parse(recipe(names[8], [{ server: srv1, upcmds: 'exec sleep 667' }, { server: srv2, upcmds: 'exec sleep 668' }]));
+    doc.setupcmds = [
+      { daemonname: srv1, cmds: 'echo srv1 setupcmds fail; false' },
+      { daemonname: srv2, cmds: 'sleep 1; ip link add slowset-a type veth peer name slowset-b' },
+    ];
+    doc.cleancmds = [{ daemonname: srv2, cmds: 'ip link del slowset-a' }];
+    writeFileSync(file, stringify(doc));
+    const before = await states(runTag(names[8]));
+    const r = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /srv1 setupcmds fail/);
+    assert.match(r.stderr, new RegExp(`waiting for ${srv2} to end its step under way before undoing anything`));
+    assert.doesNotMatch(r.stderr, /cleancmds .*failed|Cannot find device/, `the cleancmds found what the setupcmds made:\n${r.stderr}`);
+    assert.deepEqual(await states(runTag(names[8])), before, 'the veth of the slow setupcmds is gone, as are the daemons');
   });
 
   it('an instance that fails on one server rolls the run back on every server', async () => {
