@@ -163,6 +163,9 @@ export function placeInConfig(e: MyikeError, file: string | undefined): MyikeErr
   return new MyikeError(e.code, placed.message, { ...e, cause: e.cause, location: placed.location, keyPath: placed.keyPath, excerpt: placed.excerpt, hint: e.hint });
 }
 
+/** action()'s placer for commands with -c/--config: an SSH error of a server points at the config line to fix. */
+export const placeByConfigOption = (e: MyikeError, opts: { config?: unknown }): MyikeError => (typeof opts.config === 'string' ? placeInConfig(e, opts.config) : e);
+
 function absolute(dir: string, p: string): string {
   if (p === '~' || p.startsWith('~/')) return resolvePath(homedir(), p.slice(2));
   return isAbsolute(p) ? p : resolvePath(dir, p);

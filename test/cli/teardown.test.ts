@@ -2,7 +2,7 @@
 // runs this controller could tear down.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunManifest } from '../../src/run/manifest.js';
@@ -39,3 +39,24 @@ describe('cli: teardown without a run named', () => {
     assert.match(r.stderr, /hint: .*\(no run is on record on this controller\)/);
   });
 });
+
+describe('cli: an SSH error points at the config line to fix', () => {
+  // Wired through the commands that read the config (the daemon's file carries no config code).
+  it('run: a refused SSH port is told at daemonlist.NAME.sshport in the config, with its line (loopback port 1: nothing listens)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'myikev2-place-cli-'));
+    try {
+      const config = join(dir, 'controller.yaml');
+      const key = join(dir, 'id_ed25519');
+      spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+      writeFileSync(config, `daemonlist:\n  srv1:\n    sshaddr: 127.0.0.1\n    sshport: 1\n    sshkeypath: ${key}\n    mgmtaddrprefix: fd00:77::/64\n`);
+      const recipe = join(dir, 'recipe.yaml');
+      writeFileSync(recipe, 'name: place-test\ninstancelist:\n  1:\n    name: a\n    daemonname: srv1\n    other:\n      upcmds: exec sleep 5\n');
+      const r = spawnSync(process.execPath, [CLI, 'run', '--plain', '-c', config, recipe], { encoding: 'utf8', cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: dir } });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`${config.replace(/[.]/g, '\\.')}:4:\\d+: error: .*sshport`), r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../action.js';
+import { placeByConfigOption } from '../../model/config.js';
 import { elapsed, table } from '../table.js';
 import { loadInputs } from '../../model/load.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MyikeError } from '../../errors.js';
@@ -72,6 +73,6 @@ export function registerRun(program: Command): void {
           process.stdout.write(`\nrun "${result.name}" (tag ${result.tag}) is up: ${result.instances.length} instance(s) on ${servers} server(s) in ${elapsed()}.\n${howToInspect(result, inputs.config, opts.config, recipeFile)}`);
         }
         return result.instances.every((i) => i.state !== 'failed') ? 0 : EXIT_FAILED;
-      }),
+      }, placeByConfigOption),
     );
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../action.js';
+import { placeByConfigOption } from '../../model/config.js';
 import { elapsed } from '../table.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MyikeError } from '../../errors.js';
 import { loadConfig, loadConfigAndRecipeName } from '../../model/load.js';
@@ -62,7 +63,7 @@ export function registerTeardown(program: Command): void {
           );
         }
         return left.length ? EXIT_FAILED : 0;
-      }),
+      }, placeByConfigOption),
     );
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../action.js';
+import { placeByConfigOption } from '../../model/config.js';
 import { loadInputs } from '../../model/load.js';
 import type { Recipe } from '../../model/recipe-types.js';
 
@@ -14,7 +15,7 @@ export function registerValidate(program: Command): void {
         const { recipe, warnings } = loadInputs(recipeFile, opts.config);
         for (const w of warnings) process.stderr.write(w + '\n');
         process.stdout.write(`ok: ${summarize(recipe)}\n`);
-      }),
+      }, placeByConfigOption),
     );
 }
 
