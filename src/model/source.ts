@@ -199,10 +199,40 @@ export function readYaml(file: string, diag: Diagnostics): SourceDoc {
     );
   }
   if (doc.errors.length === 0) {
-    src.ok = true;
-    src.data = doc.toJS({ maxAliasCount: 100 });
+    try {
+      src.data = doc.toJS({ maxAliasCount: 100 });
+      src.ok = true;
+    } catch (err) {
+      // yaml finds an alias used before its anchor, or expanding past maxAliasCount, only when it builds the value.
+      const message = (err as Error).message;
+      const name = /^Unresolved alias.*: (\S+)$/.exec(message)?.[1];
+      const offset = aliasOffset(doc, name);
+      const pos = lines.linePos(offset);
+      diag.adopt(
+        new MyikeError('E_INPUT', `YAML: ${message}`, {
+          location: { file, line: pos.line, col: pos.col },
+          excerpt: lineText(src, pos.line),
+          hint: name ? `define the anchor &${name} before its aliases *${name}` : 'use fewer aliases (at most 100 expansions in a file)',
+          exitCode: 2,
+        }),
+        [],
+      );
+    }
   }
   return src;
+}
+
+/** Where the first alias (of that name, if given) is. */
+function aliasOffset(doc: Document, name?: string): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_, alias) {
+      if (name !== undefined && alias.source !== name) return;
+      offset = alias.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }
 
 /** Offsets of every key that repeats an earlier key of its map (compared as text: `1` and `'1'` are one instance id). */
