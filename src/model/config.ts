@@ -1,6 +1,6 @@
 // Loads the controller config, or gives the embedded default: one server
 // `local`, the controller's own machine, reached without SSH.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
@@ -9,7 +9,7 @@ import type { ControllerConf, ServerConf } from './config-types.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
 import { MyikeError } from '../errors.js';
 import { isReadableByOthers } from '../file-mode.js';
-import { Diagnostics, readYaml, type SourceDoc } from './source.js';
+import { Diagnostics, readYaml, statPath, type SourceDoc } from './source.js';
 import { normaliseVarlist } from './vars.js';
 
 export const EMBEDDED_CONFIG_NAME = '<embedded default>';
@@ -63,8 +63,10 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
     if (s.connection === 'ssh' && s.sshaddr === '')
       diag.error(src, [...at, 'sshaddr'], { at: 'parent', message: 'missing required key "sshaddr"', hint: 'give the server\'s SSH address, or `connection: local` for the controller\'s own machine' });
     const keyPath = s.sshkeypath ? absolute(dir, s.sshkeypath) : undefined;
-    const keyStat = keyPath ? statSync(keyPath, { throwIfNoEntry: false }) : undefined;
-    if (keyPath && !keyStat)
+    const { stat: keyStat, problem: keyPathProblem } = keyPath ? statPath(keyPath) : {};
+    if (keyPath && keyPathProblem)
+      diag.error(src, [...at, 'sshkeypath'], { message: `cannot be used: ${keyPathProblem}`, expected: 'the path of a private key file' });
+    else if (keyPath && !keyStat)
       diag.error(src, [...at, 'sshkeypath'], { message: `key file not found: ${keyPath}`, hint: 'check the path (relative paths are relative to this config file)' });
     else if (keyPath && !keyStat!.isFile())
       diag.error(src, [...at, 'sshkeypath'], { message: `${keyPath} is not a file`, expected: 'the path of a private key file', hint: 'check the path (relative paths are relative to this config file)' });

@@ -1,7 +1,6 @@
 // Loads a recipe against a controller config: schema, then the cross-file
 // checks (servers exist, names and ids unique, setup files valid, data
 // interfaces and management addresses not shared), then the Recipe model.
-import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { isValidIfName, mgmtAddressesIn, parseAddress, parseCidr } from './address.js';
 import type { ControllerConf } from './config-types.js';
@@ -10,7 +9,7 @@ import type { InstanceConf, Recipe, ServerCommands } from './recipe-types.js';
 import { closest, semanticPass, validateAgainstSchema } from './schema.js';
 import { readSetup } from './setup.js';
 import type { EngineSetup } from './setup-types.js';
-import { Diagnostics, displayPath, readYaml, textSha256, type KeyPath, type SourceDoc } from './source.js';
+import { Diagnostics, displayPath, readYaml, statPath, textSha256, type KeyPath, type SourceDoc } from './source.js';
 import { substituteVars } from './vars.js';
 
 /** Instance names become parts of names and paths: keep them boring. */
@@ -259,9 +258,11 @@ class RecipeContext {
   }
 }
 
-/** Why a setup file cannot be read at all (missing, or a directory); undefined when it is a file. */
+/** Why a setup file cannot be read at all (missing, a directory, a FIFO that would block the read); undefined when it is a file. */
 function setupFileProblem(file: string): string | undefined {
-  const st = statSync(file, { throwIfNoEntry: false });
-  if (!st) return 'does not exist';
-  return st.isDirectory() ? 'is a directory' : undefined;
+  const { stat, problem } = statPath(file);
+  if (problem) return `cannot be used: ${problem}`;
+  if (!stat) return 'does not exist';
+  if (stat.isDirectory()) return 'is a directory';
+  return stat.isFile() ? undefined : 'is not a regular file';
 }

@@ -2,7 +2,7 @@
 // point back into them (file:line:col and the key path), so every problem in
 // the input is reported at once before anything runs.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { constructFromEvents, EVENT_ID, parseEvents } from 'js-yaml';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, YAMLParseError, type Document, type Node } from 'yaml';
@@ -156,6 +156,18 @@ export function plainValue(text: string): { value: unknown } | undefined {
     return documents === 1 ? { value: constructFromEvents(events, { source: text })[0] } : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** A path's stat (none: nothing there), or why the path itself is unusable (stat throws for these). */
+export function statPath(path: string): { stat?: Stats; problem?: string } {
+  try {
+    return { stat: statSync(path, { throwIfNoEntry: false }) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENAMETOOLONG') return { problem: 'the path is too long' };
+    if (code === 'ERR_INVALID_ARG_VALUE') return { problem: 'the path contains a NUL character' };
+    return { problem: `the path cannot be looked up (${code ?? (err as Error).message})` };
   }
 }
 
