@@ -208,8 +208,9 @@ class RecipeContext {
     const addressesOn = new Map<string, (id: number) => string | null>();
     for (const inst of instances) {
       const at: KeyPath = ['instancelist', String(inst.id)];
+      // Not servers[name] alone: "toString" would find the object's prototype (the unknown server is told already).
+      if (!Object.hasOwn(this.config.servers, inst.server)) continue;
       const server = this.config.servers[inst.server];
-      if (!server) continue;
       if (this.config.autoassignmgmtip) {
         let addressFor = addressesOn.get(inst.server);
         if (!addressFor) addressesOn.set(inst.server, (addressFor = mgmtAddressesIn(parseCidr(server.mgmtaddrprefix)!)));
