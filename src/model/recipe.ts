@@ -4,7 +4,7 @@
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { isValidIfName, mgmtAddressesIn, parseAddress, parseCidr } from './address.js';
 import type { ControllerConf } from './config-types.js';
-import { DURATION_EXPECTED, parseDuration } from './duration.js';
+import { DURATION_EXPECTED, MAX_DURATION_EXPECTED, MAX_DURATION_MS, parseDuration } from './duration.js';
 import type { InstanceConf, Recipe, ServerCommands } from './recipe-types.js';
 import { closest, semanticPass, validateAgainstSchema } from './schema.js';
 import { readSetup } from './setup.js';
@@ -67,6 +67,7 @@ function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, d
     ctx.server([...at, 'daemonname'], inst.daemonname);
     const wait = parseDuration(inst.waitinterval);
     if (wait === null) diag.error(src, [...at, 'waitinterval'], { message: `"${inst.waitinterval}" is not a duration`, expected: DURATION_EXPECTED });
+    else if (wait > MAX_DURATION_MS) diag.error(src, [...at, 'waitinterval'], { message: `"${inst.waitinterval}" is too long`, expected: MAX_DURATION_EXPECTED });
     const hasMy = inst.myikev2 != null;
     const hasOther = inst.other != null;
     if (hasMy === hasOther) {
