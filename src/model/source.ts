@@ -54,10 +54,10 @@ export class Diagnostics {
     const location = p.at === 'parent' ? locate(src, path.slice(0, -1), 'value') : locate(src, path, p.at ?? 'value');
     const expected = p.expected ? ` (expected ${p.expected})` : '';
     this.errors.push(
-      new MyikeError('E_INPUT', `${formatKeyPath(path)}: ${p.message}${expected}`, {
+      new MyikeError('E_INPUT', maskSecrets(src, `${formatKeyPath(path)}: ${p.message}${expected}`), {
         location,
         keyPath: formatKeyPath(path),
-        excerpt: lineText(src, location.line, p.hideValue),
+        excerpt: maskSecrets(src, lineText(src, location.line, p.hideValue)),
         hint: p.hint,
         exitCode: 2,
       }),
@@ -268,6 +268,28 @@ function duplicateKeys(doc: Document): number[] {
 export const SECRET_KEYS = new Set(['psk', 'sshpass']);
 const SECRET_ON_LINE = /(["']?\b(?:psk|sshpass)["']?[ \t]*:).*$/;
 const MASK = '<secret>';
+
+/**
+ * Text with the file's secret values left out wherever they are: a value
+ * reached through an alias (`mgmtaddrprefix: *pass`) or copied under another
+ * key is quoted by messages about that key. Values under 4 characters stay,
+ * or every such word would go.
+ */
+function maskSecrets<T extends string | undefined>(src: SourceDoc, text: T): T {
+  if (text === undefined || src.data === null || typeof src.data !== 'object') return text;
+  let values = secretsOf.get(src.data);
+  if (!values) secretsOf.set(src.data, (values = secretValues(src.data, false, new Set())));
+  return values.reduce<string>((t, v) => t.split(v).join(MASK), text) as T;
+}
+
+const secretsOf = new WeakMap<object, string[]>();
+
+function secretValues(data: unknown, underSecret: boolean, seen: Set<object>): string[] {
+  if (data === null || typeof data !== 'object') return underSecret && String(data).length >= 4 ? [String(data)] : [];
+  if (seen.has(data)) return []; // an alias of its own ancestor
+  seen.add(data);
+  return Object.entries(data).flatMap(([k, v]) => secretValues(v, underSecret || SECRET_KEYS.has(k), seen));
+}
 
 /** A source line for a message, with secret values (and with hideValue, the value after the key) left out. */
 function lineText(src: SourceDoc, line: number, hideValue = false): string | undefined {

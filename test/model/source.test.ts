@@ -171,6 +171,8 @@ describe('model: YAML sources', () => {
     ['a PSK in a flow mapping next to an error', 'ikeconf: {psk: S3CRET-A, dhgrpid: [13]}\n'],
     ['a bad escape in a PSK over two lines', 'ikeconf:\n  psk: "S3CRET-A\n    S3CRET-B \\q"\n'],
     ['a PSK with an unclosed quote', 'ikeconf:\n  psk: "S3CRET-A\n  dhgrpid: [14]\n'],
+    ['a PSK reached through an alias from a key whose error quotes its value', 'ikeconf:\n  psk: &k S3CRET-A\napilistenaddr: *k\n'],
+    ['a PSK copied into another key', 'ikeconf:\n  psk: S3CRET-A\napilistenaddr: [S3CRET-A]\n'],
   ];
   for (const [what, ike] of secretCases) {
     it(`shows no secret in errors about ${what}`, () =>
