@@ -45,7 +45,13 @@ export async function execEngine(o: ExecOptions): Promise<number> {
   const setup = await loadSetupFile(o.file);
   const runDir = o.runDir ?? defaultRunDir(o.file);
   // The directory may be one of the user's (--run-dir .): at the end only what the engine made there goes.
-  const made = await mkdir(runDir, { recursive: true, mode: 0o700 });
+  const made = await mkdir(runDir, { recursive: true, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    throw new MyikeError('E_RUN_DIR', `cannot make the run directory "${runDir}": ${err.code ?? err.message}`, {
+      cause: err,
+      hint: 'give --run-dir a directory that can be made (or leave it out for the default)',
+      exitCode: EXIT_USAGE,
+    });
+  });
   const rt = new EngineRuntime({ setup, skipNetconf: o.noNetconf });
   const api = new ApiServer(rt);
   const sock = join(runDir, API_SOCKET);

@@ -60,6 +60,13 @@ describe('myikev2 exec: start-up checks', () => {
     assert.deepEqual(readdirSync(runDir), ['keep.txt']);
   });
 
+  for (const runDir of ['', '/dev/null/run'])
+    it(`refuses a run directory that cannot be made (${JSON.stringify(runDir)}) as bad usage, not "a bug"`, async () => {
+      const f = join(dir, 'gw-rundir.yaml');
+      writeFileSync(f, 'role: gateway\nbindifname: lo\nbindifaddr: 127.0.0.1/8\nikeconf:\n  psk: x\n');
+      await assert.rejects(execEngine({ file: f, json: false, runDir, noTcp: true, noNetconf: true }), (e: MyikeError) => e.code === 'E_RUN_DIR' && e.exitCode === 2);
+    });
+
   it('refuses a run directory that a live engine uses', async () => {
     const f = join(dir, 'gw.yaml');
     writeFileSync(f, 'role: gateway\nbindifname: lo\nbindifaddr: 127.0.0.1/8\nikeconf:\n  psk: x\n');
