@@ -76,6 +76,15 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
     }
     // OpenSSH refuses such a key ("UNPROTECTED PRIVATE KEY FILE"); it works here, but should not stay so.
     else if (keyPath && isReadableByOthers(keyPath)) diag.warn(src, [...at, 'sshkeypath'], `the private key ${keyPath} is readable by group or others; run: chmod 600 ${keyPath}`);
+    const knownHosts = s.knownhosts ? absolute(dir, s.knownhosts) : undefined;
+    const { stat: knownStat, problem: knownProblem } = knownHosts ? statPath(knownHosts) : {};
+    // A file that does not exist yet is fine: the host key check names it (and accept-new writes it).
+    if (knownHosts && (knownProblem || (knownStat && !knownStat.isFile())))
+      diag.error(src, [...at, 'knownhosts'], {
+        message: knownProblem ? `cannot be used: ${knownProblem}` : `${knownHosts} is not a file`,
+        expected: 'the path of a known_hosts file',
+        hint: 'check the path (relative paths are relative to this config file)',
+      });
     if (s.sshpass) hasPassword = true;
     servers[name] = {
       name,
@@ -87,7 +96,7 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
       sshuser: s.sshuser,
       sshpass: s.sshpass || undefined,
       sshkeypath: keyPath,
-      knownhosts: s.knownhosts ? absolute(dir, s.knownhosts) : undefined,
+      knownhosts: knownHosts,
       hostkeycheck: s.hostkeycheck,
       statedir: s.statedir,
       mgmtaddrprefix: s.mgmtaddrprefix,
