@@ -102,6 +102,13 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
       mgmtaddrprefix: s.mgmtaddrprefix,
     };
   }
+  const varNames = new Map<string, string>();
+  for (const key of Object.keys(raw.varlist)) {
+    const name = key.replace(/^%|%$/g, '');
+    if (varNames.has(name))
+      diag.error(src, ['varlist', key], { at: 'key', message: `"${key}" is the variable "${varNames.get(name)}" again (the percent signs are optional)`, hint: 'keep one of the two' });
+    else varNames.set(name, key);
+  }
   if (hasPassword && isReadableByOthers(file))
     diag.warn(src, ['daemonlist'], `${file} holds an SSH password (sshpass) and is readable by group or others; run: chmod 600 ${file}`);
   if (diag.errors.length > before) return null;
