@@ -62,6 +62,9 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
       diag.error(src, [...at, 'mgmtaddrprefix'], { message: `"${s.mgmtaddrprefix}" is not an IPv6 prefix`, expected: 'an IPv6 prefix such as 2001:db8:1::/64' });
     if (s.connection === 'ssh' && s.sshaddr === '')
       diag.error(src, [...at, 'sshaddr'], { at: 'parent', message: 'missing required key "sshaddr"', hint: 'give the server\'s SSH address, or `connection: local` for the controller\'s own machine' });
+    // The daemon runs in / and its start script in the SSH user's home: a relative path would be two places.
+    if (!isAbsolute(s.statedir))
+      diag.error(src, [...at, 'statedir'], { message: `"${s.statedir}" is not an absolute path`, expected: 'an absolute path on the server, e.g. /var/lib/myikev2/daemon, the default' });
     const keyPath = s.sshkeypath ? absolute(dir, s.sshkeypath) : undefined;
     const { stat: keyStat, problem: keyPathProblem } = keyPath ? statPath(keyPath) : {};
     if (keyPath && keyPathProblem)
