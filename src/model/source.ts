@@ -1,6 +1,7 @@
 // YAML documents with their source positions, and a collector of errors that
 // point back into them (file:line:col and the key path), so every problem in
 // the input is reported at once before anything runs.
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
@@ -173,9 +174,9 @@ export function statPath(path: string): { stat?: Stats; problem?: string } {
 
 /** Reads and parses a YAML file, recording read and syntax errors. */
 export function readYaml(file: string, diag: Diagnostics): SourceDoc {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     diag.fileError(
@@ -190,6 +191,13 @@ export function readYaml(file: string, diag: Diagnostics): SourceDoc {
     );
     return new YamlSource(file, '', false, null, false);
   }
+  // A UTF-16 file (some editors' "Unicode") or a binary would read as garbage: "not a mapping of keys".
+  if (!isUtf8(bytes) || bytes.includes(0)) {
+    const utf16 = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) || bytes[0] === 0 || bytes[1] === 0);
+    diag.fileError(file, `${file} is not UTF-8 text${utf16 ? ' (it looks like UTF-16)' : ''}`, 'save it as UTF-8 (YAML is text; `file FILE` tells what it is)');
+    return new YamlSource(file, '', false, null, false);
+  }
+  const text = bytes.toString('utf8');
   const plain = plainValue(text);
   if (plain) return new YamlSource(file, text, true, plain.value, true);
   const src = new YamlSource(file, text, false, null, true);
@@ -199,12 +207,17 @@ export function readYaml(file: string, diag: Diagnostics): SourceDoc {
     const pos = lines.linePos(e.pos[0]);
     if (reportedLines.has(pos.line)) continue; // one syntax error per line is enough
     reportedLines.add(pos.line);
-    const what = e.code === 'DUPLICATE_KEY' ? 'duplicate key (each key, and each instance id, may appear once)' : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    const what =
+      e.code === 'DUPLICATE_KEY'
+        ? 'duplicate key (each key, and each instance id, may appear once)'
+        : e.code === 'MULTIPLE_DOCS'
+          ? 'a second document (after "---"): a file holds one'
+          : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     diag.adopt(
       new MyikeError('E_INPUT', `YAML: ${what}`, {
         location: { file, line: pos.line, col: pos.col },
         excerpt: lineText(src, pos.line),
-        hint: e.code === 'DUPLICATE_KEY' ? 'remove or rename the repeated key' : 'fix the YAML syntax (indentation, quotes, colons)',
+        hint: e.code === 'DUPLICATE_KEY' ? 'remove or rename the repeated key' : e.code === 'MULTIPLE_DOCS' ? 'remove the "---" line and what follows it' : 'fix the YAML syntax (indentation, quotes, colons)',
         exitCode: 2,
       }),
       [],
