@@ -4,13 +4,16 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
-import { parseCidr } from './address.js';
+import { parseCidr, rangeOf } from './address.js';
 import type { ControllerConf, ServerConf } from './config-types.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
 import { MyikeError } from '../errors.js';
 import { isReadableByOthers } from '../file-mode.js';
 import { Diagnostics, readYaml, statPath, type SourceDoc } from './source.js';
 import { normaliseVarlist } from './vars.js';
+
+/** Ranges (by ipaddr.js's names) whose addresses cannot be management addresses, as a message names them. */
+const UNUSABLE_MGMT_RANGES = new Map([['multicast', 'a multicast'], ['linkLocal', 'a link-local'], ['loopback', 'the loopback'], ['unspecified', 'the unspecified'], ['ipv4Mapped', 'an IPv4-mapped']]);
 
 export const EMBEDDED_CONFIG_NAME = '<embedded default>';
 
@@ -60,6 +63,12 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
     const prefix = parseCidr(s.mgmtaddrprefix);
     if (!prefix || prefix.family !== 6)
       diag.error(src, [...at, 'mgmtaddrprefix'], { message: `"${s.mgmtaddrprefix}" is not an IPv6 prefix`, expected: 'an IPv6 prefix such as 2001:db8:1::/64' });
+    // Such an address cannot go on an instance's veth (multicast, ::1), or clashes with the bridge's fe80::1 gateway.
+    else if (UNUSABLE_MGMT_RANGES.has(rangeOf(prefix.addr)))
+      diag.error(src, [...at, 'mgmtaddrprefix'], {
+        message: `"${s.mgmtaddrprefix}" is ${UNUSABLE_MGMT_RANGES.get(rangeOf(prefix.addr))} prefix: its addresses cannot be management addresses`,
+        expected: 'a global or unique local IPv6 prefix such as 2001:db8:1::/64 or fd00:1::/64',
+      });
     if (s.connection === 'ssh' && s.sshaddr === '')
       diag.error(src, [...at, 'sshaddr'], { at: 'parent', message: 'missing required key "sshaddr"', hint: 'give the server\'s SSH address, or `connection: local` for the controller\'s own machine' });
     // The daemon runs in / and its start script in the SSH user's home: a relative path would be two places.
