@@ -4,13 +4,16 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
-import { parseCidr, rangeOf } from './address.js';
+import { parseAddress, parseCidr, rangeOf } from './address.js';
 import type { ControllerConf, ServerConf } from './config-types.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
 import { MyikeError } from '../errors.js';
 import { isReadableByOthers } from '../file-mode.js';
 import { Diagnostics, readYaml, statPath, type SourceDoc } from './source.js';
 import { normaliseVarlist } from './vars.js';
+
+/** A DNS host name (RFC 1123 labels), as sshaddr may give instead of an address. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /** Ranges (by ipaddr.js's names) whose addresses cannot be management addresses, as a message names them. */
 const UNUSABLE_MGMT_RANGES = new Map([['multicast', 'a multicast'], ['linkLocal', 'a link-local'], ['loopback', 'the loopback'], ['unspecified', 'the unspecified'], ['ipv4Mapped', 'an IPv4-mapped']]);
@@ -71,6 +74,12 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
       });
     if (s.connection === 'ssh' && s.sshaddr === '')
       diag.error(src, [...at, 'sshaddr'], { at: 'parent', message: 'missing required key "sshaddr"', hint: 'give the server\'s SSH address, or `connection: local` for the controller\'s own machine' });
+    else if (s.sshaddr !== '' && !parseAddress(s.sshaddr) && !HOST_NAME.test(s.sshaddr))
+      diag.error(src, [...at, 'sshaddr'], {
+        message: `"${s.sshaddr}" is neither an IP address nor a host name`,
+        expected: 'e.g. 192.0.2.1, 2001:db8::1 or server1.example.com',
+        hint: /^\[.*\]$/.test(s.sshaddr) ? 'write an IPv6 address without brackets (the port goes in sshport)' : undefined,
+      });
     // The daemon runs in / and its start script in the SSH user's home: a relative path would be two places.
     if (!isAbsolute(s.statedir))
       diag.error(src, [...at, 'statedir'], { message: `"${s.statedir}" is not an absolute path`, expected: 'an absolute path on the server, e.g. /var/lib/myikev2/daemon, the default' });
