@@ -19,6 +19,10 @@ export function buildProgram(registrars: Registrar[]): Command {
     cmd.allowExcessArguments(false);
     cmd.exitOverride((err: CommanderError) => {
       const ok = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code);
+      // A --json reader gets a usage error as JSON on stdout too, as every other error (cli/action.ts).
+      const json = cmd.options.find((o) => o.long === '--json');
+      if (!ok && json && process.argv.slice(2).some((a) => a === json.long || a === json.short))
+        process.stdout.write(JSON.stringify({ error: { code: 'E_USAGE', message: err.message.replace(/^error: /, ''), exitCode: EXIT_USAGE } }, null, 2) + '\n');
       process.exit(ok ? EXIT_OK : EXIT_USAGE);
     });
     cmd.commands.forEach(strict);

@@ -95,6 +95,11 @@ export function mgmtAddressesIn(prefix: Cidr): (instanceId: number) => string | 
   };
 }
 
+/** ipaddr.js's name for the range of an address ('multicast', 'linkLocal', 'uniqueLocal', 'unicast', …). */
+export function rangeOf(addr: string): string {
+  return ipaddr.parse(addr).range();
+}
+
 /** A valid Linux interface name (≤ 15 bytes), restricted to characters safe in scripts. */
 export function isValidIfName(name: string): boolean {
   return /^[A-Za-z0-9_.@-]{1,15}$/.test(name) && Buffer.byteLength(name) <= 15 && name !== '.' && name !== '..';

@@ -1,16 +1,22 @@
 // Loads the controller config, or gives the embedded default: one server
 // `local`, the controller's own machine, reached without SSH.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
-import { parseCidr } from './address.js';
+import { parseAddress, parseCidr, rangeOf } from './address.js';
 import type { ControllerConf, ServerConf } from './config-types.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
 import { MyikeError } from '../errors.js';
 import { isReadableByOthers } from '../file-mode.js';
-import { Diagnostics, readYaml, type SourceDoc } from './source.js';
+import { Diagnostics, readYaml, statPath, type SourceDoc } from './source.js';
 import { normaliseVarlist } from './vars.js';
+
+/** A DNS host name (RFC 1123 labels), as sshaddr may give instead of an address. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/** Ranges (by ipaddr.js's names) whose addresses cannot be management addresses, as a message names them. */
+const UNUSABLE_MGMT_RANGES = new Map([['multicast', 'a multicast'], ['linkLocal', 'a link-local'], ['loopback', 'the loopback'], ['unspecified', 'the unspecified'], ['ipv4Mapped', 'an IPv4-mapped']]);
 
 export const EMBEDDED_CONFIG_NAME = '<embedded default>';
 
@@ -60,11 +66,28 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
     const prefix = parseCidr(s.mgmtaddrprefix);
     if (!prefix || prefix.family !== 6)
       diag.error(src, [...at, 'mgmtaddrprefix'], { message: `"${s.mgmtaddrprefix}" is not an IPv6 prefix`, expected: 'an IPv6 prefix such as 2001:db8:1::/64' });
+    // Such an address cannot go on an instance's veth (multicast, ::1), or clashes with the bridge's fe80::1 gateway.
+    else if (UNUSABLE_MGMT_RANGES.has(rangeOf(prefix.addr)))
+      diag.error(src, [...at, 'mgmtaddrprefix'], {
+        message: `"${s.mgmtaddrprefix}" is ${UNUSABLE_MGMT_RANGES.get(rangeOf(prefix.addr))} prefix: its addresses cannot be management addresses`,
+        expected: 'a global or unique local IPv6 prefix such as 2001:db8:1::/64 or fd00:1::/64',
+      });
     if (s.connection === 'ssh' && s.sshaddr === '')
       diag.error(src, [...at, 'sshaddr'], { at: 'parent', message: 'missing required key "sshaddr"', hint: 'give the server\'s SSH address, or `connection: local` for the controller\'s own machine' });
+    else if (s.sshaddr !== '' && !parseAddress(s.sshaddr) && !HOST_NAME.test(s.sshaddr))
+      diag.error(src, [...at, 'sshaddr'], {
+        message: `"${s.sshaddr}" is neither an IP address nor a host name`,
+        expected: 'e.g. 192.0.2.1, 2001:db8::1 or server1.example.com',
+        hint: /^\[.*\]$/.test(s.sshaddr) ? 'write an IPv6 address without brackets (the port goes in sshport)' : undefined,
+      });
+    // The daemon runs in / and its start script in the SSH user's home: a relative path would be two places.
+    if (!isAbsolute(s.statedir))
+      diag.error(src, [...at, 'statedir'], { message: `"${s.statedir}" is not an absolute path`, expected: 'an absolute path on the server, e.g. /var/lib/myikev2/daemon, the default' });
     const keyPath = s.sshkeypath ? absolute(dir, s.sshkeypath) : undefined;
-    const keyStat = keyPath ? statSync(keyPath, { throwIfNoEntry: false }) : undefined;
-    if (keyPath && !keyStat)
+    const { stat: keyStat, problem: keyPathProblem } = keyPath ? statPath(keyPath) : {};
+    if (keyPath && keyPathProblem)
+      diag.error(src, [...at, 'sshkeypath'], { message: `cannot be used: ${keyPathProblem}`, expected: 'the path of a private key file' });
+    else if (keyPath && !keyStat)
       diag.error(src, [...at, 'sshkeypath'], { message: `key file not found: ${keyPath}`, hint: 'check the path (relative paths are relative to this config file)' });
     else if (keyPath && !keyStat!.isFile())
       diag.error(src, [...at, 'sshkeypath'], { message: `${keyPath} is not a file`, expected: 'the path of a private key file', hint: 'check the path (relative paths are relative to this config file)' });
@@ -74,6 +97,15 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
     }
     // OpenSSH refuses such a key ("UNPROTECTED PRIVATE KEY FILE"); it works here, but should not stay so.
     else if (keyPath && isReadableByOthers(keyPath)) diag.warn(src, [...at, 'sshkeypath'], `the private key ${keyPath} is readable by group or others; run: chmod 600 ${keyPath}`);
+    const knownHosts = s.knownhosts ? absolute(dir, s.knownhosts) : undefined;
+    const { stat: knownStat, problem: knownProblem } = knownHosts ? statPath(knownHosts) : {};
+    // A file that does not exist yet is fine: the host key check names it (and accept-new writes it).
+    if (knownHosts && (knownProblem || (knownStat && !knownStat.isFile())))
+      diag.error(src, [...at, 'knownhosts'], {
+        message: knownProblem ? `cannot be used: ${knownProblem}` : `${knownHosts} is not a file`,
+        expected: 'the path of a known_hosts file',
+        hint: 'check the path (relative paths are relative to this config file)',
+      });
     if (s.sshpass) hasPassword = true;
     servers[name] = {
       name,
@@ -85,11 +117,18 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
       sshuser: s.sshuser,
       sshpass: s.sshpass || undefined,
       sshkeypath: keyPath,
-      knownhosts: s.knownhosts ? absolute(dir, s.knownhosts) : undefined,
+      knownhosts: knownHosts,
       hostkeycheck: s.hostkeycheck,
       statedir: s.statedir,
       mgmtaddrprefix: s.mgmtaddrprefix,
     };
+  }
+  const varNames = new Map<string, string>();
+  for (const key of Object.keys(raw.varlist)) {
+    const name = key.replace(/^%|%$/g, '');
+    if (varNames.has(name))
+      diag.error(src, ['varlist', key], { at: 'key', message: `"${key}" is the variable "${varNames.get(name)}" again (the percent signs are optional)`, hint: 'keep one of the two' });
+    else varNames.set(name, key);
   }
   if (hasPassword && isReadableByOthers(file))
     diag.warn(src, ['daemonlist'], `${file} holds an SSH password (sshpass) and is readable by group or others; run: chmod 600 ${file}`);

@@ -22,3 +22,7 @@ export function parseDuration(text: string): number | null {
 }
 
 export const DURATION_EXPECTED = 'a duration such as "100ms", "3s", "5m", "2h" or "1h30m"';
+
+/** The longest a timer waits: Node's setTimeout fires at once (after 1 ms) beyond 2^31-1 ms, 24.8 days. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+export const MAX_DURATION_EXPECTED = 'at most 596h, about 24 days: the longest a timer waits';

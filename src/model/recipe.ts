@@ -1,16 +1,15 @@
 // Loads a recipe against a controller config: schema, then the cross-file
 // checks (servers exist, names and ids unique, setup files valid, data
 // interfaces and management addresses not shared), then the Recipe model.
-import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { isValidIfName, mgmtAddressesIn, parseAddress, parseCidr } from './address.js';
 import type { ControllerConf } from './config-types.js';
-import { DURATION_EXPECTED, parseDuration } from './duration.js';
+import { DURATION_EXPECTED, MAX_DURATION_EXPECTED, MAX_DURATION_MS, parseDuration } from './duration.js';
 import type { InstanceConf, Recipe, ServerCommands } from './recipe-types.js';
 import { closest, semanticPass, validateAgainstSchema } from './schema.js';
 import { readSetup } from './setup.js';
 import type { EngineSetup } from './setup-types.js';
-import { Diagnostics, displayPath, readYaml, textSha256, type KeyPath, type SourceDoc } from './source.js';
+import { Diagnostics, displayPath, readYaml, statPath, textSha256, type KeyPath, type SourceDoc } from './source.js';
 import { substituteVars } from './vars.js';
 
 /** Instance names become parts of names and paths: keep them boring. */
@@ -68,6 +67,7 @@ function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, d
     ctx.server([...at, 'daemonname'], inst.daemonname);
     const wait = parseDuration(inst.waitinterval);
     if (wait === null) diag.error(src, [...at, 'waitinterval'], { message: `"${inst.waitinterval}" is not a duration`, expected: DURATION_EXPECTED });
+    else if (wait > MAX_DURATION_MS) diag.error(src, [...at, 'waitinterval'], { message: `"${inst.waitinterval}" is too long`, expected: MAX_DURATION_EXPECTED });
     const hasMy = inst.myikev2 != null;
     const hasOther = inst.other != null;
     if (hasMy === hasOther) {
@@ -209,8 +209,9 @@ class RecipeContext {
     const addressesOn = new Map<string, (id: number) => string | null>();
     for (const inst of instances) {
       const at: KeyPath = ['instancelist', String(inst.id)];
+      // Not servers[name] alone: "toString" would find the object's prototype (the unknown server is told already).
+      if (!Object.hasOwn(this.config.servers, inst.server)) continue;
       const server = this.config.servers[inst.server];
-      if (!server) continue;
       if (this.config.autoassignmgmtip) {
         let addressFor = addressesOn.get(inst.server);
         if (!addressFor) addressesOn.set(inst.server, (addressFor = mgmtAddressesIn(parseCidr(server.mgmtaddrprefix)!)));
@@ -259,9 +260,11 @@ class RecipeContext {
   }
 }
 
-/** Why a setup file cannot be read at all (missing, or a directory); undefined when it is a file. */
+/** Why a setup file cannot be read at all (missing, a directory, a FIFO that would block the read); undefined when it is a file. */
 function setupFileProblem(file: string): string | undefined {
-  const st = statSync(file, { throwIfNoEntry: false });
-  if (!st) return 'does not exist';
-  return st.isDirectory() ? 'is a directory' : undefined;
+  const { stat, problem } = statPath(file);
+  if (problem) return `cannot be used: ${problem}`;
+  if (!stat) return 'does not exist';
+  if (stat.isDirectory()) return 'is a directory';
+  return stat.isFile() ? undefined : 'is not a regular file';
 }

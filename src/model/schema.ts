@@ -179,7 +179,8 @@ function keyNameError(path: KeyPath, name: string, kind: SchemaKind): Mapped {
     return { path: [...path, name], at: 'key', message: `instance id "${name}" is not an integer`, expected: 'an integer from 0 to 99999', hint: 'instance ids are integers, e.g. `1:`' };
   if (parent === 'daemonlist')
     return { path: [...path, name], at: 'key', message: `server name "${name}" is not usable`, expected: 'letters, digits, "_", "-", "." (at most 32, starting with a letter or digit)' };
-  return { path: [...path, name], at: 'key', message: `key "${name}" is not usable`, expected: 'letters, digits and "_", optionally inside %…%' };
+  // A varlist name as a %NAME% placeholder reads it (model/vars.ts): shorter, or from a digit, nothing would ever use it.
+  return { path: [...path, name], at: 'key', message: `key "${name}" is not usable`, expected: 'two or more letters, digits and "_", not starting with a digit, optionally inside %…%' };
 }
 
 function knownKeys(schema: unknown): string[] {

@@ -3,7 +3,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { SUPPORTED } from '../engine/capabilities.js';
 import { parseAddress, parseCidr, addToAddress, addressDistance, isValidIfName } from './address.js';
-import { DURATION_EXPECTED, parseDuration } from './duration.js';
+import { DURATION_EXPECTED, MAX_DURATION_EXPECTED, MAX_DURATION_MS, parseDuration } from './duration.js';
 import { semanticPass, validateAgainstSchema } from './schema.js';
 import { Diagnostics, readYaml, textSha256, type KeyPath, type SourceDoc } from './source.js';
 import type { ChildConf, EngineSetup, TrafficSelectorConf } from './setup-types.js';
@@ -189,6 +189,7 @@ export class Checker {
   duration(path: KeyPath, text: string): number | null {
     const ms = parseDuration(text);
     if (ms === null) this.diag.error(this.src, path, { message: `"${text}" is not a duration`, expected: DURATION_EXPECTED });
+    else if (ms > MAX_DURATION_MS) this.diag.error(this.src, path, { message: `"${text}" is too long`, expected: MAX_DURATION_EXPECTED });
     return ms;
   }
 

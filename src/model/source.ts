@@ -1,8 +1,9 @@
 // YAML documents with their source positions, and a collector of errors that
 // point back into them (file:line:col and the key path), so every problem in
 // the input is reported at once before anything runs.
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { constructFromEvents, EVENT_ID, parseEvents } from 'js-yaml';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, YAMLParseError, type Document, type Node } from 'yaml';
@@ -54,10 +55,10 @@ export class Diagnostics {
     const location = p.at === 'parent' ? locate(src, path.slice(0, -1), 'value') : locate(src, path, p.at ?? 'value');
     const expected = p.expected ? ` (expected ${p.expected})` : '';
     this.errors.push(
-      new MyikeError('E_INPUT', `${formatKeyPath(path)}: ${p.message}${expected}`, {
+      new MyikeError('E_INPUT', maskSecrets(src, `${formatKeyPath(path)}: ${p.message}${expected}`), {
         location,
         keyPath: formatKeyPath(path),
-        excerpt: lineText(src, location.line, p.hideValue),
+        excerpt: maskSecrets(src, lineText(src, location.line, p.hideValue)),
         hint: p.hint,
         exitCode: 2,
       }),
@@ -159,11 +160,23 @@ export function plainValue(text: string): { value: unknown } | undefined {
   }
 }
 
+/** A path's stat (none: nothing there), or why the path itself is unusable (stat throws for these). */
+export function statPath(path: string): { stat?: Stats; problem?: string } {
+  try {
+    return { stat: statSync(path, { throwIfNoEntry: false }) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENAMETOOLONG') return { problem: 'the path is too long' };
+    if (code === 'ERR_INVALID_ARG_VALUE') return { problem: 'the path contains a NUL character' };
+    return { problem: `the path cannot be looked up (${code ?? (err as Error).message})` };
+  }
+}
+
 /** Reads and parses a YAML file, recording read and syntax errors. */
 export function readYaml(file: string, diag: Diagnostics): SourceDoc {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     diag.fileError(
@@ -178,6 +191,13 @@ export function readYaml(file: string, diag: Diagnostics): SourceDoc {
     );
     return new YamlSource(file, '', false, null, false);
   }
+  // A UTF-16 file (some editors' "Unicode") or a binary would read as garbage: "not a mapping of keys".
+  if (!isUtf8(bytes) || bytes.includes(0)) {
+    const utf16 = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) || bytes[0] === 0 || bytes[1] === 0);
+    diag.fileError(file, `${file} is not UTF-8 text${utf16 ? ' (it looks like UTF-16)' : ''}`, 'save it as UTF-8 (YAML is text; `file FILE` tells what it is)');
+    return new YamlSource(file, '', false, null, false);
+  }
+  const text = bytes.toString('utf8');
   const plain = plainValue(text);
   if (plain) return new YamlSource(file, text, true, plain.value, true);
   const src = new YamlSource(file, text, false, null, true);
@@ -187,22 +207,57 @@ export function readYaml(file: string, diag: Diagnostics): SourceDoc {
     const pos = lines.linePos(e.pos[0]);
     if (reportedLines.has(pos.line)) continue; // one syntax error per line is enough
     reportedLines.add(pos.line);
-    const what = e.code === 'DUPLICATE_KEY' ? 'duplicate key (each key, and each instance id, may appear once)' : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    const what =
+      e.code === 'DUPLICATE_KEY'
+        ? 'duplicate key (each key, and each instance id, may appear once)'
+        : e.code === 'MULTIPLE_DOCS'
+          ? 'a second document (after "---"): a file holds one'
+          : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     diag.adopt(
       new MyikeError('E_INPUT', `YAML: ${what}`, {
         location: { file, line: pos.line, col: pos.col },
         excerpt: lineText(src, pos.line),
-        hint: e.code === 'DUPLICATE_KEY' ? 'remove or rename the repeated key' : 'fix the YAML syntax (indentation, quotes, colons)',
+        hint: e.code === 'DUPLICATE_KEY' ? 'remove or rename the repeated key' : e.code === 'MULTIPLE_DOCS' ? 'remove the "---" line and what follows it' : 'fix the YAML syntax (indentation, quotes, colons)',
         exitCode: 2,
       }),
       [],
     );
   }
   if (doc.errors.length === 0) {
-    src.ok = true;
-    src.data = doc.toJS({ maxAliasCount: 100 });
+    try {
+      src.data = doc.toJS({ maxAliasCount: 100 });
+      src.ok = true;
+    } catch (err) {
+      // yaml finds an alias used before its anchor, or expanding past maxAliasCount, only when it builds the value.
+      const message = (err as Error).message;
+      const name = /^Unresolved alias.*: (\S+)$/.exec(message)?.[1];
+      const offset = aliasOffset(doc, name);
+      const pos = lines.linePos(offset);
+      diag.adopt(
+        new MyikeError('E_INPUT', `YAML: ${message}`, {
+          location: { file, line: pos.line, col: pos.col },
+          excerpt: lineText(src, pos.line),
+          hint: name ? `define the anchor &${name} before its aliases *${name}` : 'use fewer aliases (at most 100 expansions in a file)',
+          exitCode: 2,
+        }),
+        [],
+      );
+    }
   }
   return src;
+}
+
+/** Where the first alias (of that name, if given) is. */
+function aliasOffset(doc: Document, name?: string): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_, alias) {
+      if (name !== undefined && alias.source !== name) return;
+      offset = alias.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }
 
 /** Offsets of every key that repeats an earlier key of its map (compared as text: `1` and `'1'` are one instance id). */
@@ -226,6 +281,28 @@ function duplicateKeys(doc: Document): number[] {
 export const SECRET_KEYS = new Set(['psk', 'sshpass']);
 const SECRET_ON_LINE = /(["']?\b(?:psk|sshpass)["']?[ \t]*:).*$/;
 const MASK = '<secret>';
+
+/**
+ * Text with the file's secret values left out wherever they are: a value
+ * reached through an alias (`mgmtaddrprefix: *pass`) or copied under another
+ * key is quoted by messages about that key. Values under 4 characters stay,
+ * or every such word would go.
+ */
+function maskSecrets<T extends string | undefined>(src: SourceDoc, text: T): T {
+  if (text === undefined || src.data === null || typeof src.data !== 'object') return text;
+  let values = secretsOf.get(src.data);
+  if (!values) secretsOf.set(src.data, (values = secretValues(src.data, false, new Set())));
+  return values.reduce<string>((t, v) => t.split(v).join(MASK), text) as T;
+}
+
+const secretsOf = new WeakMap<object, string[]>();
+
+function secretValues(data: unknown, underSecret: boolean, seen: Set<object>): string[] {
+  if (data === null || typeof data !== 'object') return underSecret && String(data).length >= 4 ? [String(data)] : [];
+  if (seen.has(data)) return []; // an alias of its own ancestor
+  seen.add(data);
+  return Object.entries(data).flatMap(([k, v]) => secretValues(v, underSecret || SECRET_KEYS.has(k), seen));
+}
 
 /** A source line for a message, with secret values (and with hideValue, the value after the key) left out. */
 function lineText(src: SourceDoc, line: number, hideValue = false): string | undefined {

@@ -104,7 +104,7 @@ async function defCommand({ session, io, signal }: CommandContext, p: Parsed): P
 
 /** Asks each server's daemon, then each running engine: rows for `list` (also used by tests). */
 export async function gatherList(session: ShellSession, daemonFilter?: string): Promise<ReturnType<typeof listRows>> {
-  if (daemonFilter !== undefined && !(daemonFilter in session.config.servers))
+  if (daemonFilter !== undefined && !Object.hasOwn(session.config.servers, daemonFilter))
     throw usage(`no server "${daemonFilter}" in the controller config`, `servers: ${Object.keys(session.config.servers).join(', ')}`);
   const known = session.known().filter((k) => daemonFilter === undefined || k.record.server === daemonFilter);
   const servers = [...new Set(known.map((k) => k.record.server))];

@@ -44,7 +44,7 @@ export class ShellSession {
 
   /** Runs known on this controller whose servers are all in this config. */
   runs(): RunManifest[] {
-    return listManifests().filter((m) => m.servers.every((s) => s in this.config.servers));
+    return listManifests().filter((m) => m.servers.every((s) => Object.hasOwn(this.config.servers, s)));
   }
 
   known(): Known[] {

@@ -46,6 +46,23 @@ describe('cli: validate, example, usage', () => {
     assert.match(help.stdout, /Usage: myikev2 validate/);
   });
 
+  it('bad usage with --json prints the error as JSON on stdout too (exit 2)', () => {
+    for (const args of [
+      ['run', '--json', '--bogus', 'a.yaml'],
+      ['run', '--json'],
+      ['teardown', '--json', 'a.yaml', 'b.yaml'],
+      ['lab', 'status', '--json', '--dir'],
+    ]) {
+      const r = myikev2(...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      const { error } = JSON.parse(r.stdout);
+      assert.equal(error.code, 'E_USAGE');
+      assert.equal(error.exitCode, 2);
+      assert.ok(r.stderr.includes(error.message), `${error.message} / ${r.stderr}`);
+    }
+    assert.equal(myikev2('run', '--bogus', 'a.yaml').stdout, '', 'without --json, stdout stays empty');
+  });
+
   it('a word too many is bad usage (exit 2), not ignored, at every level', () => {
     for (const args of [
       ['validate', '-c', 'examples/starter/controller.yaml', 'examples/starter/recipe.yaml', 'examples/quickstart/recipe.yaml'],

@@ -140,6 +140,30 @@ describe('model: YAML sources', () => {
     });
   });
 
+  it('says a file that is not UTF-8 text is not (UTF-16, a binary), not "is not a mapping of keys"', () => {
+    for (const [bytes, message] of [
+      [Buffer.from('\ufeffrole: client\n', 'utf16le'), 'is not UTF-8 text (it looks like UTF-16)'],
+      [Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0xff]), 'is not UTF-8 text'],
+    ] as const) {
+      const diag = new Diagnostics();
+      withYamlFile('', (file) => {
+        writeFileSync(file, bytes);
+        assert.equal(readYaml(file, diag).ok, false);
+        assert.equal(diag.errors.length, 1);
+        assert.equal(diag.errors[0].message, `${file} ${message}`);
+      });
+    }
+  });
+
+  it('says a second YAML document is one, in words, not the library\'s ("use YAML.parseAllDocuments()")', () =>
+    withYamlFile('a: 1\n---\nb: 2\n', (file) => {
+      const diag = new Diagnostics();
+      readYaml(file, diag);
+      assert.equal(diag.errors.length, 1);
+      assert.equal(diag.errors[0].message, 'YAML: a second document (after "---"): a file holds one');
+      assert.equal(diag.errors[0].location!.line, 2);
+    }));
+
   it('reports syntax errors and duplicate keys at their lines', () =>
     withYamlFile('a: 1\nb: [\nc: 2\na: 3\n', (file) => {
       const diag = new Diagnostics();
@@ -171,6 +195,8 @@ describe('model: YAML sources', () => {
     ['a PSK in a flow mapping next to an error', 'ikeconf: {psk: S3CRET-A, dhgrpid: [13]}\n'],
     ['a bad escape in a PSK over two lines', 'ikeconf:\n  psk: "S3CRET-A\n    S3CRET-B \\q"\n'],
     ['a PSK with an unclosed quote', 'ikeconf:\n  psk: "S3CRET-A\n  dhgrpid: [14]\n'],
+    ['a PSK reached through an alias from a key whose error quotes its value', 'ikeconf:\n  psk: &k S3CRET-A\napilistenaddr: *k\n'],
+    ['a PSK copied into another key', 'ikeconf:\n  psk: S3CRET-A\napilistenaddr: [S3CRET-A]\n'],
   ];
   for (const [what, ike] of secretCases) {
     it(`shows no secret in errors about ${what}`, () =>

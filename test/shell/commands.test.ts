@@ -99,4 +99,24 @@ describe('shell: commands', () => {
       'srv2 could not be asked: cannot connect to root@srv2: Connection refused',
     ]);
   });
+
+  it('list -d with a name every object has (toString, __proto__) is told no such server (exit 2), and no server is asked', async () => {
+    const asked: string[] = [];
+    const ctx = {
+      session: {
+        known: () => [],
+        config: { servers: { srv1: { statedir: '/run/myikev2/daemon' } } },
+        transport: async (name: string) => {
+          asked.push(name);
+          throw new MyikeError('E_SSH', `cannot connect to root@${name}`);
+        },
+      },
+      io: { print: () => {}, write: () => {}, error: () => {}, palette: NO_COLOUR, terminal: null },
+      signal: new AbortController().signal,
+      uninterruptible: () => {},
+    } as unknown as CommandContext;
+    for (const name of ['toString', '__proto__'])
+      await assert.rejects(RUNNERS.list(ctx, parseCommand(['list', '-d', name])), (e: MyikeError) => e.message === `no server "${name}" in the controller config` && e.exitCode === 2);
+    assert.deepEqual(asked, []);
+  });
 });

@@ -1,7 +1,7 @@
 // `myikev2 exec -f SETUP`: load the setup file, start the API and the engine,
 // run until `runningtime` is over or a stop (API, SIGINT/SIGTERM), print the
 // summary and return the exit code.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import v8 from 'node:v8';
 import { basename, extname, join } from 'node:path';
 import { loadSetupFile } from '../../model/setup.js';
@@ -44,7 +44,14 @@ export async function execEngine(o: ExecOptions): Promise<number> {
   smallYoungGeneration();
   const setup = await loadSetupFile(o.file);
   const runDir = o.runDir ?? defaultRunDir(o.file);
-  await mkdir(runDir, { recursive: true, mode: 0o700 });
+  // The directory may be one of the user's (--run-dir .): at the end only what the engine made there goes.
+  const made = await mkdir(runDir, { recursive: true, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    throw new MyikeError('E_RUN_DIR', `cannot make the run directory "${runDir}": ${err.code ?? err.message}`, {
+      cause: err,
+      hint: 'give --run-dir a directory that can be made (or leave it out for the default)',
+      exitCode: EXIT_USAGE,
+    });
+  });
   const rt = new EngineRuntime({ setup, skipNetconf: o.noNetconf });
   const api = new ApiServer(rt);
   const sock = join(runDir, API_SOCKET);
@@ -79,7 +86,8 @@ export async function execEngine(o: ExecOptions): Promise<number> {
     }
   } finally {
     await api.close();
-    await rm(runDir, { recursive: true, force: true });
+    await Promise.all([API_SOCKET, 'engine.pid'].map((f) => rm(join(runDir, f), { force: true })));
+    if (made !== undefined) await rmdir(runDir).catch(() => {}); // not empty: something else is in it now
   }
   const summary = rt.summary();
   const out = o.out ?? ((t: string) => process.stdout.write(t + '\n'));

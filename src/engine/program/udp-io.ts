@@ -43,7 +43,12 @@ export class UdpIo {
                 cause: err,
                 hint: 'stop that program, or give this instance addresses of its own (bindifaddr, startclntaddr)',
               })
-            : err,
+            : err.code === 'EADDRNOTAVAIL'
+              ? new MyikeError('E_BIND', `cannot use ${addr} port ${port}: no interface of this namespace has that address`, {
+                  cause: err,
+                  hint: 'with --no-netconf the addresses must be set already (myikev2 run sets them); without it the engine adds them to bindifname',
+                })
+              : err,
         );
       });
       s.on('message', (msg, rinfo) => this.onMessage(msg, { addr: rinfo.address, port: rinfo.port }, local, port === this.ports.natt));

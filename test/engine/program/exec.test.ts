@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
@@ -43,13 +43,34 @@ describe('myikev2 exec: start-up checks', () => {
     } finally {
       holder.close();
     }
+    assert.equal(existsSync(join(dir, 'gw-busy.run')), false, 'the run directory it made is gone');
   });
+
+  it('says an address no interface has is missing (--no-netconf), not "a bug"; leaves a run directory it did not make as it was', async () => {
+    const f = join(dir, 'gw-noaddr.yaml');
+    writeFileSync(f, 'role: gateway\nbindifname: lo\nbindifaddr: fd6d:7969:6b65:7632::dead/128\nikeconf:\n  psk: x\n');
+    const runDir = join(dir, 'users-own');
+    mkdirSync(runDir);
+    writeFileSync(join(runDir, 'keep.txt'), 'the user\'s\n');
+    await assert.rejects(execEngine({ file: f, json: false, runDir, noTcp: true, noNetconf: true }), (e: MyikeError) => {
+      assert.equal(e.code, 'E_BIND');
+      assert.match(e.describe(), /fd6d:7969:6b65:7632::dead port 500: no interface of this namespace has that address/);
+      return true;
+    });
+    assert.deepEqual(readdirSync(runDir), ['keep.txt']);
+  });
+
+  for (const runDir of ['', '/dev/null/run'])
+    it(`refuses a run directory that cannot be made (${JSON.stringify(runDir)}) as bad usage, not "a bug"`, async () => {
+      const f = join(dir, 'gw-rundir.yaml');
+      writeFileSync(f, 'role: gateway\nbindifname: lo\nbindifaddr: 127.0.0.1/8\nikeconf:\n  psk: x\n');
+      await assert.rejects(execEngine({ file: f, json: false, runDir, noTcp: true, noNetconf: true }), (e: MyikeError) => e.code === 'E_RUN_DIR' && e.exitCode === 2);
+    });
 
   it('refuses a run directory that a live engine uses', async () => {
     const f = join(dir, 'gw.yaml');
     writeFileSync(f, 'role: gateway\nbindifname: lo\nbindifaddr: 127.0.0.1/8\nikeconf:\n  psk: x\n');
     const runDir = join(dir, 'busy.run');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(runDir);
     server = createServer();
     await new Promise<void>((r) => server!.listen(join(runDir, 'api.sock'), () => r()));
