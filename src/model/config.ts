@@ -81,6 +81,9 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
         hint: /^\[.*\]$/.test(s.sshaddr) ? 'write an IPv6 address without brackets (the port goes in sshport)' : undefined,
       });
     // The daemon runs in / and its start script in the SSH user's home: a relative path would be two places.
+    // ssh would take "root@host" or "a b" apart differently than meant.
+    if (s.sshuser !== '' && /[\s:@/\x00-\x1f]/.test(s.sshuser))
+      diag.error(src, [...at, 'sshuser'], { message: `"${s.sshuser}" is not a user name`, expected: 'a user name such as root', hint: /@/.test(s.sshuser) ? 'the address goes in sshaddr, the port in sshport' : undefined });
     if (!isAbsolute(s.statedir))
       diag.error(src, [...at, 'statedir'], { message: `"${s.statedir}" is not an absolute path`, expected: 'an absolute path on the server, e.g. /var/lib/myikev2/daemon, the default' });
     const keyPath = s.sshkeypath ? absolute(dir, s.sshkeypath) : undefined;

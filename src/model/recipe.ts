@@ -50,6 +50,9 @@ function toRecipe(file: string, src: SourceDoc, config: ControllerConf | null, d
   const dir = dirname(resolvePath(file));
   const ctx = new RecipeContext(src, config, diag);
 
+  // The name goes into messages, file names and `teardown --name` arguments.
+  if (typeof raw.name === 'string' && /[\x00-\x1f\x7f]/.test(raw.name))
+    diag.error(src, ['name'], { message: 'has a control character (a newline, tab or NUL)', expected: 'a name on one line, without tabs' });
   const setupcmds = ctx.serverCommands('setupcmds', raw.setupcmds ?? []);
   const cleancmds = ctx.serverCommands('cleancmds', raw.cleancmds ?? []);
   const instances: InstanceConf[] = [];
