@@ -174,6 +174,11 @@ export function statPath(path: string): { stat?: Stats; problem?: string } {
 
 /** Reads and parses a YAML file, recording read and syntax errors. */
 export function readYaml(file: string, diag: Diagnostics): SourceDoc {
+  if (file === '') {
+    // An empty argument (`validate ""`, a variable that was not set) is no file at all.
+    diag.fileError('(no file)', 'an empty file name was given', 'give the path of the YAML file');
+    return new YamlSource(file, '', false, null, false);
+  }
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);

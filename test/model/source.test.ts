@@ -118,6 +118,13 @@ describe('model: YAML sources', () => {
     assert.equal(diag.errors[0].hint, `check the path (relative to the current directory, ${process.cwd()})`);
   });
 
+  it('says an empty file name is one (it named no file: ":1:1: error: file not found: ")', () => {
+    const diag = new Diagnostics();
+    assert.equal(readYaml('', diag).ok, false);
+    assert.equal(diag.errors[0].message, 'an empty file name was given');
+    assert.equal(diag.errors[0].location?.file, '(no file)');
+  });
+
   it('says a directory given for a file is one, and what to give instead', () => {
     const diag = new Diagnostics();
     readYaml(tmpdir(), diag);
