@@ -139,6 +139,11 @@ describe('IKE engine: two engines wired together', () => {
     const p = pair({}, { ike: { encr: ['aes-cbc:256'], integ: ['sha256'], prf: ['sha256'], dh: [14] } });
     assert.equal(p.result()?.ok, false);
     assert.match(p.result()!.reason!, /NO_PROPOSAL_CHOSEN/);
+    // the gateway says why too, not only the client (what was offered, what it accepts)
+    assert.ok(
+      p.gw.logs.some((l) => l.startsWith('2 ') && l.includes('NO_PROPOSAL_CHOSEN (offered aes-cbc:128/prf sha256/sha256/group 14; ikeconf accepts aes-cbc:256 /')),
+      p.gw.logs.join('\n'),
+    );
   });
 
   it('retransmits lost requests and gives up after maxretran', () => {

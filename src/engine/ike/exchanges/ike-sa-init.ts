@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Exchange, Flag, Notify, notifyName, PayloadType, ProtocolId } from '../constants.js';
 import { encodeMessage, type IkeHeader, type IkeMessage } from '../message.js';
 import type { AnyPayload, KePayload, NoncePayload, SaPayload } from '../payloads/codec.js';
-import { buildProposals, chooseProposal } from '../proposals.js';
+import { buildProposals, chooseProposal, offerText } from '../proposals.js';
 import { createDhKey, DhError } from '../crypto/dh.js';
 import { deriveIkeKeys } from '../crypto/keys.js';
 import { natHash } from '../crypto/natd.js';
@@ -147,8 +147,14 @@ export function respondIkeSaInit(ctx: ResponderContext, raw: Buffer, msg: IkeMes
     if (!got || !got.equals(want)) return { response: plainError(msg, Notify.COOKIE, want) };
   }
   const chosen = chooseProposal(ProtocolId.IKE, saP.proposals, ctx.policy.ike, true);
-  if (!chosen) return { response: plainError(msg, Notify.NO_PROPOSAL_CHOSEN) };
+  if (!chosen) {
+    // the initiator only sees NO_PROPOSAL_CHOSEN: say here what it offered and what we accept
+    const { encr, integ, prf, dh } = ctx.policy.ike;
+    ctx.host.log(2, `IKE_SA_INIT from ${from.addr}: no acceptable proposal, answered NO_PROPOSAL_CHOSEN (offered ${offerText(saP.proposals)}; ikeconf accepts ${encr.join(',')} / ${integ.join(',')} / prf ${(prf ?? []).join(',')} / groups ${dh.join(',')})`);
+    return { response: plainError(msg, Notify.NO_PROPOSAL_CHOSEN) };
+  }
   if (ke.group !== chosen.dhGroup) {
+    ctx.host.log(3, `IKE_SA_INIT from ${from.addr}: KE of group ${ke.group}, asking for group ${chosen.dhGroup} (INVALID_KE_PAYLOAD)`);
     const g = Buffer.alloc(2);
     g.writeUInt16BE(chosen.dhGroup!, 0);
     return { response: plainError(msg, Notify.INVALID_KE_PAYLOAD, g) };
