@@ -374,7 +374,11 @@ export class IkeSa {
       try {
         response = handler ? handler(this, payloads!) : [notifyPayload(Notify.INVALID_SYNTAX)];
       } catch (err) {
-        if (err instanceof IkeNotifyError) response = [notifyPayload(err.notifyType, err.data)];
+        if (err instanceof IkeNotifyError) {
+          // the peer only sees the notify: say here why (a closing SA says it when it closes)
+          if (!this.closeAfterResponse) this.log(err.notifyType === Notify.INVALID_KE_PAYLOAD || err.notifyType === Notify.TEMPORARY_FAILURE ? 3 : 2, `${exchangeName(header.exchange)} request refused: ${err.message}`);
+          response = [notifyPayload(err.notifyType, err.data)];
+        }
         else {
           this.log(1, `internal error handling ${exchangeName(header.exchange)}: ${(err as Error).stack}`);
           response = [notifyPayload(Notify.INVALID_SYNTAX)];
