@@ -111,7 +111,10 @@ export function offerText(offered: Proposal[]): string {
     if (t.type === TransformType.INTEG) return integById(t.id)?.name ?? `integ ${t.id}`;
     if (t.type === TransformType.PRF) return `prf ${prfById(t.id)?.name ?? t.id}`;
     if (t.type === TransformType.DH) return `group ${t.id}`;
+    if (t.type === TransformType.ESN) return t.id ? 'esn' : 'noesn';
     return undefined;
   };
-  return offered.map((p) => p.transforms.map(name).filter(Boolean).join('/')).join(', ');
+  // "noesn" alone is what everybody offers: named only next to "esn"
+  const plainNoEsn = (p: Proposal) => p.transforms.every((t) => t.type !== TransformType.ESN || t.id === 0);
+  return offered.map((p) => p.transforms.filter((t) => t.type !== TransformType.ESN || !plainNoEsn(p)).map(name).filter(Boolean).join('/')).join(', ');
 }

@@ -310,13 +310,15 @@ describe('IKE engine: two engines wired together', () => {
   it('a gateway refusing a CHILD SA says why (the peer only sees the notify)', () => {
     const p = pair({}, {}, {}, { remoteTs: [{ family: 4, protocol: 0, startPort: 0, endPort: 65535, startAddr: '10.1.0.0', endAddr: '10.1.255.255' }] });
     const base = policy().child;
-    p.client.engine.createExtraChildren(Object.assign(p.sa, { policy: { ...p.sa.policy, extraChildren: [{ ...base, encr: ['aes-gcm16:256'] }, { ...base, localTs: [{ ...base.localTs[0], startAddr: '10.9.0.1', endAddr: '10.9.0.1' }] }] } }));
+    const extra = [{ ...base, encr: ['aes-gcm16:256'] }, { ...base, localTs: [{ ...base.localTs[0], startAddr: '10.9.0.1', endAddr: '10.9.0.1' }] }, { ...base, esn: true }];
+    p.client.engine.createExtraChildren(Object.assign(p.sa, { policy: { ...p.sa.policy, extraChildren: extra } }));
     p.net.run();
     assert.equal(p.gw.up.size, 1);
     const refused = p.gw.logs.filter((l) => l.startsWith('2 ') && l.includes('CREATE_CHILD_SA request refused'));
-    assert.equal(refused.length, 2, p.gw.logs.join('\n'));
+    assert.equal(refused.length, 3, p.gw.logs.join('\n'));
     assert.match(refused[0], /NO_PROPOSAL_CHOSEN \(no childlist entry accepts the offered aes-gcm16:256\)/);
     assert.match(refused[1], /TS_UNACCEPTABLE \(offered TSi 10\.9\.0\.1-10\.9\.0\.1, TSr 10\.2\.0\.0-10\.2\.255\.255\)/);
+    assert.match(refused[2], /the offered aes-cbc:128\/sha256\/esn\)/, 'says it is the ESN');
   });
 
   it('creates an extra CHILD SA and deletes a CHILD SA on request', () => {
