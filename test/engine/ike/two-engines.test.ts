@@ -307,6 +307,18 @@ describe('IKE engine: two engines wired together', () => {
     assert.equal(sa.state, 'connecting');
   });
 
+  it('detects no NAT where there is none, on the responder too (its request hashes have SPIr zero, RFC 7296 §2.23)', () => {
+    const p = pair({ forceEncap: false }, { forceEncap: false });
+    assert.deepEqual(p.result(), { ok: true });
+    const gwSa = [...p.gw.engine.sas.values()][0];
+    for (const sa of [p.sa, gwSa]) assert.deepEqual([sa.natLocal, sa.natRemote, sa.encap, sa.local.port], [false, false, false, 500], sa.initiator ? 'client' : 'gateway');
+    // a peer faking its source hash (our forced encapsulation, strongSwan's encap = yes) is seen behind a NAT
+    const q = pair({ forceEncap: true }, { forceEncap: false });
+    const gwQ = [...q.gw.engine.sas.values()][0];
+    assert.deepEqual([gwQ.natLocal, gwQ.natRemote, gwQ.encap, gwQ.local.port], [false, true, true, 4500]);
+    assert.deepEqual([q.sa.natLocal, q.sa.natRemote], [false, false]);
+  });
+
   it('a gateway refusing a CHILD SA says why (the peer only sees the notify)', () => {
     const p = pair({}, {}, {}, { remoteTs: [{ family: 4, protocol: 0, startPort: 0, endPort: 65535, startAddr: '10.1.0.0', endAddr: '10.1.255.255' }] });
     const base = policy().child;
