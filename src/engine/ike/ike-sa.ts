@@ -45,6 +45,8 @@ export interface SaRegistry {
   unregister(sa: IkeSa): void;
   /** Responder: the peer's AUTH verified (numbers the tunnel; INITIAL_CONTACT replaces the peer's older SAs). */
   authenticated(sa: IkeSa, initialContact: boolean): void;
+  /** Initiator: another IKE SA with our ID to the same peer is up or authenticating. */
+  hasContact(sa: IkeSa): boolean;
 }
 
 type ResponseHandler = (payloads: AnyPayload[], raw: Buffer, header: IkeHeader) => void;

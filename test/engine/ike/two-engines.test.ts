@@ -348,6 +348,7 @@ describe('IKE engine: two engines wired together', () => {
     const { net, client, gw } = wired();
     client.engine.initiate(policy(), CLIENT, GW);
     net.run();
+    client.engine.closeAll('the client restarted'); // it forgets its SAs, the gateway does not
     client.engine.initiate(policy(), CLIENT, GW);
     net.run();
     assert.equal(gw.engine.sas.size, 1);
@@ -360,6 +361,7 @@ describe('IKE engine: two engines wired together', () => {
     net.run();
     const [first] = gw.engine.sas.values();
     assert.equal(first.tunnelId, 1);
+    client.engine.closeAll('the client restarted');
     client.engine.initiate(policy(), CLIENT, GW); // the client restarted: same identity and address
     net.run();
     const [second] = gw.engine.sas.values();
@@ -373,6 +375,22 @@ describe('IKE engine: two engines wired together', () => {
     assert.deepEqual([...gw.engine.sas.values()].map((sa) => sa.tunnelId).sort(), [1, 2], 'numbered when established: the replacing SA used no number of its own');
   });
 
+  it('sends INITIAL_CONTACT only while no other IKE SA of its ID to that peer is up (tunnels sharing a myid: strongSwan would drop the others)', () => {
+    const { net, client, gw } = wired();
+    const a = client.engine.initiate(policy(), CLIENT, GW);
+    const b = client.engine.initiate(policy(), CLIENT, GW); // both in IKE_SA_INIT at once, as tunnels started together
+    net.run();
+    const c = client.engine.initiate(policy(), CLIENT, GW);
+    net.run();
+    assert.deepEqual([a, b, c].map((sa) => sa.state), ['established', 'established', 'established']);
+    assert.equal(gw.engine.sas.size, 3, 'the gateway dropped none of them');
+    assert.ok(!gw.logs.some((l) => /INITIAL_CONTACT: replaces/.test(l)), gw.logs.join('\n'));
+    client.engine.closeAll('the client restarted');
+    client.engine.initiate(policy(), CLIENT, GW);
+    net.run();
+    assert.equal(gw.engine.sas.size, 1, 'alone again: it sends INITIAL_CONTACT, the gateway drops the 3 it forgot');
+  });
+
   it('INITIAL_CONTACT replaces every older IKE SA of the peer, also those set up without it, and takes the first number', () => {
     const { net, client, gw } = wired();
     const other = net.add('192.0.2.2'); // another client with the same identity (a shared myid), its own address
@@ -380,11 +398,13 @@ describe('IKE engine: two engines wired together', () => {
     net.run();
     client.engine.initiate(policy({ initialContact: false }), CLIENT, GW);
     net.run();
+    client.engine.closeAll('the client restarted');
     client.engine.initiate(policy({ initialContact: false }), CLIENT, GW); // restarted without INITIAL_CONTACT: both linger
     net.run();
     const tunnels = () => [...gw.engine.sas.values()].map((sa) => `${sa.tunnelId} ${sa.remote.addr}`).sort();
     assert.deepEqual(tunnels(), ['1 192.0.2.2', '2 192.0.2.1', '3 192.0.2.1']);
     const old = [...gw.engine.sas.values()].filter((sa) => sa.remote.addr === CLIENT.addr);
+    client.engine.closeAll('the client restarted');
     client.engine.initiate(policy({ initialContact: true }), CLIENT, GW); // restarted with it
     net.run();
     assert.deepEqual(tunnels(), ['1 192.0.2.2', '2 192.0.2.1'], 'both older SAs of 192.0.2.1 gone; the new one has its first number');

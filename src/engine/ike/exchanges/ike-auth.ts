@@ -59,7 +59,9 @@ export function startIkeAuth(sa: IkeSa): void {
   const spiIn = randomSpi4(sa.host);
   const c = sa.policy.child;
   const payloads: AnyPayload[] = [id];
-  if (sa.policy.initialContact) payloads.push(notifyPayload(Notify.INITIAL_CONTACT));
+  // RFC 7296 §2.4: INITIAL_CONTACT asserts this is the only IKE SA between the two identities;
+  // tunnels sharing a myid must not send it while another is up (strongSwan drops that one).
+  if (sa.policy.initialContact && !sa.registry.hasContact(sa)) payloads.push(notifyPayload(Notify.INITIAL_CONTACT));
   payloads.push({ type: PayloadType.AUTH, method: AuthMethod.PSK, data: auth });
   if (!c.tunnelMode) payloads.push(notifyPayload(Notify.USE_TRANSPORT_MODE));
   payloads.push(
