@@ -247,6 +247,14 @@ describe('engine interop with strongSwan @integration', function () {
     assert.equal(after[0].children[0]?.state, 'INSTALLED');
   });
 
+  it('tunnels sharing a myid all stay up on strongSwan (one INITIAL_CONTACT, not one per tunnel)', async () => {
+    const sw = await charon(net.nsB, 'swsharedid', swanGatewayConf(FAST));
+    const cl = await engine(net.nsA, 'clientsharedid', clientYaml({ ifname: net.ifA, suite: FAST, tunnels: 3, ping: false, extraIke: '  myid: client.example.org\n' }).replace('setupinterval: 1ms', 'setupinterval: 200ms')); // each up before the next
+    await waitFor('3 live tunnels', async () => (await summaryOf(cl)).tunnels.live === 3);
+    await waitFor('strongSwan to have all 3', async () => (await sw.listSas()).filter((x) => x.state === 'ESTABLISHED').length === 3, 5000);
+    assert.doesNotMatch(sw.log(), /destroying duplicate IKE_SA/);
+  });
+
   it('DPD detects a strongSwan that was killed', async () => {
     const sw = await charon(net.nsB, 'swdpd', swanGatewayConf(FAST));
     const cl = await engine(
