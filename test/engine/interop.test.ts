@@ -25,8 +25,8 @@ describe('engine interop with strongSwan @integration', function () {
   let net: NetnsPair;
   let dir: string;
   const cleanups: (() => Promise<void>)[] = [];
-  const charon = async (ns: string, name: string, conf: string): Promise<Charon> => {
-    const c = await startCharon({ ns, dir: join(dir, name), swanctlConf: conf });
+  const charon = async (ns: string, name: string, conf: string, charonConf?: string): Promise<Charon> => {
+    const c = await startCharon({ ns, dir: join(dir, name), swanctlConf: conf, charonConf });
     cleanups.push(() => c.stop());
     await c.loadConfig();
     return c;
@@ -219,6 +219,40 @@ describe('engine interop with strongSwan @integration', function () {
     assert.equal(ike.dhGroup, 14);
     assert.equal((await sw.listSas())[0].dhGroup, 'MODP_2048');
     assert.match(readFileSync(cl.logFile, 'utf8'), /responder wants DH group 14 instead of 19/);
+  });
+
+  it('sends the COOKIE strongSwan asks for', async () => {
+    // cookie_threshold 1: a tunnel arriving while another is half open must bring a cookie
+    const sw = await charon(net.nsB, 'swcookie', swanGatewayConf(FAST), '  cookie_threshold = 1\n');
+    const cl = await engine(net.nsA, 'clientcookie', clientYaml({ ifname: net.ifA, suite: FAST, tunnels: 3, ping: false }));
+    await waitFor('3 live tunnels', async () => (await summaryOf(cl)).tunnels.live === 3);
+    assert.match(sw.log(), /generating IKE_SA_INIT response 0 \[ N\(COOKIE\) \]/);
+    assert.match(readFileSync(cl.logFile, 'utf8'), /responder asked for a COOKIE, retrying with it/);
+    assert.equal((await sw.listSas()).length, 3);
+  });
+
+  it('reconnects when strongSwan deletes the only CHILD SA', async () => {
+    const sw = await charon(net.nsB, 'swchilddel', swanGatewayConf(FAST));
+    const cl = await engine(net.nsA, 'clientchilddel', clientYaml({ ifname: net.ifA, suite: FAST, ping: false, extraTop: 'tunnelretryinterval: 500ms\n' }).replace('tunnelretryinterval: 2s\n', ''));
+    await waitFor('the tunnel', async () => (await summaryOf(cl)).tunnels.live === 1);
+    const [before] = await sw.listSas();
+    await sw.swanctl(['--terminate', '--child', 'net', '--timeout', '5']);
+    await waitFor('the client to reconnect', async () => {
+      const t = (await summaryOf(cl)).tunnels;
+      return t.reconnects === 1 && t.live === 1;
+    });
+    const after = await sw.listSas();
+    assert.equal(after.length, 1, 'the childless IKE SA was deleted, not left on strongSwan');
+    assert.notEqual(after[0].initiatorSpi, before.initiatorSpi);
+    assert.equal(after[0].children[0]?.state, 'INSTALLED');
+  });
+
+  it('tunnels sharing a myid all stay up on strongSwan (one INITIAL_CONTACT, not one per tunnel)', async () => {
+    const sw = await charon(net.nsB, 'swsharedid', swanGatewayConf(FAST));
+    const cl = await engine(net.nsA, 'clientsharedid', clientYaml({ ifname: net.ifA, suite: FAST, tunnels: 3, ping: false, extraIke: '  myid: client.example.org\n' }).replace('setupinterval: 1ms', 'setupinterval: 200ms')); // each up before the next
+    await waitFor('3 live tunnels', async () => (await summaryOf(cl)).tunnels.live === 3);
+    await waitFor('strongSwan to have all 3', async () => (await sw.listSas()).filter((x) => x.state === 'ESTABLISHED').length === 3, 5000);
+    assert.doesNotMatch(sw.log(), /destroying duplicate IKE_SA/);
   });
 
   it('DPD detects a strongSwan that was killed', async () => {

@@ -224,8 +224,8 @@ export interface Charon {
 
 const PLUGINS = 'random nonce openssl pem pkcs1 pkcs8 x509 pubkey hmac gcm aes sha1 sha2 kdf kernel-libipsec kernel-netlink socket-default vici updown';
 
-/** Starts charon in `ns` with swanctl.conf text `swanctlConf` (files under `dir`). */
-export async function startCharon(o: { ns: string; dir: string; swanctlConf: string; logLevel?: number }): Promise<Charon> {
+/** Starts charon in `ns` with swanctl.conf text `swanctlConf` (files under `dir`); `charonConf`: more lines for strongswan.conf's charon section. */
+export async function startCharon(o: { ns: string; dir: string; swanctlConf: string; logLevel?: number; charonConf?: string }): Promise<Charon> {
   await mkdir(o.dir, { recursive: true });
   const vici = join(o.dir, 'charon.vici');
   const conf = join(o.dir, 'strongswan.conf');
@@ -238,7 +238,7 @@ export async function startCharon(o: { ns: string; dir: string; swanctlConf: str
   install_virtual_ip = no
   retransmit_tries = 3
   retransmit_timeout = 1
-  filelog {
+${o.charonConf ?? ''}  filelog {
     charon {
       path = ${logFile}
       time_format = %T

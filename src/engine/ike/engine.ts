@@ -97,6 +97,15 @@ export class IkeEngine implements SaRegistry, ResponderContext {
     this.addPeer(sa);
   }
 
+  hasContact(sa: IkeSa): boolean {
+    const id = sa.policy.localId;
+    for (const o of this.sas.values()) {
+      if (o === sa || !o.keys || o.remote.addr !== sa.remote.addr || (o.state !== 'connecting' && o.state !== 'established' && o.state !== 'rekeying')) continue;
+      if (o.policy.localId === id || (o.policy.localId.type === id.type && o.policy.localId.data.equals(id.data))) return true;
+    }
+    return false;
+  }
+
   rekeyIke(sa: IkeSa): void {
     startRekeyIke(sa);
   }

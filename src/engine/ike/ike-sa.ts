@@ -45,6 +45,8 @@ export interface SaRegistry {
   unregister(sa: IkeSa): void;
   /** Responder: the peer's AUTH verified (numbers the tunnel; INITIAL_CONTACT replaces the peer's older SAs). */
   authenticated(sa: IkeSa, initialContact: boolean): void;
+  /** Initiator: another IKE SA with our ID to the same peer is up or authenticating. */
+  hasContact(sa: IkeSa): boolean;
 }
 
 type ResponseHandler = (payloads: AnyPayload[], raw: Buffer, header: IkeHeader) => void;
@@ -374,7 +376,11 @@ export class IkeSa {
       try {
         response = handler ? handler(this, payloads!) : [notifyPayload(Notify.INVALID_SYNTAX)];
       } catch (err) {
-        if (err instanceof IkeNotifyError) response = [notifyPayload(err.notifyType, err.data)];
+        if (err instanceof IkeNotifyError) {
+          // the peer only sees the notify: say here why (a closing SA says it when it closes)
+          if (!this.closeAfterResponse) this.log(err.notifyType === Notify.INVALID_KE_PAYLOAD || err.notifyType === Notify.TEMPORARY_FAILURE ? 3 : 2, `${exchangeName(header.exchange)} request refused: ${err.message}`);
+          response = [notifyPayload(err.notifyType, err.data)];
+        }
         else {
           this.log(1, `internal error handling ${exchangeName(header.exchange)}: ${(err as Error).stack}`);
           response = [notifyPayload(Notify.INVALID_SYNTAX)];

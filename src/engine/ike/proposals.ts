@@ -103,3 +103,18 @@ export function firstAcceptableGroup(offered: Proposal[], ours: number[]): numbe
   for (const p of offered) for (const t of p.transforms) if (t.type === TransformType.DH && ours.includes(t.id)) return t.id;
   return undefined;
 }
+
+/** A peer's offer in setup-file names, for the line saying why we refused it: "aes-cbc:256/sha512/prf sha512/group 20, …". */
+export function offerText(offered: Proposal[]): string {
+  const name = (t: Transform): string | undefined => {
+    if (t.type === TransformType.ENCR) return encrById(t.id, t.keyLength)?.name ?? `encr ${t.id}${t.keyLength ? `:${t.keyLength}` : ''}`;
+    if (t.type === TransformType.INTEG) return integById(t.id)?.name ?? `integ ${t.id}`;
+    if (t.type === TransformType.PRF) return `prf ${prfById(t.id)?.name ?? t.id}`;
+    if (t.type === TransformType.DH) return `group ${t.id}`;
+    if (t.type === TransformType.ESN) return t.id ? 'esn' : 'noesn';
+    return undefined;
+  };
+  // "noesn" alone is what everybody offers: named only next to "esn"
+  const plainNoEsn = (p: Proposal) => p.transforms.every((t) => t.type !== TransformType.ESN || t.id === 0);
+  return offered.map((p) => p.transforms.filter((t) => t.type !== TransformType.ESN || !plainNoEsn(p)).map(name).filter(Boolean).join('/')).join(', ');
+}

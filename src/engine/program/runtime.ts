@@ -210,14 +210,26 @@ export class EngineRuntime {
       }
       return;
     }
-    if (e.kind !== 'ike') return;
     const t = this.tunnels[e.tunnelId - 1];
     if (!t) return;
+    if (e.kind === 'child') {
+      // The tunnel's last CHILD SA is gone (deleted by the peer, expired without a rekey): the
+      // IKE SA carries nothing any more, so delete it and reconnect, as after a Delete of the IKE SA.
+      // Later: a closing IKE SA removes its CHILD SAs first.
+      if (e.state === 'closed' && t.state === 'up' && !this.stopping) queueMicrotask(() => this.dropIfChildless(t, e.reason ?? 'closed'));
+      return;
+    }
     if (e.state === 'established') t.ikeId = e.id;
     else if ((e.state === 'failed' || e.state === 'closed') && e.id === t.ikeId && t.state === 'up' && !this.stopping) {
       t.ikeId = undefined;
       this.tunnelDown(t, e.reason ?? e.state);
     }
+  }
+
+  private dropIfChildless(t: Tunnel, reason: string): void {
+    const sa = t.ikeId === undefined ? undefined : this.engine.find(t.ikeId);
+    if (!sa || sa.state !== 'established' || sa.children.length || t.state !== 'up' || this.stopping) return;
+    this.engine.deleteIkeSa(sa, `its last CHILD SA is gone (${reason})`);
   }
 
   private setTunnel(t: Tunnel, state: TunnelState, reason?: string): void {

@@ -139,6 +139,11 @@ describe('IKE engine: two engines wired together', () => {
     const p = pair({}, { ike: { encr: ['aes-cbc:256'], integ: ['sha256'], prf: ['sha256'], dh: [14] } });
     assert.equal(p.result()?.ok, false);
     assert.match(p.result()!.reason!, /NO_PROPOSAL_CHOSEN/);
+    // the gateway says why too, not only the client (what was offered, what it accepts)
+    assert.ok(
+      p.gw.logs.some((l) => l.startsWith('2 ') && l.includes('NO_PROPOSAL_CHOSEN (offered aes-cbc:128/prf sha256/sha256/group 14; ikeconf accepts aes-cbc:256 /')),
+      p.gw.logs.join('\n'),
+    );
   });
 
   it('retransmits lost requests and gives up after maxretran', () => {
@@ -302,6 +307,32 @@ describe('IKE engine: two engines wired together', () => {
     assert.equal(sa.state, 'connecting');
   });
 
+  it('detects no NAT where there is none, on the responder too (its request hashes have SPIr zero, RFC 7296 §2.23)', () => {
+    const p = pair({ forceEncap: false }, { forceEncap: false });
+    assert.deepEqual(p.result(), { ok: true });
+    const gwSa = [...p.gw.engine.sas.values()][0];
+    for (const sa of [p.sa, gwSa]) assert.deepEqual([sa.natLocal, sa.natRemote, sa.encap, sa.local.port], [false, false, false, 500], sa.initiator ? 'client' : 'gateway');
+    // a peer faking its source hash (our forced encapsulation, strongSwan's encap = yes) is seen behind a NAT
+    const q = pair({ forceEncap: true }, { forceEncap: false });
+    const gwQ = [...q.gw.engine.sas.values()][0];
+    assert.deepEqual([gwQ.natLocal, gwQ.natRemote, gwQ.encap, gwQ.local.port], [false, true, true, 4500]);
+    assert.deepEqual([q.sa.natLocal, q.sa.natRemote], [false, false]);
+  });
+
+  it('a gateway refusing a CHILD SA says why (the peer only sees the notify)', () => {
+    const p = pair({}, {}, {}, { remoteTs: [{ family: 4, protocol: 0, startPort: 0, endPort: 65535, startAddr: '10.1.0.0', endAddr: '10.1.255.255' }] });
+    const base = policy().child;
+    const extra = [{ ...base, encr: ['aes-gcm16:256'] }, { ...base, localTs: [{ ...base.localTs[0], startAddr: '10.9.0.1', endAddr: '10.9.0.1' }] }, { ...base, esn: true }];
+    p.client.engine.createExtraChildren(Object.assign(p.sa, { policy: { ...p.sa.policy, extraChildren: extra } }));
+    p.net.run();
+    assert.equal(p.gw.up.size, 1);
+    const refused = p.gw.logs.filter((l) => l.startsWith('2 ') && l.includes('CREATE_CHILD_SA request refused'));
+    assert.equal(refused.length, 3, p.gw.logs.join('\n'));
+    assert.match(refused[0], /NO_PROPOSAL_CHOSEN \(no childlist entry accepts the offered aes-gcm16:256\)/);
+    assert.match(refused[1], /TS_UNACCEPTABLE \(offered TSi 10\.9\.0\.1-10\.9\.0\.1, TSr 10\.2\.0\.0-10\.2\.255\.255\)/);
+    assert.match(refused[2], /the offered aes-cbc:128\/sha256\/esn\)/, 'says it is the ESN');
+  });
+
   it('creates an extra CHILD SA and deletes a CHILD SA on request', () => {
     const p = pair();
     const gwSa = [...p.gw.engine.sas.values()][0];
@@ -317,6 +348,7 @@ describe('IKE engine: two engines wired together', () => {
     const { net, client, gw } = wired();
     client.engine.initiate(policy(), CLIENT, GW);
     net.run();
+    client.engine.closeAll('the client restarted'); // it forgets its SAs, the gateway does not
     client.engine.initiate(policy(), CLIENT, GW);
     net.run();
     assert.equal(gw.engine.sas.size, 1);
@@ -329,6 +361,7 @@ describe('IKE engine: two engines wired together', () => {
     net.run();
     const [first] = gw.engine.sas.values();
     assert.equal(first.tunnelId, 1);
+    client.engine.closeAll('the client restarted');
     client.engine.initiate(policy(), CLIENT, GW); // the client restarted: same identity and address
     net.run();
     const [second] = gw.engine.sas.values();
@@ -342,6 +375,22 @@ describe('IKE engine: two engines wired together', () => {
     assert.deepEqual([...gw.engine.sas.values()].map((sa) => sa.tunnelId).sort(), [1, 2], 'numbered when established: the replacing SA used no number of its own');
   });
 
+  it('sends INITIAL_CONTACT only while no other IKE SA of its ID to that peer is up (tunnels sharing a myid: strongSwan would drop the others)', () => {
+    const { net, client, gw } = wired();
+    const a = client.engine.initiate(policy(), CLIENT, GW);
+    const b = client.engine.initiate(policy(), CLIENT, GW); // both in IKE_SA_INIT at once, as tunnels started together
+    net.run();
+    const c = client.engine.initiate(policy(), CLIENT, GW);
+    net.run();
+    assert.deepEqual([a, b, c].map((sa) => sa.state), ['established', 'established', 'established']);
+    assert.equal(gw.engine.sas.size, 3, 'the gateway dropped none of them');
+    assert.ok(!gw.logs.some((l) => /INITIAL_CONTACT: replaces/.test(l)), gw.logs.join('\n'));
+    client.engine.closeAll('the client restarted');
+    client.engine.initiate(policy(), CLIENT, GW);
+    net.run();
+    assert.equal(gw.engine.sas.size, 1, 'alone again: it sends INITIAL_CONTACT, the gateway drops the 3 it forgot');
+  });
+
   it('INITIAL_CONTACT replaces every older IKE SA of the peer, also those set up without it, and takes the first number', () => {
     const { net, client, gw } = wired();
     const other = net.add('192.0.2.2'); // another client with the same identity (a shared myid), its own address
@@ -349,11 +398,13 @@ describe('IKE engine: two engines wired together', () => {
     net.run();
     client.engine.initiate(policy({ initialContact: false }), CLIENT, GW);
     net.run();
+    client.engine.closeAll('the client restarted');
     client.engine.initiate(policy({ initialContact: false }), CLIENT, GW); // restarted without INITIAL_CONTACT: both linger
     net.run();
     const tunnels = () => [...gw.engine.sas.values()].map((sa) => `${sa.tunnelId} ${sa.remote.addr}`).sort();
     assert.deepEqual(tunnels(), ['1 192.0.2.2', '2 192.0.2.1', '3 192.0.2.1']);
     const old = [...gw.engine.sas.values()].filter((sa) => sa.remote.addr === CLIENT.addr);
+    client.engine.closeAll('the client restarted');
     client.engine.initiate(policy({ initialContact: true }), CLIENT, GW); // restarted with it
     net.run();
     assert.deepEqual(tunnels(), ['1 192.0.2.2', '2 192.0.2.1'], 'both older SAs of 192.0.2.1 gone; the new one has its first number');

@@ -241,3 +241,35 @@ describe('engine runtime: a client whose peer never answers', function () {
     assert.equal(c.summary().ike.retransmits, 2);
   });
 });
+
+describe('engine runtime: a client whose CHILD SA the gateway deletes', function () {
+  this.timeout(30_000);
+  const octet = 1 + ((process.pid + 150) % 200);
+  let dir: string | undefined;
+  let gw: EngineRuntime | undefined;
+  let cl: EngineRuntime | undefined;
+  after(async () => {
+    await cl?.stop('hard');
+    await gw?.stop('hard');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reconnects the tunnel (a childless IKE SA carries nothing: live 0, yet neither down nor failed, before)', async () => {
+    // what `swanctl --terminate --child` on a strongSwan gateway does to our client
+    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-childdel-'));
+    const common = `ikeconf:\n  psk: loopback-psk-secret\n  dhgrpid: [19]\n  ikeencyptalg: [aes-gcm16:128]\n  ikeprfalg: [sha256]\n  childlist:\n  - encalg: [aes-gcm16:128]\n`;
+    writeFileSync(join(dir, 'gw.yaml'), `role: gateway\nloglevel: 3\nbindifname: lo\nbindifaddr: 127.${octet}.0.1/32\n${common}    ownts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n    peerts:\n    - {type: v4, startaddr: 10.10.0.0, endaddr: 10.10.255.255}\n`);
+    writeFileSync(join(dir, 'cl.yaml'), `role: client\nstartclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.0.1\nbindifname: lo\ntunnelretryinterval: 200ms\n${common}    ownts:\n    - {type: v4, startaddr: 10.10.0.1, endaddr: 10.10.0.1}\n    peerts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n`);
+    const logs: string[] = [];
+    gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: () => {} });
+    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
+    await gw.start();
+    await cl.start();
+    await waitFor('the tunnel', async () => cl!.summary().tunnels.live === 1, 10_000);
+    const [sa] = gw.engine.sas.values();
+    assert.ok(gw.engine.deleteChildById(sa.children[0].id));
+    await waitFor('the client to reconnect', async () => cl!.summary().tunnels.reconnects === 1 && cl!.summary().tunnels.live === 1, 10_000);
+    assert.ok(logs.some((l) => /tunnel 1 down \(its last CHILD SA is gone \(deleted by the peer\)\)/.test(l)), logs.join('\n'));
+    assert.equal(gw.engine.sas.size, 1, 'the old IKE SA was deleted at the gateway too');
+  });
+});

@@ -4,7 +4,7 @@ import { AuthMethod, Exchange, Notify, notifyName, PayloadType, ProtocolId } fro
 import type { AnyPayload, AuthPayload, IdPayload, Proposal, SaPayload, TsPayload } from '../payloads/codec.js';
 import { idBody } from '../payloads/id.js';
 import { pskAuth } from '../crypto/keys.js';
-import { buildProposals, chooseProposal, type ChosenSuite } from '../proposals.js';
+import { buildProposals, chooseProposal, offerText, type ChosenSuite } from '../proposals.js';
 import { DH_GROUPS } from '../crypto/dh.js';
 import type { ChildPolicy } from '../types.js';
 import { narrow, tsFromWire, tsToWire } from '../addr.js';
@@ -43,7 +43,7 @@ export function pickChild(sa: IkeSa, payloads: AnyPayload[], proposals: Proposal
       err = e;
     }
   }
-  throw err ?? new IkeNotifyError(Notify.NO_PROPOSAL_CHOSEN);
+  throw err ?? new IkeNotifyError(Notify.NO_PROPOSAL_CHOSEN, undefined, `NO_PROPOSAL_CHOSEN (no childlist entry accepts the offered ${offerText(proposals) || 'nothing'})`);
 }
 
 export function transportRequested(payloads: AnyPayload[]): boolean {
@@ -59,7 +59,9 @@ export function startIkeAuth(sa: IkeSa): void {
   const spiIn = randomSpi4(sa.host);
   const c = sa.policy.child;
   const payloads: AnyPayload[] = [id];
-  if (sa.policy.initialContact) payloads.push(notifyPayload(Notify.INITIAL_CONTACT));
+  // RFC 7296 §2.4: INITIAL_CONTACT asserts this is the only IKE SA between the two identities;
+  // tunnels sharing a myid must not send it while another is up (strongSwan drops that one).
+  if (sa.policy.initialContact && !sa.registry.hasContact(sa)) payloads.push(notifyPayload(Notify.INITIAL_CONTACT));
   payloads.push({ type: PayloadType.AUTH, method: AuthMethod.PSK, data: auth });
   if (!c.tunnelMode) payloads.push(notifyPayload(Notify.USE_TRANSPORT_MODE));
   payloads.push(
@@ -117,6 +119,8 @@ function onAuthResponse(sa: IkeSa, payloads: AnyPayload[], spiIn: number): void 
 
 // ---- responder ---------------------------------------------------------------
 
+const tsText = (p: TsPayload) => p.selectors.map(tsFromWire).map((t) => `${t.startAddr}-${t.endAddr}${t.protocol ? ` proto ${t.protocol}` : ''}${t.startPort || t.endPort !== 65535 ? ` ports ${t.startPort}-${t.endPort}` : ''}`).join(', ');
+
 /** Narrows TSi/TSr to what our policy allows (the peer's TSi is our remote side). */
 export function narrowTs(cp: ChildPolicy, payloads: AnyPayload[]): { remoteTs: TsRange[]; localTs: TsRange[] } {
   const tsi = findPayload<TsPayload>(payloads, PayloadType.TSi);
@@ -124,7 +128,7 @@ export function narrowTs(cp: ChildPolicy, payloads: AnyPayload[]): { remoteTs: T
   if (!tsi || !tsr) throw new IkeNotifyError(Notify.INVALID_SYNTAX, undefined, 'TSi or TSr missing');
   const remoteTs = narrow(tsi.selectors.map(tsFromWire), cp.remoteTs);
   const localTs = narrow(tsr.selectors.map(tsFromWire), cp.localTs);
-  if (!remoteTs.length || !localTs.length) throw new IkeNotifyError(Notify.TS_UNACCEPTABLE);
+  if (!remoteTs.length || !localTs.length) throw new IkeNotifyError(Notify.TS_UNACCEPTABLE, undefined, `TS_UNACCEPTABLE (offered TSi ${tsText(tsi)}, TSr ${tsText(tsr)})`);
   return { remoteTs, localTs };
 }
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Exchange, Flag, Notify, notifyName, PayloadType, ProtocolId } from '../constants.js';
 import { encodeMessage, type IkeHeader, type IkeMessage } from '../message.js';
 import type { AnyPayload, KePayload, NoncePayload, SaPayload } from '../payloads/codec.js';
-import { buildProposals, chooseProposal } from '../proposals.js';
+import { buildProposals, chooseProposal, offerText } from '../proposals.js';
 import { createDhKey, DhError } from '../crypto/dh.js';
 import { deriveIkeKeys } from '../crypto/keys.js';
 import { natHash } from '../crypto/natd.js';
@@ -25,8 +25,11 @@ function natPayloads(sa: IkeSa, spiR: Buffer): AnyPayload[] {
   return [notifyPayload(Notify.NAT_DETECTION_SOURCE_IP, src), notifyPayload(Notify.NAT_DETECTION_DESTINATION_IP, dst)];
 }
 
-/** Reads the peer's NAT detection payloads; decides whether to use UDP encapsulation. */
-function detectNat(sa: IkeSa, payloads: AnyPayload[]): void {
+/**
+ * Reads the peer's NAT detection payloads; decides whether to use UDP encapsulation.
+ * The hashes cover the SPIs of the message's header: in the request SPIr is still zero.
+ */
+function detectNat(sa: IkeSa, payloads: AnyPayload[], spiR: Buffer): void {
   const ns = notifies(payloads);
   const srcs = ns.filter((n) => n.notifyType === Notify.NAT_DETECTION_SOURCE_IP);
   const dst = ns.find((n) => n.notifyType === Notify.NAT_DETECTION_DESTINATION_IP);
@@ -34,8 +37,8 @@ function detectNat(sa: IkeSa, payloads: AnyPayload[]): void {
     sa.encap = sa.policy.forceEncap;
     return;
   }
-  const peerHash = natHash(sa.spiI, sa.spiR, sa.remote.addr, sa.remote.port);
-  const ourHash = natHash(sa.spiI, sa.spiR, sa.local.addr, sa.local.port);
+  const peerHash = natHash(sa.spiI, spiR, sa.remote.addr, sa.remote.port);
+  const ourHash = natHash(sa.spiI, spiR, sa.local.addr, sa.local.port);
   sa.natRemote = !srcs.some((n) => n.data.equals(peerHash));
   sa.natLocal = !dst.data.equals(ourHash);
   sa.encap = sa.natRemote || sa.natLocal || sa.policy.forceEncap;
@@ -104,7 +107,7 @@ function onInitResponse(sa: IkeSa, payloads: AnyPayload[], raw: Buffer, header: 
   sa.dh = undefined;
   keysFromSecret(sa, secret);
   sa.initResponse = raw;
-  detectNat(sa, payloads);
+  detectNat(sa, payloads, sa.spiR);
   const natt = sa.policy.nattPort ?? NATT_PORT;
   if (sa.encap && sa.local.port !== natt) {
     sa.local = { addr: sa.local.addr, port: natt };
@@ -147,8 +150,14 @@ export function respondIkeSaInit(ctx: ResponderContext, raw: Buffer, msg: IkeMes
     if (!got || !got.equals(want)) return { response: plainError(msg, Notify.COOKIE, want) };
   }
   const chosen = chooseProposal(ProtocolId.IKE, saP.proposals, ctx.policy.ike, true);
-  if (!chosen) return { response: plainError(msg, Notify.NO_PROPOSAL_CHOSEN) };
+  if (!chosen) {
+    // the initiator only sees NO_PROPOSAL_CHOSEN: say here what it offered and what we accept
+    const { encr, integ, prf, dh } = ctx.policy.ike;
+    ctx.host.log(2, `IKE_SA_INIT from ${from.addr}: no acceptable proposal, answered NO_PROPOSAL_CHOSEN (offered ${offerText(saP.proposals)}; ikeconf accepts ${encr.join(',')} / ${integ.join(',')} / prf ${(prf ?? []).join(',')} / groups ${dh.join(',')})`);
+    return { response: plainError(msg, Notify.NO_PROPOSAL_CHOSEN) };
+  }
   if (ke.group !== chosen.dhGroup) {
+    ctx.host.log(3, `IKE_SA_INIT from ${from.addr}: KE of group ${ke.group}, asking for group ${chosen.dhGroup} (INVALID_KE_PAYLOAD)`);
     const g = Buffer.alloc(2);
     g.writeUInt16BE(chosen.dhGroup!, 0);
     return { response: plainError(msg, Notify.INVALID_KE_PAYLOAD, g) };
@@ -169,7 +178,7 @@ export function respondIkeSaInit(ctx: ResponderContext, raw: Buffer, msg: IkeMes
   sa.ni = nonce.data;
   sa.nr = ctx.host.random(32);
   keysFromSecret(sa, secret);
-  detectNat(sa, payloads);
+  detectNat(sa, payloads, ZERO_SPI);
   const response: AnyPayload[] = [
     { type: PayloadType.SA, proposals: [{ ...chosen.proposal, spi: Buffer.alloc(0) }] },
     { type: PayloadType.KE, group: chosen.dhGroup!, data: dh.publicValue },
