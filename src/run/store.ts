@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { textSha256 } from '../model/source.js';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
 import type { RunManifest } from './manifest.js';
+import { runTag } from './names.js';
 
 export function controllerStateDir(): string {
   return process.env.MYIKEV2_STATE_DIR || join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'myikev2');
@@ -30,7 +31,15 @@ export function logsKeptPerRun(): number {
 }
 
 const logsRoot = () => join(controllerStateDir(), 'logs');
-const dirPrefix = (name: string) => `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-`;
+/**
+ * A run's saved-log directories start with its name made safe for a file
+ * name, and, when that changed it, its tag: "a/b" and "a_b" would otherwise
+ * share them, and pruning one run's would remove the other's.
+ */
+const dirPrefix = (name: string) => {
+  const safe = name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return safe === name ? `${name}-` : `${safe}-${runTag(name)}-`;
+};
 const TIME_SUFFIX = /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z$/;
 
 /** Where the controller keeps the logs of a run it tore down (or rolled back): a directory per teardown. */

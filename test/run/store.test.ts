@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { textSha256 } from '../../src/model/source.js';
 import type { RunManifest } from '../../src/run/manifest.js';
+import { runTag } from '../../src/run/names.js';
 import { DEFAULT_LOGS_KEPT, logsDirFor, logsKeptPerRun, pruneLogs, runNameOfRecipeFile, writeManifest } from '../../src/run/store.js';
 
 describe('run: the controller\'s run records', () => {
@@ -71,17 +72,28 @@ describe('run: the controller\'s run records', () => {
       saveAt('other', '2026-09-01T10:00:00.000Z');
       mkdirSync(join(dir, 'state', 'logs', 'big_one-mine'));
       assert.equal(pruneLogs('big one', 2), 2);
+      const [big, bigB] = [runTag('big one'), runTag('big one-b')];
       assert.deepEqual(left(), [
-        'big_one-2026-11-03T10-00-00-000Z',
-        'big_one-2026-11-04T10-00-00-000Z',
-        'big_one-b-2026-10-01T10-00-00-000Z',
+        `big_one-${big}-2026-11-03T10-00-00-000Z`,
+        `big_one-${big}-2026-11-04T10-00-00-000Z`,
+        `big_one-b-${bigB}-2026-10-01T10-00-00-000Z`,
         'big_one-mine',
         'other-2026-09-01T10-00-00-000Z',
-      ]);
+      ].sort());
       assert.equal(pruneLogs('big one', 2), 0, 'nothing more to remove');
       assert.equal(pruneLogs('big one', 0), 0);
       assert.equal(left().length, 5, '0 keeps all');
       assert.equal(pruneLogs('never ran', 1), 0);
+    });
+
+    it("runs whose names are one once made safe for a file name ('a/b', 'a_b') do not prune each other's", () => {
+      for (const day of ['01', '02', '03']) {
+        saveAt('a/b', `2026-11-${day}T10:00:00.000Z`);
+        saveAt('a_b', `2026-11-${day}T11:00:00.000Z`);
+      }
+      assert.equal(pruneLogs('a/b', 1), 2);
+      assert.equal(pruneLogs('a_b', 1), 2);
+      assert.deepEqual(left(), [`a_b-${runTag('a/b')}-2026-11-03T10-00-00-000Z`, 'a_b-2026-11-03T11-00-00-000Z'].sort());
     });
 
     it('keeps 20 per run unless MYIKEV2_KEEP_LOGS says how many; anything else is a usage error', () => {
