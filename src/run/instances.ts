@@ -79,13 +79,14 @@ export const instanceLog = (r: Pick<InstanceRecord, 'logdir' | 'daemonName'>): s
  * they leave running must not hold the pipe open).
  */
 export function setupcmdsLine(tag: string, r: InstanceRecord, cmds: string, created: boolean): string {
+  const done = shq(`${r.runDir}/${SETUPCMDS_DONE}`);
   const lines = [
-    ...(created ? [] : [`test -e ${shq(`${r.runDir}/${SETUPCMDS_DONE}`)} && exit 0`]),
+    ...(created ? [] : [`test -e ${done} && exit 0`]),
     `mkdir -p -m 0750 ${shq(r.logdir)} || exit`,
     'exec 3>&1',
     `rc=$( { { (${inNamespace(tag, r, cmds)}) 2>&1 3>&- 4>&-; echo $? >&4; } | (umask 027; exec tee -a ${shq(instanceLog(r))}) >&3; } 4>&1 )`,
     '[ "$rc" = 0 ] || exit "${rc:-1}"',
-    `touch ${shq(`${r.runDir}/${SETUPCMDS_DONE}`)}`,
+    `touch ${done}`,
   ];
   return lines.join('\n');
 }

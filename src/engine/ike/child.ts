@@ -25,6 +25,11 @@ export interface NewChild {
   policy: ChildPolicy;
 }
 
+/** The setup's childlist entries of an IKE SA, in order: what a responder may answer with, by preference, and what numbers an entry's reqid. */
+export function childCandidates(sa: IkeSa): ChildPolicy[] {
+  return [sa.policy.child, ...(sa.policy.extraChildren ?? [])];
+}
+
 export function makeChild(sa: IkeSa, n: NewChild): ChildSa {
   const { encr, integ } = n.suite;
   const km = deriveChildKeys(sa.suite!.prf, sa.keys!.skD, n.ni, n.nr, encr.keyMatLen, integ?.keyLen ?? 0, n.pfsSecret);
@@ -35,7 +40,7 @@ export function makeChild(sa: IkeSa, n: NewChild): ChildSa {
     tunnelId: sa.tunnelId,
     childId: `${sa.tunnelId}-${n.spiIn.toString(16).padStart(8, '0')}`,
     // The entry of the setup's childlist it was made from (a rekey keeps its policy, so its reqid).
-    reqid: childReqid(sa.tunnelId, Math.max(0, [sa.policy.child, ...(sa.policy.extraChildren ?? [])].indexOf(n.policy))),
+    reqid: childReqid(sa.tunnelId, Math.max(0, childCandidates(sa).indexOf(n.policy))),
     spiIn: n.spiIn,
     spiOut: n.spiOut,
     encr: { name: encr.aead ? 'aes-gcm16' : 'aes-cbc', keyBits: encr.keyBits as 128 | 256 },

@@ -169,6 +169,13 @@ ikeconf:
   });
 });
 
+/** A gateway (gw.yaml, on 127.OCTET.0.1) and a client (cl.yaml) setup file in DIR, each with extra top-level lines. */
+function loopbackSetups(dir: string, octet: number, extra: { gw?: string; cl?: string } = {}): void {
+  const common = `ikeconf:\n  psk: loopback-psk-secret\n  dhgrpid: [19]\n  ikeencyptalg: [aes-gcm16:128]\n  ikeprfalg: [sha256]\n  childlist:\n  - encalg: [aes-gcm16:128]\n`;
+  writeFileSync(join(dir, 'gw.yaml'), `role: gateway\nloglevel: 3\n${extra.gw ?? ''}bindifname: lo\nbindifaddr: 127.${octet}.0.1/32\n${common}    ownts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n    peerts:\n    - {type: v4, startaddr: 10.10.0.0, endaddr: 10.10.255.255}\n`);
+  writeFileSync(join(dir, 'cl.yaml'), `role: client\n${extra.cl ?? ''}startclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.0.1\nbindifname: lo\n${common}    ownts:\n    - {type: v4, startaddr: 10.10.0.1, endaddr: 10.10.0.1}\n    peerts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n`);
+}
+
 describe('engine runtime: a graceful stop whose peer is gone', function () {
   this.timeout(30_000);
   const octet = 1 + ((process.pid + 100) % 200);
@@ -186,9 +193,7 @@ describe('engine runtime: a graceful stop whose peer is gone', function () {
   it('gives up on unanswered DELETEs once the peer has been silent a while (not after the retransmission schedule, which outlasts the supervisor) and still ends with its summary', async () => {
     dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-gone-'));
     // The default schedule (10 s × 5) would outlast the supervisor's 10 s before SIGKILL.
-    const common = `ikeconf:\n  psk: loopback-psk-secret\n  dhgrpid: [19]\n  ikeencyptalg: [aes-gcm16:128]\n  ikeprfalg: [sha256]\n  childlist:\n  - encalg: [aes-gcm16:128]\n`;
-    writeFileSync(join(dir, 'gw.yaml'), `role: gateway\nloglevel: 3\nnumberoftunnels: 2\nbindifname: lo\nbindifaddr: 127.${octet}.0.1/32\n${common}    ownts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n    peerts:\n    - {type: v4, startaddr: 10.10.0.0, endaddr: 10.10.255.255}\n`);
-    writeFileSync(join(dir, 'cl.yaml'), `role: client\nnumberoftunnels: 2\nstartclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.0.1\nbindifname: lo\nsetupinterval: 5ms\nowntsaddrincrease: 1\npeertsaddrincrease: 0\n${common}    ownts:\n    - {type: v4, startaddr: 10.10.0.1, endaddr: 10.10.0.1}\n    peerts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n`);
+    loopbackSetups(dir, octet, { gw: 'numberoftunnels: 2\n', cl: 'numberoftunnels: 2\nsetupinterval: 5ms\nowntsaddrincrease: 1\npeertsaddrincrease: 0\n' });
     gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
     cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: () => {} });
     await gw.start();
@@ -257,9 +262,7 @@ describe('engine runtime: a client whose CHILD SA the gateway deletes', function
   it('reconnects the tunnel (a childless IKE SA carries nothing: live 0, yet neither down nor failed, before)', async () => {
     // what `swanctl --terminate --child` on a strongSwan gateway does to our client
     dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-childdel-'));
-    const common = `ikeconf:\n  psk: loopback-psk-secret\n  dhgrpid: [19]\n  ikeencyptalg: [aes-gcm16:128]\n  ikeprfalg: [sha256]\n  childlist:\n  - encalg: [aes-gcm16:128]\n`;
-    writeFileSync(join(dir, 'gw.yaml'), `role: gateway\nloglevel: 3\nbindifname: lo\nbindifaddr: 127.${octet}.0.1/32\n${common}    ownts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n    peerts:\n    - {type: v4, startaddr: 10.10.0.0, endaddr: 10.10.255.255}\n`);
-    writeFileSync(join(dir, 'cl.yaml'), `role: client\nstartclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.0.1\nbindifname: lo\ntunnelretryinterval: 200ms\n${common}    ownts:\n    - {type: v4, startaddr: 10.10.0.1, endaddr: 10.10.0.1}\n    peerts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n`);
+    loopbackSetups(dir, octet, { cl: 'tunnelretryinterval: 200ms\n' });
     const logs: string[] = [];
     gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: () => {} });
     cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });

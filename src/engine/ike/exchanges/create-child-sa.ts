@@ -10,8 +10,8 @@ import { createDhKey, DH_GROUPS, DhError, type DhKey } from '../crypto/dh.js';
 import { deriveIkeKeys } from '../crypto/keys.js';
 import { tsFromWire, tsToWire } from '../addr.js';
 import { errorNotify, findPayload, IkeNotifyError, IkeSa, notifies, notifyPayload, randomSpi4, requestHandlers, type ChildSa } from '../ike-sa.js';
-import { makeChild, spiBuf } from '../child.js';
-import { childCandidates, childLists, pickChild, transportRequested } from './ike-auth.js';
+import { childCandidates, makeChild, spiBuf } from '../child.js';
+import { childLists, pickChild, transportRequested } from './ike-auth.js';
 import type { ChildPolicy } from '../types.js';
 import { startDeleteChildren, startDeleteIke } from './informational.js';
 

@@ -9,7 +9,7 @@ import { DH_GROUPS } from '../crypto/dh.js';
 import type { ChildPolicy } from '../types.js';
 import { narrow, tsFromWire, tsToWire } from '../addr.js';
 import { errorNotify, findPayload, IkeNotifyError, IkeSa, notifies, notifyPayload, randomSpi4, requestHandlers } from '../ike-sa.js';
-import { makeChild, spiBuf } from '../child.js';
+import { childCandidates, makeChild, spiBuf } from '../child.js';
 import type { TsRange } from '../../child-sa.js';
 
 function ourIdPayload(sa: IkeSa, type: 35 | 36): IdPayload {
@@ -18,11 +18,6 @@ function ourIdPayload(sa: IkeSa, type: 35 | 36): IdPayload {
 
 export function childLists(c: ChildPolicy, withPfs: boolean) {
   return { encr: c.encr, integ: c.integ, dh: withPfs ? c.pfsGroups : [], esn: c.esn };
-}
-
-/** The CHILD SA configs a responder may answer with, in order of preference. */
-export function childCandidates(sa: IkeSa): ChildPolicy[] {
-  return [sa.policy.child, ...(sa.policy.extraChildren ?? [])];
 }
 
 /**
