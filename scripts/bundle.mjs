@@ -5,8 +5,11 @@
 // - dist/cli/myikev2.js, the command line (the package's bin), with a chunk
 //   for each part a command loads when it needs it (the shell's prompts, the
 //   daemon): a few files start faster than the ~200 modules of the compiled
-//   tree (0.12 s and 0.2 CPU-s less for every command). ssh2 stays a package:
-//   it loads its optional native crypto from its own directory.
+//   tree (0.12 s and 0.2 CPU-s less for every command);
+// - dist/cli/ssh2.cjs, ssh2 in one file, which the command line loads when it
+//   first needs SSH (src/ssh2-lib.ts): ~60 ms less CPU than ssh2's ~40
+//   modules. Its optional native parts (crypto binding, cpu-features) are
+//   still loaded from the package, when they were built.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -38,7 +41,25 @@ const serverSha = createHash('sha256').update(readFileSync('dist/bundle/myikev2-
 const banner = { js: `${common.banner.js}\n// server bundle sha256:${serverSha}` };
 await build({ ...server, banner, entryPoints: ['dist/src/cli/daemon-main.js'], outfile: 'dist/bundle/myikev2-daemon.mjs' });
 rmSync('dist/cli', { recursive: true, force: true }); // chunks of older builds
-await build({ ...common, entryPoints: { myikev2: 'dist/src/cli/main.js' }, outdir: 'dist/cli', splitting: true, external: ['ssh2'] });
+await build({ ...common, entryPoints: { myikev2: 'dist/src/cli/main.js' }, outdir: 'dist/cli', splitting: true });
+const ssh2Native = {
+  name: 'ssh2-native',
+  setup(b) {
+    // Its binding by package path, so that it is found from dist/cli/ too.
+    b.onResolve({ filter: /sshcrypto\.node$/ }, () => ({ path: 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node', external: true }));
+  },
+};
+await build({
+  ...common,
+  banner: undefined,
+  format: 'cjs',
+  entryPoints: ['node_modules/ssh2/lib/index.js'],
+  outfile: 'dist/cli/ssh2.cjs',
+  external: ['cpu-features'],
+  plugins: [ssh2Native],
+  minifyWhitespace: true,
+  minifySyntax: true,
+});
 // Executable even when npx runs it through an older link of its own cache
 // (npm makes a bin executable only when it links it).
 chmodSync('dist/cli/myikev2.js', 0o755);

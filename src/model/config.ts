@@ -1,7 +1,7 @@
 // Loads the controller config, or gives the embedded default: one server
 // `local`, the controller's own machine, reached without SSH.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { ssh2 } from '../ssh2-lib.js';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseAddress, parseCidr, rangeOf } from './address.js';
@@ -154,9 +154,7 @@ function keyProblem(keyPath: string): { message: string; hint: string } | null {
   } catch (e) {
     return { message: (e as Error).message, hint: 'make the file readable by the user running myikev2' };
   }
-  // ssh2 is loaded only here and by the SSH transport (not for configs without a key).
-  const { utils } = createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
-  const parsed = utils.parseKey(text);
+  const parsed = ssh2().utils.parseKey(text);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (key && !(key instanceof Error) && key.getPrivatePEM() !== null) return null;
   const why = key instanceof Error ? key.message : 'not a private key';

@@ -8,10 +8,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
-import ssh2, { type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { MyikeError } from '../errors.js';
 import type { HostKeyPolicy, ServerConf } from '../model/config-types.js';
 import { ExecQueue } from './exec-queue.js';
+import { ssh2 } from '../ssh2-lib.js';
 import {
   addKnownHost,
   checkHostKey,
@@ -40,7 +41,7 @@ type SshConf = Pick<
 >;
 
 interface Conn {
-  client: ssh2.Client;
+  client: Client;
   ready: Promise<void>;
   closed: boolean;
   /** Rejecters of operations that need this connection; all called when it is lost. */
@@ -134,7 +135,7 @@ export class SshTransport implements Transport {
   }
 
   private open(): Conn {
-    const client = new ssh2.Client();
+    const client = new (ssh2().Client)();
     const policy: HostKeyPolicy = this.conf.hostkeycheck ?? 'strict';
     const khFile = this.conf.knownhosts ? expandHome(this.conf.knownhosts) : defaultKnownHostsFile();
     const khName = knownHostName(this.conf.sshaddr, this.conf.sshport);
@@ -200,7 +201,7 @@ export class SshTransport implements Transport {
         } catch (e) {
           throw this.err('E_SSH_KEY', `cannot read sshkeypath ${keyPath}: ${(e as Error).message}`, 'connect', 'fix sshkeypath in the controller config', e);
         }
-        const parsed = ssh2.utils.parseKey(cfg.privateKey);
+        const parsed = ssh2().utils.parseKey(cfg.privateKey);
         const key = Array.isArray(parsed) ? parsed[0] : parsed;
         if (key instanceof Error || !key || key.getPrivatePEM() === null) {
           const why = key instanceof Error ? key.message : 'not a private key';
