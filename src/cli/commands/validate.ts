@@ -23,7 +23,8 @@ export function registerValidate(program: Command): void {
 export function summarize(recipe: Recipe): string {
   const perServer = new Map<string, number>();
   for (const i of recipe.instances) perServer.set(i.server, (perServer.get(i.server) ?? 0) + 1);
-  const list = [...perServer].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}: ${n}`).join(', ');
+  // Code-unit order: localeCompare would load ICU's collation first (~25 ms).
+  const list = [...perServer].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([s, n]) => `${s}: ${n}`).join(', ');
   const n = recipe.instances.length;
   return `recipe "${recipe.name}": ${n} instance${n === 1 ? '' : 's'} on ${perServer.size} server${perServer.size === 1 ? '' : 's'} (${list})`;
 }
