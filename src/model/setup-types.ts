@@ -45,6 +45,7 @@ export interface IkeConf {
   margintimeMs: number;
   jitter: boolean;
   enablenatt: boolean;
+  natkeepaliveMs: number; // 0: no NAT keepalives
   tradtionalencapforceudp: boolean;
   installfastpath: boolean;
   childlist: ChildConf[];

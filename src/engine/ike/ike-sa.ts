@@ -131,6 +131,8 @@ export class IkeSa {
   createdAt: number;
   establishedAt = 0;
   lastInbound: number;
+  /** When we last sent the peer anything (an IKE message or a NAT keepalive). */
+  lastOutbound: number;
   rekeyAt = 0;
   expireAt = 0;
   rekeys = 0;
@@ -139,7 +141,7 @@ export class IkeSa {
   closeAfterResponse?: string;
   /** Called once when IKE_AUTH completes (or fails) on the initiator. */
   onAuthDone?: (ok: boolean, reason?: string) => void;
-  stats = { retransmits: 0, requestsIn: 0, requestsOut: 0 };
+  stats = { retransmits: 0, requestsIn: 0, requestsOut: 0, keepalivesOut: 0 };
   lastError?: string;
 
   readonly spiI: Buffer;
@@ -155,7 +157,7 @@ export class IkeSa {
   ) {
     this.spiI = own(spiI);
     this.spiR = own(spiR);
-    this.createdAt = this.lastInbound = registry.host.now();
+    this.createdAt = this.lastInbound = this.lastOutbound = registry.host.now();
   }
 
   get host(): IkeHost {
@@ -258,6 +260,7 @@ export class IkeSa {
   }
 
   transmit(data: Buffer): void {
+    this.lastOutbound = this.host.now();
     this.host.send(this.local, this.remote, data);
   }
 
@@ -446,7 +449,22 @@ export class IkeSa {
     if (this.policy.dpdMs && !this.pending && !this.queue.length && now - this.lastInbound >= this.policy.dpdMs) {
       this.registry.dpd?.(this);
     }
+    this.keepNatMapping(now);
     this.pump();
+  }
+
+  /**
+   * A NAT keepalive (RFC 3948 §4) when this side is behind a NAT, or says it
+   * is (forceEncap), and sent the peer nothing for the interval. Only IKE
+   * counts as sent: ESP is the data plane's, so a tunnel carrying traffic
+   * still sends one a keepalive interval (a byte every 20 s by default).
+   */
+  private keepNatMapping(now: number): void {
+    const every = this.policy.natKeepaliveMs ?? 0;
+    if (!every || !this.encap || !(this.natLocal || this.policy.forceEncap) || now - this.lastOutbound < every || !this.host.keepalive) return;
+    this.lastOutbound = now;
+    this.stats.keepalivesOut++;
+    this.host.keepalive(this.local, this.remote);
   }
 
   /** When the next tick() would do anything (for a scheduler). */

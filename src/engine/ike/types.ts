@@ -39,6 +39,8 @@ export interface IkePolicy {
   /** Make the peer UDP-encapsulate ESP (user-space data path): send a NAT_DETECTION_SOURCE_IP that cannot match. */
   forceEncap: boolean;
   natt: boolean; // send NAT detection payloads at all
+  /** Idle time (no IKE message sent) before a NAT keepalive, when behind a NAT or saying so (forceEncap); 0: none. */
+  natKeepaliveMs?: number;
   /** Port to float to (default 4500; tests on loopback use others). */
   nattPort?: number;
 }
@@ -60,6 +62,8 @@ export interface IkeHost {
   random(n: number): Buffer;
   /** Send one IKE message (the I/O layer adds the non-ESP marker on the NAT-T port). */
   send(from: Endpoint, to: Endpoint, data: Buffer): void;
+  /** Send one NAT keepalive (RFC 3948 §2.3: a 0xFF byte, no marker) from the NAT-T port. */
+  keepalive?(from: Endpoint, to: Endpoint): void;
   childUp(keys: ChildSaKeys): void;
   childDown(childId: string): void;
   event(e: SaEvent): void;

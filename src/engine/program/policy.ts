@@ -101,6 +101,7 @@ function basePolicy(setup: EngineSetup, tunnelId: number, ownAddr: string, child
     initialContact: k.initialcontact,
     forceEncap,
     natt: k.enablenatt || forceEncap,
+    natKeepaliveMs: k.natkeepaliveMs,
   };
 }
 

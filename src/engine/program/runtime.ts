@@ -119,6 +119,7 @@ export class EngineRuntime {
       now: () => Date.now(),
       random: pooledRandom(),
       send: (from, to, data) => this.io.sendIke(from, to, data),
+      keepalive: (from, to) => this.io.sendKeepalive(from, to),
       childUp: (keys) => this.childUp(keys),
       childDown: (id) => this.childDown(id),
       event: (e) => this.onSaEvent(e),

@@ -14,10 +14,11 @@ export interface UdpHandlers {
 }
 
 const MARKER = Buffer.alloc(4);
+const KEEPALIVE = Buffer.from([0xff]);
 
 export class UdpIo {
   private readonly sockets = new Map<string, Socket>(); // "addr|port"
-  readonly counters = { ikeIn: 0, ikeOut: 0, espIn: 0, espOut: 0, keepalives: 0, sendErrors: 0 };
+  readonly counters = { ikeIn: 0, ikeOut: 0, espIn: 0, espOut: 0, keepalives: 0, keepalivesOut: 0, sendErrors: 0 };
 
   constructor(private readonly h: UdpHandlers, private readonly ports = { ike: IKE_PORT, natt: NATT_PORT }) {}
 
@@ -87,6 +88,13 @@ export class UdpIo {
     this.counters.ikeOut++;
     const out = from.port === this.ports.natt ? [MARKER, data] : [data];
     s.send(out, to.port, to.addr, (err) => err && this.counters.sendErrors++);
+  }
+
+  sendKeepalive(from: Endpoint, to: Endpoint): void {
+    const s = this.socketFor(from);
+    if (!s) return void this.counters.sendErrors++;
+    this.counters.keepalivesOut++;
+    s.send(KEEPALIVE, to.port, to.addr, (err) => err && this.counters.sendErrors++);
   }
 
   sendEsp(from: Endpoint, to: Endpoint, data: Buffer): void {

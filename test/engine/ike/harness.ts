@@ -10,6 +10,8 @@ export interface Node {
   up: Map<string, ChildSaKeys>;
   events: SaEvent[];
   logs: string[];
+  /** NAT keepalives it sent, with the time. */
+  keepalives: { from: Endpoint; to: Endpoint; at: number }[];
 }
 
 export class Net {
@@ -22,7 +24,7 @@ export class Net {
   sent = 0;
 
   add(addr: string, opts: EngineOptions = {}): Node {
-    const node: Node = { engine: undefined as unknown as IkeEngine, up: new Map(), events: [], logs: [] };
+    const node: Node = { engine: undefined as unknown as IkeEngine, up: new Map(), events: [], logs: [], keepalives: [] };
     const host: IkeHost = {
       now: () => this.now,
       random: (n) => randomBytes(n),
@@ -32,6 +34,7 @@ export class Net {
         const dst = this.nodes.get(to.addr);
         if (dst) this.queue.push({ to: dst, from, dst: to, data });
       },
+      keepalive: (from, to) => void node.keepalives.push({ from, to, at: this.now }),
       childUp: (k) => void node.up.set(k.childId, k),
       childDown: (id) => void node.up.delete(id),
       event: (e) => void node.events.push(e),

@@ -319,6 +319,34 @@ describe('IKE engine: two engines wired together', () => {
     assert.deepEqual([q.sa.natLocal, q.sa.natRemote], [false, false]);
   });
 
+  it('sends NAT keepalives from the NAT-T port while it says it is behind a NAT, after the interval without an IKE message; none without a NAT or with 0', () => {
+    const p = pair({ forceEncap: true, natKeepaliveMs: 20_000 }, { forceEncap: false, natKeepaliveMs: 20_000 });
+    assert.deepEqual(p.result(), { ok: true });
+    const start = p.net.now;
+    p.net.advance(19_000);
+    assert.equal(p.client.keepalives.length, 0, 'not before the interval');
+    p.net.advance(2_000);
+    assert.deepEqual(p.client.keepalives.map((k) => [k.from, k.to]), [[{ ...CLIENT, port: 4500 }, { ...GW, port: 4500 }]]);
+    p.net.advance(40_000);
+    assert.deepEqual(p.client.keepalives.map((k) => Math.round((k.at - start) / 1000)), [20, 40, 60], 'one every interval');
+    assert.equal(p.sa.stats.keepalivesOut, 3);
+    assert.equal(p.gw.keepalives.length, 0, 'the gateway is not behind a NAT and does not say so');
+    // An IKE message sent (a DPD probe) starts the interval again.
+    p.client.engine.dpd(p.sa);
+    p.net.run();
+    p.net.advance(19_000);
+    assert.equal(p.client.keepalives.length, 3);
+    p.net.advance(2_000);
+    assert.equal(p.client.keepalives.length, 4);
+    // No NAT on either side, or keepalives off: none.
+    for (const over of [{ forceEncap: false }, { forceEncap: true, natKeepaliveMs: 0 }]) {
+      const q = pair({ natKeepaliveMs: 20_000, ...over }, { forceEncap: false });
+      assert.deepEqual(q.result(), { ok: true });
+      q.net.advance(60_000);
+      assert.equal(q.client.keepalives.length, 0, JSON.stringify(over));
+    }
+  });
+
   it('a gateway refusing a CHILD SA says why (the peer only sees the notify)', () => {
     const p = pair({}, {}, {}, { remoteTs: [{ family: 4, protocol: 0, startPort: 0, endPort: 65535, startAddr: '10.1.0.0', endAddr: '10.1.255.255' }] });
     const base = policy().child;

@@ -169,9 +169,9 @@ ikeconf:
   });
 });
 
-/** A gateway (gw.yaml, on 127.OCTET.0.1) and a client (cl.yaml) setup file in DIR, each with extra top-level lines. */
-function loopbackSetups(dir: string, octet: number, extra: { gw?: string; cl?: string } = {}): void {
-  const common = `ikeconf:\n  psk: loopback-psk-secret\n  dhgrpid: [19]\n  ikeencyptalg: [aes-gcm16:128]\n  ikeprfalg: [sha256]\n  childlist:\n  - encalg: [aes-gcm16:128]\n`;
+/** A gateway (gw.yaml, on 127.OCTET.0.1) and a client (cl.yaml) setup file in DIR, each with extra top-level lines, and both with extra ikeconf lines. */
+function loopbackSetups(dir: string, octet: number, extra: { gw?: string; cl?: string; ike?: string } = {}): void {
+  const common = `ikeconf:\n  psk: loopback-psk-secret\n  dhgrpid: [19]\n  ikeencyptalg: [aes-gcm16:128]\n  ikeprfalg: [sha256]\n${extra.ike ?? ''}  childlist:\n  - encalg: [aes-gcm16:128]\n`;
   writeFileSync(join(dir, 'gw.yaml'), `role: gateway\nloglevel: 3\n${extra.gw ?? ''}bindifname: lo\nbindifaddr: 127.${octet}.0.1/32\n${common}    ownts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n    peerts:\n    - {type: v4, startaddr: 10.10.0.0, endaddr: 10.10.255.255}\n`);
   writeFileSync(join(dir, 'cl.yaml'), `role: client\n${extra.cl ?? ''}startclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.0.1\nbindifname: lo\n${common}    ownts:\n    - {type: v4, startaddr: 10.10.0.1, endaddr: 10.10.0.1}\n    peerts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n`);
 }
@@ -274,5 +274,35 @@ describe('engine runtime: a client whose CHILD SA the gateway deletes', function
     await waitFor('the client to reconnect', async () => cl!.summary().tunnels.reconnects === 1 && cl!.summary().tunnels.live === 1, 10_000);
     assert.ok(logs.some((l) => /tunnel 1 down \(its last CHILD SA is gone \(deleted by the peer\)\)/.test(l)), logs.join('\n'));
     assert.equal(gw.engine.sas.size, 1, 'the old IKE SA was deleted at the gateway too');
+  });
+});
+
+describe('engine runtime: NAT keepalives', function () {
+  this.timeout(30_000);
+  const octet = 1 + ((process.pid + 50) % 200);
+  let dir: string | undefined;
+  let gw: EngineRuntime | undefined;
+  let cl: EngineRuntime | undefined;
+  after(async () => {
+    await cl?.stop('hard');
+    await gw?.stop('hard');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('each side, saying it is behind a NAT (no fast path), sends the other one-byte keepalives on the NAT-T port while IKE is quiet, counted in the summary', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-keepalive-'));
+    loopbackSetups(dir, octet, { ike: '  natkeepalive: 500ms\n' });
+    gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: () => {} });
+    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: () => {} });
+    await gw.start();
+    await cl.start();
+    await waitFor('the tunnel', async () => cl!.summary().tunnels.live === 1, 10_000);
+    await waitFor('two keepalives each way', async () => gw!.summary().io.keepalives >= 2 && cl!.summary().io.keepalives >= 2, 10_000);
+    for (const rt of [cl, gw]) {
+      const io = rt.summary().io;
+      assert.ok(io.keepalivesOut >= 2, JSON.stringify(io));
+      assert.equal(io.sendErrors, 0);
+    }
+    assert.equal(cl.summary().tunnels.live, 1, 'the tunnel is unharmed: keepalives are not taken for IKE or ESP');
   });
 });
