@@ -86,6 +86,8 @@ function toConfig(file: string, src: SourceDoc, diag: Diagnostics): ControllerCo
       diag.error(src, [...at, 'sshuser'], { message: `"${s.sshuser}" is not a user name`, expected: 'a user name such as root', hint: /@/.test(s.sshuser) ? 'the address goes in sshaddr, the port in sshport' : undefined });
     if (!isAbsolute(s.statedir))
       diag.error(src, [...at, 'statedir'], { message: `"${s.statedir}" is not an absolute path`, expected: 'an absolute path on the server, e.g. /var/lib/myikev2/daemon, the default' });
+    else if (resolvePath(s.statedir) === '/')
+      diag.error(src, [...at, 'statedir'], { message: 'is the root directory: the daemon would keep its lock, state, log and manifests right in /', expected: 'a directory of its own, e.g. /var/lib/myikev2/daemon, the default' });
     const keyPath = s.sshkeypath ? absolute(dir, s.sshkeypath) : undefined;
     const { stat: keyStat, problem: keyPathProblem } = keyPath ? statPath(keyPath) : {};
     if (keyPath && keyPathProblem)
