@@ -38,6 +38,7 @@ export interface IkeConf {
   myid: string; // 'client-src-addr' | IP | e-mail | FQDN
   retranintervalMs: number;
   maxretran: number;
+  cookiethreshold: number; // gateway: half-open IKE SAs from which a COOKIE is asked for (0: always)
   initialcontact: boolean;
   initiatedpd: boolean;
   dpdintervalMs: number;

@@ -149,6 +149,7 @@ function toSetup(src: SourceDoc, r: Raw, diag: Diagnostics): EngineSetup {
       myid: ike.myid,
       retranintervalMs: durations.retraninterval ?? 0,
       maxretran: ike.maxretran,
+      cookiethreshold: ike.cookiethreshold,
       initialcontact: ike.initialcontact,
       initiatedpd: ike.initiatedpd,
       dpdintervalMs: durations.dpdinterval ?? 0,

@@ -128,7 +128,7 @@ export class EngineRuntime {
     };
     this.engine = new IkeEngine(host, {
       responder: this.setup.role === 'gateway' ? this.withPorts(gatewayPolicy(this.setup)) : undefined,
-      cookieThreshold: 2000,
+      cookieThreshold: this.setup.ikeconf.cookiethreshold,
     });
     this.io = new UdpIo(
       {

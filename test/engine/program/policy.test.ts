@@ -13,7 +13,7 @@ function setup(over: Partial<EngineSetup> = {}): EngineSetup {
     apilistenaddr: '0.0.0.0', apilistenport: 12330, abortonerr: false,
     ikeconf: {
       dhgrpid: [19], ikeencyptalg: ['aes-gcm16:128'], ikeintegrityalg: ['sha256'], ikeprfalg: ['sha256'], authownmethod: 'psk', authpeermethod: 'psk',
-      psk: 'k', myid: 'client-src-addr', retranintervalMs: 10_000, maxretran: 4, initialcontact: true, initiatedpd: true, dpdintervalMs: 30_000,
+      psk: 'k', myid: 'client-src-addr', retranintervalMs: 10_000, maxretran: 4, cookiethreshold: 2000, initialcontact: true, initiatedpd: true, dpdintervalMs: 30_000,
       ikelifetimeMs: 600_000, margintimeMs: 60_000, jitter: true, enablenatt: false, natkeepaliveMs: 20_000, tradtionalencapforceudp: false, installfastpath: false,
       childlist: [{ tunnelmode: true, encalg: ['aes-gcm16:128'], integrityalg: ['sha256'], protocol: 'esp', lifetimeMs: 300_000, esn: false, pfsenabled: true, pfsgrpid: [19], replaywindowsize: 256, ownts: [ts('10.10.0.1', '10.10.0.1')], peerts: [ts('0.0.0.0', '255.255.255.255')] }],
     },

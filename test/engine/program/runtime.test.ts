@@ -306,3 +306,28 @@ describe('engine runtime: NAT keepalives', function () {
     assert.equal(cl.summary().tunnels.live, 1, 'the tunnel is unharmed: keepalives are not taken for IKE or ESP');
   });
 });
+
+describe('engine runtime: a gateway asking every client for a COOKIE (cookiethreshold 0)', function () {
+  this.timeout(30_000);
+  const octet = 1 + ((process.pid + 75) % 200);
+  let dir: string | undefined;
+  let gw: EngineRuntime | undefined;
+  let cl: EngineRuntime | undefined;
+  after(async () => {
+    await cl?.stop('hard');
+    await gw?.stop('hard');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the client retries with the COOKIE and its tunnels come up', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-cookie-'));
+    loopbackSetups(dir, octet, { gw: 'numberoftunnels: 2\n', cl: 'loglevel: 3\nnumberoftunnels: 2\nsetupinterval: 5ms\nowntsaddrincrease: 1\npeertsaddrincrease: 0\n', ike: '  cookiethreshold: 0\n' });
+    const logs: string[] = [];
+    gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: () => {} });
+    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
+    await gw.start();
+    await cl.start();
+    await waitFor('both tunnels', async () => cl!.summary().tunnels.live === 2, 10_000);
+    assert.equal(logs.filter((l) => /responder asked for a COOKIE, retrying with it/.test(l)).length, 2, logs.join('\n'));
+  });
+});
