@@ -176,29 +176,40 @@ function loopbackSetups(dir: string, octet: number, extra: { gw?: string; cl?: s
   writeFileSync(join(dir, 'cl.yaml'), `role: client\n${extra.cl ?? ''}startclntaddr: 127.${octet}.1.1/32\npeeraddr: 127.${octet}.0.1\nbindifname: lo\n${common}    ownts:\n    - {type: v4, startaddr: 10.10.0.1, endaddr: 10.10.0.1}\n    peerts:\n    - {type: v4, startaddr: 10.20.0.0, endaddr: 10.20.255.255}\n`);
 }
 
-describe('engine runtime: a graceful stop whose peer is gone', function () {
-  this.timeout(30_000);
-  const octet = 1 + ((process.pid + 100) % 200);
-  let dir: string;
+/** A gateway and a client of loopbackSetups, on their own 127.X addresses: start() starts both, stop() ends them and removes their files. */
+function loopbackPair(octetOffset: number) {
+  const octet = 1 + ((process.pid + octetOffset) % 200);
+  let dir: string | undefined;
   let gw: EngineRuntime | undefined;
   let cl: EngineRuntime | undefined;
-  const logs: string[] = [];
+  return {
+    async start(name: string, extra: Parameters<typeof loopbackSetups>[2], log: { gw?: (l: string) => void; cl?: (l: string) => void } = {}) {
+      dir = mkdtempSync(join(tmpdir(), `myikev2-rt-${name}-`));
+      loopbackSetups(dir, octet, extra);
+      gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: log.gw ?? (() => {}) });
+      cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: log.cl ?? (() => {}) });
+      await gw.start();
+      await cl.start();
+      return { gw, cl };
+    },
+    async stop() {
+      await cl?.stop('hard');
+      await gw?.stop('hard');
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
-  after(async () => {
-    await cl?.stop('hard');
-    await gw?.stop('hard');
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+describe('engine runtime: a graceful stop whose peer is gone', function () {
+  this.timeout(30_000);
+  const pair = loopbackPair(100);
+  after(() => pair.stop());
 
   it('gives up on unanswered DELETEs once the peer has been silent a while (not after the retransmission schedule, which outlasts the supervisor) and still ends with its summary', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-gone-'));
+    const logs: string[] = [];
     // The default schedule (10 s × 5) would outlast the supervisor's 10 s before SIGKILL.
-    loopbackSetups(dir, octet, { gw: 'numberoftunnels: 2\n', cl: 'numberoftunnels: 2\nsetupinterval: 5ms\nowntsaddrincrease: 1\npeertsaddrincrease: 0\n' });
-    gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
-    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: () => {} });
-    await gw.start();
-    await cl.start();
-    await waitFor('both tunnels up', async () => gw!.summary().ike.established === 2, 10_000);
+    const { gw, cl } = await pair.start('gone', { gw: 'numberoftunnels: 2\n', cl: 'numberoftunnels: 2\nsetupinterval: 5ms\nowntsaddrincrease: 1\npeertsaddrincrease: 0\n' }, { gw: (l) => logs.push(l) });
+    await waitFor('both tunnels up', async () => gw.summary().ike.established === 2, 10_000);
     await cl.stop('hard'); // gone without a word: nobody answers the gateway's DELETEs
     await gw.stop('graceful');
     assert.ok(logs.some((l) => /2 IKE SA\(s\) still waiting for the peer when it stopped answering: closed without a DELETE answer/.test(l)), logs.slice(-5).join('\n'));
@@ -249,29 +260,17 @@ describe('engine runtime: a client whose peer never answers', function () {
 
 describe('engine runtime: a client whose CHILD SA the gateway deletes', function () {
   this.timeout(30_000);
-  const octet = 1 + ((process.pid + 150) % 200);
-  let dir: string | undefined;
-  let gw: EngineRuntime | undefined;
-  let cl: EngineRuntime | undefined;
-  after(async () => {
-    await cl?.stop('hard');
-    await gw?.stop('hard');
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const pair = loopbackPair(150);
+  after(() => pair.stop());
 
   it('reconnects the tunnel (a childless IKE SA carries nothing: live 0, yet neither down nor failed, before)', async () => {
     // what `swanctl --terminate --child` on a strongSwan gateway does to our client
-    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-childdel-'));
-    loopbackSetups(dir, octet, { cl: 'tunnelretryinterval: 200ms\n' });
     const logs: string[] = [];
-    gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: () => {} });
-    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
-    await gw.start();
-    await cl.start();
-    await waitFor('the tunnel', async () => cl!.summary().tunnels.live === 1, 10_000);
+    const { gw, cl } = await pair.start('childdel', { cl: 'tunnelretryinterval: 200ms\n' }, { cl: (l) => logs.push(l) });
+    await waitFor('the tunnel', async () => cl.summary().tunnels.live === 1, 10_000);
     const [sa] = gw.engine.sas.values();
     assert.ok(gw.engine.deleteChildById(sa.children[0].id));
-    await waitFor('the client to reconnect', async () => cl!.summary().tunnels.reconnects === 1 && cl!.summary().tunnels.live === 1, 10_000);
+    await waitFor('the client to reconnect', async () => cl.summary().tunnels.reconnects === 1 && cl.summary().tunnels.live === 1, 10_000);
     assert.ok(logs.some((l) => /tunnel 1 down \(its last CHILD SA is gone \(deleted by the peer\)\)/.test(l)), logs.join('\n'));
     assert.equal(gw.engine.sas.size, 1, 'the old IKE SA was deleted at the gateway too');
   });
@@ -279,25 +278,13 @@ describe('engine runtime: a client whose CHILD SA the gateway deletes', function
 
 describe('engine runtime: NAT keepalives', function () {
   this.timeout(30_000);
-  const octet = 1 + ((process.pid + 50) % 200);
-  let dir: string | undefined;
-  let gw: EngineRuntime | undefined;
-  let cl: EngineRuntime | undefined;
-  after(async () => {
-    await cl?.stop('hard');
-    await gw?.stop('hard');
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const pair = loopbackPair(25);
+  after(() => pair.stop());
 
   it('each side, saying it is behind a NAT (no fast path), sends the other one-byte keepalives on the NAT-T port while IKE is quiet, counted in the summary', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-keepalive-'));
-    loopbackSetups(dir, octet, { ike: '  natkeepalive: 500ms\n' });
-    gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: () => {} });
-    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: () => {} });
-    await gw.start();
-    await cl.start();
-    await waitFor('the tunnel', async () => cl!.summary().tunnels.live === 1, 10_000);
-    await waitFor('two keepalives each way', async () => gw!.summary().io.keepalives >= 2 && cl!.summary().io.keepalives >= 2, 10_000);
+    const { gw, cl } = await pair.start('keepalive', { ike: '  natkeepalive: 500ms\n' });
+    await waitFor('the tunnel', async () => cl.summary().tunnels.live === 1, 10_000);
+    await waitFor('two keepalives each way', async () => gw.summary().io.keepalives >= 2 && cl.summary().io.keepalives >= 2, 10_000);
     for (const rt of [cl, gw]) {
       const io = rt.summary().io;
       assert.ok(io.keepalivesOut >= 2, JSON.stringify(io));
@@ -309,25 +296,17 @@ describe('engine runtime: NAT keepalives', function () {
 
 describe('engine runtime: a gateway asking every client for a COOKIE (cookiethreshold 0)', function () {
   this.timeout(30_000);
-  const octet = 1 + ((process.pid + 75) % 200);
-  let dir: string | undefined;
-  let gw: EngineRuntime | undefined;
-  let cl: EngineRuntime | undefined;
-  after(async () => {
-    await cl?.stop('hard');
-    await gw?.stop('hard');
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const pair = loopbackPair(75);
+  after(() => pair.stop());
 
   it('the client retries with the COOKIE and its tunnels come up', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'myikev2-rt-cookie-'));
-    loopbackSetups(dir, octet, { gw: 'numberoftunnels: 2\n', cl: 'loglevel: 3\nnumberoftunnels: 2\nsetupinterval: 5ms\nowntsaddrincrease: 1\npeertsaddrincrease: 0\n', ike: '  cookiethreshold: 0\n' });
     const logs: string[] = [];
-    gw = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'gw.yaml')), ports, skipNetconf: true, log: () => {} });
-    cl = new EngineRuntime({ setup: await loadSetupFile(join(dir, 'cl.yaml')), ports, skipNetconf: true, log: (l) => logs.push(l) });
-    await gw.start();
-    await cl.start();
-    await waitFor('both tunnels', async () => cl!.summary().tunnels.live === 2, 10_000);
+    const { cl } = await pair.start(
+      'cookie',
+      { gw: 'numberoftunnels: 2\n', cl: 'loglevel: 3\nnumberoftunnels: 2\nsetupinterval: 5ms\nowntsaddrincrease: 1\npeertsaddrincrease: 0\n', ike: '  cookiethreshold: 0\n' },
+      { cl: (l) => logs.push(l) },
+    );
+    await waitFor('both tunnels', async () => cl.summary().tunnels.live === 2, 10_000);
     assert.equal(logs.filter((l) => /responder asked for a COOKIE, retrying with it/.test(l)).length, 2, logs.join('\n'));
   });
 });
