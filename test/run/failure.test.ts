@@ -32,6 +32,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     myikev2('teardown', '--force', '--no-logs', '--name', 'escape-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'rollback-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'drift-test');
+    myikev2('teardown', '--force', '--no-logs', '--name', 'grow-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'interrupt-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'slow-destroy-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'busy-test');
@@ -259,6 +260,25 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     const td = myikev2('teardown', '--name', 'drift-test');
     assert.equal(td.status, 0, td.stderr + td.stdout);
     assert.equal(namespacesOf(driftTag), '');
+  });
+
+  it('a converging run that fails rolls back to the run as it was: its manifest no longer names what it created', () => {
+    const growTag = runTag('grow-test');
+    assert.equal(myikev2('run', '--json', join(dir, 'grow-v1.yaml')).status, 0);
+    const bad = myikev2('run', '--plain', join(dir, 'grow-bad.yaml'));
+    assert.equal(bad.status, 1, bad.stderr);
+    assert.match(bad.stderr, /rolling back/);
+    assert.equal(namespacesOf(growTag), `${growTag}-a`, 'the new instance is gone, the old one kept');
+    const m = JSON.parse(readFileSync(join(stateDir, 'runs', `${growTag}.json`), 'utf8')) as { instances: { name: string }[] };
+    assert.deepEqual(m.instances.map((i) => i.name), ['a'], 'the manifest is the run as it was');
+    // The fixed recipe adds the instance: nothing of the failed one is taken for drift.
+    const fixed = myikev2('run', '--json', join(dir, 'grow-v2.yaml'));
+    assert.equal(fixed.status, 0, fixed.stderr);
+    const changes = (JSON.parse(fixed.stdout) as { instances: { instance: string; change: string }[] }).instances.map((i) => `${i.instance} ${i.change}`);
+    assert.deepEqual(changes, ['a kept', 'c created']);
+    const td = myikev2('teardown', '--name', 'grow-test');
+    assert.equal(td.status, 0, td.stderr + td.stdout);
+    assert.equal(namespacesOf(growTag), '');
   });
 
   it('an instance started again gets its namespace configured again (a run killed between plumbing and configuring it left no management address)', async () => {
