@@ -412,6 +412,15 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
       const td = myikev2('teardown', '--no-logs', recipe);
       assert.equal(td.status, 0, td.stderr + td.stdout);
       assert.equal(namespacesOf(driftTag), '');
+      // A recipe renamed since it ran: its run is up under the old name, and teardown says so.
+      writeFileSync(recipe, readFileSync(join(dir, 'drift-v1.yaml'), 'utf8'));
+      assert.equal(myikev2('run', '--json', recipe).status, 0);
+      writeFileSync(recipe, readFileSync(join(dir, 'drift-v1.yaml'), 'utf8').replace('name: drift-test', 'name: drift-test-renamed'));
+      const renamed = myikev2('teardown', '--no-logs', recipe);
+      assert.equal(renamed.status, 0, renamed.stderr);
+      assert.match(renamed.stdout, /nothing to tear down: no run of "drift-test-renamed"\nbut \S+recipe\.yaml started the run "drift-test" \(its name then\), still on record: myikev2 teardown --name drift-test\n/);
+      assert.equal(myikev2('teardown', '--no-logs', '--name', 'drift-test').status, 0);
+      assert.equal(namespacesOf(driftTag), '');
       writeFileSync(recipe, 'instancelist: {}\n');
       const noName = myikev2('teardown', recipe);
       assert.equal(noName.status, 2);
