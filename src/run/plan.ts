@@ -78,6 +78,7 @@ export function planRun(
   const planned: PlannedInstance[] = [];
   const problems: string[] = [];
   const clashes: string[] = [];
+  const setupcmdsNotRun = new Set<string>(); // servers of a run up already, whose setupcmds may be meant to make a missing data interface
   // Instances no longer in the recipe go first: what they free (a data interface) is there for the new ones.
   const wanted = new Set(recipe.instances.map((c) => c.name));
   for (const old of before.values()) {
@@ -126,9 +127,10 @@ export function planRun(
       if (conf.dataIf === MGMT_IF_IN_NS) problems.push(`instance ${conf.name}: its data interface cannot be called ${MGMT_IF_IN_NS} (the management interface in every namespace)`);
       const link = f.links[conf.dataIf];
       const freed = sp.remove.find((r) => r.dataIf === conf.dataIf);
-      if (!link && !freed && !record.dataIfOrig)
+      if (!link && !freed && !record.dataIfOrig) {
+        if (previous && recipe.setupcmds.some((c) => c.server === conf.server)) setupcmdsNotRun.add(conf.server);
         problems.push(`server ${conf.server} has no interface ${conf.dataIf} in its base namespace (data interface of instance ${conf.name}; an instance of another run may have it in its namespace)`);
-      else if (link) record.dataIfOrig ??= linkState(link);
+      } else if (link) record.dataIfOrig ??= linkState(link);
       // The removed instance gives it back as it found it: that is how teardown must give it back too.
       else if (freed) record.dataIfOrig ??= freed.dataIfOrig;
       // Moved into a namespace, it would take the server's SSH connection with it: nothing could reach the server to give it back.
@@ -150,7 +152,11 @@ export function planRun(
     });
   if (problems.length)
     throw new MyikeError('E_PLAN', problems.join('\n'), {
-      hint: 'fix bindifname/dataif: a data interface must be in the server\'s base namespace (create it in setupcmds if need be), and not be the one the controller reaches the server by',
+      hint:
+        'fix bindifname/dataif: a data interface must be in the server\'s base namespace (create it in setupcmds if need be), and not be the one the controller reaches the server by' +
+        (setupcmdsNotRun.size
+          ? `; the run is up already, so its setupcmds (on ${[...setupcmdsNotRun].sort().join(', ')}) are not run again: create the interface there by hand, or tear the run down and run the recipe again`
+          : ''),
       exitCode: EXIT_FAILED,
     });
 

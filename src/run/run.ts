@@ -463,10 +463,17 @@ async function rollback(ctx: Ctx, servers: Servers, tag: string, keepLogs: numbe
   const logs = logsDirFor(plan.name);
   const archives = new Map<string, string>();
   const names = ctx.previous ? plan.servers.map((sp) => sp.server) : plan.manifest.servers;
+  const restored = ctx.previous && rolledBackManifest(ctx.previous, plan);
   const results = await Promise.allSettled(
     names.map(async (name) => {
       const s = await liveSession(ctx, servers, tag, name);
-      if (ctx.previous) return removeInstances(s, tag, plan.servers.find((sp) => sp.server === name)!.create.map((p) => p.record), quiet);
+      if (restored) {
+        await removeInstances(s, tag, plan.servers.find((sp) => sp.server === name)!.create.map((p) => p.record), quiet);
+        // The server's copy of the manifest named what was just removed (a later run would take it for drift).
+        if (restored.servers.includes(name)) await s.daemon.request('manifest.put', { key: manifestKey(tag), value: restored });
+        else await s.daemon.request('manifest.delete', { key: manifestKey(tag) });
+        return;
+      }
       const archive = join(logs, `${name}.tar.gz`);
       const { leftovers: left, logsSaved } = await teardownServer(s, { ...plan.manifest, cleancmds: [] }, { ...quiet, logsFile: archive });
       if (left.length) opts.warn(`${name}: left after rollback: ${left.join(', ')}`);
@@ -476,9 +483,25 @@ async function rollback(ctx: Ctx, servers: Servers, tag: string, keepLogs: numbe
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ server: names[i], e: asMyikeError(r.reason) }] : []));
   for (const { server, e } of failed)
     opts.warn(`${server}: not rolled back${e.step ? ` (step ${e.step})` : ''}: ${e.message}; once it answers, run the recipe again or tear it down (\`myikev2 teardown\`): either takes over what the run left there`);
-  if (!ctx.previous && !failed.length) deleteManifest(tag); // else kept: teardown finds the run by it
+  // Else kept as it is: teardown finds what is left by it.
+  if (!failed.length) {
+    if (restored) writeManifest(restored);
+    else deleteManifest(tag);
+  }
   if (archives.size) opts.warn(`logs of the failed run saved in ${logs}${prunedNote(pruneLogs(plan.name, keepLogs), keepLogs)}`);
   return archives;
+}
+
+/**
+ * The manifest of a converging run once its failure is rolled back: the run
+ * as it was before, but for what this run removed (instances it replaced or
+ * that are no longer in the recipe); what it created is gone again.
+ */
+export function rolledBackManifest(previous: RunManifest, plan: RunPlan): RunManifest {
+  const created = new Set(plan.servers.flatMap((sp) => sp.create.map((p) => p.record.name)));
+  const instances = plan.manifest.instances.filter((r) => !created.has(r.name));
+  const servers = [...new Set([...instances.map((r) => r.server), ...previous.cleancmds.map((c) => c.server)])].sort();
+  return { ...previous, updatedAt: plan.manifest.updatedAt, servers, instances };
 }
 
 /** The server's session, a new one if its daemon connection was lost during the run (the daemon killed, SSH gone). */

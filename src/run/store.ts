@@ -101,14 +101,19 @@ export function listManifests(): RunManifest[] {
 }
 
 /** The name of the run this controller started from a recipe with exactly this file's text, if any; for a deleted file, the one run started from that path. */
+/** Names of the runs on record that were started from this recipe file (whatever its name is now). */
+export function runsStartedFrom(file: string): string[] {
+  return [...new Set(listManifests().filter((m) => m.recipeFile === resolve(file)).map((m) => m.name))].sort();
+}
+
 export function runNameOfRecipeFile(file: string): string | null {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return null;
-    const names = new Set(listManifests().filter((m) => m.recipeFile === resolve(file)).map((m) => m.name));
-    return names.size === 1 ? [...names][0] : null;
+    const names = runsStartedFrom(file);
+    return names.length === 1 ? names[0] : null;
   }
   const sha = textSha256(text);
   return listManifests().find((m) => m.recipeSha256 === sha)?.name ?? null;

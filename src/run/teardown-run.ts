@@ -8,7 +8,7 @@ import type { RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
 import { runTasks, subtasksThen, timing, type ProgressMode } from './progress.js';
 import { holdRun, Servers } from './servers.js';
-import { deleteManifest, logsDirFor, logsKeptPerRun, pruneLogs, readManifest } from './store.js';
+import { deleteManifest, logsDirFor, logsKeptPerRun, pruneLogs, readManifest, writeManifest } from './store.js';
 import { stopDaemonIfIdle, teardownServer } from './teardown.js';
 import { stopInstances } from './instances.js';
 import type { DaemonClient } from '../daemon/client.js';
@@ -147,6 +147,12 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       if (!result.servers.some((s) => s.server === name)) result.servers.push({ server: name, leftovers: ['not torn down or verified: see the error above'] });
     const clean = result.servers.every((s) => s.leftovers.length === 0);
     if (clean || opts.forget) deleteManifest(tag);
+    else if (readManifest(tag)) {
+      // The servers torn down clean have nothing of the run left (their daemons dropped its manifest): the record keeps
+      // the rest, so `list` does not show what is gone as stopped (nor starts idle daemons there), and the next teardown goes only there.
+      const left = new Set(result.servers.filter((s) => s.leftovers.length).map((s) => s.server));
+      writeManifest({ ...m, servers: m.servers.filter((s) => left.has(s)), instances: m.instances.filter((r) => left.has(r.server)), cleancmds: m.cleancmds.filter((c) => left.has(c.server)) });
+    }
     result.forgotten = !clean && !!opts.forget;
     if (result.logs) result.logsPruned = pruneLogs(m.name, logsKept);
     return result;

@@ -345,7 +345,7 @@ async function stopCommand({ session, io, signal, uninterruptible }: CommandCont
   if (!found) return EXIT_INTERRUPTED;
   const { s, info } = found;
   if (!info || (info.state !== 'running' && info.state !== 'backoff' && info.state !== 'stopping')) {
-    io.print(`instance ${k.record.name} is not running${info ? ` (${info.state})` : ''}; nothing to stop`);
+    io.print(`instance ${k.record.name} is not running: ${stateText(k.record.kind, info)}; nothing to stop`);
     return EXIT_OK;
   }
   uninterruptible('stop cannot be interrupted now; the instance is being stopped');

@@ -306,11 +306,11 @@ class Shell {
       });
       rl.on('history', (h: string[]) => (history = h));
       rl.on('SIGINT', () => {
-        // Idle: drop the line being typed, as a shell does.
+        // Idle: drop the line being typed, as a shell does: a fresh prompt reads a fresh line (emulated
+        // Ctrl-E Ctrl-U keys left the line as it was with TERM=dumb, where readline ignores them, and the next Enter ran it).
         process.stdout.write('^C\n');
-        rl.write(null, { ctrl: true, name: 'e' });
-        rl.write(null, { ctrl: true, name: 'u' });
-        rl.prompt();
+        this.dropReadline();
+        open();
       });
       rl.on('close', () => {
         if (this.rl !== rl) return; // closed by us, for a command

@@ -193,6 +193,9 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.doesNotMatch(td.stdout + td.stderr, /✔ Tear down run/);
     assert.doesNotMatch(td.stderr, /warning: error:/, 'told once, in the result');
     assert.match(td.stdout, /the run stays on record until then \(--forget drops it/);
+    // What is left to do is on record; the server torn down clean is not (list would show its instances as stopped).
+    const kept = JSON.parse(readFileSync(join(stateDir, 'runs', `${runTag(names[3])}.json`), 'utf8')) as { servers: string[]; instances: { name: string; server: string }[] };
+    assert.deepEqual([kept.servers, kept.instances.map((r) => `${r.name}@${r.server}`)], [[two], [`i2@${two}`]]);
     // A server gone for good: the controller forgets the run; the server's daemon keeps its record.
     const forgot = myikev2('teardown', '--plain', '--no-logs', '--forget', '-c', cut, file);
     assert.equal(forgot.status, 1, 'still not clean');

@@ -32,6 +32,7 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     myikev2('teardown', '--force', '--no-logs', '--name', 'escape-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'rollback-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'drift-test');
+    myikev2('teardown', '--force', '--no-logs', '--name', 'grow-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'interrupt-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'slow-destroy-test');
     myikev2('teardown', '--force', '--no-logs', '--name', 'busy-test');
@@ -261,6 +262,25 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
     assert.equal(namespacesOf(driftTag), '');
   });
 
+  it('a converging run that fails rolls back to the run as it was: its manifest no longer names what it created', () => {
+    const growTag = runTag('grow-test');
+    assert.equal(myikev2('run', '--json', join(dir, 'grow-v1.yaml')).status, 0);
+    const bad = myikev2('run', '--plain', join(dir, 'grow-bad.yaml'));
+    assert.equal(bad.status, 1, bad.stderr);
+    assert.match(bad.stderr, /rolling back/);
+    assert.equal(namespacesOf(growTag), `${growTag}-a`, 'the new instance is gone, the old one kept');
+    const m = JSON.parse(readFileSync(join(stateDir, 'runs', `${growTag}.json`), 'utf8')) as { instances: { name: string }[] };
+    assert.deepEqual(m.instances.map((i) => i.name), ['a'], 'the manifest is the run as it was');
+    // The fixed recipe adds the instance: nothing of the failed one is taken for drift.
+    const fixed = myikev2('run', '--json', join(dir, 'grow-v2.yaml'));
+    assert.equal(fixed.status, 0, fixed.stderr);
+    const changes = (JSON.parse(fixed.stdout) as { instances: { instance: string; change: string }[] }).instances.map((i) => `${i.instance} ${i.change}`);
+    assert.deepEqual(changes, ['a kept', 'c created']);
+    const td = myikev2('teardown', '--name', 'grow-test');
+    assert.equal(td.status, 0, td.stderr + td.stdout);
+    assert.equal(namespacesOf(growTag), '');
+  });
+
   it('an instance started again gets its namespace configured again (a run killed between plumbing and configuring it left no management address)', async () => {
     const r = myikev2('run', '--json', join(dir, 'drift-v1.yaml'));
     assert.equal(r.status, 0, r.stderr);
@@ -391,6 +411,15 @@ describe('run: failure, rollback, drift, teardown by name @integration', functio
       assert.equal(myikev2('validate', recipe).status, 2, 'the recipe is invalid now');
       const td = myikev2('teardown', '--no-logs', recipe);
       assert.equal(td.status, 0, td.stderr + td.stdout);
+      assert.equal(namespacesOf(driftTag), '');
+      // A recipe renamed since it ran: its run is up under the old name, and teardown says so.
+      writeFileSync(recipe, readFileSync(join(dir, 'drift-v1.yaml'), 'utf8'));
+      assert.equal(myikev2('run', '--json', recipe).status, 0);
+      writeFileSync(recipe, readFileSync(join(dir, 'drift-v1.yaml'), 'utf8').replace('name: drift-test', 'name: drift-test-renamed'));
+      const renamed = myikev2('teardown', '--no-logs', recipe);
+      assert.equal(renamed.status, 0, renamed.stderr);
+      assert.match(renamed.stdout, /nothing to tear down: no run of "drift-test-renamed"\nbut \S+recipe\.yaml started the run "drift-test" \(its name then\), still on record: myikev2 teardown --name drift-test\n/);
+      assert.equal(myikev2('teardown', '--no-logs', '--name', 'drift-test').status, 0);
       assert.equal(namespacesOf(driftTag), '');
       writeFileSync(recipe, 'instancelist: {}\n');
       const noName = myikev2('teardown', recipe);

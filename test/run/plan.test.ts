@@ -207,4 +207,25 @@ describe('run: planner and scripts', () => {
     delete f.srv1.links.data0;
     assert.throws(() => planRun(recipe, config, f, null, { override: false, now: NOW }), /server srv1 has no interface data0/);
   });
+
+  it('says that a run up already does not run its setupcmds again, when a new instance\'s data interface is missing', () => {
+    const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
+    const client = recipe.instances.find((i) => i.name === 'client')!;
+    const grown = {
+      ...recipe,
+      setupcmds: [{ server: client.server, cmds: 'ip link add data9 type dummy' }],
+      instances: [...recipe.instances, { ...client, id: 9, name: 'client9', dataIf: 'data9', mgmtAddr: client.mgmtAddr.replace(/:[0-9a-f]+$/, ':9') }],
+    };
+    const f = upFacts(first);
+    assert.throws(
+      () => planRun(grown, config, f, first.manifest, { override: false, now: NOW }),
+      (e: MyikeError) =>
+        e.code === 'E_PLAN' && /has no interface data9/.test(e.message) && new RegExp(`the run is up already, so its setupcmds \\(on ${client.server}\\) are not run again`).test(e.hint!),
+    );
+    // A fresh run does run them: no such words.
+    assert.throws(
+      () => planRun(grown, config, facts(), null, { override: false, now: NOW }),
+      (e: MyikeError) => e.code === 'E_PLAN' && !/up already/.test(e.hint!),
+    );
+  });
 });

@@ -78,6 +78,20 @@ describe('shell: commands', () => {
     assert.match(calls.at(-1)!, /^print instance alpha on srv1 stopped gracefully/);
   });
 
+  it('stop of an instance that is not running says how it ended, as list does (killed by a signal, exit code)', async () => {
+    const printed: string[] = [];
+    const info = { name: alpha.daemonName, state: 'exited', signal: 'SIGKILL', exitCode: null };
+    const daemon = { request: async () => ({ instances: [info] }) };
+    const ctx = {
+      session: { known: () => [{ run: 'r', tag: 'm1234', record: alpha }], server: async () => ({ daemon }), runs: () => [] },
+      io: { print: (t: string) => printed.push(t), write: () => {}, error: () => {}, palette: NO_COLOUR, terminal: null },
+      signal: new AbortController().signal,
+      uninterruptible: () => {},
+    } as unknown as CommandContext;
+    assert.equal(await RUNNERS.stop(ctx, parseCommand(['stop', '-t', 'alpha'])), 0);
+    assert.deepEqual(printed, ['instance alpha is not running: killed (SIGKILL); nothing to stop']);
+  });
+
   it('list on a controller that knows no run names the servers it could not ask (exit 1), not just "no instances"', async () => {
     const printed: string[] = [];
     const ctx = {

@@ -5,7 +5,7 @@ import { elapsed } from '../table.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MyikeError } from '../../errors.js';
 import { loadConfig, loadConfigAndRecipeName } from '../../model/load.js';
 import { runTag } from '../../run/names.js';
-import { listManifests, prunedNote, runNameOfRecipeFile } from '../../run/store.js';
+import { listManifests, prunedNote, runNameOfRecipeFile, runsStartedFrom } from '../../run/store.js';
 import { shq } from '../../transport/transport.js';
 
 export function registerTeardown(program: Command): void {
@@ -49,8 +49,13 @@ export function registerTeardown(program: Command): void {
         }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
         const left = result.servers.filter((s) => s.leftovers.length);
         if (opts.json) process.stdout.write(JSON.stringify({ ...result, name: result.name ?? name, found: result.name !== null }, null, 2) + '\n');
-        else if (!result.name)
+        else if (!result.name) {
           process.stdout.write(`nothing to tear down: no run of "${name}"${result.idleDaemonsStopped.length ? `; stopped the idle daemon on ${result.idleDaemonsStopped.join(', ')}` : ''}\n`);
+          // The recipe's name was changed since it ran: its run is up under the old name.
+          const before = recipeFile ? runsStartedFrom(recipeFile).filter((n) => n !== name) : [];
+          if (before.length)
+            process.stdout.write(`but ${recipeFile} started ${before.length === 1 ? 'the run' : 'the runs'} ${before.map((n) => `"${n}"`).join(', ')} (its name then), still on record: myikev2 teardown${opts.config ? ` -c ${shq(opts.config)}` : ''} --name ${shq(before[0])}\n`);
+        }
         else {
           for (const s of left) process.stdout.write(`${s.server}: could not remove:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}\n`);
           if (result.logs) process.stdout.write(`logs saved in ${result.logs}${prunedNote(result.logsPruned, result.logsKept)}\n`);

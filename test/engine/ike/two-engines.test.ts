@@ -220,6 +220,9 @@ describe('IKE engine: two engines wired together', () => {
     assert.equal(p.client.up.size, 1);
     assert.equal(p.gw.up.size, 1);
     assertMatchingChild(p.client, p.gw);
+    const logs = p.client.logs.concat(p.gw.logs);
+    assert.ok(logs.some((l) => /^3 .*rekey of CHILD .* failed: TEMPORARY_FAILURE; retrying/.test(l)), 'the refused rekey is told, as information');
+    assert.deepEqual(logs.filter((l) => l.startsWith('2 ')), [], 'a collision is no error (loglevel 2 shows errors)');
   });
 
   it('resolves an IKE rekey collision: one new IKE SA on each side, CHILD SAs kept', () => {
@@ -238,6 +241,7 @@ describe('IKE engine: two engines wired together', () => {
     assert.equal(cs[0].spiI.toString('hex') + cs[0].spiR.toString('hex'), gs[0].spiI.toString('hex') + gs[0].spiR.toString('hex'));
     assertMatchingChild(p.client, p.gw);
     assert.ok(p.client.logs.concat(p.gw.logs).some((l) => l.includes('TEMPORARY_FAILURE')), 'the collision was seen and answered');
+    assert.deepEqual(p.client.logs.concat(p.gw.logs).filter((l) => l.startsWith('2 ')), [], 'a collision is no error (loglevel 2 shows errors)');
   });
 
   it('deletes an expired CHILD SA at the peer too (not just locally)', () => {

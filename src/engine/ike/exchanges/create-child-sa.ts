@@ -64,7 +64,9 @@ export function startCreateChild(sa: IkeSa, rekeyOf?: ChildSa, group?: number, n
 function onChildResponse(sa: IkeSa, payloads: AnyPayload[], ctx: { rekeyOf?: ChildSa; dh?: DhKey; ni: Buffer; spiIn: number; tunnelMode: boolean; cp: ChildPolicy }): void {
   const { rekeyOf } = ctx;
   const back = (reason: string, retry: boolean) => {
-    sa.log(2, `${rekeyOf ? `rekey of CHILD ${rekeyOf.id}` : 'new CHILD SA'} failed: ${reason}`);
+    // A rekey refused with TEMPORARY_FAILURE collided with the peer's own (or came while it was busy): retried, not an error.
+    const retried = retry && !!rekeyOf && sa.children.includes(rekeyOf);
+    sa.log(retried ? 3 : 2, `${rekeyOf ? `rekey of CHILD ${rekeyOf.id}` : 'new CHILD SA'} failed: ${reason}${retried ? '; retrying' : ''}`);
     if (rekeyOf && sa.children.includes(rekeyOf)) {
       sa.setChildState(rekeyOf, 'installed');
       if (retry) rekeyOf.rekeyAt = sa.host.now() + retryPauseMs(sa);
@@ -140,7 +142,8 @@ function onRekeyIkeResponse(sa: IkeSa, payloads: AnyPayload[], dh: DhKey, ni: Bu
   if (wantGroup !== undefined && sa.policy.ike.dh.includes(wantGroup) && wantGroup !== dh.group) return startRekeyIke(sa, wantGroup);
   const err = errorNotify(payloads);
   if (err) {
-    sa.log(2, `IKE rekey refused: ${notifyName(err.notifyType)}`);
+    const collision = err.notifyType === Notify.TEMPORARY_FAILURE; // the peer rekeys itself, or is busy: retried, not an error
+    sa.log(collision ? 3 : 2, `IKE rekey refused: ${notifyName(err.notifyType)}${collision ? '; retrying' : ''}`);
     if (sa.state === 'established') sa.rekeyAt = sa.host.now() + retryPauseMs(sa);
     return;
   }
