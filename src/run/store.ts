@@ -100,12 +100,12 @@ export function listManifests(): RunManifest[] {
   return files.map((f) => readManifest(f.slice(0, -5))).filter((m): m is RunManifest => m !== null);
 }
 
-/** The name of the run this controller started from a recipe with exactly this file's text, if any; for a deleted file, the one run started from that path. */
 /** Names of the runs on record that were started from this recipe file (whatever its name is now). */
 export function runsStartedFrom(file: string): string[] {
   return [...new Set(listManifests().filter((m) => m.recipeFile === resolve(file)).map((m) => m.name))].sort();
 }
 
+/** The name of the run this controller started from a recipe with exactly this file's text, if any; for a deleted file, the one run started from that path. */
 export function runNameOfRecipeFile(file: string): string | null {
   let text: string;
   try {
