@@ -71,10 +71,13 @@ interface Ctx {
  */
 const SPAWNS_IN_FLIGHT = 128;
 
-/** All servers a recipe touches. */
-export function recipeServers(inputs: Inputs): string[] {
+/**
+ * All servers a run touches: the recipe's, and those of the run already up
+ * (an instance no longer in the recipe, or moved, is removed from its server).
+ */
+export function runServers(inputs: Inputs, previous: RunManifest | null): string[] {
   const r = inputs.recipe;
-  const names = new Set([...r.instances.map((i) => i.server), ...r.setupcmds.map((c) => c.server), ...r.cleancmds.map((c) => c.server)]);
+  const names = new Set([...r.instances.map((i) => i.server), ...r.setupcmds.map((c) => c.server), ...r.cleancmds.map((c) => c.server), ...(previous?.servers ?? [])]);
   return Object.keys(inputs.config.servers).filter((s) => names.has(s));
 }
 
@@ -83,7 +86,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   const tag = runTag(recipe.name);
   const keepLogs = logsKeptPerRun(); // checked before any server is touched: a rollback saves logs
   const servers = new Servers(inputs.config);
-  const names = recipeServers(inputs);
+  const names = runServers(inputs, readManifest(tag));
   const ctx: Ctx = { sessions: new Map(), facts: {}, previous: null, started: new Map(), setupRan: new Set() };
   let plumbed = false;
   const daemonInstances: Record<string, ServerFacts['daemonInstances']> = {};
@@ -190,10 +193,18 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
               title: sp.server,
               task: (_c2, t) => track(sp.server, (async () => {
                 checkCancelled(opts.signal);
-                const s = ctx.sessions.get(sp.server)!;
+                // A server only the servers' record of the run names (the controller's was lost) is reached now.
+                const s = await liveSession(ctx, servers, tag, sp.server);
                 if (sp.remove.length) {
                   t.title = `${sp.server}: removing ${sp.remove.length} replaced instance(s)`;
                   await removeInstances(s, tag, sp.remove, { force: false, warn: opts.warn });
+                }
+                if (!ctx.plan!.manifest.servers.includes(sp.server)) {
+                  // The run has left this server: its record there goes, and the daemon too when it has nothing else.
+                  writeManifest(ctx.plan!.manifest);
+                  await s.daemon.request('manifest.delete', { key: manifestKey(tag) });
+                  t.title = `${sp.server}: the run left it${(await stopDaemonIfIdle(s).catch(() => false)) ? ' (idle daemon stopped)' : ''}`;
+                  return;
                 }
                 // Record before creating anything, so a failure can be rolled back from the manifest.
                 await timing(`${sp.server} manifest`, () => saveManifest(ctx, s));
