@@ -7,7 +7,7 @@ import type { ControllerConf } from '../model/config-types.js';
 import type { RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
 import { runTasks, subtasksThen, timing, type ProgressMode } from './progress.js';
-import { holdRun, Servers } from './servers.js';
+import { holdRun, InTurn, Servers, type ServerSession } from './servers.js';
 import { deleteManifest, logsDirFor, logsKeptPerRun, pruneLogs, readManifest } from './store.js';
 import { stopDaemonIfIdle, teardownServer } from './teardown.js';
 import { stopInstances } from './instances.js';
@@ -90,12 +90,23 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     // DELETEs would otherwise reach it as a peer going away): wave by wave, all servers at once.
     const lastWave = opts.force ? 0 : Math.max(0, ...m.instances.map((r) => r.wave ?? 0));
     const waveStopped = Array.from({ length: lastWave + 1 }, () => barrier(m.servers.length));
+    // The run's lock on every server first, in name order as `run` takes them, and nothing is touched
+    // before all are held: a run (or teardown) of it under way elsewhere is met on the first server,
+    // not after some servers were torn down under it. A server that cannot be reached waits for no one.
+    const turns = new InTurn(m.servers);
     const tearDownOn = async (name: string, t: { title: string; output: string }): Promise<void> => {
       let wave = lastWave; // the next wave this server has not passed yet
       const stopped = new Set<string>();
       try {
-        const s = await sessions.get(name)!;
-        await holdRun(s, tag, 'teardown');
+        let s: ServerSession;
+        try {
+          s = await sessions.get(name)!;
+        } catch (e) {
+          await turns.take(name, async () => {}).catch(() => {});
+          throw e;
+        }
+        await turns.take(name, () => holdRun(s, tag, 'teardown'));
+        await turns.all;
         t.title = `${name}: stopping instances`;
         for (; wave >= 1; wave--) {
           const mine = m.instances.filter((r) => r.server === name && (r.wave ?? 0) === wave);
