@@ -12,7 +12,7 @@ import type { InstanceInfo, NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
 import type { InstanceConf, ServerCommands } from '../model/recipe-types.js';
 import { startInstance, startStep, stillDetached, waitUp, type UpState } from './instances.js';
-import type { InstanceRecord, RunManifest } from './manifest.js';
+import { MANIFEST_VERSION, type InstanceRecord, type RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { DETACHED, normalAddr, planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
@@ -151,6 +151,9 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 if (cmds.length) {
                   t.title = `${name}: setupcmds`;
                   ctx.setupRan.add(name);
+                  // On record before they run: a controller killed meanwhile leaves a run that `teardown` finds
+                  // (and runs cleancmds for), and that the next run does not set up a second time.
+                  await s.daemon.request('manifest.put', { key: manifestKey(tag), value: setupRecord(inputs, tag, names) });
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
                 }
                 const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(factsCmd)));
@@ -285,6 +288,9 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       if (failed && archive && hasDefaultLogdir(tag, failed)) e = e.withHint(`its logs are in ${archive} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
     }
     if (!opts.keepOnFailure) await undoSetupcmds(ctx, recipe.cleancmds, opts);
+    // The record made for setupcmds goes with what they made (a rollback removed it already where it ran).
+    if (!opts.keepOnFailure && !ctx.previous)
+      await Promise.all([...ctx.setupRan].map((name) => ctx.sessions.get(name)?.daemon.request('manifest.delete', { key: manifestKey(tag) }).catch(() => {})));
     if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx, sessions.values());
     await servers.close();
     throw e;
@@ -295,6 +301,13 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     tag,
     instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed', changeOf(ctx.plan!, r.name))),
   };
+}
+
+/** The run's record while setupcmds run: no instance yet, the servers and cleancmds a teardown needs. */
+function setupRecord(inputs: Inputs, tag: string, servers: string[]): RunManifest {
+  const now = new Date().toISOString();
+  const { recipe } = inputs;
+  return { version: MANIFEST_VERSION, tag, name: recipe.name, recipeFile: recipe.file, recipeSha256: recipe.sha256, createdAt: now, updatedAt: now, servers, instances: [], cleancmds: recipe.cleancmds };
 }
 
 function changeOf(plan: RunPlan, name: string): InstanceStatus['change'] {

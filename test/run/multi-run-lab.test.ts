@@ -1,16 +1,18 @@
 // One run, several commands on the lab: edited and run again (what leaves
 // the recipe goes from its server, even a server the recipe no longer names,
 // with the run's record and daemon there), torn down while another command
-// holds it on one server (nothing is touched).
+// holds it on one server (nothing is touched); its controller killed while
+// setupcmds ran (the run is on record: teardown runs cleancmds).
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { runTag } from '../../src/run/names.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { serverState, sshArgs, sshRun, useLab } from '../support/lab.js';
 import { controllerCli } from '../support/machine.js';
-import { tempPath } from '../support/paths.js';
+import { CLI, PROJECT_ROOT, tempPath } from '../support/paths.js';
 
 function recipe(name: string, instances: { id: number; server: string; upcmds: string }[]): string {
   const list = Object.fromEntries(instances.map((i) => [String(i.id), { name: `i${i.id}`, daemonname: i.server, other: { upcmds: i.upcmds } }]));
@@ -85,6 +87,46 @@ describe('one run, several commands on the lab @integration', function () {
     }
     r = myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, file);
     assert.equal(r.status, 0, r.stderr);
+  });
+});
+
+describe('a run whose controller was killed while setupcmds ran @integration', function () {
+  this.timeout(120_000);
+  const { myikev2, stateDir, cleanup } = controllerCli();
+  const labRef = useLab({ servers: 1 });
+  const tmp = tempPath('myikev2-killed-lab-');
+  before(() => mkdirSync(tmp));
+  const name = 'lab-killed-setupcmds-test';
+  after(() => {
+    myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
+    cleanup();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('is on record: teardown runs its cleancmds, and the run again does not set it up twice', async () => {
+    const { lab } = labRef;
+    const [one] = lab.servers;
+    const made = join(tmp, 'made-by-setupcmds'); // /tmp is shared with the lab's servers
+    const file = join(tmp, 'killed.yaml');
+    const doc = { name, setupcmds: [{ daemonname: one.name, cmds: `mkdir ${made}; sleep 3` }], cleancmds: [{ daemonname: one.name, cmds: `rmdir ${made}` }], instancelist: { 1: { name: 'i1', daemonname: one.name, other: { upcmds: 'exec sleep 677' } } } };
+    writeFileSync(file, stringify(doc));
+    for (const then of ['teardown', 'run'] as const) {
+      const child = spawn(process.execPath, [CLI, 'run', '--plain', '-c', lab.controllerConfigPath, file], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      for (let i = 0; i < 200 && !existsSync(made); i++) await sleep(25);
+      child.kill('SIGKILL');
+      await exited;
+      assert.ok(existsSync(made), 'setupcmds ran');
+      if (then === 'run') {
+        // mkdir would fail a second time: the run knows they ran.
+        const r = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+        assert.equal(r.status, 0, r.stderr);
+      }
+      const r = myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, '--name', name);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stdout + r.stderr, /nothing to tear down/);
+      assert.ok(!existsSync(made), `cleancmds ran (then: ${then})`);
+    }
   });
 });
 
