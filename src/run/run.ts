@@ -142,7 +142,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 running[name] = list.instances;
                 if (stored && (!ctx.previous || stored.updatedAt > ctx.previous.updatedAt)) ctx.previous = stored;
                 // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
-                const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);
+                // The server's record says so: this controller's may be stale (the run torn down from another one).
+                const cmds = stored ? [] : recipe.setupcmds.filter((c) => c.server === name);
                 if (cmds.length)
                   await turns.all.catch((e: unknown) => {
                     const by = asMyikeError(e).server;

@@ -2,7 +2,8 @@
 // the recipe goes from its server, even a server the recipe no longer names,
 // with the run's record and daemon there), torn down while another command
 // holds it on one server (nothing is touched); its controller killed while
-// setupcmds ran (the run is on record: teardown runs cleancmds).
+// setupcmds ran (the run is on record: teardown runs cleancmds); torn down by
+// another controller and run again (setupcmds run again).
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +26,7 @@ describe('one run, several commands on the lab @integration', function () {
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-converge-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-leave-server-test', 'lab-busy-teardown-test'];
+  const names = ['lab-leave-server-test', 'lab-busy-teardown-test', 'lab-other-controller-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -58,6 +59,31 @@ describe('one run, several commands on the lab @integration', function () {
     assert.equal(r.status, 0, r.stderr);
     r = myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, file);
     assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('a run torn down by another controller is set up anew by this one: its setupcmds run again', async () => {
+    const { lab } = labRef;
+    const [one] = lab.servers;
+    const other = controllerCli(); // its own state directory
+    try {
+      const made = join(tmp, 'made-for-other-controller'); // /tmp is shared with the lab's servers
+      const file = join(tmp, 'other.yaml');
+      const doc = { name: names[2], setupcmds: [{ daemonname: one.name, cmds: `mkdir ${made}` }], cleancmds: [{ daemonname: one.name, cmds: `rmdir ${made}` }], instancelist: { 1: { name: 'i1', daemonname: one.name, other: { upcmds: 'exec sleep 678' } } } };
+      writeFileSync(file, stringify(doc));
+      let r = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+      assert.equal(r.status, 0, r.stderr);
+      r = other.myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, '--name', names[2]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(!existsSync(made), 'cleancmds ran');
+      r = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(existsSync(made), `setupcmds ran again:\n${r.stderr}`);
+      r = myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, file);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(!existsSync(made), 'cleancmds ran');
+    } finally {
+      other.cleanup();
+    }
   });
 
   it('a teardown that meets the run busy on one server (another command holds it there) touches no server', async () => {
