@@ -2,7 +2,7 @@
 // servers'), stop every instance, remove everything the run created, run
 // cleancmds, then verify nothing carrying the run's tag is left.
 import { join } from 'node:path';
-import { asMyikeError } from '../errors.js';
+import { asMyikeError, MyikeError } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
 import type { RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
@@ -94,6 +94,10 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     // before all are held: a run (or teardown) of it under way elsewhere is met on the first server,
     // not after some servers were torn down under it. A server that cannot be reached waits for no one.
     const turns = new InTurn(m.servers);
+    const lockedEverywhere = turns.all.catch((e: unknown) => {
+      throw new MyikeError('E_SKIPPED', `nothing torn down: the run could not be locked on ${asMyikeError(e).server ?? 'another server'}`, { step: 'lock the run' });
+    });
+    lockedEverywhere.catch(() => {}); // told by each server's task
     const tearDownOn = async (name: string, t: { title: string; output: string }): Promise<void> => {
       let wave = lastWave; // the next wave this server has not passed yet
       const stopped = new Set<string>();
@@ -105,8 +109,11 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
           await turns.take(name, async () => {}).catch(() => {});
           throw e;
         }
-        await turns.take(name, () => holdRun(s, tag, 'teardown'));
-        await turns.all;
+        // Skipped: a server before this one could not be locked, as lockedEverywhere says.
+        await turns.take(name, () => holdRun(s, tag, 'teardown')).catch((e: unknown) => {
+          if (asMyikeError(e).code !== 'E_SKIPPED') throw e;
+        });
+        await lockedEverywhere;
         t.title = `${name}: stopping instances`;
         for (; wave >= 1; wave--) {
           const mine = m.instances.filter((r) => r.server === name && (r.wave ?? 0) === wave);

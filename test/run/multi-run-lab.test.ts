@@ -105,6 +105,7 @@ describe('one run, several commands on the lab @integration', function () {
       r = myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, file);
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`run ${tag} is busy: held by the test`));
+      assert.match(r.stdout + r.stderr, new RegExp(`${one.name}: could not remove:\\n  not torn down \\(step lock the run\\): nothing torn down: the run could not be locked on ${two.name}\\n`));
       assert.equal((await sshRun(lab, one, "pgrep -f '^sleep 675$'")).code, 0, `i1 runs on, on ${one.name}:\n${r.stderr}`);
       assert.equal((await sshRun(lab, two, "pgrep -f '^sleep 676$'")).code, 0, `i2 runs on, on ${two.name}`);
     } finally {
