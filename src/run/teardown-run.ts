@@ -8,7 +8,7 @@ import type { RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
 import { runTasks, subtasksThen, timing, type ProgressMode } from './progress.js';
 import { holdRun, InTurn, Servers, type ServerSession } from './servers.js';
-import { deleteManifest, logsDirFor, logsKeptPerRun, pruneLogs, readManifest } from './store.js';
+import { deleteManifest, logsDirFor, logsKeptPerRun, pruneLogs, readManifest, writeManifest } from './store.js';
 import { stopDaemonIfIdle, teardownServer } from './teardown.js';
 import { stopInstances } from './instances.js';
 import type { DaemonClient } from '../daemon/client.js';
@@ -94,6 +94,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     // before all are held: a run (or teardown) of it under way elsewhere is met on the first server,
     // not after some servers were torn down under it. A server that cannot be reached waits for no one.
     const turns = new InTurn(m.servers);
+    let newer: RunManifest | null = null; // a newer record of the run on one of its servers
     const lockedEverywhere = turns.all.catch((e: unknown) => {
       throw new MyikeError('E_SKIPPED', `nothing torn down: the run could not be locked on ${asMyikeError(e).server ?? 'another server'}`, { step: 'lock the run' });
     });
@@ -114,6 +115,9 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
           if (asMyikeError(e).code !== 'E_SKIPPED') throw e;
         });
         await lockedEverywhere;
+        // Another controller may have changed the run since this one recorded it (moved an instance to another server).
+        const theirs = await s.daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null);
+        if (theirs && theirs.updatedAt > (newer ?? m).updatedAt) newer = theirs;
         t.title = `${name}: stopping instances`;
         for (; wave >= 1; wave--) {
           const mine = m.instances.filter((r) => r.server === name && (r.wave ?? 0) === wave);
@@ -163,6 +167,10 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     ).catch((err) => err === incomplete || opts.warn(asMyikeError(err).describe())); // each server's own failure is in the result
     for (const name of m.servers)
       if (!result.servers.some((s) => s.server === name)) result.servers.push({ server: name, leftovers: ['not torn down or verified: see the error above'] });
+    const missed = (newer as RunManifest | null)?.servers.filter((name) => !m.servers.includes(name)) ?? [];
+    for (const name of missed)
+      result.servers.push({ server: name, leftovers: ['not torn down: the run has a part here since another controller changed it (this one\'s record of the run was older); run the same teardown again'] });
+    if (missed.length) writeManifest(newer!); // the next teardown goes there too
     const clean = result.servers.every((s) => s.leftovers.length === 0);
     if (clean || opts.forget) deleteManifest(tag);
     result.forgotten = !clean && !!opts.forget;

@@ -3,7 +3,8 @@
 // with the run's record and daemon there), torn down while another command
 // holds it on one server (nothing is touched); its controller killed while
 // setupcmds ran (the run is on record: teardown runs cleancmds); torn down by
-// another controller and run again (setupcmds run again).
+// another controller and run again (setupcmds run again), or changed by
+// another controller (teardown from an older record does not call it clean).
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ describe('one run, several commands on the lab @integration', function () {
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-converge-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-leave-server-test', 'lab-busy-teardown-test', 'lab-other-controller-test'];
+  const names = ['lab-leave-server-test', 'lab-busy-teardown-test', 'lab-other-controller-test', 'lab-changed-elsewhere-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -81,6 +82,30 @@ describe('one run, several commands on the lab @integration', function () {
       r = myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, file);
       assert.equal(r.status, 0, r.stderr);
       assert.ok(!existsSync(made), 'cleancmds ran');
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('a teardown from a controller whose record is older (another one added an instance on another server) does not call the run clean, and the next one finishes it', async () => {
+    const { lab } = labRef;
+    const [one, two] = lab.servers;
+    const other = controllerCli(); // its own state directory
+    try {
+      const file = join(tmp, 'changed-elsewhere.yaml');
+      writeFileSync(file, recipe(names[3], [{ id: 1, server: one.name, upcmds: 'exec sleep 679' }]));
+      let r = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+      assert.equal(r.status, 0, r.stderr);
+      const grown = join(tmp, 'changed-elsewhere-2.yaml');
+      writeFileSync(grown, recipe(names[3], [{ id: 1, server: one.name, upcmds: 'exec sleep 679' }, { id: 2, server: two.name, upcmds: 'exec sleep 680' }]));
+      r = other.myikev2('run', '--plain', '-c', lab.controllerConfigPath, grown);
+      assert.equal(r.status, 0, r.stderr);
+      r = myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, '--name', names[3]);
+      assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
+      assert.match(r.stdout + r.stderr, new RegExp(`${two.name}: could not remove:\\n  not torn down: the run has a part here since another controller changed it`));
+      r = myikev2('teardown', '--plain', '-c', lab.controllerConfigPath, '--name', names[3]);
+      assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      assert.notEqual((await sshRun(lab, two, "pgrep -f '^sleep 680$'")).code, 0, `i2 is gone from ${two.name}`);
     } finally {
       other.cleanup();
     }
