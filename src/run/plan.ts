@@ -175,7 +175,8 @@ export function planRun(
     recipeSha256: recipe.sha256,
     createdAt: previous?.createdAt ?? opts.now,
     updatedAt: opts.now,
-    servers: [...new Set([...records.map((r) => r.server), ...recipe.cleancmds.map((c) => c.server)])].sort(),
+    // Where setupcmds ran too: the run's record there tells a later run they did, and teardown takes it away.
+    servers: [...new Set([...records.map((r) => r.server), ...recipe.setupcmds.map((c) => c.server), ...recipe.cleancmds.map((c) => c.server)])].sort(),
     instances: records,
     cleancmds: recipe.cleancmds,
   };

@@ -12,7 +12,7 @@ import type { InstanceInfo, NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
 import type { InstanceConf, ServerCommands } from '../model/recipe-types.js';
 import { startInstance, startStep, stillDetached, waitUp, type UpState } from './instances.js';
-import type { InstanceRecord, RunManifest } from './manifest.js';
+import { MANIFEST_VERSION, type InstanceRecord, type RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { DETACHED, normalAddr, planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
@@ -71,10 +71,13 @@ interface Ctx {
  */
 const SPAWNS_IN_FLIGHT = 128;
 
-/** All servers a recipe touches. */
-export function recipeServers(inputs: Inputs): string[] {
+/**
+ * All servers a run touches: the recipe's, and those of the run already up
+ * (an instance no longer in the recipe, or moved, is removed from its server).
+ */
+export function runServers(inputs: Inputs, previous: RunManifest | null): string[] {
   const r = inputs.recipe;
-  const names = new Set([...r.instances.map((i) => i.server), ...r.setupcmds.map((c) => c.server), ...r.cleancmds.map((c) => c.server)]);
+  const names = new Set([...r.instances.map((i) => i.server), ...r.setupcmds.map((c) => c.server), ...r.cleancmds.map((c) => c.server), ...(previous?.servers ?? [])]);
   return Object.keys(inputs.config.servers).filter((s) => names.has(s));
 }
 
@@ -83,7 +86,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
   const tag = runTag(recipe.name);
   const keepLogs = logsKeptPerRun(); // checked before any server is touched: a rollback saves logs
   const servers = new Servers(inputs.config);
-  const names = recipeServers(inputs);
+  const names = runServers(inputs, readManifest(tag));
   const ctx: Ctx = { sessions: new Map(), facts: {}, previous: null, started: new Map(), setupRan: new Set() };
   let plumbed = false;
   const daemonInstances: Record<string, ServerFacts['daemonInstances']> = {};
@@ -139,7 +142,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 running[name] = list.instances;
                 if (stored && (!ctx.previous || stored.updatedAt > ctx.previous.updatedAt)) ctx.previous = stored;
                 // setupcmds prepare a new run; a run that exists already had them (they need not be idempotent).
-                const cmds = stored || readManifest(tag) ? [] : recipe.setupcmds.filter((c) => c.server === name);
+                // The server's record says so: this controller's may be stale (the run torn down from another one).
+                const cmds = stored ? [] : recipe.setupcmds.filter((c) => c.server === name);
                 if (cmds.length)
                   await turns.all.catch((e: unknown) => {
                     const by = asMyikeError(e).server;
@@ -148,6 +152,9 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                 if (cmds.length) {
                   t.title = `${name}: setupcmds`;
                   ctx.setupRan.add(name);
+                  // On record before they run: a controller killed meanwhile leaves a run that `teardown` finds
+                  // (and runs cleancmds for), and that the next run does not set up a second time.
+                  await s.daemon.request('manifest.put', { key: manifestKey(tag), value: setupRecord(inputs, tag, names) });
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
                 }
                 const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(factsCmd)));
@@ -190,10 +197,18 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
               title: sp.server,
               task: (_c2, t) => track(sp.server, (async () => {
                 checkCancelled(opts.signal);
-                const s = ctx.sessions.get(sp.server)!;
+                // A server only the servers' record of the run names (the controller's was lost) is reached now.
+                const s = await liveSession(ctx, servers, tag, sp.server);
                 if (sp.remove.length) {
                   t.title = `${sp.server}: removing ${sp.remove.length} replaced instance(s)`;
                   await removeInstances(s, tag, sp.remove, { force: false, warn: opts.warn });
+                }
+                if (!ctx.plan!.manifest.servers.includes(sp.server)) {
+                  // The run has left this server: its record there goes, and the daemon too when it has nothing else.
+                  writeManifest(ctx.plan!.manifest);
+                  await s.daemon.request('manifest.delete', { key: manifestKey(tag) });
+                  t.title = `${sp.server}: the run left it${(await stopDaemonIfIdle(s).catch(() => false)) ? ' (idle daemon stopped)' : ''}`;
+                  return;
                 }
                 // Record before creating anything, so a failure can be rolled back from the manifest.
                 await timing(`${sp.server} manifest`, () => saveManifest(ctx, s));
@@ -274,6 +289,9 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       if (failed && archive && hasDefaultLogdir(tag, failed)) e = e.withHint(`its logs are in ${archive} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
     }
     if (!opts.keepOnFailure) await undoSetupcmds(ctx, recipe.cleancmds, opts);
+    // The record made for setupcmds goes with what they made (a rollback removed it already where it ran).
+    if (!opts.keepOnFailure && !ctx.previous)
+      await Promise.all([...ctx.setupRan].map((name) => ctx.sessions.get(name)?.daemon.request('manifest.delete', { key: manifestKey(tag) }).catch(() => {})));
     if (!opts.keepOnFailure) await stopIdleDaemonsWeStarted(ctx, sessions.values());
     await servers.close();
     throw e;
@@ -284,6 +302,13 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     tag,
     instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed', changeOf(ctx.plan!, r.name))),
   };
+}
+
+/** The run's record while setupcmds run: no instance yet, the servers and cleancmds a teardown needs. */
+function setupRecord(inputs: Inputs, tag: string, servers: string[]): RunManifest {
+  const now = new Date().toISOString();
+  const { recipe } = inputs;
+  return { version: MANIFEST_VERSION, tag, name: recipe.name, recipeFile: recipe.file, recipeSha256: recipe.sha256, createdAt: now, updatedAt: now, servers, instances: [], cleancmds: recipe.cleancmds };
 }
 
 function changeOf(plan: RunPlan, name: string): InstanceStatus['change'] {
@@ -500,7 +525,7 @@ async function rollback(ctx: Ctx, servers: Servers, tag: string, keepLogs: numbe
 export function rolledBackManifest(previous: RunManifest, plan: RunPlan): RunManifest {
   const created = new Set(plan.servers.flatMap((sp) => sp.create.map((p) => p.record.name)));
   const instances = plan.manifest.instances.filter((r) => !created.has(r.name));
-  const servers = [...new Set([...instances.map((r) => r.server), ...previous.cleancmds.map((c) => c.server)])].sort();
+  const servers = [...new Set([...previous.servers, ...instances.map((r) => r.server)])].sort(); // also where only setupcmds ran: their record stays
   return { ...previous, updatedAt: plan.manifest.updatedAt, servers, instances };
 }
 

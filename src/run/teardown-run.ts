@@ -2,12 +2,12 @@
 // servers'), stop every instance, remove everything the run created, run
 // cleancmds, then verify nothing carrying the run's tag is left.
 import { join } from 'node:path';
-import { asMyikeError } from '../errors.js';
+import { asMyikeError, MyikeError } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
 import type { RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
 import { runTasks, subtasksThen, timing, type ProgressMode } from './progress.js';
-import { holdRun, Servers } from './servers.js';
+import { holdRun, InTurn, Servers, type ServerSession } from './servers.js';
 import { deleteManifest, logsDirFor, logsKeptPerRun, pruneLogs, readManifest, writeManifest } from './store.js';
 import { stopDaemonIfIdle, teardownServer } from './teardown.js';
 import { stopInstances } from './instances.js';
@@ -90,12 +90,34 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     // DELETEs would otherwise reach it as a peer going away): wave by wave, all servers at once.
     const lastWave = opts.force ? 0 : Math.max(0, ...m.instances.map((r) => r.wave ?? 0));
     const waveStopped = Array.from({ length: lastWave + 1 }, () => barrier(m.servers.length));
+    // The run's lock on every server first, in name order as `run` takes them, and nothing is touched
+    // before all are held: a run (or teardown) of it under way elsewhere is met on the first server,
+    // not after some servers were torn down under it. A server that cannot be reached waits for no one.
+    const turns = new InTurn(m.servers);
+    let newer: RunManifest | null = null; // a newer record of the run on one of its servers
+    const lockedEverywhere = turns.all.catch((e: unknown) => {
+      throw new MyikeError('E_SKIPPED', `nothing torn down: the run could not be locked on ${asMyikeError(e).server ?? 'another server'}`, { step: 'lock the run' });
+    });
+    lockedEverywhere.catch(() => {}); // told by each server's task
     const tearDownOn = async (name: string, t: { title: string; output: string }): Promise<void> => {
       let wave = lastWave; // the next wave this server has not passed yet
       const stopped = new Set<string>();
       try {
-        const s = await sessions.get(name)!;
-        await holdRun(s, tag, 'teardown');
+        let s: ServerSession;
+        try {
+          s = await sessions.get(name)!;
+        } catch (e) {
+          await turns.take(name, async () => {}).catch(() => {});
+          throw e;
+        }
+        // Skipped: a server before this one could not be locked, as lockedEverywhere says.
+        await turns.take(name, () => holdRun(s, tag, 'teardown')).catch((e: unknown) => {
+          if (asMyikeError(e).code !== 'E_SKIPPED') throw e;
+        });
+        await lockedEverywhere;
+        // Another controller may have changed the run since this one recorded it (moved an instance to another server).
+        const theirs = await s.daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null);
+        if (theirs && theirs.updatedAt > (newer ?? m).updatedAt) newer = theirs;
         t.title = `${name}: stopping instances`;
         for (; wave >= 1; wave--) {
           const mine = m.instances.filter((r) => r.server === name && (r.wave ?? 0) === wave);
@@ -145,13 +167,18 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     ).catch((err) => err === incomplete || opts.warn(asMyikeError(err).describe())); // each server's own failure is in the result
     for (const name of m.servers)
       if (!result.servers.some((s) => s.server === name)) result.servers.push({ server: name, leftovers: ['not torn down or verified: see the error above'] });
+    const missed = (newer as RunManifest | null)?.servers.filter((name) => !m.servers.includes(name)) ?? [];
+    for (const name of missed)
+      result.servers.push({ server: name, leftovers: ['not torn down: the run has a part here since another controller changed it (this one\'s record of the run was older); run the same teardown again'] });
     const clean = result.servers.every((s) => s.leftovers.length === 0);
     if (clean || opts.forget) deleteManifest(tag);
-    else if (readManifest(tag)) {
+    else if (missed.length || readManifest(tag)) {
       // The servers torn down clean have nothing of the run left (their daemons dropped its manifest): the record keeps
-      // the rest, so `list` does not show what is gone as stopped (nor starts idle daemons there), and the next teardown goes only there.
+      // the rest, so `list` does not show what is gone as stopped (nor starts idle daemons there), and the next teardown
+      // goes only there; from the newer record when the run has parts this one did not know (missed).
+      const kept = missed.length ? newer! : m;
       const left = new Set(result.servers.filter((s) => s.leftovers.length).map((s) => s.server));
-      writeManifest({ ...m, servers: m.servers.filter((s) => left.has(s)), instances: m.instances.filter((r) => left.has(r.server)), cleancmds: m.cleancmds.filter((c) => left.has(c.server)) });
+      writeManifest({ ...kept, servers: kept.servers.filter((s) => left.has(s)), instances: kept.instances.filter((r) => left.has(r.server)), cleancmds: kept.cleancmds.filter((c) => left.has(c.server)) });
     }
     result.forgotten = !clean && !!opts.forget;
     if (result.logs) result.logsPruned = pruneLogs(m.name, logsKept);
