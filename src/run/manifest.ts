@@ -44,6 +44,8 @@ export interface RunManifest {
   servers: string[];
   instances: InstanceRecord[];
   cleancmds: ServerCommands[];
+  /** The setupcmds the run was created with (absent in older runs' manifests): its cleancmds undo what they made. */
+  setupcmds?: ServerCommands[];
 }
 
 /** Hash of what an instance is (its definition and, for engines, its setup), as this build models it. */

@@ -4,7 +4,7 @@
 // no I/O, so `run --dry-run` and golden tests see exactly what would happen.
 import { MyikeError, EXIT_FAILED, EXIT_USAGE } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
-import type { InstanceConf, Recipe } from '../model/recipe-types.js';
+import type { InstanceConf, Recipe, ServerCommands } from '../model/recipe-types.js';
 import { instanceHash, MANIFEST_VERSION, writtenHash, type DataIfState, type InstanceRecord, type RunManifest } from './manifest.js';
 import { parseAddress } from '../model/address.js';
 import { DEFAULT_LOG_ROOT, instanceNames, MGMT_BRIDGE, MGMT_IF_IN_NS, runTag } from './names.js';
@@ -44,6 +44,8 @@ export interface RunPlan {
   waves: { waitMs: number; instances: PlannedInstance[] }[];
   /** Instances of the run whose plumbing was found broken (e.g. removed by hand): they are replaced. */
   repairs: string[];
+  /** What else the user is told (e.g. setupcmds changed since the run was created). */
+  notes: string[];
 }
 
 export interface PlanOptions {
@@ -167,6 +169,17 @@ export function planRun(
     p.record.wave = waves.length - 1;
   }
   const records = planned.map((p) => p.record);
+  // setupcmds run once, when the run is created, and its cleancmds undo what they made: the two stay a pair.
+  // A recipe whose setupcmds changed since then keeps the run's cleancmds (told); with the same setupcmds, its
+  // cleancmds are taken (a fix to them). A run recorded by an older build did not keep its setupcmds: unknown.
+  const setupcmds = previous ? previous.setupcmds : recipe.setupcmds;
+  const setupChanged = !!setupcmds && !sameCommands(setupcmds, recipe.setupcmds);
+  const cleancmds = setupChanged ? previous!.cleancmds : recipe.cleancmds;
+  const notes = setupChanged
+    ? [
+        `the recipe's setupcmds changed since the run was brought up: they are not run again (setupcmds run when a run is created), and teardown runs the cleancmds recorded with the setupcmds that ran${sameCommands(cleancmds, recipe.cleancmds) ? '' : ', not the recipe\'s new ones'}; to apply them, tear the run down and run the recipe again`,
+      ]
+    : [];
   const manifest: RunManifest = {
     version: MANIFEST_VERSION,
     tag,
@@ -176,9 +189,10 @@ export function planRun(
     createdAt: previous?.createdAt ?? opts.now,
     updatedAt: opts.now,
     // Where setupcmds ran too: the run's record there tells a later run they did, and teardown takes it away.
-    servers: [...new Set([...records.map((r) => r.server), ...recipe.setupcmds.map((c) => c.server), ...recipe.cleancmds.map((c) => c.server)])].sort(),
+    servers: [...new Set([...records.map((r) => r.server), ...(setupcmds ?? recipe.setupcmds).map((c) => c.server), ...cleancmds.map((c) => c.server)])].sort(),
     instances: records,
-    cleancmds: recipe.cleancmds,
+    cleancmds,
+    ...(setupcmds ? { setupcmds } : {}),
   };
   const order = Object.keys(config.servers);
   return {
@@ -188,8 +202,11 @@ export function planRun(
     manifest,
     waves,
     repairs,
+    notes,
   };
 }
+
+const sameCommands = (a: ServerCommands[], b: ServerCommands[]) => JSON.stringify(a) === JSON.stringify(b);
 
 /** What of an instance's plumbing is not on the server: its namespace, its veth on the bridge, its host route. */
 function missingPlumbing(r: InstanceRecord, f: ServerFacts): string[] {

@@ -181,7 +181,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
             if (e instanceof MyikeError && e.code === 'E_MGMT_ADDR_IN_USE') throw await withMgmtAddrHolders(e, ctx, recipe, tag);
             throw e;
           }
-          for (const r of ctx.plan.repairs) opts.warn(r);
+          for (const r of [...ctx.plan.repairs, ...ctx.plan.notes]) opts.warn(r);
           const older = enginesOfOtherBuilds(ctx.plan, running, (server) => ctx.sessions.get(server)!.bundlePath);
           if (older.length)
             opts.warn(`${older.length === 1 ? 'engine instance' : 'engine instances'} ${listNames(older)} ${older.length === 1 ? 'runs' : 'run'} the engine of another myikev2 build and ${older.length === 1 ? 'is' : 'are'} kept as ${older.length === 1 ? 'it is' : 'they are'} (the recipe did not change); to run this build's engine, stop ${older.length === 1 ? 'it' : 'them'} (shell: stop -t NAME) and run again, or tear the run down and run it again`);
@@ -308,7 +308,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
 function setupRecord(inputs: Inputs, tag: string, servers: string[]): RunManifest {
   const now = new Date().toISOString();
   const { recipe } = inputs;
-  return { version: MANIFEST_VERSION, tag, name: recipe.name, recipeFile: recipe.file, recipeSha256: recipe.sha256, createdAt: now, updatedAt: now, servers, instances: [], cleancmds: recipe.cleancmds };
+  return { version: MANIFEST_VERSION, tag, name: recipe.name, recipeFile: recipe.file, recipeSha256: recipe.sha256, createdAt: now, updatedAt: now, servers, instances: [], cleancmds: recipe.cleancmds, setupcmds: recipe.setupcmds };
 }
 
 function changeOf(plan: RunPlan, name: string): InstanceStatus['change'] {

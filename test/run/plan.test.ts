@@ -75,6 +75,24 @@ describe('run: planner and scripts', () => {
     assert.deepEqual(again.repairs, []);
   });
 
+  it('keeps setupcmds and cleancmds a pair: setupcmds changed since the run was created keep its cleancmds (said); the same setupcmds take new cleancmds', () => {
+    const withCmds = (setup: string, clean: string) => ({ ...recipe, setupcmds: [{ server: 'srv1', cmds: setup }], cleancmds: [{ server: 'srv1', cmds: clean }] });
+    const created = planRun(withCmds('make 1..12', 'remove 1..12'), config, facts(), null, { override: false, now: NOW });
+    assert.deepEqual(created.manifest.setupcmds, [{ server: 'srv1', cmds: 'make 1..12' }], 'recorded with the run');
+    assert.deepEqual(created.notes, []);
+    const f = upFacts(created);
+    const shrunk = planRun(withCmds('make 1..10', 'remove 1..10'), config, f, created.manifest, { override: true, now: NOW });
+    assert.deepEqual([shrunk.manifest.setupcmds, shrunk.manifest.cleancmds], [created.manifest.setupcmds, created.manifest.cleancmds], 'what teardown runs undoes what ran');
+    assert.equal(shrunk.notes.length, 1);
+    assert.match(shrunk.notes[0], /setupcmds changed since the run was brought up: they are not run again .* teardown runs the cleancmds recorded with the setupcmds that ran, not the recipe's new ones; to apply them, tear the run down/);
+    const fixed = planRun(withCmds('make 1..12', 'remove 1..12 || true'), config, f, created.manifest, { override: false, now: NOW });
+    assert.deepEqual(fixed.manifest.cleancmds, [{ server: 'srv1', cmds: 'remove 1..12 || true' }], 'a fix to cleancmds is taken');
+    assert.deepEqual(fixed.notes, []);
+    const { setupcmds: _, ...older } = created.manifest; // recorded by an older build: setupcmds unknown
+    const fromOlder = planRun(withCmds('make 1..10', 'remove 1..10'), config, f, older, { override: false, now: NOW });
+    assert.deepEqual([fromOlder.manifest.cleancmds, fromOlder.manifest.setupcmds, fromOlder.notes], [[{ server: 'srv1', cmds: 'remove 1..10' }], undefined, []]);
+  });
+
   it('keeps an instance whose upcmds daemonised (detached) and restarts one that exited', () => {
     const first = planRun(recipe, config, facts(), null, { override: false, now: NOW });
     const f = upFacts(first);
