@@ -217,7 +217,17 @@ sub spawn_child {
   }
   if ($msg ne '') { waitpid($pid, 0); die "$msg\n"; }
   $live{$pid} = 1;
-  $pid;
+  "$pid " . start_time($pid);
+}
+
+# Field 22 of /proc/PID/stat, read before the process is reaped (at worst a
+# zombie): with the pid it names the process, also one that already ended.
+sub start_time {
+  my $pid = shift;
+  open(my $fh, '<', "/proc/$pid/stat") or return '-';
+  my $s = <$fh>;
+  $s =~ s/^.*\) //s or return '-';
+  (split / /, $s)[19];
 }
 
 sub reap {
@@ -231,7 +241,7 @@ sub reap {
 
 # Requests, one line each, fields %-encoded:
 #   C ID NETNS BATCH                       configure   -> R ID ok | R ID err MSG
-#   S ID NETNS CWD OUT ERR NENV K=V... ARGV...  spawn  -> R ID ok PID | R ID err MSG
+#   S ID NETNS CWD OUT ERR NENV K=V... ARGV...  spawn  -> R ID ok PID STARTTIME | R ID err MSG
 # Events: X PID CODE SIGNAL ('-' for none) when a spawned process ends.
 # A child's end wakes the loop through a pipe, also when it ends just before select.
 pipe(my $sigr, my $sigw) or die "pipe: $!\n";
@@ -350,16 +360,24 @@ export class NsHelper {
     await this.request(['C', netns, batch]);
   }
 
-  /** Starts a process (its own session); resolves with its pid once it has exec'd. */
-  async spawn(p: HelperSpawn, onExit: (s: ExitStatus) => void): Promise<number> {
+  /**
+   * Starts a process (its own session); resolves once it has exec'd with its
+   * pid and start time (/proc/PID/stat field 22), read by the helper before
+   * it reaps the process: a leader that ends at once (a daemonising upcmds)
+   * is gone from /proc by the time the answer is read here, and its session
+   * is known by both.
+   */
+  async spawn(p: HelperSpawn, onExit: (s: ExitStatus) => void): Promise<{ pid: number; startTime: number | null }> {
     const env = Object.entries(p.env).map(([k, v]) => `${k}=${v}`);
-    const pid = Number(await this.request(['S', p.netns ?? '', p.cwd, p.stdoutPath, p.stderrPath, String(env.length), ...env, ...p.argv]));
+    const [pidText, start] = (await this.request(['S', p.netns ?? '', p.cwd, p.stdoutPath, p.stderrPath, String(env.length), ...env, ...p.argv])).split(' ');
+    const pid = Number(pidText);
+    const startTime = start && start !== '-' ? Number(start) : null;
     const early = this.earlyExits.get(pid);
     if (early) {
       this.earlyExits.delete(pid);
       setImmediate(() => onExit(early)); // after the caller has taken the pid
     } else this.exitWatchers.set(pid, onExit);
-    return pid;
+    return { pid, startTime };
   }
 
   /** Stops the helper; what it started keeps running. */
@@ -382,7 +400,7 @@ export class NsHelper {
     if (f[0] === 'R') {
       const p = this.pending.get(f[1]);
       this.pending.delete(f[1]);
-      if (f[2] === 'ok') p?.resolve(f[3] ?? '');
+      if (f[2] === 'ok') p?.resolve(f.slice(3).join(' '));
       else p?.reject(new Error(dec(f.slice(3).join(' '))));
     } else if (f[0] === 'X') {
       const pid = Number(f[1]);

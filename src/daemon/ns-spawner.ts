@@ -95,7 +95,15 @@ def spawn(netns, cwd, out, err, env, argv):
         for fd in fds:
             os.close(fd)
     live.add(pid)
-    return pid
+    return '%d %s' % (pid, start_time(pid))
+
+def start_time(pid):
+    # Field 22 of /proc/PID/stat, read before the process is reaped (at worst a zombie).
+    try:
+        with open('/proc/%d/stat' % pid, 'rb') as f:
+            return f.read().rsplit(b') ', 1)[1].split(b' ')[19].decode()
+    except (OSError, IndexError):
+        return '-'
 
 def say(line):
     data = line.encode('utf-8', 'surrogateescape')
@@ -152,7 +160,7 @@ while True:
             netns, cwd, out, err, nenv = f[2:7]
             nenv = int(nenv)
             env = dict(kv.split('=', 1) for kv in f[7:7 + nenv])
-            say('R %s ok %d\n' % (rid, spawn(netns, cwd, out, err, env, f[7 + nenv:])))
+            say('R %s ok %s\n' % (rid, spawn(netns, cwd, out, err, env, f[7 + nenv:])))
         except Exception as e:
             say('R %s err %s\n' % (rid, enc(e.args[0] if isinstance(e, OSError) and len(e.args) == 1 else str(e))))
 reap()

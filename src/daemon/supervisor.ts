@@ -331,20 +331,22 @@ export class Supervisor extends EventEmitter {
       if (rt.watchedPid === pid) this.exited(inst, rt, status.code, status.signal);
     };
     let pid = 0;
+    let startTime: number | null = null;
     const helper = await this.spawnHelper();
     if (helper) {
       // The exit callback runs on a later turn, after pid is set.
-      pid = await helper
+      ({ pid, startTime } = await helper
         .spawn({ netns: inst.netns, cwd: inst.cwd, stdoutPath: inst.stdoutPath, stderrPath: inst.stderrPath, env, argv: inst.argv }, (st) => watch(pid)(st))
         .catch((e: Error) => {
           throw fail(e.message);
-        });
+        }));
     } else {
       pid = await this.spawnChild(inst, env, fail, (p) => watch(p));
     }
     rt.watchedPid = pid;
     inst.pid = pid;
-    inst.procStartTime = readProcStat(pid)?.startTime ?? null;
+    // Without it, what a leader that ended at once left in its session would not be the instance's.
+    inst.procStartTime = startTime ?? readProcStat(pid)?.startTime ?? null;
     inst.startedAt = now();
     inst.exitedAt = null;
     inst.exitCode = null;
