@@ -53,6 +53,8 @@ export interface RunResult {
   name: string;
   tag: string;
   instances: InstanceStatus[];
+  /** Instances of the run no longer in the recipe, removed by this run (-o). */
+  removed: { instance: string; server: string }[];
 }
 
 interface Ctx {
@@ -301,7 +303,14 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
     name: recipe.name,
     tag,
     instances: ctx.plan!.manifest.instances.map((r) => status(r, ctx.started.get(r.name) ?? 'failed', changeOf(ctx.plan!, r.name))),
+    removed: removedOf(ctx.plan!),
   };
+}
+
+/** What the run removed and did not make anew (an instance replaced by -o is in the run, as 'replaced'). */
+function removedOf(plan: RunPlan): RunResult['removed'] {
+  const kept = new Set(plan.manifest.instances.map((r) => r.name));
+  return plan.servers.flatMap((sp) => sp.remove.filter((r) => !kept.has(r.name)).map((r) => ({ instance: r.name, server: r.server })));
 }
 
 /** The run's record while setupcmds run: no instance yet, the servers and cleancmds a teardown needs. */

@@ -49,6 +49,7 @@ describe('one run, several commands on the lab @integration', function () {
     writeFileSync(file, recipe(names[0], [{ id: 1, server: one.name, upcmds: 'exec sleep 671' }]));
     r = myikev2('run', '--plain', '-o', '-c', lab.controllerConfigPath, file);
     assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`removed \\(no longer in the recipe\\): i2 \\(${two.name}\\)`), 'the summary names what the run removed');
     assert.equal(await state(), before, `${two.name} is as it was before the run`);
     assert.equal((await sshRun(lab, one, "pgrep -f '^sleep 671$'")).code, 0, 'i1 runs on');
     assert.notEqual((await sshRun(lab, two, "pgrep -f '[m]yikev2-daemon.mjs'")).code, 0, `no daemon is left on ${two.name}`);

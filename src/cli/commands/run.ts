@@ -70,6 +70,7 @@ export function registerRun(program: Command): void {
               ),
           );
           const servers = new Set(result.instances.map((i) => i.server)).size;
+          if (result.removed.length) process.stdout.write(`\nremoved (no longer in the recipe): ${result.removed.map((r) => `${r.instance} (${r.server})`).join(', ')}\n`);
           process.stdout.write(`\nrun "${result.name}" (tag ${result.tag}) is up: ${result.instances.length} instance(s) on ${servers} server(s) in ${elapsed()}.\n${howToInspect(result, inputs.config, opts.config, recipeFile)}`);
         }
         return result.instances.every((i) => i.state !== 'failed') ? 0 : EXIT_FAILED;
