@@ -231,6 +231,21 @@ describe('engine interop with strongSwan @integration', function () {
     assert.equal((await sw.listSas()).length, 3);
   });
 
+  // Our client says it is behind a NAT (forced UDP encapsulation), so it sends keepalives. (strongSwan's
+  // encap = yes does too, but sends keepalives only from behind a real NAT: none here to test ours with.)
+  it('strongSwan takes our NAT keepalives, and the tunnel carries on', async () => {
+    const sw = await charon(net.nsB, 'swkeepalive', swanGatewayConf(FAST));
+    const cl = await engine(net.nsA, 'clientkeepalive', clientYaml({ ifname: net.ifA, suite: FAST, extraIke: '  natkeepalive: 1s\n' }));
+    await waitFor('the tunnel', async () => (await summaryOf(cl)).tunnels.live === 1);
+    await waitFor('3 keepalives sent', async () => (await summaryOf(cl)).io.keepalivesOut >= 3, 15_000);
+    const received = (await summaryOf(cl)).ping?.total.received ?? 0;
+    await waitFor('pings still answered', async () => ((await summaryOf(cl)).ping?.total.received ?? 0) >= received + 2);
+    const [sa] = await sw.listSas();
+    assert.equal(sa?.state, 'ESTABLISHED');
+    assert.equal(sa.children[0]?.state, 'INSTALLED');
+    assert.doesNotMatch(sw.log(), /invalid|parsing .* failed|discard/i, 'strongSwan took them for keepalives, not for malformed IKE or ESP');
+  });
+
   it('reconnects when strongSwan deletes the only CHILD SA', async () => {
     const sw = await charon(net.nsB, 'swchilddel', swanGatewayConf(FAST));
     const cl = await engine(net.nsA, 'clientchilddel', clientYaml({ ifname: net.ifA, suite: FAST, ping: false, extraTop: 'tunnelretryinterval: 500ms\n' }).replace('tunnelretryinterval: 2s\n', ''));
