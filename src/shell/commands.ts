@@ -432,7 +432,8 @@ async function logsCommand({ session, io, signal }: CommandContext, p: Parsed): 
   }
   // In the order written when the daemon keeps one file; an older daemon's stderr lines come after stdout's.
   for (const l of sub.initial) io.print(l.stream === 'stderr' ? io.palette.warn(l.line) : l.line);
-  if (!sub.initial.length) io.print(io.palette.dim('(no output yet)'));
+  // -n 0 asks for no lines: none is not "no output yet".
+  if (!sub.initial.length && (p.flags.lines === undefined || Number(p.flags.lines) > 0)) io.print(io.palette.dim('(no output yet)'));
   if (!p.flags.follow) return EXIT_OK;
   io.print(io.palette.dim('following; Ctrl-C ends'));
   sub.on('event', (ev) => io.write(ev.stream === 'stderr' ? io.palette.warn(ev.data) : ev.data));

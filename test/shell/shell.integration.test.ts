@@ -296,6 +296,9 @@ describe('myikev2 shell on the lab @integration', function () {
       assert.match(bye, /still up: run "starter" \(2 instance\(s\)\); myikev2 teardown -c \S+ --name starter removes it/);
       tmux('kill-server');
 
+      const none = shell(['--exec', 'logs -t gateway -n 0']);
+      assert.equal(none.status, 0, none.stderr);
+      assert.equal(none.stdout, '', 'no lines asked for: none shown, and not "(no output yet)"');
       const stop = shell(['--exec', 'stop -t client; list -d srv1']);
       assert.equal(stop.status, 0, stop.stderr);
       assert.match(stop.stdout, /client +srv1 +\S+ +stopped/);
