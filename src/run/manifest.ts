@@ -2,7 +2,7 @@
 // each server's daemon, so teardown works from it even after the recipe was
 // edited or deleted. Written by the planner, read by teardown.
 import { createHash } from 'node:crypto';
-import type { InstanceConf, ServerCommands } from '../model/recipe-types.js';
+import type { InstanceConf, Recipe, ServerCommands } from '../model/recipe-types.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -46,6 +46,23 @@ export interface RunManifest {
   cleancmds: ServerCommands[];
   /** The setupcmds the run was created with (absent in older runs' manifests): its cleancmds undo what they made. */
   setupcmds?: ServerCommands[];
+}
+
+/** The record of a run of `recipe` created `now` on `servers`, with no instance yet, and the recipe's setupcmds and cleancmds. */
+export function newManifest(recipe: Recipe, tag: string, now: string, servers: string[]): RunManifest {
+  return {
+    version: MANIFEST_VERSION,
+    tag,
+    name: recipe.name,
+    recipeFile: recipe.file,
+    recipeSha256: recipe.sha256,
+    createdAt: now,
+    updatedAt: now,
+    servers,
+    instances: [],
+    cleancmds: recipe.cleancmds,
+    setupcmds: recipe.setupcmds,
+  };
 }
 
 /** Hash of what an instance is (its definition and, for engines, its setup), as this build models it. */

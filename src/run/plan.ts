@@ -5,7 +5,7 @@
 import { MyikeError, EXIT_FAILED, EXIT_USAGE } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
 import type { InstanceConf, Recipe, ServerCommands } from '../model/recipe-types.js';
-import { instanceHash, MANIFEST_VERSION, writtenHash, type DataIfState, type InstanceRecord, type RunManifest } from './manifest.js';
+import { instanceHash, newManifest, writtenHash, type DataIfState, type InstanceRecord, type RunManifest } from './manifest.js';
 import { parseAddress } from '../model/address.js';
 import { DEFAULT_LOG_ROOT, instanceNames, MGMT_BRIDGE, MGMT_IF_IN_NS, runTag } from './names.js';
 
@@ -180,20 +180,9 @@ export function planRun(
         `the recipe's setupcmds changed since the run was brought up: they are not run again (setupcmds run when a run is created), and teardown runs the cleancmds recorded with the setupcmds that ran${sameCommands(cleancmds, recipe.cleancmds) ? '' : ', not the recipe\'s new ones'}; to apply them, tear the run down and run the recipe again`,
       ]
     : [];
-  const manifest: RunManifest = {
-    version: MANIFEST_VERSION,
-    tag,
-    name: recipe.name,
-    recipeFile: recipe.file,
-    recipeSha256: recipe.sha256,
-    createdAt: previous?.createdAt ?? opts.now,
-    updatedAt: opts.now,
-    // Where setupcmds ran too: the run's record there tells a later run they did, and teardown takes it away.
-    servers: [...new Set([...records.map((r) => r.server), ...(setupcmds ?? recipe.setupcmds).map((c) => c.server), ...cleancmds.map((c) => c.server)])].sort(),
-    instances: records,
-    cleancmds,
-    ...(setupcmds ? { setupcmds } : {}),
-  };
+  // Where setupcmds ran too: the run's record there tells a later run they did, and teardown takes it away.
+  const runServers = [...new Set([...records.map((r) => r.server), ...(setupcmds ?? recipe.setupcmds).map((c) => c.server), ...cleancmds.map((c) => c.server)])].sort();
+  const manifest: RunManifest = { ...newManifest(recipe, tag, opts.now, runServers), createdAt: previous?.createdAt ?? opts.now, instances: records, cleancmds, setupcmds };
   const order = Object.keys(config.servers);
   return {
     tag,

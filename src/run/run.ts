@@ -12,7 +12,7 @@ import type { InstanceInfo, NetnsBatch } from '../daemon/protocol.js';
 import type { Inputs } from '../model/load.js';
 import type { InstanceConf, ServerCommands } from '../model/recipe-types.js';
 import { startInstance, startStep, stillDetached, waitUp, type UpState } from './instances.js';
-import { MANIFEST_VERSION, type InstanceRecord, type RunManifest } from './manifest.js';
+import { newManifest, type InstanceRecord, type RunManifest } from './manifest.js';
 import { manifestKey, runTag, SERVER_RUNS_DIR } from './names.js';
 import { DETACHED, normalAddr, planRun, type RunPlan, type ServerFacts, type PlannedInstance } from './plan.js';
 import { runTasks, timing, type ProgressMode } from './progress.js';
@@ -156,7 +156,7 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   ctx.setupRan.add(name);
                   // On record before they run: a controller killed meanwhile leaves a run that `teardown` finds
                   // (and runs cleancmds for), and that the next run does not set up a second time.
-                  await s.daemon.request('manifest.put', { key: manifestKey(tag), value: setupRecord(inputs, tag, names) });
+                  await s.daemon.request('manifest.put', { key: manifestKey(tag), value: newManifest(recipe, tag, new Date().toISOString(), names) });
                   await runCommands(s.transport, cmds, 'setupcmds', (text) => (t.output = text.trimEnd()));
                 }
                 const facts = await (early ?? timing(`${name} facts`, () => s.transport.exec(factsCmd)));
@@ -311,13 +311,6 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
 function removedOf(plan: RunPlan): RunResult['removed'] {
   const kept = new Set(plan.manifest.instances.map((r) => r.name));
   return plan.servers.flatMap((sp) => sp.remove.filter((r) => !kept.has(r.name)).map((r) => ({ instance: r.name, server: r.server })));
-}
-
-/** The run's record while setupcmds run: no instance yet, the servers and cleancmds a teardown needs. */
-function setupRecord(inputs: Inputs, tag: string, servers: string[]): RunManifest {
-  const now = new Date().toISOString();
-  const { recipe } = inputs;
-  return { version: MANIFEST_VERSION, tag, name: recipe.name, recipeFile: recipe.file, recipeSha256: recipe.sha256, createdAt: now, updatedAt: now, servers, instances: [], cleancmds: recipe.cleancmds, setupcmds: recipe.setupcmds };
 }
 
 function changeOf(plan: RunPlan, name: string): InstanceStatus['change'] {
