@@ -73,7 +73,8 @@ const SERVER_STATE = [
   "ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort",
   "ip -o addr show | awk '{print $2, $4}' | sort",
   'ip -4 route show | sort; ip -6 route show | sort',
-  "ps -eo args= | grep -v -E '^(ps|sort|sh -c|bash -c|\\[)' | grep -v 'sshd' | sort",
+  // The pipeline's own members show up as the shell (before exec) or as themselves, depending on timing.
+  "ps -eo args= | grep -v -E '^(ps|sort|grep|sh -c|bash -c|\\[)' | grep -v 'sshd' | sort",
   // /run is the server's own; /var/log is shared with this machine, so only the run's part of it is compared.
   'find /run -path /run/myikev2/daemon -prune -o -path /run/sshd -prune -o -print 2>/dev/null | grep -vx /run/myikev2 | sort',
   'ls -d /var/log/myikev2/TAG 2>/dev/null',
