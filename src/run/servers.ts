@@ -73,16 +73,6 @@ export class Servers {
     return { transport, daemon, bundlePath };
   }
 
-  /** Runs fn against a freshly ensured daemon (the session's one has exited), then closes it. */
-  async withNewDaemon<T>(name: string, fn: (d: DaemonClient) => Promise<T>): Promise<T> {
-    const d = await this.ensureDaemon(name, await this.pool.get(name));
-    try {
-      return await fn(d.client);
-    } finally {
-      await d.client.close();
-    }
-  }
-
   private loadBundle(): Promise<Bundle> {
     return (this.bundle ??= loadBundle());
   }

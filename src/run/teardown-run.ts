@@ -133,7 +133,6 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
           onOutput: (x) => (t.output = x.trimEnd()),
           logsFile: opts.saveLogs ? join(logsDir, `${name}.tar.gz`) : undefined,
           stopIdleDaemon: !opts.keepDaemon,
-          restoreManifest: (key, value) => servers.withNewDaemon(name, (d) => d.request('manifest.put', { key, value })),
         });
         if (logsSaved) result.logs = logsDir;
         result.servers.push({ server: name, leftovers });

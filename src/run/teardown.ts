@@ -24,8 +24,6 @@ export interface TeardownOptions {
   logsFile?: string;
   /** Shut the daemon down when the run was all it had (teardown, unless --keep-daemon). */
   stopIdleDaemon?: boolean;
-  /** Puts the manifest back on the server (through a new daemon) when the daemon was shut down but something is left. */
-  restoreManifest?: (key: string, m: RunManifest) => Promise<unknown>;
   /** Instances (by name) already stopped, e.g. wave by wave: they are not stopped again (no second destroycmds). */
   stopped?: ReadonlySet<string>;
 }
@@ -55,22 +53,11 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const records = m.instances.filter((r) => r.server === server);
   const toStop = opts.stopped ? records.filter((r) => !opts.stopped!.has(r.name)) : records;
   await timing(`${server} stop`, () => stopInstances(s, m.tag, toStop, opts.force, opts.warn));
-  const { instances, keys } = await holdings(s.daemon);
   // Instances of the run the daemon still has are leftovers.
-  const known = instances.filter((i) => i.tag === m.tag).map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
-  // A daemon that will have nothing left (no instance, no manifest but this
-  // run's) exits while the removal runs (its exit takes ~50 ms, longer on a
-  // busy server); the script waits for it at the end.
-  let daemonExits = false;
-  if (opts.stopIdleDaemon && instances.length === 0 && keys.every((k) => k === key)) {
-    await s.daemon.request('manifest.delete', { key });
-    daemonExits = (await shutdownIfIdle(s.daemon)) === null;
-    if (!daemonExits) await s.daemon.request('manifest.put', { key, value: m }); // another client came meanwhile
-  }
+  const known = (await holdings(s.daemon)).instances.filter((i) => i.tag === m.tag).map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
   // Removal and verification in one round trip; verification's lines follow the marker.
   const script = [
     renderTeardownScript(m.tag, server, records, { wholeRun: true, saveLogs: !!opts.logsFile }),
-    ...(daemonExits ? [daemonExitScript(s.daemon.server.pid, s.bundlePath)] : []),
     `echo ${VERIFY_MARKER}`,
     renderVerifyScript(m.tag, server, records),
   ].join('\n');
@@ -82,10 +69,10 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const [removal, verification = ''] = out.split(`${VERIFY_MARKER}\n`);
   const leftovers = [...notWarnings(`${removal}\n${verification}`, server, opts.warn), ...known];
   await runCommands(s.transport, m.cleancmds.filter((c) => c.server === server), 'cleancmds', opts.onOutput, opts.warn);
-  if (daemonExits) {
-    // Something is left: the server keeps the manifest, so a later teardown (from any controller) finds the run.
-    if (leftovers.length) await opts.restoreManifest?.(key, m).catch((e: Error) => opts.warn(`${server}: could not keep the run's manifest on the server: ${e.message}`));
-  } else if (leftovers.length === 0) {
+  // The daemon, and with it the run's lock, stays until all of it is done: a run
+  // of the same recipe meanwhile is told the run is busy, instead of finding it
+  // half removed (or having its own setup undone by these cleancmds).
+  if (leftovers.length === 0) {
     await s.daemon.request('manifest.delete', { key });
     // Another run's teardown may have finished meanwhile (it saw this run and
     // let the daemon be): whichever is last finds the daemon idle and stops it.

@@ -23,11 +23,11 @@ function recipe(name: string, instances: { id: number; server: string; upcmds: s
 
 describe('one run, several commands on the lab @integration', function () {
   this.timeout(120_000);
-  const { myikev2, cleanup } = controllerCli();
+  const { myikev2, stateDir, cleanup } = controllerCli();
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-converge-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-leave-server-test', 'lab-busy-teardown-test', 'lab-other-controller-test', 'lab-changed-elsewhere-test'];
+  const names = ['lab-leave-server-test', 'lab-busy-teardown-test', 'lab-other-controller-test', 'lab-changed-elsewhere-test', 'lab-tearing-down-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -109,6 +109,43 @@ describe('one run, several commands on the lab @integration', function () {
       assert.notEqual((await sshRun(lab, two, "pgrep -f '^sleep 680$'")).code, 0, `i2 is gone from ${two.name}`);
     } finally {
       other.cleanup();
+    }
+  });
+
+  it('a run being torn down is busy until the teardown is done, its cleancmds included: the same run from another controller is refused', async () => {
+    const { lab } = labRef;
+    const [one, two] = lab.servers;
+    const tag = runTag(names[4]);
+    const file = join(tmp, 'tearing-down.yaml');
+    // The cleancmds wait until the test lets them go (the file goes), 30 s at most; /tmp is shared with the lab's servers.
+    const held = join(tmp, 'teardown-in-cleancmds');
+    const doc = { name: names[4], cleancmds: [{ daemonname: one.name, cmds: `touch ${held}; i=0; while [ -e ${held} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done` }], instancelist: { 1: { name: 'i1', daemonname: one.name, other: { upcmds: 'exec sleep 681' } }, 2: { name: 'i2', daemonname: two.name, other: { upcmds: 'exec sleep 682' } } } };
+    writeFileSync(file, stringify(doc));
+    let r = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+    assert.equal(r.status, 0, r.stderr);
+    const td = spawn(process.execPath, [CLI, 'teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, file], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    td.stdout!.on('data', (d: Buffer) => (out += d));
+    td.stderr!.on('data', (d: Buffer) => (out += d));
+    const exited = new Promise<number | null>((resolve) => td.once('exit', resolve));
+    const other = controllerCli(); // its own state directory
+    try {
+      for (let i = 0; i < 600 && !existsSync(held); i++) await sleep(50);
+      assert.ok(existsSync(held), `the teardown is in its cleancmds on ${one.name}:\n${out}`);
+      assert.notEqual((await sshRun(lab, one, `ip netns list | grep '^${tag}-'`)).code, 0, 'the namespaces are gone by then');
+      r = other.myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+      assert.equal(r.status, 1, `${r.stdout}${r.stderr}\nthe teardown's output:\n${out}`);
+      assert.match(r.stderr, new RegExp(`\\[server ${one.name}, step lock the run\\] run ${tag} is busy: held by myikev2 teardown on \\S+ \\(pid ${td.pid}\\)`));
+      rmSync(held);
+      assert.equal(await exited, 0, out);
+    } finally {
+      rmSync(held, { force: true });
+      other.cleanup();
+      td.kill('SIGKILL');
+    }
+    for (const s of [one, two]) {
+      assert.equal((await sshRun(lab, s, `ip netns list | grep '^${tag}-'; pgrep -f '^sleep 68[12]$'`)).stdout, '', `nothing of the run on ${s.name}`);
+      assert.notEqual((await sshRun(lab, s, "pgrep -f '[m]yikev2-daemon.mjs'")).code, 0, `no daemon is left on ${s.name}`);
     }
   });
 
