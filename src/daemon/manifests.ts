@@ -1,13 +1,28 @@
 import { join } from 'node:path';
 import { readJsonFile, writeFileAtomic } from './atomic-file.js';
 
+const FILE_VERSION = 1;
+
+/** Where a daemon with this state directory keeps its run manifests (read by a controller while no daemon runs). */
+export const manifestsFile = (stateDir: string): string => join(stateDir, 'manifests.json');
+
+/** The keys in a manifests file's text; null if it is not one this build knows. */
+export function manifestKeysIn(text: string): string[] | null {
+  try {
+    const doc = JSON.parse(text) as { version?: unknown; entries?: unknown };
+    return doc.version === FILE_VERSION && doc.entries && typeof doc.entries === 'object' ? Object.keys(doc.entries) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The daemon's persistent key → JSON store (run manifests), one atomic file. */
 export class ManifestStore {
   private readonly path: string;
   private readonly entries = new Map<string, unknown>();
 
   constructor(stateDir: string, log: (msg: string) => void = () => {}) {
-    this.path = join(stateDir, 'manifests.json');
+    this.path = manifestsFile(stateDir);
     const saved = (readJsonFile(this.path, log) as { entries?: Record<string, unknown> } | undefined)?.entries ?? {};
     for (const [k, v] of Object.entries(saved)) this.entries.set(k, v);
   }
@@ -42,6 +57,6 @@ export class ManifestStore {
   }
 
   private save(): void {
-    writeFileAtomic(this.path, JSON.stringify({ version: 1, entries: Object.fromEntries(this.entries) }) + '\n');
+    writeFileAtomic(this.path, JSON.stringify({ version: FILE_VERSION, entries: Object.fromEntries(this.entries) }) + '\n');
   }
 }

@@ -48,6 +48,11 @@ export interface RunManifest {
   setupcmds?: ServerCommands[];
 }
 
+/** The part of a run's record on the servers `keep` accepts (its setupcmds stay whole: they are compared with the recipe's). */
+export function onServers(m: RunManifest, keep: (server: string) => boolean): RunManifest {
+  return { ...m, servers: m.servers.filter(keep), instances: m.instances.filter((r) => keep(r.server)), cleancmds: m.cleancmds.filter((c) => keep(c.server)) };
+}
+
 /** The record of a run of `recipe` created `now` on `servers`, with no instance yet, and the recipe's setupcmds and cleancmds. */
 export function newManifest(recipe: Recipe, tag: string, now: string, servers: string[]): RunManifest {
   return {

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { asMyikeError, MyikeError } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
-import type { RunManifest } from './manifest.js';
+import { onServers, type RunManifest } from './manifest.js';
 import { manifestKey } from './names.js';
 import { runTasks, subtasksThen, timing, type ProgressMode } from './progress.js';
 import { holdRun, InTurn, Servers, type ServerSession } from './servers.js';
@@ -177,7 +177,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
       // goes only there; from the newer record when the run has parts this one did not know (missed).
       const kept = missed.length ? newer! : m;
       const left = new Set(result.servers.filter((s) => s.leftovers.length).map((s) => s.server));
-      writeManifest({ ...kept, servers: kept.servers.filter((s) => left.has(s)), instances: kept.instances.filter((r) => left.has(r.server)), cleancmds: kept.cleancmds.filter((c) => left.has(c.server)) });
+      writeManifest(onServers(kept, (s) => left.has(s)));
     }
     result.forgotten = !clean && !!opts.forget;
     if (result.logs) result.logsPruned = pruneLogs(m.name, logsKept);

@@ -106,7 +106,10 @@ async function defCommand({ session, io, signal }: CommandContext, p: Parsed): P
 export async function gatherList(session: ShellSession, daemonFilter?: string): Promise<ReturnType<typeof listRows>> {
   if (daemonFilter !== undefined && !Object.hasOwn(session.config.servers, daemonFilter))
     throw usage(`no server "${daemonFilter}" in the controller config`, `servers: ${Object.keys(session.config.servers).join(', ')}`);
-  const known = session.known().filter((k) => daemonFilter === undefined || k.record.server === daemonFilter);
+  const mine = (k: Known) => daemonFilter === undefined || k.record.server === daemonFilter;
+  // Runs torn down from elsewhere go first: no daemon is started to show them as stopped.
+  await session.forgetGone([...new Set(session.known().filter(mine).map((k) => k.record.server))]);
+  const known = session.known().filter(mine);
   const servers = [...new Set(known.map((k) => k.record.server))];
   const daemon = new Map<string, Map<string, InstanceInfo> | string>();
   const sessions = new Map<string, ServerSession>();

@@ -2,16 +2,18 @@
 // server that carries a known run. Daemon events (and lost/regained
 // connections) are turned into lines for the shell to print.
 import type { DaemonClient } from '../daemon/client.js';
-import type { InstanceInfo } from '../daemon/protocol.js';
+import { DEFAULT_STATE_DIR, type InstanceInfo } from '../daemon/protocol.js';
 import { asMyikeError } from '../errors.js';
 import type { ControllerConf } from '../model/config-types.js';
-import type { RunManifest } from '../run/manifest.js';
+import { manifestKeysIn, manifestsFile } from '../daemon/manifests.js';
+import { onServers, type RunManifest } from '../run/manifest.js';
+import { manifestKey } from '../run/names.js';
 import type { ServerSession } from '../run/servers.js';
-import { listManifests } from '../run/store.js';
+import { deleteManifest, listManifests, readManifest, writeManifest } from '../run/store.js';
 import { loadBundle, type Bundle } from '../transport/bundle.js';
 import { ConnectionPool } from '../transport/connect.js';
 import { connectDaemon, DaemonLink, type WatchUpdate } from '../transport/ensure-daemon.js';
-import type { Transport } from '../transport/transport.js';
+import { shq, type Transport } from '../transport/transport.js';
 import { eventText, knownInstances, snapshotChanges, type Known } from './format.js';
 
 interface Watched {
@@ -25,6 +27,8 @@ interface Watched {
 export class ShellSession {
   private readonly pool: ConnectionPool;
   private readonly links = new Map<string, Promise<Watched>>();
+  private readonly checks = new Map<string, Promise<void>>();
+  private closing = false;
   /** The run `def` brought up last in this shell: `teardown` without a name means it. */
   current: { name: string; tag: string; recipeFile: string } | null = null;
 
@@ -83,8 +87,63 @@ export class ShellSession {
 
   /** Watches every server of the known runs (in the background: failures become event lines). */
   watchKnown(): void {
-    const servers = new Set(this.runs().flatMap((m) => m.servers));
-    for (const s of servers) void this.watch(s);
+    void this.forgetGone().then(() => {
+      if (this.closing) return;
+      for (const s of new Set(this.runs().flatMap((m) => m.servers))) void this.watch(s);
+    });
+  }
+
+  /**
+   * Forgets the known runs a server has no record of any more (torn down
+   * from another controller), saying so: no daemon is started there to show
+   * them as stopped, and none is left running idle. A server that cannot be
+   * asked keeps its runs.
+   */
+  async forgetGone(servers: string[] = [...new Set(this.runs().flatMap((m) => m.servers))]): Promise<void> {
+    await Promise.all(
+      servers.map((server) => {
+        let p = this.checks.get(server);
+        if (!p) {
+          p = this.forgetGoneOn(server).finally(() => this.checks.delete(server));
+          this.checks.set(server, p);
+        }
+        return p;
+      }),
+    );
+  }
+
+  private async forgetGoneOn(server: string): Promise<void> {
+    if (this.closing || !this.runs().some((m) => m.servers.includes(server))) return;
+    const keys = await this.recordsOn(server).catch(() => null);
+    if (!keys) return;
+    for (const { tag } of this.runs()) {
+      const m = readManifest(tag); // read again: another server's check may have just written it
+      if (!m || !m.servers.includes(server) || keys.includes(manifestKey(tag))) continue;
+      const rest = onServers(m, (s) => s !== server);
+      if (rest.servers.length) writeManifest(rest);
+      else deleteManifest(tag);
+      const what = rest.servers.length ? 'its part there is forgotten here' : 'none of its servers has it: the run is forgotten here';
+      this.notify(`run "${m.name}" (tag ${tag}): server ${server} has no record of it any more (torn down from another controller?); ${what}`, 'warn');
+      if (this.current?.tag === tag && !rest.servers.length) this.current = null;
+    }
+  }
+
+  /** The run records a server's daemon holds, asked without starting one (from its state directory when none answers); null if unreadable. */
+  private async recordsOn(server: string): Promise<string[] | null> {
+    const t = await this.pool.get(server);
+    const stateDir = this.config.servers[server].statedir;
+    const d = await connectDaemon(t, { stateDir });
+    if (d) {
+      try {
+        return (await d.request('manifest.list', {})).keys;
+      } finally {
+        await d.close();
+      }
+    }
+    const file = manifestsFile(stateDir ?? DEFAULT_STATE_DIR);
+    const r = await t.exec(`if [ -e ${shq(file)} ]; then cat ${shq(file)}; else echo none; fi`);
+    if (r.code !== 0) return null;
+    return r.stdout === 'none\n' ? [] : manifestKeysIn(r.stdout);
   }
 
   async watch(server: string): Promise<void> {
@@ -133,6 +192,7 @@ export class ShellSession {
       for (let delay = 500; !w.closing; delay = Math.min(delay * 2, 10_000)) {
         await new Promise((r) => setTimeout(r, delay).unref());
         if (w.closing) return;
+        await this.forgetGone([server]);
         if (!this.runs().some((m) => m.servers.includes(server))) {
           this.notify(`server ${server}: no run left there; no longer watched`, 'info');
           await this.unwatch(server);
@@ -172,6 +232,8 @@ export class ShellSession {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.checks.values()]); // before the connections they use close
     await Promise.all([...this.links.keys()].map((s) => this.unwatch(s)));
     await this.pool.closeAll();
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/daemon/atomic-file.js';
 import { acquireLock } from '../../src/daemon/lock.js';
 import { LogFollower, rotateIfOver, tailLines } from '../../src/daemon/logs.js';
-import { ManifestStore } from '../../src/daemon/manifests.js';
+import { ManifestStore, manifestKeysIn, manifestsFile } from '../../src/daemon/manifests.js';
 import { isSameLiveProcess, readProcStat } from '../../src/daemon/proc.js';
 import { removeDir, tempDir } from './harness.js';
 
@@ -88,5 +88,14 @@ describe('daemon parts', () => {
     assert.deepEqual(new ManifestStore(dir).get('__proto__'), { x: 1 });
     assert.equal(m.delete('run/a'), true);
     assert.deepEqual(new ManifestStore(dir).keys('run/'), []);
+  });
+
+  it('a controller reads the keys from the file the store writes (while no daemon runs); another format is unknown, not empty', () => {
+    const m = new ManifestStore(dir);
+    m.put('run:abcde', { tag: 'abcde' });
+    m.put('run:fghij', {});
+    assert.deepEqual(manifestKeysIn(readFileSync(manifestsFile(dir), 'utf8')), ['run:abcde', 'run:fghij']);
+    assert.equal(manifestKeysIn('{"version": 2, "entries": {}}'), null);
+    assert.equal(manifestKeysIn('{"entries": {"run:abcde": 1}'), null);
   });
 });

@@ -97,6 +97,7 @@ describe('shell: commands', () => {
     const ctx = {
       session: {
         known: () => [],
+        forgetGone: async () => {},
         config: { servers: { srv1: { statedir: '/run/myikev2/daemon' }, srv2: { statedir: '/run/myikev2/daemon' } } },
         transport: async (name: string) => {
           throw new MyikeError('E_SSH', `cannot connect to root@${name}: Connection refused`);

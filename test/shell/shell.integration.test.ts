@@ -143,6 +143,22 @@ describe('myikev2 shell on the lab @integration', function () {
   };
 
   describe('scripted (--exec, stdin)', () => {
+    it('a run torn down from another controller is forgotten: list says so, shows none of it, and starts no daemon', async () => {
+      const name = `${NAME}-gone`;
+      const file = join(tmp, 'gone.yaml');
+      writeFileSync(file, RECIPE.replace(`name: ${NAME}`, `name: ${name}`).replace(/      dataif.*\n/g, ''));
+      assert.equal(shell(['--exec', `def -f ${file}`]).status, 0);
+      const other = spawnSync(process.execPath, [CLI, 'teardown', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name], { encoding: 'utf8', env: { ...env, MYIKEV2_STATE_DIR: join(tmp, 'other-state') } });
+      assert.equal(other.status, 0, other.stderr + other.stdout);
+      const r = shell(['--exec', 'list']);
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      assert.match(r.stderr, new RegExp(`run "${name}" \\(tag ${runTag(name)}\\): server srv1 has no record of it any more \\(torn down from another controller\\?\\)`));
+      assert.match(r.stderr, /none of its servers has it: the run is forgotten here/);
+      assert.doesNotMatch(r.stdout, /alpha|beta/, 'none of its instances is listed (as stopped)');
+      assert.equal(existsSync(join(tmp, 'state', 'runs', `${runTag(name)}.json`)), false, 'the record is gone');
+      for (const s of labRef.lab.servers) assert.notEqual((await sshRun(labRef.lab, s, "pgrep -f '[m]yikev2-daemon.mjs'")).code, 0, `no daemon was started on ${s.name}`);
+    });
+
     it('runs --exec commands in order; exit 0 when all work', async () => {
       const r = shell(['--exec', `def -f ${recipe}; list; cli -t alpha -- ip -4 -o addr show dev data0; list --json; cli -t alpha 'printf a >&2; sleep 0.3; echo b >&2; printf c >&2; sleep 0.3; echo >&2'`]);
       assert.equal(r.status, 0, r.stderr + r.stdout);
