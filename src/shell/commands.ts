@@ -344,7 +344,9 @@ async function stopCommand({ session, io, signal, uninterruptible }: CommandCont
   ]);
   if (!found) return EXIT_INTERRUPTED;
   const { s, info } = found;
-  if (!info || (info.state !== 'running' && info.state !== 'backoff' && info.state !== 'stopping')) {
+  // A detached other instance (upcmds daemonised, exited 0) is what it left running: destroycmds and the daemon's stop end that.
+  const detached = k.record.kind === 'other' && info?.state === 'exited' && info.exitCode === 0 && !info.signal;
+  if (!info || (info.state !== 'running' && info.state !== 'backoff' && info.state !== 'stopping' && !detached)) {
     io.print(`instance ${k.record.name} is not running: ${stateText(k.record.kind, info)}; nothing to stop`);
     return EXIT_OK;
   }
