@@ -144,7 +144,7 @@ export function planRun(
   }
   if (drift.length)
     throw new MyikeError('E_DRIFT', `the run of "${recipe.name}" differs from the recipe:\n  ${drift.join('\n  ')}`, {
-      hint: 'run again with -o/--override to replace the changed instances, or tear the run down first',
+      hint: 'run again with -o/--override to replace the changed instances and remove those no longer in the recipe, or tear the run down first',
       exitCode: EXIT_USAGE, // nothing was changed: the recipe, or the command, is what to fix
     });
   if (clashes.length)

@@ -188,7 +188,10 @@ describe('run: planner and scripts', () => {
     }
     const renamed = structuredClone(recipe);
     renamed.instances[0].name = 'gw2';
-    assert.throws(() => planRun(renamed, config, f, first.manifest, { override: false, now: NOW }), /instance gateway on srv2 is no longer in the recipe/);
+    assert.throws(
+      () => planRun(renamed, config, f, first.manifest, { override: false, now: NOW }),
+      (e: MyikeError) => /instance gateway on srv2 is no longer in the recipe/.test(e.message) && /-o\/--override to .*remove those no longer in the recipe/.test(e.hint!),
+    );
     const plan = planRun(renamed, config, f, first.manifest, { override: true, now: NOW });
     const srv2 = plan.servers.find((s) => s.server === 'srv2')!;
     assert.deepEqual([srv2.remove.map((r) => r.name), srv2.create.map((p) => p.conf.name)], [['gateway'], ['gw2']]);
