@@ -428,8 +428,9 @@ async function logsCommand({ session, io, signal }: CommandContext, p: Parsed): 
     if (asMyikeError(e).code !== 'E_NOT_FOUND') throw e;
     // Stopped: the daemon has forgotten it, but its log files stay on the server until teardown.
     if (!p.flags.follow && (await printLogFiles(s, k.record, p.flags.lines === undefined ? 50 : Number(p.flags.lines), io))) return EXIT_OK;
-    throw new MyikeError('E_NOT_FOUND', `the daemon on ${k.record.server} no longer has instance ${k.record.name} (it was stopped)`, {
-      hint: p.flags.follow ? `nothing runs to follow; logs -t ${k.record.name} shows its last lines` : `its log files in ${k.record.logdir} on ${k.record.server} are gone too`,
+    // Or it never started (a failed run kept with --keep-on-failure): then it never wrote a log either.
+    throw new MyikeError('E_NOT_FOUND', `the daemon on ${k.record.server} has no instance ${k.record.name} (stopped, or it never started)`, {
+      hint: p.flags.follow ? `nothing runs to follow; logs -t ${k.record.name} shows its last lines` : `there are no log files of it in ${k.record.logdir} on ${k.record.server} either`,
     });
   }
   // In the order written when the daemon keeps one file; an older daemon's stderr lines come after stdout's.
