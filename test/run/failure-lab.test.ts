@@ -24,7 +24,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -151,6 +151,21 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.match(r.stderr, new RegExp(`error: \\[server ${lab.servers[1].name}, step start i1\\] instance i1 could not be started: program sleeep not found or not executable`));
     assert.match(r.stderr, /hint: fix other\.upcmds of instance 1 \(i1\) in the recipe/);
     assert.deepEqual(await states(runTag(names[2])), before, 'the server is as it was');
+  });
+
+  it('--keep-on-failure says the run is kept and how to look inside and remove it; teardown --name removes it', async () => {
+    const { lab } = labRef;
+    const name = 'lab-keep-test';
+    const file = join(tmp, 'keep.yaml');
+    writeFileSync(file, recipe(name, [{ server: lab.servers[0].name, upcmds: 'exec sleep 664' }, { server: lab.servers[0].name, upcmds: 'exec sleeep 664' }]));
+    const before = await states(runTag(name));
+    const r = myikev2('run', '--plain', '--keep-on-failure', '-c', lab.controllerConfigPath, file);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /warning: run failed; what it created is kept for inspection \(--keep-on-failure\): .*`myikev2 teardown --name lab-keep-test` \(with the same -c\) removes it/);
+    assert.notDeepEqual(await states(runTag(name)), before, 'kept');
+    const td = myikev2('teardown', '-c', lab.controllerConfigPath, '--name', name);
+    assert.equal(td.status, 0, td.stderr);
+    assert.deepEqual(await states(runTag(name)), before, 'the server is as it was');
   });
 
   it('a server lost midway (its daemon killed) names the server and step, and the run is rolled back on every server', async () => {
