@@ -60,3 +60,20 @@ describe('cli: an SSH error points at the config line to fix', () => {
   });
 });
 
+
+describe('cli: teardown of a run this controller has no record of', () => {
+  it('names the servers it could not ask: the run may be there (loopback port 1: nothing listens)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'myikev2-td-unasked-'));
+    try {
+      const config = join(dir, 'controller.yaml');
+      const key = join(dir, 'id_ed25519');
+      spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+      writeFileSync(config, `daemonlist:\n  srv1:\n    sshaddr: 127.0.0.1\n    sshport: 1\n    sshkeypath: ${key}\n    mgmtaddrprefix: fd00:77::/64\n`);
+      const r = spawnSync(process.execPath, [CLI, 'teardown', '-c', config, '--name', 'elsewhere'], { encoding: 'utf8', cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: dir } });
+      assert.equal(r.stdout, 'nothing to tear down: no run of "elsewhere"\n');
+      assert.match(r.stderr, /warning: this controller has no record of the run, and srv1 \(cannot connect to root@127\.0\.0\.1:1: .*\) could not be asked for one: a run there is not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
