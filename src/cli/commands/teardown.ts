@@ -55,6 +55,8 @@ export function registerTeardown(program: Command): void {
           const before = recipeFile ? runsStartedFrom(recipeFile).filter((n) => n !== name) : [];
           if (before.length)
             process.stdout.write(`but ${recipeFile} started ${before.length === 1 ? 'the run' : 'the runs'} ${before.map((n) => `"${n}"`).join(', ')} (its name then), still on record: myikev2 teardown${opts.config ? ` -c ${shq(opts.config)}` : ''} --name ${shq(before[0])}\n`);
+          // A mistyped --name: say which names would have done.
+          else if (opts.name && listManifests().length) process.stderr.write(`hint: ${whichRun()}\n`);
         }
         else {
           for (const s of left) process.stdout.write(`${s.server}: could not remove:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}\n`);
