@@ -40,7 +40,7 @@ describe('cli: teardown without a run named', () => {
     const r = spawnSync(process.execPath, [CLI, 'teardown', '-c', config, '--name', 'zetta'], { encoding: 'utf8', cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: dir } });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'nothing to tear down: no run of "zetta"\n');
-    assert.match(r.stderr, /^hint: runs on record on this controller: zeta; e\.g\. myikev2 teardown --name zeta$/m);
+    assert.match(r.stderr, /^hint: runs on record on this controller: zeta; e\.g\. myikev2 teardown -c \S+controller\.yaml --name zeta$/m, 'with the -c it was given');
   });
 
   it('says when no run is on record', () => {
