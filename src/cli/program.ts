@@ -9,16 +9,13 @@ export function buildProgram(registrars: Registrar[]): Command {
     .description('IKEv2/IPsec test beds across Linux servers, agentless over SSH')
     .version(process.env.MYIKEV2_VERSION ?? '0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride((err: CommanderError) => {
-      const ok = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code);
-      process.exit(ok ? EXIT_OK : EXIT_USAGE);
-    });
+    .exitOverride((err: CommanderError) => process.exit(isHelp(err) ? EXIT_OK : EXIT_USAGE));
   for (const register of registrars) register(program);
   // Subcommands inherit the usage-error exit code; a word too many (`run a.yaml b.yaml`) is a usage error, not ignored.
   const strict = (cmd: Command): void => {
     cmd.allowExcessArguments(false);
     cmd.exitOverride((err: CommanderError) => {
-      const ok = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code);
+      const ok = isHelp(err);
       // A --json reader gets a usage error as JSON on stdout too, as every other error (cli/action.ts).
       const json = cmd.options.find((o) => o.long === '--json');
       if (!ok && json && process.argv.slice(2).some((a) => a === json.long || a === json.short))
@@ -33,6 +30,13 @@ export function buildProgram(registrars: Registrar[]): Command {
     if (lines) cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`);
   }
   return program;
+}
+
+/** Help or version asked for. Help shown because the command word is missing
+ *  (`myikev2`, `myikev2 lab`) is bad usage: commander gives it exit code 1. */
+function isHelp(err: CommanderError): boolean {
+  if (err.code === 'commander.help') return err.exitCode === 0;
+  return err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
 }
 
 /** A subcommand's words after `myikev2` (`lab up`). */

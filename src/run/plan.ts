@@ -138,13 +138,16 @@ export function planRun(
       // Moved into a namespace, it would take the server's SSH connection with it: nothing could reach the server to give it back.
       if (f.sshAddr && link?.addrs.some((a) => normalAddr(a.split(/[/ ]/)[0]) === normalAddr(f.sshAddr!)))
         problems.push(`instance ${conf.name}: its data interface ${conf.dataIf} has ${f.sshAddr}, the address this controller reaches server ${conf.server} by (SSH): moved into the instance's namespace, it would cut the server off`);
+      // The controller's own machine has no SSH address to protect: the interface of its default route is how it (and whoever is logged in to it) reaches anything.
+      if (config.servers[conf.server]?.connection === 'local' && link?.routes?.some((r) => /^(default|::\/0)\s/.test(r) && !/\stable\s/.test(r)))
+        problems.push(`instance ${conf.name}: its data interface ${conf.dataIf} carries the default route of ${conf.server}, the controller's own machine: moved into the instance's namespace, it would cut this machine (and a session logged in to it) off its network`);
     }
     sp.create.push(p);
     planned.push(p);
   }
   if (drift.length)
     throw new MyikeError('E_DRIFT', `the run of "${recipe.name}" differs from the recipe:\n  ${drift.join('\n  ')}`, {
-      hint: 'run again with -o/--override to replace the changed instances, or tear the run down first',
+      hint: 'run again with -o/--override to replace the changed instances and remove those no longer in the recipe, or tear the run down first',
       exitCode: EXIT_USAGE, // nothing was changed: the recipe, or the command, is what to fix
     });
   if (clashes.length)

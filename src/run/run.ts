@@ -290,6 +290,8 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
       const archive = e.server && archives?.get(e.server);
       if (failed && archive && hasDefaultLogdir(tag, failed)) e = e.withHint(`its logs are in ${archive} (the run was rolled back; --keep-on-failure keeps it on ${e.server} for inspection)`);
     }
+    if (ctx.plan && plumbed && opts.keepOnFailure)
+      opts.warn(`run ${e.code === 'E_CANCELLED' ? 'cancelled' : 'failed'}; what it created is kept for inspection (--keep-on-failure): the shell's list, logs -t and cli -t look inside, \`myikev2 teardown --name ${shq(recipe.name)}\` (with the same -c) removes it`);
     if (!opts.keepOnFailure) await undoSetupcmds(ctx, recipe.cleancmds, opts);
     // The record made for setupcmds goes with what they made (a rollback removed it already where it ran).
     if (!opts.keepOnFailure && !ctx.previous)

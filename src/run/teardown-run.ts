@@ -39,11 +39,12 @@ export interface TeardownResult {
 type Met = { server: string; transport: Transport; daemon: DaemonClient; bundlePath: string };
 
 /** Finds the run's manifest: the controller's copy, else the newest one a server keeps; `met`: the daemons asked (the servers' sessions now). */
-async function findManifest(config: ControllerConf, tag: string, servers: Servers): Promise<{ manifest: RunManifest | null; met: Met[] }> {
+async function findManifest(config: ControllerConf, tag: string, servers: Servers, warn: (w: string) => void): Promise<{ manifest: RunManifest | null; met: Met[] }> {
   const met: Met[] = [];
   const local = readManifest(tag);
   if (local) return { manifest: local, met };
   let found: RunManifest | null = null;
+  const unasked: string[] = [];
   await Promise.all(
     Object.keys(config.servers).map(async (name) => {
       try {
@@ -52,11 +53,13 @@ async function findManifest(config: ControllerConf, tag: string, servers: Server
         met.push({ server: name, transport, daemon, bundlePath });
         const m = await daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null);
         if (m && (!found || m.updatedAt > found.updatedAt)) found = m;
-      } catch {
-        // An unreachable server cannot hold the manifest we need; the run's own servers are checked below.
+      } catch (e) {
+        // Found elsewhere, the run's own servers are checked below; found nowhere, the run may be there.
+        unasked.push(`${name} (${asMyikeError(e).message.split('\n')[0]})`);
       }
     }),
   );
+  if (!found && unasked.length) warn(`this controller has no record of the run, and ${unasked.sort().join(', ')} could not be asked for one: a run there is not found (teardown again once it is reachable)`);
   return { manifest: found, met };
 }
 
@@ -64,7 +67,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
   const logsKept = logsKeptPerRun(); // checked before any server is touched
   const servers = new Servers(config);
   try {
-    const { manifest: m, met } = await findManifest(config, tag, servers);
+    const { manifest: m, met } = await findManifest(config, tag, servers, opts.warn);
     if (!m) {
       // No such run; idle daemons (kept by an earlier `teardown --keep-daemon`) go unless kept again.
       const stopped: string[] = [];

@@ -1,12 +1,13 @@
 // What each shell command does: parse → call the same core as the CLI
 // commands (runRecipe, teardownRun, stopInstances, the daemon and engine
 // APIs) → print. The REPL (repl.ts) handles input, events and Ctrl-C.
+import type { DaemonClient } from '../daemon/client.js';
 import type { InstanceInfo } from '../daemon/protocol.js';
 import { asMyikeError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MyikeError } from '../errors.js';
 import { loadInputs } from '../model/load.js';
 import type { InstanceRecord } from '../run/manifest.js';
 import { engineApiSocket, inNamespace, stopInstances } from '../run/instances.js';
-import { runTag } from '../run/names.js';
+import { manifestKey, runTag } from '../run/names.js';
 import { runRecipe } from '../run/run.js';
 import type { ServerSession } from '../run/servers.js';
 import { teardownRun } from '../run/teardown-run.js';
@@ -144,21 +145,32 @@ export async function gatherList(session: ShellSession, daemonFilter?: string): 
   if (daemonFilter !== undefined) {
     // The seed's `list -d`: everything that daemon runs, also what no known run owns.
     const d = daemon.get(daemonFilter);
-    if (d && typeof d !== 'string') rows.push(...strangerRows(daemonFilter, [...d.values()], known, Date.now()));
-    else if (!d) rows.push(...strangerRows(daemonFilter, await daemonInstances(session, daemonFilter), known, Date.now()));
+    if (d && typeof d !== 'string') rows.push(...strangerRows(daemonFilter, [...d.values()], known, Date.now(), await runNames(sessions.get(daemonFilter)!.daemon, [...d.values()])));
+    else if (!d) {
+      const { instances, names } = await daemonInstances(session, daemonFilter);
+      rows.push(...strangerRows(daemonFilter, instances, known, Date.now(), names));
+    }
   }
   return rows;
 }
 
-/** What a server's daemon runs, if one answers (without starting one). */
-async function daemonInstances(session: ShellSession, server: string): Promise<InstanceInfo[]> {
+/** What a server's daemon runs, and the names of those runs, if one answers (without starting one). */
+async function daemonInstances(session: ShellSession, server: string): Promise<{ instances: InstanceInfo[]; names: Map<string, string> }> {
   const client = await connectDaemon(await session.transport(server), { stateDir: session.config.servers[server].statedir });
-  if (!client) return [];
+  if (!client) return { instances: [], names: new Map() };
   try {
-    return (await client.request('list', {})).instances;
+    const { instances } = await client.request('list', {});
+    return { instances, names: await runNames(client, instances) };
   } finally {
     await client.close();
   }
+}
+
+/** The recipe names of the instances' runs, from the manifests the daemon keeps (tag → name); none for a run it has no manifest of. */
+async function runNames(client: Pick<DaemonClient, 'request'>, instances: InstanceInfo[]): Promise<Map<string, string>> {
+  const tags = [...new Set(instances.map((i) => i.tag).filter((t): t is string => !!t))];
+  const names = await Promise.all(tags.map((t) => client.request('manifest.get', { key: manifestKey(t) }).then((r) => (r.value as { name?: unknown } | undefined)?.name, () => undefined)));
+  return new Map(tags.flatMap((t, i) => (typeof names[i] === 'string' ? [[t, names[i] as string]] : [])));
 }
 
 /**
@@ -171,7 +183,7 @@ async function everyDaemonsInstances(session: ShellSession): Promise<{ rows: Ret
   const found = await Promise.all(
     Object.keys(session.config.servers).map((name) =>
       daemonInstances(session, name)
-        .then((instances) => strangerRows(name, instances, [], Date.now()))
+        .then(({ instances, names }) => strangerRows(name, instances, [], Date.now(), names))
         .catch((e: unknown) => {
           unasked.push(`${name} could not be asked: ${asMyikeError(e).message.split('\n')[0]}`);
           return [];
@@ -347,7 +359,9 @@ async function stopCommand({ session, io, signal, uninterruptible }: CommandCont
   ]);
   if (!found) return EXIT_INTERRUPTED;
   const { s, info } = found;
-  if (!info || (info.state !== 'running' && info.state !== 'backoff' && info.state !== 'stopping')) {
+  // A detached other instance (upcmds daemonised, exited 0) is what it left running: destroycmds and the daemon's stop end that.
+  const detached = k.record.kind === 'other' && info?.state === 'exited' && info.exitCode === 0 && !info.signal;
+  if (!info || (info.state !== 'running' && info.state !== 'backoff' && info.state !== 'stopping' && !detached)) {
     io.print(`instance ${k.record.name} is not running: ${stateText(k.record.kind, info)}; nothing to stop`);
     return EXIT_OK;
   }
@@ -429,8 +443,9 @@ async function logsCommand({ session, io, signal }: CommandContext, p: Parsed): 
     if (asMyikeError(e).code !== 'E_NOT_FOUND') throw e;
     // Stopped: the daemon has forgotten it, but its log files stay on the server until teardown.
     if (!p.flags.follow && (await printLogFiles(s, k.record, p.flags.lines === undefined ? 50 : Number(p.flags.lines), io))) return EXIT_OK;
-    throw new MyikeError('E_NOT_FOUND', `the daemon on ${k.record.server} no longer has instance ${k.record.name} (it was stopped)`, {
-      hint: p.flags.follow ? `nothing runs to follow; logs -t ${k.record.name} shows its last lines` : `its log files in ${k.record.logdir} on ${k.record.server} are gone too`,
+    // Or it never started (a failed run kept with --keep-on-failure): then it never wrote a log either.
+    throw new MyikeError('E_NOT_FOUND', `the daemon on ${k.record.server} has no instance ${k.record.name} (stopped, or it never started)`, {
+      hint: p.flags.follow ? `nothing runs to follow; logs -t ${k.record.name} shows its last lines` : `there are no log files of it in ${k.record.logdir} on ${k.record.server} either`,
     });
   }
   // In the order written when the daemon keeps one file; an older daemon's stderr lines come after stdout's.

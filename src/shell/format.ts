@@ -147,12 +147,12 @@ export function listRows(known: Known[], daemon: Map<string, Map<string, Instanc
  * Rows for what a server's daemon runs that no known run owns (started by
  * another controller, or a run whose manifest this controller lost).
  */
-export function strangerRows(server: string, instances: InstanceInfo[], known: Known[], now: number): ListRow[] {
+export function strangerRows(server: string, instances: InstanceInfo[], known: Known[], now: number, runNames: Map<string, string> = new Map()): ListRow[] {
   const mine = new Set(known.filter((k) => k.record.server === server).map((k) => k.record.daemonName));
   return instances
     .filter((i) => !mine.has(i.name))
     .map((i) => ({
-      run: `(tag ${i.tag ?? '-'}, not known here)`,
+      run: `${i.tag && runNames.has(i.tag) ? `${runNames.get(i.tag)} ` : ''}(tag ${i.tag ?? '-'}, not known here)`,
       instance: i.name,
       kind: 'other' as const,
       server,
@@ -193,7 +193,8 @@ type Column = [header: string, cell: (r: ListRow) => string];
 export function listTable(rows: ListRow[], p: Palette = NO_COLOUR, width?: number): string {
   if (rows.length === 0) return 'no instances: def -f RECIPE brings a recipe up';
   // Which run a row belongs to matters once there are several, or instances of no known run.
-  const manyRuns = new Set(rows.map((r) => r.run)).size > 1 || rows.some((r) => r.run.startsWith('('));
+  const stranger = (r: ListRow) => r.run.endsWith('not known here)');
+  const manyRuns = new Set(rows.map((r) => r.run)).size > 1 || rows.some(stranger);
   const engines = rows.some((r) => r.kind === 'myikev2');
   const all: Column[] = [
     ...(manyRuns ? [['RUN', (r) => r.run] as Column] : []),
@@ -229,6 +230,8 @@ export function listTable(rows: ListRow[], p: Palette = NO_COLOUR, width?: numbe
   // Why a server could not be asked, once per server, below the table.
   const why = [...new Map(rows.filter((r) => r.serverError).map((r) => [r.server, r.serverError])).entries()].map(([s, e]) => p.bad(`${s}: ${e}`));
   const note = hidden.length ? [p.dim(`(not shown: ${hidden.join(', ')}; list -w shows all)`)] : [];
+  // What to do with a run this controller has no record of: its name is all teardown needs.
+  if (rows.some(stranger)) note.push(p.dim('(not known here: a run of another controller, or one whose record here is gone; teardown --name NAME removes it)'));
   return [p.bold(body.split('\n')[0]), ...body.split('\n').slice(1), ...why, ...note].join('\n');
 }
 

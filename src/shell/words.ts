@@ -45,7 +45,7 @@ export function words(line: string): string[] {
   return splitLine(line).words.map((w) => w.text);
 }
 
-/** Splits a script into command lines at `;` and newlines outside quotes; blank lines and `#` comments dropped. */
+/** Splits a script into command lines at `;` and newlines outside quotes; blank lines and `#` comments (from a word's start to the line's end) dropped. */
 export function splitCommands(script: string): string[] {
   const out: string[] = [];
   let cur = '';
@@ -58,6 +58,11 @@ export function splitCommands(script: string): string[] {
         if (ch === quote) quote = null;
         cur += ch;
       }
+      continue;
+    }
+    // As in sh: `#` at the start of a word comments out the rest of the line (`list  # all`).
+    if (ch === '#' && (cur.trim() === '' || /[ \t]$/.test(cur))) {
+      while (i + 1 < script.length && script[i + 1] !== '\n') i++;
       continue;
     }
     if (ch === "'" || ch === '"') quote = ch;
@@ -73,7 +78,7 @@ export function splitCommands(script: string): string[] {
     cur += ch;
   }
   out.push(cur);
-  return out.map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  return out.map((l) => l.trim()).filter((l) => l);
 }
 
 /** Quotes a word so that splitLine gives it back unchanged. */

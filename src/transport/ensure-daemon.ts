@@ -5,6 +5,7 @@ import { DaemonClient } from '../daemon/client.js';
 import { DAEMON_LOG_MAX_BYTES } from '../daemon/detach.js';
 import { DEFAULT_SOCKET, DEFAULT_STATE_DIR, type InstanceEvent, type InstanceInfo } from '../daemon/protocol.js';
 import { MyikeError } from '../errors.js';
+import { preflight } from './preflight.js';
 import { daemonFile, DEFAULT_BUNDLES_DIR, pushBundle, remoteBundlePath, remoteDaemonPath, type Bundle } from './bundle.js';
 import { shq, type Transport } from './transport.js';
 
@@ -96,6 +97,8 @@ async function startDaemon(t: Transport, remoteDaemon: string, opts: EnsureDaemo
       await new Promise((res) => setTimeout(res, 200));
       continue;
     }
+    // One runs (it holds the lock) but never answered: the same as above.
+    if (r.code === 2 && t.kind === 'ssh') await preflight(t);
     throw new MyikeError('E_DAEMON_START', `cannot start the daemon: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`, {
       server: t.server,
       step: 'start daemon',
@@ -163,6 +166,8 @@ export async function ensureDaemon(t: Transport, bundle: Bundle, opts: EnsureDae
       throw notAllowed(t, e);
     }
     client = await connectDaemon(t, opts);
+    // Started, yet its socket does not answer: over SSH, sshd may refuse to forward to it; preflight says which setting.
+    if (!client && t.kind === 'ssh') await preflight(t);
   }
   if (!client) {
     throw new MyikeError('E_DAEMON_UNREACHABLE', `the daemon started but its socket ${opts.socketPath ?? DEFAULT_SOCKET} does not answer`, {

@@ -36,9 +36,10 @@ const FACTS = `printf 'node=%s\\nip=%s\\nuid=%s\\n' "$(node --version 2>/dev/nul
 
 // Finds the config of the sshd serving us (walk up to the listener, read its
 // -f), prints its effective forwarding settings and any restricting
-// authorized_keys options.
+// authorized_keys options. The listener may be PID 1 (a server in a PID
+// namespace, like a lab's or a container's): it is looked at too.
 const SSHD_SETTINGS = String.raw`p=$PPID; cf=/etc/ssh/sshd_config
-while [ "$p" -gt 1 ] 2>/dev/null; do
+while [ "$p" -ge 1 ] 2>/dev/null; do
   a=$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)
   case "$a" in *sshd*" -f "*) cf=$(printf '%s' "$a" | sed -n 's/.* -f \([^ ]*\).*/\1/p'); break;; esac
   p=$(awk '/^PPid:/{print $2}' /proc/$p/status 2>/dev/null)

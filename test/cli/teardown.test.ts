@@ -33,6 +33,16 @@ describe('cli: teardown without a run named', () => {
     assert.match(r.stderr, /error: give either a recipe file or --name NAME\n {2}hint: runs on record on this controller: big one, zeta; e\.g\. myikev2 teardown --name 'big one'\n/);
   });
 
+  it('teardown --name of no run (a typo) lists the runs on record', () => {
+    writeManifest(record('zeta', 'm0001'));
+    const config = join(dir, 'controller.yaml');
+    writeFileSync(config, 'daemonlist:\n  srv1:\n    sshaddr: 127.0.0.1\n    sshport: 1\n    mgmtaddrprefix: fd00:77::/64\n');
+    const r = spawnSync(process.execPath, [CLI, 'teardown', '-c', config, '--name', 'zetta'], { encoding: 'utf8', cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: dir } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'nothing to tear down: no run of "zetta"\n');
+    assert.match(r.stderr, /^hint: runs on record on this controller: zeta; e\.g\. myikev2 teardown -c \S+controller\.yaml --name zeta$/m, 'with the -c it was given');
+  });
+
   it('says when no run is on record', () => {
     const r = teardown();
     assert.equal(r.status, 2);
@@ -60,3 +70,20 @@ describe('cli: an SSH error points at the config line to fix', () => {
   });
 });
 
+
+describe('cli: teardown of a run this controller has no record of', () => {
+  it('names the servers it could not ask: the run may be there (loopback port 1: nothing listens)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'myikev2-td-unasked-'));
+    try {
+      const config = join(dir, 'controller.yaml');
+      const key = join(dir, 'id_ed25519');
+      spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+      writeFileSync(config, `daemonlist:\n  srv1:\n    sshaddr: 127.0.0.1\n    sshport: 1\n    sshkeypath: ${key}\n    mgmtaddrprefix: fd00:77::/64\n`);
+      const r = spawnSync(process.execPath, [CLI, 'teardown', '-c', config, '--name', 'elsewhere'], { encoding: 'utf8', cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: dir } });
+      assert.equal(r.stdout, 'nothing to tear down: no run of "elsewhere"\n');
+      assert.match(r.stderr, /warning: this controller has no record of the run, and srv1 \(cannot connect to root@127\.0\.0\.1:1: .*\) could not be asked for one: a run there is not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

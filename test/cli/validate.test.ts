@@ -46,6 +46,17 @@ describe('cli: validate, example, usage', () => {
     assert.match(help.stdout, /Usage: myikev2 validate/);
   });
 
+  it('no command word is bad usage (exit 2, usage on stderr); `help` exits 0', () => {
+    for (const args of [[], ['lab']]) {
+      const r = myikev2(...args);
+      assert.equal(r.code, 2, `myikev2 ${args.join(' ')}`);
+      assert.match(r.stderr, /Usage: myikev2/);
+    }
+    assert.equal(myikev2('help').code, 0);
+    assert.equal(myikev2('help', 'run').code, 0);
+    assert.equal(myikev2('lab', 'help').code, 0);
+  });
+
   it('bad usage with --json prints the error as JSON on stdout too (exit 2)', () => {
     for (const args of [
       ['run', '--json', '--bogus', 'a.yaml'],

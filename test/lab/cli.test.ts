@@ -55,6 +55,18 @@ describe('myikev2 lab (command) @integration', function () {
     assert.match(again.stderr, /no lab recorded/);
   });
 
+  it('status of a lab whose server stopped answering exits 1 and says what to do', () => {
+    const up = myikev2(['lab', 'up', '--servers', '1'], cwd);
+    assert.equal(up.code, 0, up.stderr);
+    const { servers } = JSON.parse(myikev2(['lab', 'status', '--json'], cwd).stdout);
+    process.kill(servers[0].sshdPid, 'SIGTERM');
+    let st = myikev2(['lab', 'status'], cwd);
+    for (let i = 0; i < 20 && st.code === 0; i++) st = myikev2(['lab', 'status'], cwd);
+    assert.equal(st.code, 1, st.stdout);
+    assert.match(st.stdout, /srv1 .* NO /);
+    assert.match(st.stderr, /srv1 not answering \(see \.myikev2-lab\/srv1\/sshd\.log\)\n  hint: .*myikev2 lab down --dir \.myikev2-lab, then lab up again/);
+  });
+
   const badUsage: Array<[string[], RegExp]> = [
     [['lab', 'up', '--servers', '0'], /invalid number of servers/],
     [['lab', 'up', '--servers', 'x'], /invalid number 'x'/],

@@ -24,7 +24,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -153,6 +153,26 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.deepEqual(await states(runTag(names[2])), before, 'the server is as it was');
   });
 
+  it('--keep-on-failure says the run is kept and how to look inside and remove it; teardown --name removes it', async () => {
+    const { lab } = labRef;
+    const name = 'lab-keep-test';
+    const file = join(tmp, 'keep.yaml');
+    writeFileSync(file, recipe(name, [{ server: lab.servers[0].name, upcmds: 'exec sleep 664' }, { server: lab.servers[0].name, upcmds: 'exec sleeep 664' }]));
+    // A daemon an earlier test left idle may still be exiting: compare from a quiet server.
+    for (let i = 0; i < 50 && (await sshRun(lab, lab.servers[0], "pgrep -f '[m]yikev2-daemon.mjs'")).code === 0; i++) await sleep(100);
+    const before = await states(runTag(name));
+    const r = myikev2('run', '--plain', '--keep-on-failure', '-c', lab.controllerConfigPath, file);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /warning: run failed; what it created is kept for inspection \(--keep-on-failure\): .*`myikev2 teardown --name lab-keep-test` \(with the same -c\) removes it/);
+    assert.notDeepEqual(await states(runTag(name)), before, 'kept');
+    const td = myikev2('teardown', '-c', lab.controllerConfigPath, '--name', name);
+    assert.equal(td.status, 0, td.stderr);
+    // The idle daemon exits while the teardown's script runs: give it a moment.
+    let after = await states(runTag(name));
+    for (let i = 0; i < 30 && JSON.stringify(after) !== JSON.stringify(before); i++) after = (await sleep(100), await states(runTag(name)));
+    assert.deepEqual(after, before, 'the server is as it was');
+  });
+
   it('a server lost midway (its daemon killed) names the server and step, and the run is rolled back on every server', async () => {
     const { lab } = labRef;
     const [one, two] = lab.servers;
@@ -203,6 +223,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     const none = myikev2('teardown', '--no-logs', '-c', cut, '--name', names[3]);
     assert.equal(none.status, 0, none.stderr + none.stdout);
     assert.match(none.stdout, /nothing to tear down: no run of/);
+    assert.match(none.stderr, new RegExp(`warning: this controller has no record of the run, and ${two} \\(.*\\) could not be asked for one`), 'the server it could not ask may hold the run');
     // The server is back: its daemon's record finds the run, and the teardown finishes.
     const back = myikev2('teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, '--name', names[3]);
     assert.equal(back.status, 0, back.stderr + back.stdout);

@@ -188,7 +188,10 @@ describe('run: planner and scripts', () => {
     }
     const renamed = structuredClone(recipe);
     renamed.instances[0].name = 'gw2';
-    assert.throws(() => planRun(renamed, config, f, first.manifest, { override: false, now: NOW }), /instance gateway on srv2 is no longer in the recipe/);
+    assert.throws(
+      () => planRun(renamed, config, f, first.manifest, { override: false, now: NOW }),
+      (e: MyikeError) => /instance gateway on srv2 is no longer in the recipe/.test(e.message) && /-o\/--override to .*remove those no longer in the recipe/.test(e.hint!),
+    );
     const plan = planRun(renamed, config, f, first.manifest, { override: true, now: NOW });
     const srv2 = plan.servers.find((s) => s.server === 'srv2')!;
     assert.deepEqual([srv2.remove.map((r) => r.name), srv2.create.map((p) => p.conf.name)], [['gateway'], ['gw2']]);
@@ -218,6 +221,19 @@ describe('run: planner and scripts', () => {
     );
     f.srv1.sshAddr = '10.1.1.1'; // another interface's
     assert.doesNotThrow(() => planRun(recipe, config, f, null, { override: false, now: NOW }));
+  });
+
+  it('refuses, on the controller\'s own machine, a data interface that carries its default route (it would cut the machine off)', () => {
+    const qs = loadInputs(join(PROJECT_ROOT, 'examples', 'quickstart', 'recipe.yaml'));
+    const link = (routes: string[]) => ({ exists: true as const, addrs: [], up: true, ...(routes.length ? { routes } : {}) });
+    const local = (routes: string[]): Record<string, ServerFacts> => ({ local: { netns: [], links: { 'qs-client': link(routes), 'qs-gateway': link([]) }, daemonInstances: [], mgmtRoutes: [] } });
+    for (const route of ['default via 192.0.2.1', '::/0 via fd00::1 metric 1024 pref medium'])
+      assert.throws(
+        () => planRun(qs.recipe, qs.config, local([route]), null, { override: false, now: NOW }),
+        (e: MyikeError) => e.code === 'E_PLAN' && /instance client: its data interface qs-client carries the default route of local, the controller's own machine/.test(e.message),
+        route,
+      );
+    assert.doesNotThrow(() => planRun(qs.recipe, qs.config, local(['10.0.0.0/8 via 192.0.2.1', 'default via 192.0.2.1 table 220']), null, { override: false, now: NOW }), 'another route, or a default of another table');
   });
 
   it('refuses a data interface the server does not have', () => {

@@ -92,6 +92,45 @@ describe('shell: commands', () => {
     assert.deepEqual(printed, ['instance alpha is not running: killed (SIGKILL); nothing to stop']);
   });
 
+  it('stop of a detached other instance (upcmds exited 0) stops what it left: destroycmds, then the daemon\'s stop', async () => {
+    const record = { ...alpha, destroycmds: 'ipsec stop' } as InstanceRecord;
+    const calls: string[] = [];
+    const info = { name: record.daemonName, state: 'exited', signal: null, exitCode: 0 };
+    const daemon = {
+      request: async (method: string) => {
+        calls.push(method);
+        return method === 'list' ? { instances: [info] } : { removed: [record.daemonName] };
+      },
+    };
+    const transport = { exec: async (command: string) => (calls.push(`exec ${command}`), { code: 0, stdout: '', stderr: '' }) };
+    const ctx = {
+      session: { known: () => [{ run: 'r', tag: 'm1234', record }], server: async () => ({ daemon, transport }), runs: () => [] },
+      io: { print: (t: string) => calls.push(`print ${t}`), write: () => {}, error: () => {}, palette: NO_COLOUR, terminal: null },
+      signal: new AbortController().signal,
+      uninterruptible: () => {},
+    } as unknown as CommandContext;
+    assert.equal(await RUNNERS.stop(ctx, parseCommand(['stop', '-t', 'alpha'])), 0);
+    assert.ok(calls.some((c) => c.startsWith('exec ') && c.includes('ipsec stop')), calls.join('\n'));
+    assert.ok(calls.includes('stop'), calls.join('\n'));
+    assert.match(calls.at(-1)!, /^print instance alpha on srv1 stopped gracefully/);
+  });
+
+  it('logs of an instance the daemon does not have and that left no log file does not claim it was stopped (it may never have started)', async () => {
+    const daemon = { logs: async () => Promise.reject(new MyikeError('E_NOT_FOUND', 'no instance')) };
+    const transport = { exec: async () => ({ code: 0, stdout: '', stderr: '' }) };
+    const record = { ...alpha, logdir: '/var/log/myikev2/m1234/alpha' } as InstanceRecord;
+    const ctx = {
+      session: { known: () => [{ run: 'r', tag: 'm1234', record }], server: async () => ({ daemon, transport }), runs: () => [] },
+      io: { print: () => {}, write: () => {}, error: () => {}, palette: NO_COLOUR, terminal: null },
+      signal: new AbortController().signal,
+    } as unknown as CommandContext;
+    await assert.rejects(RUNNERS.logs(ctx, parseCommand(['logs', '-t', 'alpha'])), (e: MyikeError) => {
+      assert.match(e.message, /has no instance alpha \(stopped, or it never started\)/);
+      assert.match(e.hint!, /no log files of it in \/var\/log\/myikev2\/m1234\/alpha on srv1/);
+      return true;
+    });
+  });
+
   it('list on a controller that knows no run names the servers it could not ask (exit 1), not just "no instances"', async () => {
     const printed: string[] = [];
     const ctx = {

@@ -132,6 +132,14 @@ describe('shell: formatting', () => {
     assert.deepEqual(rows.map((r) => [r.run, r.instance, r.namespace, r.state, r.uptime]), [['(tag zz, not known here)', 'zz-x', 'zz-x', 'exited 4', '-']]);
   });
 
+  it('names the run of an instance not known here when its server keeps the manifest, and says how to remove it', () => {
+    const rows = strangerRows('srv1', [info('zz-x', { tag: 'zz', netns: 'zz-x' })], [], Date.parse('2026-11-24T03:00:09Z'), new Map([['zz', 'starter']]));
+    assert.equal(rows[0].run, 'starter (tag zz, not known here)');
+    const lines = listTable(rows).split('\n');
+    assert.match(lines[0], /^RUN +INSTANCE/, 'the run is shown, though it is the only one');
+    assert.match(lines.at(-1)!, /not known here: .*teardown --name NAME removes it\)$/);
+  });
+
   it('fits a narrow terminal: leaves out namespace, restarts, uptime, management address in that order, and says so', () => {
     const rows = listRows(knownInstances([runA]), new Map(), new Map(), 0);
     const full = listTable(rows);

@@ -35,6 +35,9 @@ describe('shell: words', () => {
     ]);
     assert.deepEqual(splitCommands('a\\;b'), ['a\\;b']);
     assert.deepEqual(splitCommands(' ; ;'), []);
+    // A comment after a command, as in sh; `#` inside a word or quotes is no comment.
+    assert.deepEqual(splitCommands('list  # every instance; not a command\nclearping -y #'), ['list', 'clearping -y']);
+    assert.deepEqual(splitCommands(`cli -t a -- echo a#b '# x' "#y"`), [`cli -t a -- echo a#b '# x' "#y"`]);
   });
 
   it('quotes words so that they split back unchanged', () => {

@@ -42,3 +42,39 @@ describe('transport/ensure-daemon: a user that may not set myikev2 up on the ser
     });
   }
 });
+
+describe('transport/ensure-daemon: an sshd that refuses stream-local forwarding', () => {
+  // firstStart: the daemon starts now (ready), then holds the lock; else one runs already (left by an earlier try).
+  for (const firstStart of [true, false])
+  it(`names the sshd setting, not "a daemon is already running" (${firstStart ? 'it starts now' : 'one runs already'})`, async () => {
+    const commands: string[] = [];
+    const t = {
+      server: 'srv1',
+      kind: 'ssh',
+      exec: async (command: string, o?: { onStdout?: (s: string) => void }) => {
+        commands.push(command);
+        if (command.includes('node=%s')) return { code: 0, signal: null, stdout: 'node=v20.1.0\nip=/usr/sbin/ip\nuid=0\n', stderr: '' };
+        if (command.includes('node -e')) {
+          o?.onStdout?.('listening 4711\n');
+          return { code: 0, signal: null, stdout: '', stderr: '' };
+        }
+        if (command.includes('sshd -T')) return { code: 0, signal: null, stdout: 'allowstreamlocalforwarding no\n', stderr: '' };
+        // The daemon starts (ready) the first time; a second start finds it holding the lock.
+        const started = commands.filter((c) => c.includes('--ready-fd')).length;
+        return started === 1 && firstStart ? { code: 0, signal: null, stdout: '', stderr: '' } : { code: 2, signal: null, stdout: '', stderr: 'error: a daemon is already running (pid 26)' };
+      },
+      push: async () => assert.fail('nothing to push: the bundle is there'),
+      openUnixStream: async (p: string) => {
+        throw new MyikeError('E_UNIX_SOCKET', `cannot connect to ${p}: (SSH) Channel open failure: administratively prohibited`);
+      },
+      interactive: async () => assert.fail('no terminal'),
+      close: async () => {},
+    } as unknown as Transport;
+    await assert.rejects(ensureDaemon(t, bundle), (e: MyikeError) => {
+      assert.equal(e.code, 'E_PREFLIGHT_FORWARDING', e.message);
+      assert.equal(e.server, 'srv1');
+      assert.match(e.message, /AllowStreamLocalForwarding no/);
+      return true;
+    });
+  });
+});

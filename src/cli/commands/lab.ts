@@ -109,6 +109,10 @@ export function registerLab(program: Command): void {
           const rows = [['server', 'ssh address', 'sshd', 'answers', 'netns']];
           for (const s of st.servers) rows.push([s.name, s.sshAddr, s.running ? `pid ${s.sshdPid}` : 'not running', s.answers ? 'yes' : 'NO', s.namespace ? s.netns : `${s.netns} (missing)`]);
           process.stdout.write(`lab ${st.id} (${st.phase}) in ${shown(st.dir)}\n${table(rows)}\n`);
+          // A lab server cannot be started again alone: say so, and where its sshd said why it stopped.
+          const down = st.servers.filter((s) => !(s.namespace && s.running && s.answers));
+          if (down.length && st.phase === 'up')
+            process.stderr.write(`${down.map((s) => s.name).join(', ')} not answering (see ${down.map((s) => `${shown(st.dir)}/${s.name}/sshd.log`).join(', ')})\n  hint: a lab server is not restarted alone: myikev2 lab down --dir ${shown(st.dir)}, then lab up again\n`);
         }
         return st.healthy ? EXIT_OK : EXIT_FAILED;
       }),

@@ -23,7 +23,7 @@ export function registerTeardown(program: Command): void {
     .option('--plain', 'plain progress lines even on a terminal')
     .action(
       action(async (recipeFile: string | undefined, opts: { config?: string; name?: string; force?: boolean; logs: boolean; keepDaemon?: boolean; forget?: boolean; json?: boolean; plain?: boolean }) => {
-        if (!recipeFile === !opts.name) throw new MyikeError('E_USAGE', 'give either a recipe file or --name NAME', { hint: whichRun(), exitCode: EXIT_USAGE });
+        if (!recipeFile === !opts.name) throw new MyikeError('E_USAGE', 'give either a recipe file or --name NAME', { hint: whichRun(opts.config), exitCode: EXIT_USAGE });
         // Only the recipe's name matters: a recipe edited (even broken) since the run still tears it down.
         // A file this controller ran as it is now needs no parsing: its run's name is on record.
         let name = opts.name ?? runNameOfRecipeFile(recipeFile!);
@@ -55,6 +55,8 @@ export function registerTeardown(program: Command): void {
           const before = recipeFile ? runsStartedFrom(recipeFile).filter((n) => n !== name) : [];
           if (before.length)
             process.stdout.write(`but ${recipeFile} started ${before.length === 1 ? 'the run' : 'the runs'} ${before.map((n) => `"${n}"`).join(', ')} (its name then), still on record: myikev2 teardown${opts.config ? ` -c ${shq(opts.config)}` : ''} --name ${shq(before[0])}\n`);
+          // A mistyped --name: say which names would have done.
+          else if (opts.name && listManifests().length) process.stderr.write(`hint: ${whichRun(opts.config)}\n`);
         }
         else {
           for (const s of left) process.stdout.write(`${s.server}: could not remove:\n${s.leftovers.map((l) => `  ${l}`).join('\n')}\n`);
@@ -73,8 +75,9 @@ export function registerTeardown(program: Command): void {
 }
 
 /** The runs this controller has on record, as the way to name one. */
-function whichRun(): string {
+function whichRun(config?: string): string {
   const names = [...new Set(listManifests().map((m) => m.name))].sort();
-  if (names.length === 0) return 'myikev2 teardown recipe.yaml, or myikev2 teardown --name NAME (no run is on record on this controller)';
-  return `runs on record on this controller: ${names.join(', ')}; e.g. myikev2 teardown --name ${shq(names[0])}`;
+  const c = config ? ` -c ${shq(config)}` : '';
+  if (names.length === 0) return `myikev2 teardown${c} recipe.yaml, or myikev2 teardown${c} --name NAME (no run is on record on this controller)`;
+  return `runs on record on this controller: ${names.join(', ')}; e.g. myikev2 teardown${c} --name ${shq(names[0])}`;
 }

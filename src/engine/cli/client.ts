@@ -30,7 +30,7 @@ export class EngineClient {
   private constructor(private readonly sock: Socket, readonly hello: Hello) {}
 
   static connect(target: EngineTarget, timeoutMs = 5000): Promise<EngineClient> {
-    const where = 'socket' in target ? target.socket : `${target.addr}:${target.port}`;
+    const where = 'socket' in target ? target.socket : `${target.addr.includes(':') ? `[${target.addr}]` : target.addr}:${target.port}`;
     return new Promise((resolve, reject) => {
       const sock = 'socket' in target ? connect(target.socket) : connect({ host: target.addr, port: target.port });
       let client: EngineClient | undefined;
