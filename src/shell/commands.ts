@@ -6,7 +6,7 @@ import type { InstanceInfo } from '../daemon/protocol.js';
 import { asMyikeError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MyikeError } from '../errors.js';
 import { loadInputs } from '../model/load.js';
 import type { InstanceRecord } from '../run/manifest.js';
-import { engineApiSocket, inNamespace, stopInstances } from '../run/instances.js';
+import { engineApiSocket, inNamespace, stillDetached, stopInstances } from '../run/instances.js';
 import { manifestKey, runTag } from '../run/names.js';
 import { runRecipe } from '../run/run.js';
 import type { ServerSession } from '../run/servers.js';
@@ -114,6 +114,7 @@ export async function gatherList(session: ShellSession, daemonFilter?: string): 
   const servers = [...new Set(known.map((k) => k.record.server))];
   const daemon = new Map<string, Map<string, InstanceInfo> | string>();
   const sessions = new Map<string, ServerSession>();
+  const stillRuns = new Map<string, boolean>();
   await Promise.all(
     servers.map(async (name) => {
       try {
@@ -121,6 +122,12 @@ export async function gatherList(session: ShellSession, daemonFilter?: string): 
         sessions.set(name, s);
         const { instances } = await s.daemon.request('list', {}, { timeoutMs: 10_000 });
         daemon.set(name, new Map(instances.map((i) => [i.name, i])));
+        // A daemonised upcmds (ipsec start) exited 0: whether what it started still runs is told by its namespace.
+        const daemonised = instances.filter((i) => i.state === 'exited' && i.exitCode === 0 && i.netns && known.some((k) => k.record.server === name && k.record.daemonName === i.name && k.record.kind === 'other'));
+        if (daemonised.length) {
+          const alive = await stillDetached(s, daemonised).catch(() => null);
+          if (alive) for (const i of daemonised) stillRuns.set(i.name, alive.has(i.name));
+        }
       } catch (e) {
         daemon.set(name, asMyikeError(e).message);
       }
@@ -141,7 +148,7 @@ export async function gatherList(session: ShellSession, daemonFilter?: string): 
         }
       }),
   );
-  const rows = listRows(known, daemon, stats, Date.now());
+  const rows = listRows(known, daemon, stats, Date.now(), stillRuns);
   if (daemonFilter !== undefined) {
     // The seed's `list -d`: everything that daemon runs, also what no known run owns.
     const d = daemon.get(daemonFilter);

@@ -3,6 +3,7 @@
 import type { InstanceEvent, InstanceInfo } from '../daemon/protocol.js';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
 import type { InstanceRecord, RunManifest } from '../run/manifest.js';
+import { DETACHED } from '../run/plan.js';
 import { quoteWord } from './words.js';
 
 /** An instance of a known run: its record in the run manifest. */
@@ -87,7 +88,12 @@ export function formatDuration(ms: number): string {
 }
 
 /** The state as a person reads it: "running", "exited 3", "killed (SIGKILL)", "stopped". */
-export function stateText(kind: 'myikev2' | 'other', info: InstanceInfo | undefined): string {
+/**
+ * An instance's state in words. `stillRuns`: for an other instance whose
+ * upcmds exited 0 (daemonised, like `ipsec start`), whether anything still
+ * runs in its namespace, when that was looked at.
+ */
+export function stateText(kind: 'myikev2' | 'other', info: InstanceInfo | undefined, stillRuns?: boolean): string {
   if (!info) return 'stopped';
   switch (info.state) {
     case 'running':
@@ -97,7 +103,7 @@ export function stateText(kind: 'myikev2' | 'other', info: InstanceInfo | undefi
       return `restarting${info.nextRestartAt ? ` at ${info.nextRestartAt.slice(11, 19)}` : ''}`;
     case 'exited':
       if (info.signal) return `killed (${info.signal})`;
-      if (info.exitCode === 0 && kind === 'other') return 'detached (upcmds exited 0)';
+      if (info.exitCode === 0 && kind === 'other') return stillRuns === undefined ? 'detached (upcmds exited 0)' : stillRuns ? DETACHED : 'exited 0, nothing left running in its namespace';
       return info.exitCode === null ? 'exited' : `exited ${info.exitCode}`;
     case 'stopped':
       return 'stopped';
@@ -112,7 +118,8 @@ export function stateText(kind: 'myikev2' | 'other', info: InstanceInfo | undefi
  * One row per known instance. `daemon` maps a server to its instances by
  * daemon name, or to an error text when the server could not be asked.
  */
-export function listRows(known: Known[], daemon: Map<string, Map<string, InstanceInfo> | string>, stats: Map<string, EngineStats | string>, now: number): ListRow[] {
+/** `stillRuns`: by daemon name, whether a daemonised other instance still has something running in its namespace (see stateText). */
+export function listRows(known: Known[], daemon: Map<string, Map<string, InstanceInfo> | string>, stats: Map<string, EngineStats | string>, now: number, stillRuns: ReadonlyMap<string, boolean> = new Map()): ListRow[] {
   return known.map(({ run, record: r }) => {
     const d = daemon.get(r.server);
     const info = typeof d === 'string' || d === undefined ? undefined : d.get(r.daemonName);
@@ -124,7 +131,7 @@ export function listRows(known: Known[], daemon: Map<string, Map<string, Instanc
       kind: r.kind,
       server: r.server,
       namespace: r.netns,
-      state: typeof d === 'string' ? 'unknown (server unreachable)' : stateText(r.kind, info),
+      state: typeof d === 'string' ? 'unknown (server unreachable)' : stateText(r.kind, info, stillRuns.get(r.daemonName)),
       mgmtAddr: r.mgmtAddr || '-',
       pid: running ? info!.pid : null,
       uptime: running && info!.startedAt ? formatDuration(now - Date.parse(info!.startedAt)) : '-',
@@ -223,7 +230,7 @@ export function listTable(rows: ListRow[], p: Palette = NO_COLOUR, width?: numbe
   const stateCol = cols.findIndex(([h]) => h === 'STATE');
   const body = render(cols, (col, cell, padded) => {
     if (col !== stateCol) return padded;
-    if (cell === 'running' || cell.startsWith('detached')) return p.ok(padded);
+    if (cell === 'running' || cell === DETACHED || cell.startsWith('detached')) return p.ok(padded);
     if (cell === 'stopped' || cell === 'stopping') return p.dim(padded);
     return p.bad(padded);
   });

@@ -131,6 +131,26 @@ describe('shell: commands', () => {
     });
   });
 
+  it('list looks into the namespaces of daemonised other instances (upcmds exited 0): running (detached), or nothing left running', async () => {
+    const beta = { ...alpha, name: 'beta', netns: 'm1234-beta', daemonName: 'm1234-beta' } as InstanceRecord;
+    const exited0 = (r: InstanceRecord) => ({ name: r.daemonName, tag: 'm1234', netns: r.netns, state: 'exited', exitCode: 0, signal: null, pid: null, restarts: 0 });
+    const execs: string[] = [];
+    const daemon = { request: async (method: string) => (method === 'list' ? { instances: [exited0(alpha), exited0(beta)] } : {}) };
+    // Something runs in alpha's namespace only (the daemon saw both upcmds exit 0).
+    const transport = { exec: async (command: string) => (execs.push(command), { code: 0, stdout: 'm1234-alpha\n', stderr: '' }) };
+    const printed: string[] = [];
+    const ctx = {
+      session: { known: () => [alpha, beta].map((record) => ({ run: 'r', tag: 'm1234', record })), forgetGone: async () => {}, server: async () => ({ daemon, transport }), config: { servers: { srv1: {} } } },
+      io: { print: (t: string) => printed.push(t), write: () => {}, error: (t: string) => printed.push(`stderr ${t}`), palette: NO_COLOUR, terminal: null },
+      signal: new AbortController().signal,
+      uninterruptible: () => {},
+    } as unknown as CommandContext;
+    assert.equal(await RUNNERS.list(ctx, parseCommand(['list', '--json'])), 0);
+    assert.deepEqual(JSON.parse(printed.join('\n')).map((r: { instance: string; state: string }) => [r.instance, r.state]), [['alpha', 'running (detached)'], ['beta', 'exited 0, nothing left running in its namespace']]);
+    assert.equal(execs.length, 1, 'one look for both');
+    assert.match(execs[0], /ip netns pids/);
+  });
+
   it('list on a controller that knows no run names the servers it could not ask (exit 1), not just "no instances"', async () => {
     const printed: string[] = [];
     const ctx = {

@@ -89,6 +89,9 @@ describe('shell: formatting', () => {
     assert.equal(stateText('other', info('a', { state: 'exited', signal: 'SIGKILL' })), 'killed (SIGKILL)');
     assert.equal(stateText('myikev2', info('a', { state: 'exited', exitCode: 1 })), 'exited 1');
     assert.equal(stateText('other', info('a', { state: 'exited', exitCode: 0 })), 'detached (upcmds exited 0)');
+    // Looked at: something still runs in its namespace, or nothing does (a daemonised charon that died).
+    assert.equal(stateText('other', info('a', { state: 'exited', exitCode: 0 }), true), 'running (detached)');
+    assert.equal(stateText('other', info('a', { state: 'exited', exitCode: 0 }), false), 'exited 0, nothing left running in its namespace');
     assert.equal(stateText('other', info('a', { state: 'lost', error: 'pid gone' })), 'lost (pid gone)');
     assert.equal(stateText('other', info('a', { state: 'backoff', nextRestartAt: '2026-11-24T03:00:05.000Z' })), 'restarting at 03:00:05');
   });
