@@ -539,6 +539,9 @@ async function liveSession(ctx: Ctx, servers: Servers, tag: string, name: string
   if (s && !s.daemon.closed) return s;
   const fresh = await servers.session(name);
   await holdRun(fresh, tag, 'run');
-  ctx.sessions.set(name, fresh); // a daemon it started goes again with the others (stopIdleDaemonsWeStarted)
+  // A daemon this run started goes again with the others (stopIdleDaemonsWeStarted), also when only the
+  // connection was lost and the fresh session found that daemon still running.
+  fresh.daemonStarted ||= !!s?.daemonStarted;
+  ctx.sessions.set(name, fresh);
   return fresh;
 }

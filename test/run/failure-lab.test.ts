@@ -24,7 +24,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test', 'lab-ssh-lost-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -191,6 +191,28 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.match(stderr, new RegExp(`error: \\[server ${two.name}, step start i2\\] connection to the daemon on ${two.name} closed\n  hint: `));
     assert.doesNotMatch(stderr, /rollback incomplete|not rolled back/, stderr);
     assert.deepEqual(await states(runTag(names[4])), before, `every server is as it was: the lost one through a new daemon, which went again\n${stderr}`);
+  });
+
+  it('a server whose SSH connection is lost midway (its daemon still up) is rolled back, and the daemon the run started there goes again', async () => {
+    const { lab } = labRef;
+    const [one, two] = lab.servers;
+    const file = join(tmp, 'ssh-lost.yaml');
+    // i2 starts 6 s after i1: the controller's SSH sessions to its server are killed meanwhile, not the daemon.
+    const list = { 1: { name: 'i1', daemonname: one.name, other: { upcmds: 'exec sleep 668' } }, 2: { name: 'i2', daemonname: two.name, waitinterval: '6s', other: { upcmds: 'exec sleep 669' } } };
+    writeFileSync(file, stringify({ name: names[10], instancelist: list }));
+    const before = await states(runTag(names[10]));
+    const child = spawn(process.execPath, [CLI, 'run', '--plain', '-c', lab.controllerConfigPath, file], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    for (let i = 0; i < 100 && (await sshRun(lab, one, "pgrep -f '^sleep 668$'")).code !== 0; i++) await sleep(50);
+    // Every SSH session on the server but the one running this command (its sshd is our parent).
+    const cut = await sshRun(lab, two, 'n=0; for p in $(pgrep -f "^sshd: root@"); do [ "$p" != "$PPID" ] && kill -9 "$p" && n=$((n+1)); done; echo $n');
+    assert.notEqual(cut.stdout.trim(), '0', 'the controller had a session to cut');
+    assert.equal(await exited, 1, stderr);
+    assert.match(stderr, new RegExp(`error: \\[server ${two.name}, step start i2\\] connection to the daemon on ${two.name} closed`));
+    assert.doesNotMatch(stderr, /not rolled back/, stderr);
+    assert.deepEqual(await states(runTag(names[10])), before, `every server is as it was, also without the daemon the run started\n${stderr}`);
   });
 
   it('a teardown that cannot reach a server says so once, with what to do, and its line is not ticked; --forget drops the run here, and the server finishes it once back', async () => {
