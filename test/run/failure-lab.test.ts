@@ -24,7 +24,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test', 'lab-ssh-lost-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test', 'lab-ssh-lost-test', 'lab-rundir-gone-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -213,6 +213,22 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.match(stderr, new RegExp(`error: \\[server ${two.name}, step start i2\\] connection to the daemon on ${two.name} closed`));
     assert.doesNotMatch(stderr, /not rolled back/, stderr);
     assert.deepEqual(await states(runTag(names[10])), before, `every server is as it was, also without the daemon the run started\n${stderr}`);
+  });
+
+  it('an instance started again whose run directory was removed by hand (/run cleaned) is started in a new one', async () => {
+    const { lab } = labRef;
+    const srv = lab.servers[0];
+    const file = join(tmp, 'rundir-gone.yaml');
+    writeFileSync(file, recipe(names[11], [{ server: srv.name, upcmds: 'exec sleep 670' }]));
+    const before = await states(runTag(names[11]));
+    assert.equal(myikev2('run', '--plain', '-c', lab.controllerConfigPath, file).status, 0);
+    assert.equal((await sshRun(lab, srv, `pkill -KILL -f '^sleep 670$' && rm -rf /run/myikev2/runs/${runTag(names[11])}`)).code, 0);
+    const again = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout + again.stderr, /1 to restart/);
+    assert.equal((await sshRun(lab, srv, "pgrep -f '^sleep 670$'")).code, 0, 'running again');
+    assert.equal(myikev2('teardown', '--no-logs', '-c', lab.controllerConfigPath, file).status, 0);
+    assert.deepEqual(await states(runTag(names[11])), before);
   });
 
   it('a teardown that cannot reach a server says so once, with what to do, and its line is not ticked; --forget drops the run here, and the server finishes it once back', async () => {
