@@ -24,7 +24,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test', 'lab-ssh-lost-test', 'lab-rundir-gone-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test', 'lab-ssh-lost-test', 'lab-rundir-gone-test', 'lab-lost-in-teardown-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -229,6 +229,28 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.equal((await sshRun(lab, srv, "pgrep -f '^sleep 670$'")).code, 0, 'running again');
     assert.equal(myikev2('teardown', '--no-logs', '-c', lab.controllerConfigPath, file).status, 0);
     assert.deepEqual(await states(runTag(names[11])), before);
+  });
+
+  it('a teardown losing a server while it stops its instances names the server and the step; the next teardown finishes', async () => {
+    const { lab } = labRef;
+    const [one, two] = lab.servers;
+    const file = join(tmp, 'lost-in-teardown.yaml');
+    const list = { 1: { name: 'i1', daemonname: one.name, other: { upcmds: 'exec sleep 671' } }, 2: { name: 'i2', daemonname: two.name, other: { upcmds: 'exec sleep 672', destroycmds: 'sleep 5.5' } } };
+    writeFileSync(file, stringify({ name: names[12], instancelist: list }));
+    const before = await states(runTag(names[12]));
+    assert.equal(myikev2('run', '--plain', '-c', lab.controllerConfigPath, file).status, 0);
+    const child = spawn(process.execPath, [CLI, 'teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, file], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    for (let i = 0; i < 100 && (await sshRun(lab, two, "pgrep -f '^sleep 5.5$'")).code !== 0; i++) await sleep(50);
+    assert.equal((await sshRun(lab, two, "pkill -KILL -f '[m]yikev2-daemon.mjs'")).code, 0, 'the daemon was there to kill');
+    assert.equal(await exited, 1, out);
+    assert.match(out, new RegExp(`${two.name}: could not remove:\\n  not torn down \\(step stop instances\\): connection to the daemon on ${two.name} closed`));
+    const again = myikev2('teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, file);
+    assert.equal(again.status, 0, again.stdout + again.stderr);
+    assert.deepEqual(await states(runTag(names[12])), before);
   });
 
   it('a teardown that cannot reach a server says so once, with what to do, and its line is not ticked; --forget drops the run here, and the server finishes it once back', async () => {
