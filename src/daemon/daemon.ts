@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { EXIT_USAGE, MyikeError } from '../errors.js';
 import { isReadableByOthers } from '../file-mode.js';
 import { unixSocketAnswers } from '../unix-socket.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, runningDaemon } from './lock.js';
 import { Locks } from './locks.js';
 import { ManifestStore } from './manifests.js';
 import type { DaemonInfo } from './methods.js';
@@ -25,6 +25,8 @@ export interface DaemonOptions {
   adoptPollMs?: number;
   /** Written "ready" once listening, then closed (see ready.ts). */
   readyFd?: number;
+  /** How often it checks that its socket and lock are still its own (default 2 s). */
+  orphanCheckMs?: number;
 }
 
 function log(msg: string): void {
@@ -129,16 +131,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
 
-  const close = (reason: string, code = 0) => {
+  let orphanCheck: NodeJS.Timeout | undefined;
+  const close = (reason: string, code = 0, save = true) => {
     if (closed) return;
     closed = closing = true;
+    clearInterval(orphanCheck);
     log(`shutting down: ${reason}`);
-    for (const s of servers) s.close();
-    sup?.flush(); // answers waiting for a state save go out before the connections end
+    // Closing the Unix listener unlinks its path (libuv), which may be another daemon's socket by now.
+    for (const s of servers) if (save || s !== servers[0]) s.close();
+    if (save) sup?.flush(); // answers waiting for a state save go out before the connections end
     for (const c of connections) c.end();
-    sup?.close();
+    sup?.close(save);
     sup = undefined;
-    if (listening) rmSync(opts.socket, { force: true });
+    if (listening && save) rmSync(opts.socket, { force: true });
     release();
     resolveExit(code);
   };
@@ -224,6 +229,18 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     }
     log(`listening on ${opts.socket}, state in ${opts.stateDir}, build ${info.build.slice(0, 19)}, ${supervisor.list().length} instance(s) on record`);
     if (opts.readyFd !== undefined) reportReady(opts.readyFd, 'ready');
+    // Its socket or lock removed (rm -rf /run/myikev2) or taken by a daemon started since: no controller can reach
+    // it any more. Once no connection is left it goes, without touching the files (they may be the new daemon's);
+    // its instances stay, as at any exit, and teardown finds them by their tag.
+    const own = statSync(opts.socket);
+    const lockPath = join(opts.stateDir, 'daemon.lock');
+    orphanCheck = setInterval(() => {
+      if (connections.size) return;
+      const now = statSync(opts.socket, { throwIfNoEntry: false });
+      if (now?.ino === own.ino && now.dev === own.dev && runningDaemon(lockPath)?.pid === process.pid) return;
+      close(`its socket ${opts.socket} or lock ${lockPath} was removed or taken over: unreachable`, 0, false);
+    }, opts.orphanCheckMs ?? 2000);
+    orphanCheck.unref();
     process.on('SIGTERM', () => close('SIGTERM'));
     process.on('SIGINT', () => close('SIGINT'));
     process.on('SIGHUP', () => {}); // the SSH session that started us may go away

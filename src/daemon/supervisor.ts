@@ -97,6 +97,7 @@ export class Supervisor extends EventEmitter {
   private lastSaveAt = 0;
   private saveGapMs = SAVE_GAP_MS;
   private saveTimer?: NodeJS.Timeout;
+  private readOnly = false;
   private readonly afterSave: (() => void)[] = [];
   private readonly log: (msg: string) => void;
   readonly defaultLogdir: string;
@@ -129,7 +130,8 @@ export class Supervisor extends EventEmitter {
   }
 
   /** Stops the timers and writes the state; instances keep running. */
-  close(): void {
+  /** save false: the state directory is another daemon's now (this one was cut off), not ours to write. */
+  close(save = true): void {
     this.helper?.close();
     this.spawner?.close();
     clearTimeout(this.saveTimer);
@@ -138,7 +140,8 @@ export class Supervisor extends EventEmitter {
       clearTimeout(rt.killTimer);
       clearTimeout(rt.restartTimer);
     }
-    this.flush();
+    if (save) this.flush();
+    else this.readOnly = true; // also what its helpers' exits would change now
   }
 
   list(tag?: string): InstanceInfo[] {
@@ -569,6 +572,7 @@ export class Supervisor extends EventEmitter {
   }
 
   private save(): void {
+    if (this.readOnly) return;
     this.dirty = false;
     const start = performance.now();
     const instances = [...this.instances.values()];

@@ -123,6 +123,8 @@ export function serverCommand(plan: LabPlan, s: PlannedServer, paths: ServerPath
     // on the server's myikev2mgmtbrg through the server.
     'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding',
     'echo 1 > /proc/sys/net/ipv4/ip_forward',
+    // A management link set down and up again (a network outage to test) keeps its addresses, as a real server's would.
+    'echo 1 > /proc/sys/net/ipv6/conf/all/keep_addr_on_down',
     `exec /usr/sbin/sshd -D -f ${paths.sshdConfig} -E ${paths.sshdLog}`,
   ].join('\n');
   return ['ip', 'netns', 'exec', s.netns, 'unshare', '--mount', '--pid', '--fork', '--uts', '--mount-proc', '--propagation', 'private', 'sh', '-c', script];

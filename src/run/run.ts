@@ -222,7 +222,11 @@ export async function runRecipe(inputs: Inputs, opts: RunOptions): Promise<RunRe
                   await timing(`${sp.server} configure namespaces`, () => configureNamespaces(s, tag, renderNamespaceBatches(sp.create, s.conf.mgmtaddrprefix)));
                 }
                 // A namespace whose instance is started again may have lost its configuration (a run killed between plumbing and configuring it, or changed by hand).
-                if (sp.restart.length) await configureNamespaces(s, tag, renderNamespaceBatches(sp.restart, s.conf.mgmtaddrprefix, { engineAddresses: false }));
+                if (sp.restart.length) {
+                  await configureNamespaces(s, tag, renderNamespaceBatches(sp.restart, s.conf.mgmtaddrprefix, { engineAddresses: false }));
+                  // Their run directories, where they start, may be gone too (/run/myikev2 cleaned by hand).
+                  await runScript(s.transport, `mkdir -p -m 0755 ${sp.restart.map((p) => shq(p.record.runDir)).join(' ')}\n`, 'prepare');
+                }
                 await pushSetupFiles(s, tag, [...sp.create, ...sp.restart]);
                 t.title = `${sp.server}: ready (${records.length} namespace(s) created)`;
               })()).catch(onServer(sp.server, 'prepare')),
@@ -539,6 +543,9 @@ async function liveSession(ctx: Ctx, servers: Servers, tag: string, name: string
   if (s && !s.daemon.closed) return s;
   const fresh = await servers.session(name);
   await holdRun(fresh, tag, 'run');
-  ctx.sessions.set(name, fresh); // a daemon it started goes again with the others (stopIdleDaemonsWeStarted)
+  // A daemon this run started goes again with the others (stopIdleDaemonsWeStarted), also when only the
+  // connection was lost and the fresh session found that daemon still running.
+  fresh.daemonStarted ||= !!s?.daemonStarted;
+  ctx.sessions.set(name, fresh);
   return fresh;
 }

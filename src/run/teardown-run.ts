@@ -77,10 +77,12 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
     const result: TeardownResult = { name: m.name, tag, servers: [], logs: null, logsPruned: 0, logsKept, idleDaemonsStopped: [], forgotten: false };
     /** A server whose teardown failed (unreachable, busy, a script that failed): what is left there, told once in the result. */
     const failed: string[] = [];
+    const stepOn = new Map<string, string>(); // where each server's teardown is: named when it fails without a step of its own (a lost connection)
     const notTornDown = (name: string) => (err: unknown): never => {
       const e = asMyikeError(err);
+      const step = e.step ?? stepOn.get(name);
       failed.push(name);
-      result.servers.push({ server: name, leftovers: [`not torn down${e.step ? ` (step ${e.step})` : ''}: ${e.message}${e.hint ? ` — ${e.hint}` : ''}`] });
+      result.servers.push({ server: name, leftovers: [`not torn down${step ? ` (step ${step})` : ''}: ${e.message}${e.hint ? ` — ${e.hint}` : ''}`] });
       throw e;
     };
     const incomplete = new Error('incomplete');
@@ -122,6 +124,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
         const theirs = await s.daemon.request('manifest.get', { key: manifestKey(tag) }).then((r) => r.value as RunManifest, () => null);
         if (theirs && theirs.updatedAt > (newer ?? m).updatedAt) newer = theirs;
         t.title = `${name}: stopping instances`;
+        stepOn.set(name, 'stop instances');
         for (; wave >= 1; wave--) {
           const mine = m.instances.filter((r) => r.server === name && (r.wave ?? 0) === wave);
           if (mine.length) await stopInstances(s, tag, mine, false, opts.warn);
@@ -130,6 +133,7 @@ export async function teardownRun(config: ControllerConf, tag: string, opts: Tea
           await waveStopped[wave].passed;
         }
         const { leftovers, logsSaved } = await teardownServer(s, m, {
+          onStep: (step) => stepOn.set(name, step),
           stopped,
           force: opts.force,
           warn: opts.warn,

@@ -26,6 +26,8 @@ export interface TeardownOptions {
   stopIdleDaemon?: boolean;
   /** Instances (by name) already stopped, e.g. wave by wave: they are not stopped again (no second destroycmds). */
   stopped?: ReadonlySet<string>;
+  /** Told the step it starts, so that a failure without a step of its own (a lost connection) is placed. */
+  onStep?: (step: string) => void;
 }
 
 /** Stops and removes the given instances of a run on one server (not the whole run). */
@@ -52,7 +54,9 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   const key = manifestKey(m.tag);
   const records = m.instances.filter((r) => r.server === server);
   const toStop = opts.stopped ? records.filter((r) => !opts.stopped!.has(r.name)) : records;
+  opts.onStep?.('stop instances');
   await timing(`${server} stop`, () => stopInstances(s, m.tag, toStop, opts.force, opts.warn));
+  opts.onStep?.('teardown');
   // Instances of the run the daemon still has are leftovers.
   const known = (await holdings(s.daemon)).instances.filter((i) => i.tag === m.tag).map((i) => `instance ${i.name} (${i.state}, pid ${i.pid ?? '-'})`);
   // Removal and verification in one round trip; verification's lines follow the marker.
@@ -68,7 +72,9 @@ export async function teardownServer(s: ServerSession, m: RunManifest, opts: Tea
   }
   const [removal, verification = ''] = out.split(`${VERIFY_MARKER}\n`);
   const leftovers = [...notWarnings(`${removal}\n${verification}`, server, opts.warn), ...known];
+  opts.onStep?.('cleancmds');
   await runCommands(s.transport, m.cleancmds.filter((c) => c.server === server), 'cleancmds', opts.onOutput, opts.warn);
+  opts.onStep?.('stop the daemon');
   // The daemon, and with it the run's lock, stays until all of it is done: a run
   // of the same recipe meanwhile is told the run is busy, instead of finding it
   // half removed (or having its own setup undone by these cleancmds).

@@ -11,6 +11,7 @@ import type { InstanceInfo } from '../../src/daemon/protocol.js';
 import {
   BUNDLE,
   Reaper,
+  killIfSame,
   TestDaemon,
   netnsAdd,
   netnsDelete,
@@ -626,6 +627,24 @@ describe('daemon @integration', function () {
     await waitUntil(() => children().length === 2, 'the python3 spawner and the perl helper to start');
     assert.deepEqual(children(), ['perl', 'python3']);
     await c.request('manifest.delete', { key: 'run/warm' });
+  });
+
+  it('a daemon whose socket and state were removed by hand goes once idle, leaving the files to the daemon started since', async () => {
+    const d1 = await newDaemon();
+    const c1 = await client(d1);
+    const { instance } = await c1.request('spawn', { name: 'orphaned', tag, argv: ['sleep', '600'] });
+    await c1.close();
+    // rm -rf /run/myikev2: unreachable for good; a controller then starts a daemon anew.
+    rmSync(join(dir, 'run'), { recursive: true, force: true });
+    rmSync(d1.stateDir, { recursive: true, force: true });
+    const d2 = await newDaemon();
+    const c2 = await client(d2);
+    await waitUntil(() => !d1.alive(), 'the cut-off daemon to exit', 10_000);
+    assert.ok(d2.alive() && existsSync(d2.socket) && existsSync(join(d2.stateDir, 'daemon.lock')), 'the new daemon, its socket and lock stay');
+    const saved = existsSync(join(d2.stateDir, 'state.json')) ? readFileSync(join(d2.stateDir, 'state.json'), 'utf8') : '';
+    assert.doesNotMatch(saved, /orphaned/, `the old daemon did not write its state over the new one: ${saved} ${readFileSync(d1.log, 'utf8')}`);
+    assert.equal((await c2.request('status', {})).counts.running ?? 0, 0);
+    killIfSame(instance.pid!, instance.procStartTime);
   });
 
   it('keeps manifests across daemon restarts and shuts down on request', async () => {

@@ -108,6 +108,15 @@ describe('lab @integration', function () {
       assert.equal(f.stdout.trim(), '1');
     });
 
+    it('keeps a server reachable after its management link went down and up again (an outage to test)', async () => {
+      const srv = env.lab.servers[2]!;
+      sh('ip', ['-n', srv.netns, 'link', 'set', 'mgmt0', 'down']);
+      sh('ip', ['-n', srv.netns, 'link', 'set', 'mgmt0', 'up']);
+      const r = await sshRun(env.lab, srv, 'hostname');
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), srv.name);
+    });
+
     it('writes a controller.yaml naming every server with its key and known_hosts', () => {
       const text = readFileSync(env.lab.controllerConfigPath, 'utf8');
       for (const s of env.lab.servers) {

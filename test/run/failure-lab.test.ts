@@ -24,7 +24,7 @@ describe('run on the lab: an unreachable server, a failing instance @integration
   const labRef = useLab({ servers: 2 });
   const tmp = tempPath('myikev2-failure-lab-');
   before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test'];
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test', 'lab-ssh-lost-test', 'lab-rundir-gone-test', 'lab-lost-in-teardown-test'];
 
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
@@ -191,6 +191,66 @@ describe('run on the lab: an unreachable server, a failing instance @integration
     assert.match(stderr, new RegExp(`error: \\[server ${two.name}, step start i2\\] connection to the daemon on ${two.name} closed\n  hint: `));
     assert.doesNotMatch(stderr, /rollback incomplete|not rolled back/, stderr);
     assert.deepEqual(await states(runTag(names[4])), before, `every server is as it was: the lost one through a new daemon, which went again\n${stderr}`);
+  });
+
+  it('a server whose SSH connection is lost midway (its daemon still up) is rolled back, and the daemon the run started there goes again', async () => {
+    const { lab } = labRef;
+    const [one, two] = lab.servers;
+    const file = join(tmp, 'ssh-lost.yaml');
+    // i2 starts 6 s after i1: the controller's SSH sessions to its server are killed meanwhile, not the daemon.
+    const list = { 1: { name: 'i1', daemonname: one.name, other: { upcmds: 'exec sleep 668' } }, 2: { name: 'i2', daemonname: two.name, waitinterval: '6s', other: { upcmds: 'exec sleep 669' } } };
+    writeFileSync(file, stringify({ name: names[10], instancelist: list }));
+    const before = await states(runTag(names[10]));
+    const child = spawn(process.execPath, [CLI, 'run', '--plain', '-c', lab.controllerConfigPath, file], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    for (let i = 0; i < 100 && (await sshRun(lab, one, "pgrep -f '^sleep 668$'")).code !== 0; i++) await sleep(50);
+    // Every SSH session on the server but the one running this command (its sshd is our parent).
+    const cut = await sshRun(lab, two, 'n=0; for p in $(pgrep -f "^sshd: root@"); do [ "$p" != "$PPID" ] && kill -9 "$p" && n=$((n+1)); done; echo $n');
+    assert.notEqual(cut.stdout.trim(), '0', 'the controller had a session to cut');
+    assert.equal(await exited, 1, stderr);
+    assert.match(stderr, new RegExp(`error: \\[server ${two.name}, step start i2\\] connection to the daemon on ${two.name} closed`));
+    assert.doesNotMatch(stderr, /not rolled back/, stderr);
+    assert.deepEqual(await states(runTag(names[10])), before, `every server is as it was, also without the daemon the run started\n${stderr}`);
+  });
+
+  it('an instance started again whose run directory was removed by hand (/run cleaned) is started in a new one', async () => {
+    const { lab } = labRef;
+    const srv = lab.servers[0];
+    const file = join(tmp, 'rundir-gone.yaml');
+    writeFileSync(file, recipe(names[11], [{ server: srv.name, upcmds: 'exec sleep 670' }]));
+    const before = await states(runTag(names[11]));
+    assert.equal(myikev2('run', '--plain', '-c', lab.controllerConfigPath, file).status, 0);
+    assert.equal((await sshRun(lab, srv, `pkill -KILL -f '^sleep 670$' && rm -rf /run/myikev2/runs/${runTag(names[11])}`)).code, 0);
+    const again = myikev2('run', '--plain', '-c', lab.controllerConfigPath, file);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout + again.stderr, /1 to restart/);
+    assert.equal((await sshRun(lab, srv, "pgrep -f '^sleep 670$'")).code, 0, 'running again');
+    assert.equal(myikev2('teardown', '--no-logs', '-c', lab.controllerConfigPath, file).status, 0);
+    assert.deepEqual(await states(runTag(names[11])), before);
+  });
+
+  it('a teardown losing a server while it stops its instances names the server and the step; the next teardown finishes', async () => {
+    const { lab } = labRef;
+    const [one, two] = lab.servers;
+    const file = join(tmp, 'lost-in-teardown.yaml');
+    const list = { 1: { name: 'i1', daemonname: one.name, other: { upcmds: 'exec sleep 671' } }, 2: { name: 'i2', daemonname: two.name, other: { upcmds: 'exec sleep 672', destroycmds: 'sleep 5.5' } } };
+    writeFileSync(file, stringify({ name: names[12], instancelist: list }));
+    const before = await states(runTag(names[12]));
+    assert.equal(myikev2('run', '--plain', '-c', lab.controllerConfigPath, file).status, 0);
+    const child = spawn(process.execPath, [CLI, 'teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, file], { cwd: PROJECT_ROOT, env: { ...process.env, MYIKEV2_STATE_DIR: stateDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    for (let i = 0; i < 100 && (await sshRun(lab, two, "pgrep -f '^sleep 5.5$'")).code !== 0; i++) await sleep(50);
+    assert.equal((await sshRun(lab, two, "pkill -KILL -f '[m]yikev2-daemon.mjs'")).code, 0, 'the daemon was there to kill');
+    assert.equal(await exited, 1, out);
+    assert.match(out, new RegExp(`${two.name}: could not remove:\\n  not torn down \\(step stop instances\\): connection to the daemon on ${two.name} closed`));
+    const again = myikev2('teardown', '--plain', '--no-logs', '-c', lab.controllerConfigPath, file);
+    assert.equal(again.status, 0, again.stdout + again.stderr);
+    assert.deepEqual(await states(runTag(names[12])), before);
   });
 
   it('a teardown that cannot reach a server says so once, with what to do, and its line is not ticked; --forget drops the run here, and the server finishes it once back', async () => {
