@@ -21,16 +21,16 @@ function recipe(name: string, instances: { server: string; upcmds: string }[]): 
 describe('run on the lab: an unreachable server, a failing instance @integration', function () {
   this.timeout(120_000);
   const { myikev2, stateDir, cleanup } = controllerCli();
-  const labRef = useLab({ servers: 2 });
-  const tmp = tempPath('myikev2-failure-lab-');
-  before(() => mkdirSync(tmp));
-  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test', 'lab-ssh-lost-test', 'lab-rundir-gone-test', 'lab-lost-in-teardown-test'];
-
+  // Registered before useLab's hooks, so it runs while the lab is still up (after hooks run in order).
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
     cleanup();
     rmSync(tmp, { recursive: true, force: true });
   });
+  const labRef = useLab({ servers: 2 });
+  const tmp = tempPath('myikev2-failure-lab-');
+  before(() => mkdirSync(tmp));
+  const names = ['lab-unreachable-test', 'lab-failing-test', 'lab-typo-test', 'lab-half-teardown-test', 'lab-lost-test', 'lab-fastfail-test', 'lab-undo-setupcmds-test', 'lab-twice-test', 'lab-slow-setupcmds-test', 'lab-keep-test', 'lab-ssh-lost-test', 'lab-rundir-gone-test', 'lab-lost-in-teardown-test'];
 
   const states = (tag: string) => Promise.all(labRef.lab.servers.map((s) => serverState(labRef.lab, s, tag)));
 

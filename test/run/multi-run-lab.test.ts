@@ -24,16 +24,16 @@ function recipe(name: string, instances: { id: number; server: string; upcmds: s
 describe('one run, several commands on the lab @integration', function () {
   this.timeout(120_000);
   const { myikev2, stateDir, cleanup } = controllerCli();
-  const labRef = useLab({ servers: 2 });
-  const tmp = tempPath('myikev2-converge-lab-');
-  before(() => mkdirSync(tmp));
-  const names = ['lab-leave-server-test', 'lab-busy-teardown-test', 'lab-other-controller-test', 'lab-changed-elsewhere-test', 'lab-tearing-down-test'];
-
+  // Registered before useLab's hooks, so it runs while the lab is still up (after hooks run in order).
   after(() => {
     for (const name of names) myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
     cleanup();
     rmSync(tmp, { recursive: true, force: true });
   });
+  const labRef = useLab({ servers: 2 });
+  const tmp = tempPath('myikev2-converge-lab-');
+  before(() => mkdirSync(tmp));
+  const names = ['lab-leave-server-test', 'lab-busy-teardown-test', 'lab-other-controller-test', 'lab-changed-elsewhere-test', 'lab-tearing-down-test'];
 
   it('-o with the only instance of a server gone from the recipe removes it there, with the run\'s record and the idle daemon', async () => {
     const { lab } = labRef;
@@ -183,15 +183,16 @@ describe('one run, several commands on the lab @integration', function () {
 describe('a run whose controller was killed while setupcmds ran @integration', function () {
   this.timeout(120_000);
   const { myikev2, stateDir, cleanup } = controllerCli();
-  const labRef = useLab({ servers: 1 });
-  const tmp = tempPath('myikev2-killed-lab-');
-  before(() => mkdirSync(tmp));
-  const name = 'lab-killed-setupcmds-test';
+  // Registered before useLab's hooks, so it runs while the lab is still up (after hooks run in order).
   after(() => {
     myikev2('teardown', '--force', '--no-logs', '-c', labRef.lab.controllerConfigPath, '--name', name);
     cleanup();
     rmSync(tmp, { recursive: true, force: true });
   });
+  const labRef = useLab({ servers: 1 });
+  const tmp = tempPath('myikev2-killed-lab-');
+  before(() => mkdirSync(tmp));
+  const name = 'lab-killed-setupcmds-test';
 
   it('is on record: teardown runs its cleancmds, and the run again does not set it up twice', async () => {
     const { lab } = labRef;

@@ -21,6 +21,23 @@ const N = 50;
 
 describe('daemon over SSH transport @integration', function () {
   this.timeout(120_000);
+  // Registered before useLab's hooks, so it runs while the lab is still up (after hooks run in order).
+  after(async () => {
+    // Whatever happened: stop everything we started on the server, then check.
+    if (t) {
+      for (const socketPath of [undefined, '/run/myikev2-old/d.sock']) {
+        const c = await connectDaemon(t, { socketPath }).catch(() => undefined);
+        await c?.request('shutdown', { stopInstances: true }).catch(() => undefined);
+        await c?.close();
+      }
+      await t.exec(`for n in ${nsNames.join(' ')}; do ip netns del $n 2>/dev/null; done; true`).catch(() => undefined);
+      const left = await t.exec(`ip netns list | grep -c '^${tag}-'; true`).catch(() => undefined);
+      await t.close();
+      if (left) assert.equal(left.stdout.trim(), '0', 'namespaces left on the server');
+    }
+    rmSync(tmp, { recursive: true, force: true });
+    assert.ok(!existsSync(tmp));
+  });
   const env = useLab({ servers: 1 });
   const tag = `tr${randomTag()}`;
   const nsNames = Array.from({ length: N }, (_, i) => `${tag}-${i}`);
@@ -50,23 +67,6 @@ describe('daemon over SSH transport @integration', function () {
     tmp = mkdtempSync(path.join(os.tmpdir(), `myikev2-${tag}-`));
     bundle = await loadBundle();
     t = await connectServer(conf());
-  });
-
-  after(async () => {
-    // Whatever happened: stop everything we started on the server, then check.
-    if (t) {
-      for (const socketPath of [undefined, '/run/myikev2-old/d.sock']) {
-        const c = await connectDaemon(t, { socketPath }).catch(() => undefined);
-        await c?.request('shutdown', { stopInstances: true }).catch(() => undefined);
-        await c?.close();
-      }
-      await t.exec(`for n in ${nsNames.join(' ')}; do ip netns del $n 2>/dev/null; done; true`).catch(() => undefined);
-      const left = await t.exec(`ip netns list | grep -c '^${tag}-'; true`).catch(() => undefined);
-      await t.close();
-      if (left) assert.equal(left.stdout.trim(), '0', 'namespaces left on the server');
-    }
-    rmSync(tmp, { recursive: true, force: true });
-    assert.ok(!existsSync(tmp));
   });
 
   it('preflight passes on a lab server', async () => {
